@@ -1,0 +1,55 @@
+# aigw-mtls-webhook
+SHELL := /usr/bin/env bash
+K8S_VERSION ?= 1.37.2
+ENVTEST_DIR ?= $(CURDIR)/bin/k8s/$(K8S_VERSION)
+NIC_VERSION ?= v5.5.4
+SHARED_NIC_CRDS := $(CURDIR)/../shared/crds/nginx
+NIC_CRDS_DIR ?= $(if $(wildcard $(SHARED_NIC_CRDS)/*.yaml),$(SHARED_NIC_CRDS),$(CURDIR)/bin/crds/nginx)
+TEST_ENV := KUBEBUILDER_ASSETS=$(ENVTEST_DIR) NIC_CRDS_DIR=$(NIC_CRDS_DIR)
+FUZZTIME ?= 10s
+
+.PHONY: all build test unit demo envtest crds lint fuzz bench docker clean
+
+all: build
+
+build: ## the binary: bin/aigw-mtls-webhook
+	CGO_ENABLED=0 go build -trimpath -o bin/aigw-mtls-webhook ./cmd/aigw-mtls-webhook
+
+test: envtest crds lint ## every test: unit, fixtures, end to end on a real API server, short fuzzing
+	$(TEST_ENV) go test -count=1 ./...
+	$(MAKE) fuzz
+
+unit: ## the pure tests only (no API server)
+	go test ./patches/... ./webhook/... ./cmd/...
+
+demo: envtest crds ## the seed's scenario on a local control plane started and stopped here
+	@$(TEST_ENV) go run ./test/demo
+
+envtest: ## kube-apiserver and etcd built from the Go module proxy (cached); prints their folder
+	@ENVTEST_DIR=$(ENVTEST_DIR) K8S_VERSION=$(K8S_VERSION) ./hack/envtest/build.sh
+
+crds: ## NGINX Ingress Controller CRDs: ../shared when present, else downloaded from NIC's release
+	@if [ ! -e "$(NIC_CRDS_DIR)/k8s.nginx.org_virtualservers.yaml" ]; then \
+		mkdir -p "$(NIC_CRDS_DIR)"; \
+		for crd in virtualservers virtualserverroutes policies transportservers; do \
+			curl -fsSL -o "$(NIC_CRDS_DIR)/k8s.nginx.org_$$crd.yaml" \
+				"https://raw.githubusercontent.com/nginx/kubernetes-ingress/$(NIC_VERSION)/config/crd/bases/k8s.nginx.org_$$crd.yaml"; \
+		done; \
+	fi
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	go vet ./...
+
+fuzz: ## each fuzz target for $(FUZZTIME)
+	go test ./patches -run '^$$' -fuzz '^FuzzSetAIGWTLS$$' -fuzztime $(FUZZTIME)
+
+bench: ## micro-benchmarks
+	go test ./patches/... ./webhook/... -run '^$$' -bench . -benchmem
+
+docker: ## container image (needs a Docker engine)
+	docker build -t aigw-mtls-webhook:dev .
+
+clean:
+	rm -rf bin/aigw-mtls-webhook

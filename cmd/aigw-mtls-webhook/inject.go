@@ -1,0 +1,91 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+
+	jsonpatchapply "github.com/evanphx/json-patch/v5"
+	"sigs.k8s.io/yaml"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
+)
+
+// inject writes every document to stdout, the labelled ones mutated exactly as the webhook would
+// on CREATE. Conflicts are reported on stderr (exit 1 in enforce mode); unreadable input exits 2.
+func inject(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("inject", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var file, namespace string
+	fs.StringVar(&file, "f", "", "manifest file, directory, or - for stdin")
+	fs.StringVar(&namespace, "namespace", "default", "namespace assumed for objects that name none")
+	sf := bindSettings(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	s, err := sf.settings()
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	docs, err := readDocuments(file, stdin)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	code := 0
+	out := make([][]byte, 0, len(docs))
+	for _, d := range docs {
+		text, denied, err := injectDocument(d, namespace, s, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %s: %v\n", d.source, d.ref(), err)
+			return 2
+		}
+		if denied {
+			code = 1
+		}
+		out = append(out, text)
+	}
+	if err := writeDocuments(stdout, out); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	return code
+}
+
+func injectDocument(d document, namespace string, s patches.Settings, stderr io.Writer) ([]byte, bool, error) {
+	mutate := patches.MutationFor(d.apiVersion, d.kind)
+	if d.json == nil || mutate == nil {
+		return d.text, false, nil
+	}
+	res, err := mutate(d.json, namespace, s)
+	if err != nil {
+		return nil, false, err
+	}
+	dec := res.Decide(s.Mode)
+	for _, w := range dec.Warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+	if !dec.Allowed {
+		fmt.Fprintf(stderr, "denied: %s\n", dec.Denial)
+		return d.text, true, nil
+	}
+	if len(dec.Patch) == 0 {
+		return d.text, false, nil
+	}
+	b, err := json.Marshal(dec.Patch)
+	if err != nil {
+		return nil, false, err
+	}
+	p, err := jsonpatchapply.DecodePatch(b)
+	if err != nil {
+		return nil, false, err
+	}
+	mutated, err := p.Apply(d.json)
+	if err != nil {
+		return nil, false, fmt.Errorf("applying the patch: %w", err)
+	}
+	y, err := yaml.JSONToYAML(mutated)
+	return y, false, err
+}

@@ -1,0 +1,188 @@
+package patches
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+var testAIGWPaths = AIGWTLSPaths{
+	ServerCertPath: "/tls/server.crt",
+	ServerKeyPath:  "/tls/server.key",
+	ClientCAPath:   "/etc/internal-ca/ca.crt",
+}
+
+// aigwFixtures returns the case names under testdata/aigwyaml (each has <name>.in.yaml).
+func aigwFixtures(tb testing.TB) []string {
+	tb.Helper()
+	ins, err := filepath.Glob(filepath.Join("testdata", "aigwyaml", "*.in.yaml"))
+	if err != nil || len(ins) == 0 {
+		tb.Fatalf("no fixtures: %v", err)
+	}
+	for i, in := range ins {
+		ins[i] = strings.TrimSuffix(in, ".in.yaml")
+	}
+	return ins
+}
+
+func TestSetAIGWTLSFixtures(t *testing.T) {
+	for _, base := range aigwFixtures(t) {
+		t.Run(filepath.Base(base), func(t *testing.T) {
+			in := readFixture(t, base+".in.yaml")
+			out, changed, err := SetAIGWTLS(in, testAIGWPaths)
+
+			if wantErr, ok := tryReadFixture(t, base+".error.txt"); ok {
+				wantErr = strings.TrimSpace(wantErr)
+				if err == nil {
+					t.Fatalf("want error containing %q, got output:\n%s", wantErr, out)
+				}
+				if !strings.Contains(err.Error(), wantErr) {
+					t.Fatalf("error %q does not contain %q", err, wantErr)
+				}
+				var ye *YAMLError
+				if !errors.As(err, &ye) {
+					t.Errorf("error %v is %T, want *YAMLError", err, err)
+				}
+				return
+			}
+
+			want := readFixture(t, base+".out.yaml")
+			if err != nil {
+				t.Fatalf("SetAIGWTLS: %v", err)
+			}
+			if out != want {
+				t.Errorf("output differs\n--- got ---\n%s\n--- want ---\n%s", out, want)
+			}
+			if changed != (in != want) {
+				t.Errorf("changed = %v, want %v", changed, in != want)
+			}
+			checkAIGWOutput(t, in, out)
+			checkOtherKeys(t, in, out)
+		})
+	}
+}
+
+// checkAIGWOutput asserts that out parses, holds the wanted values, and is left alone by a
+// second call.
+func checkAIGWOutput(t *testing.T, in, out string) {
+	t.Helper()
+	var c aigwTLSConfig
+	if err := yaml.Unmarshal([]byte(out), &c); err != nil {
+		t.Fatalf("output does not parse: %v\ninput:\n%q\noutput:\n%q", err, in, out)
+	}
+	s := c.Server
+	if !s.TLS.Enabled || s.TLS.ServerCertPath != testAIGWPaths.ServerCertPath || s.TLS.ServerKeyPath != testAIGWPaths.ServerKeyPath ||
+		!s.MTLS.Enabled || s.MTLS.ClientCertPath != testAIGWPaths.ClientCAPath {
+		t.Fatalf("values not set: %+v\ninput:\n%q\noutput:\n%q", s, in, out)
+	}
+	again, changed, err := SetAIGWTLS(out, testAIGWPaths)
+	if err != nil || changed || again != out {
+		t.Fatalf("second call: changed=%v err=%v\ninput:\n%q\noutput:\n%q\nagain:\n%q", changed, err, in, out, again)
+	}
+}
+
+// checkOtherKeys asserts that everything but server.tls and server.mtls decodes the same.
+func checkOtherKeys(t *testing.T, in, out string) {
+	t.Helper()
+	strip := func(doc string) map[string]any {
+		var m map[string]any
+		if err := yaml.Unmarshal([]byte(doc), &m); err != nil {
+			t.Fatalf("decode: %v", err)
+		}
+		if m == nil {
+			m = map[string]any{}
+		}
+		srv, ok := m["server"].(map[string]any)
+		if !ok {
+			delete(m, "server")
+			return m
+		}
+		delete(srv, "tls")
+		delete(srv, "mtls")
+		if len(srv) == 0 {
+			delete(m, "server")
+		}
+		return m
+	}
+	if a, b := strip(in), strip(out); !reflect.DeepEqual(a, b) {
+		t.Errorf("other keys changed\nbefore: %v\nafter:  %v", a, b)
+	}
+}
+
+func readFixture(t *testing.T, path string) string {
+	t.Helper()
+	s, ok := tryReadFixture(t, path)
+	if !ok {
+		t.Fatalf("missing fixture %s", path)
+	}
+	return s
+}
+
+func tryReadFixture(t *testing.T, path string) (string, bool) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b), true
+}
+
+func TestSetAIGWTLSErrorLine(t *testing.T) {
+	_, _, err := SetAIGWTLS("a: 1\nb: [\n", testAIGWPaths)
+	var ye *YAMLError
+	if !errors.As(err, &ye) || ye.Line == 0 {
+		t.Fatalf("err = %#v, want *YAMLError with a line", err)
+	}
+}
+
+func TestSetAIGWTLSQuotesPaths(t *testing.T) {
+	p := AIGWTLSPaths{ServerCertPath: "/a b/#c.crt", ServerKeyPath: "yes", ClientCAPath: "line\nbreak"}
+	out, changed, err := SetAIGWTLS("server:\n  tls:\n    serverCertPath: /x # old\n", p)
+	if err != nil || !changed {
+		t.Fatalf("changed=%v err=%v", changed, err)
+	}
+	var c aigwTLSConfig
+	if err := yaml.Unmarshal([]byte(out), &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.TLS.ServerCertPath != p.ServerCertPath || c.Server.TLS.ServerKeyPath != p.ServerKeyPath || c.Server.MTLS.ClientCertPath != p.ClientCAPath {
+		t.Fatalf("got %+v from\n%s", c.Server, out)
+	}
+	if !strings.Contains(out, "# old") {
+		t.Errorf("comment lost:\n%s", out)
+	}
+	if _, changed, _ := SetAIGWTLS(out, p); changed {
+		t.Errorf("second call changed")
+	}
+}
+
+func FuzzSetAIGWTLS(f *testing.F) {
+	for _, base := range aigwFixtures(f) {
+		b, err := os.ReadFile(base + ".in.yaml")
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(b))
+	}
+	f.Fuzz(func(t *testing.T, doc string) {
+		out, changed, err := SetAIGWTLS(doc, testAIGWPaths)
+		if errors.Is(err, errInternal) {
+			t.Fatalf("input %q: %v", doc, err)
+		}
+		if err != nil {
+			return
+		}
+		if !changed && out != doc {
+			t.Fatalf("unchanged but out != doc")
+		}
+		checkAIGWOutput(t, doc, out)
+	})
+}

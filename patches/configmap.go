@@ -1,0 +1,47 @@
+package patches
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+type configMapView struct {
+	Metadata objectMeta        `json:"metadata"`
+	Data     map[string]string `json:"data"`
+}
+
+// PatchConfigMap sets server.tls and server.mtls in the aigw config held by a ConfigMap labelled
+// with the selector, to the paths the pod injection mounts. Everything else in the config is kept
+// as written.
+func PatchConfigMap(raw []byte, namespace string, s Settings) (Result, error) {
+	var cm configMapView
+	if err := json.Unmarshal(raw, &cm); err != nil {
+		return Result{}, fmt.Errorf("decoding ConfigMap: %w", err)
+	}
+	if !s.Selected(cm.Metadata.Labels) {
+		return Result{}, nil
+	}
+	obj := cm.Metadata.ref("ConfigMap", namespace)
+	doc, ok := cm.Data[s.ConfigKey]
+	if !ok {
+		return Result{Warnings: []string{fmt.Sprintf("%s: data[%s]: expected the aigw config, found no such key; nothing injected (set the webhook's config key if aigw reads another key)", obj, s.ConfigKey)}}, nil
+	}
+	out, changed, err := SetAIGWTLS(doc, s.TLSPaths())
+	if err != nil {
+		var ye *YAMLError
+		found := err.Error()
+		if errors.As(err, &ye) {
+			found = ye.Error()
+		}
+		return Result{Conflicts: []string{conflict(obj, "data["+s.ConfigKey+"]", "valid YAML with a mapping at the top", found, "correct the YAML at that line")}}, nil
+	}
+	var res Result
+	if changed {
+		res.Patch = append(res.Patch, replace("/data/"+pointerEscape(s.ConfigKey), out))
+	}
+	p := s.TLSPaths()
+	record := fmt.Sprintf("key=%s,serverCertPath=%s,serverKeyPath=%s,clientCertPath=%s", s.ConfigKey, p.ServerCertPath, p.ServerKeyPath, p.ClientCAPath)
+	res.Patch = append(res.Patch, annotationOp(cm.Metadata, AnnotationInjected, record)...)
+	return res, nil
+}

@@ -1,0 +1,16 @@
+package patches
+
+// Mutation is the signature every mutation shares.
+type Mutation func(raw []byte, namespace string, s Settings) (Result, error)
+
+// MutationFor returns the mutation for an object's apiVersion and kind, or nil for kinds the
+// webhook does not mutate.
+func MutationFor(apiVersion, kind string) Mutation {
+	switch apiVersion + " " + kind {
+	case "v1 Pod":
+		return PatchPod
+	case "v1 ConfigMap":
+		return PatchConfigMap
+	}
+	return nil
+}

@@ -1,0 +1,285 @@
+package patches
+
+import (
+	"encoding/json"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"gomodules.xyz/jsonpatch/v2"
+)
+
+// podView is the part of a Pod the mutation reads. Decoding only these fields keeps the mutation
+// fast, and since the patch is built from paths into the request's own JSON, fields this view (or
+// k8s.io/api) does not know are never touched.
+type podView struct {
+	Metadata objectMeta `json:"metadata"`
+	Spec     struct {
+		Volumes    []map[string]json.RawMessage `json:"volumes"`
+		Containers []containerView              `json:"containers"`
+	} `json:"spec"`
+}
+
+type containerView struct {
+	Name         string      `json:"name"`
+	VolumeMounts []mountView `json:"volumeMounts"`
+}
+
+type mountView struct {
+	Name      string `json:"name"`
+	MountPath string `json:"mountPath"`
+	SubPath   string `json:"subPath,omitempty"`
+}
+
+type secretSource struct {
+	SecretName string      `json:"secretName"`
+	Items      []keyToPath `json:"items,omitempty"`
+}
+
+type keyToPath struct {
+	Key  string `json:"key"`
+	Path string `json:"path"`
+}
+
+// mountSpec is one Secret the aigw container needs at a path, with the files it must find there.
+type mountSpec struct {
+	what      string
+	volume    string
+	secret    string
+	mountPath string
+	items     []keyToPath // the items the webhook writes; nil mounts every key
+	files     []keyToPath // key → file name that must be present under mountPath
+}
+
+// podMounts returns the CA and server-TLS mounts for a pod, with its annotations applied.
+func podMounts(s Settings, ann map[string]string) []mountSpec {
+	caSecret, tlsSecret := s.CASecret, s.ServerTLSSecret
+	if v := ann[AnnotationCASecret]; v != "" {
+		caSecret = v
+	}
+	if v := ann[AnnotationServerTLSSecret]; v != "" {
+		tlsSecret = v
+	}
+	tlsItems := []keyToPath{{Key: "tls.crt", Path: s.ServerCertFile}, {Key: "tls.key", Path: s.ServerKeyFile}}
+	return []mountSpec{
+		{what: "CA", volume: s.CAVolume, secret: caSecret, mountPath: s.CAMountPath,
+			files: []keyToPath{{Key: s.CAKey, Path: s.CAKey}}},
+		{what: "server TLS", volume: s.ServerTLSVolume, secret: tlsSecret, mountPath: s.ServerTLSMountPath,
+			items: tlsItems, files: tlsItems},
+	}
+}
+
+// PatchPod returns the operations that mount the CA and the server certificate into the aigw
+// container of a Pod labelled with the selector. namespace is the request's namespace, used in
+// messages when the object carries none.
+func PatchPod(raw []byte, namespace string, s Settings) (Result, error) {
+	var pod podView
+	if err := json.Unmarshal(raw, &pod); err != nil {
+		return Result{}, fmt.Errorf("decoding Pod: %w", err)
+	}
+	if !s.Selected(pod.Metadata.Labels) {
+		return Result{}, nil
+	}
+	obj := pod.Metadata.ref("Pod", namespace)
+	ci, problem := targetContainer(pod, s)
+	if problem != "" {
+		return Result{Conflicts: []string{obj + ": " + problem}}, nil
+	}
+	c := pod.Spec.Containers[ci]
+	volumes := map[string]map[string]json.RawMessage{}
+	for _, v := range pod.Spec.Volumes {
+		var name string
+		_ = json.Unmarshal(v["name"], &name)
+		volumes[name] = v
+	}
+
+	var res Result
+	var newVolumes []any
+	var newMounts []any
+	mounts := podMounts(s, pod.Metadata.Annotations)
+	for _, m := range mounts {
+		addVolume, addMount, problem := wire(c, ci, volumes, m)
+		if problem != "" {
+			res.Conflicts = append(res.Conflicts, obj+": "+problem)
+			continue
+		}
+		if addVolume {
+			src := secretSource{SecretName: m.secret, Items: m.items}
+			newVolumes = append(newVolumes, map[string]any{"name": m.volume, "secret": src})
+		}
+		if addMount {
+			newMounts = append(newMounts, map[string]any{"name": m.volume, "mountPath": m.mountPath, "readOnly": true})
+		}
+	}
+	if len(res.Conflicts) > 0 {
+		return res, nil
+	}
+	res.Patch = append(res.Patch, appendOps("/spec/volumes", pod.Spec.Volumes == nil, newVolumes)...)
+	res.Patch = append(res.Patch, appendOps(fmt.Sprintf("/spec/containers/%d/volumeMounts", ci), c.VolumeMounts == nil, newMounts)...)
+	record := fmt.Sprintf("container=%s,ca-secret=%s,server-tls-secret=%s", c.Name, mounts[0].secret, mounts[1].secret)
+	res.Patch = append(res.Patch, annotationOp(pod.Metadata, AnnotationInjected, record)...)
+	return res, nil
+}
+
+// PodNeedsInjection reports whether a labelled Pod lacks the mounts (used on UPDATE, where a pod's
+// volumes can no longer change).
+func PodNeedsInjection(r Result) bool {
+	for _, op := range r.Patch {
+		if !strings.HasPrefix(op.Path, "/metadata/") {
+			return true
+		}
+	}
+	return false
+}
+
+func targetContainer(pod podView, s Settings) (int, string) {
+	if len(pod.Spec.Containers) == 0 {
+		return 0, "spec.containers: expected at least one container, found none; fix: add the aigw container"
+	}
+	if want, ok := pod.Metadata.Annotations[AnnotationContainer]; ok {
+		for i, c := range pod.Spec.Containers {
+			if c.Name == want {
+				return i, ""
+			}
+		}
+		return 0, fmt.Sprintf("metadata.annotations[%s]: expected the name of one of spec.containers (%s), found %q; fix: name an existing container (init and ephemeral containers are not injected) or remove the annotation",
+			AnnotationContainer, containerNames(pod), want)
+	}
+	for i, c := range pod.Spec.Containers {
+		if c.Name == s.Container {
+			return i, ""
+		}
+	}
+	return 0, ""
+}
+
+func containerNames(pod podView) string {
+	names := make([]string, len(pod.Spec.Containers))
+	for i, c := range pod.Spec.Containers {
+		names[i] = c.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// wire decides how mount m reaches container c: already there, volume present but not mounted, or
+// both to add. A volume name or mount path already used for something else is a conflict.
+func wire(c containerView, ci int, volumes map[string]map[string]json.RawMessage, m mountSpec) (addVolume, addMount bool, problem string) {
+	for i, vm := range c.VolumeMounts {
+		if path.Clean(vm.MountPath) != path.Clean(m.mountPath) {
+			continue
+		}
+		field := fmt.Sprintf("spec.containers[%d].volumeMounts[%d] (container %s, mountPath %s)", ci, i, c.Name, vm.MountPath)
+		v, ok := volumes[vm.Name]
+		if !ok {
+			return false, false, fmt.Sprintf("%s: expected a volume named %q in spec.volumes, found none; fix: add the volume or remove the mount", field, vm.Name)
+		}
+		found, fix := mismatch(v, m)
+		if found == "" && vm.SubPath != "" {
+			found, fix = "a subPath mount of "+vm.SubPath, "mount the whole volume (no subPath)"
+		}
+		if found != "" {
+			if fix == "" {
+				fix = fmt.Sprintf("move that mount off %s, or remove it and let the webhook mount %q there", m.mountPath, m.secret)
+			}
+			return false, false, fmt.Sprintf("%s: expected the %s Secret %q mounted as a directory with %s, found volume %q with %s; fix: %s",
+				field, m.what, m.secret, fileList(m.files), vm.Name, found, fix)
+		}
+		return false, false, ""
+	}
+	if v, ok := volumes[m.volume]; ok {
+		if found, fix := mismatch(v, m); found != "" {
+			if fix == "" {
+				fix = "rename that volume, or remove it so the webhook can add its own"
+			}
+			return false, false, fmt.Sprintf("spec.volumes[name=%s]: expected the %s Secret %q with %s, found %s; fix: %s",
+				m.volume, m.what, m.secret, fileList(m.files), found, fix)
+		}
+		return false, true, ""
+	}
+	return true, true, ""
+}
+
+// mismatch describes how volume v differs from what m needs (and, when the volume is only missing
+// items, the fix), or returns "" when v serves m.
+func mismatch(v map[string]json.RawMessage, m mountSpec) (found, fix string) {
+	raw, ok := v["secret"]
+	if !ok {
+		return "a volume of type " + sourceKind(v), ""
+	}
+	var src secretSource
+	if err := json.Unmarshal(raw, &src); err != nil {
+		return "an unreadable secret source", ""
+	}
+	if src.SecretName != m.secret {
+		return fmt.Sprintf("Secret %q", src.SecretName), ""
+	}
+	for _, f := range m.files {
+		if !provides(src, f) {
+			return fmt.Sprintf("Secret %q without %s", src.SecretName, fileList([]keyToPath{f})),
+				fmt.Sprintf("give that volume secret.items %s", itemList(m.files))
+		}
+	}
+	return "", ""
+}
+
+func itemList(files []keyToPath) string {
+	parts := make([]string, len(files))
+	for i, f := range files {
+		parts[i] = fmt.Sprintf("{key: %s, path: %s}", f.Key, f.Path)
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+func provides(src secretSource, f keyToPath) bool {
+	if src.Items == nil {
+		return f.Key == f.Path
+	}
+	for _, it := range src.Items {
+		if it.Key == f.Key && it.Path == f.Path {
+			return true
+		}
+	}
+	return false
+}
+
+func fileList(files []keyToPath) string {
+	parts := make([]string, len(files))
+	for i, f := range files {
+		if f.Key == f.Path {
+			parts[i] = "key " + f.Key
+		} else {
+			parts[i] = fmt.Sprintf("key %s as %s", f.Key, f.Path)
+		}
+	}
+	return strings.Join(parts, " and ")
+}
+
+func sourceKind(v map[string]json.RawMessage) string {
+	var kinds []string
+	for k := range v {
+		if k != "name" {
+			kinds = append(kinds, k)
+		}
+	}
+	if len(kinds) == 0 {
+		return "sourceless"
+	}
+	sort.Strings(kinds)
+	return strings.Join(kinds, "+")
+}
+
+// appendOps appends values to the array at p, creating it when the object has none.
+func appendOps(p string, missing bool, values []any) []jsonpatch.Operation {
+	if len(values) == 0 {
+		return nil
+	}
+	if missing {
+		return []jsonpatch.Operation{add(p, values)}
+	}
+	ops := make([]jsonpatch.Operation, len(values))
+	for i, v := range values {
+		ops[i] = add(p+"/-", v)
+	}
+	return ops
+}

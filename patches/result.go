@@ -1,0 +1,99 @@
+package patches
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"gomodules.xyz/jsonpatch/v2"
+)
+
+// Result is what a mutation found: the operations that wire the object, the conflicts that stop it,
+// and warnings that do not.
+type Result struct {
+	Patch     []jsonpatch.Operation
+	Conflicts []string
+	Warnings  []string
+}
+
+// Decision is a Result with the mode applied: what the API server (or the CLI) should do.
+type Decision struct {
+	Allowed  bool
+	Patch    []jsonpatch.Operation
+	Warnings []string
+	Denial   string
+}
+
+// Decide applies mode: in enforce mode a conflict denies the object; in warn mode the object is
+// allowed unchanged and each conflict becomes a warning.
+func (r Result) Decide(mode Mode) Decision {
+	if len(r.Conflicts) == 0 {
+		return Decision{Allowed: true, Patch: r.Patch, Warnings: r.Warnings}
+	}
+	if mode == ModeWarn {
+		w := append([]string{}, r.Warnings...)
+		for _, c := range r.Conflicts {
+			w = append(w, c+" (allowed unchanged: mode warn)")
+		}
+		return Decision{Allowed: true, Warnings: w}
+	}
+	return Decision{Denial: strings.Join(r.Conflicts, "; "), Warnings: r.Warnings}
+}
+
+// conflict formats one denial line: object, field, expected, found and the fix.
+func conflict(obj, field, expected, found, fix string) string {
+	return fmt.Sprintf("%s: %s: expected %s, found %s; fix: %s", obj, field, expected, found, fix)
+}
+
+// pointerEscape escapes one JSON Pointer reference token (RFC 6901).
+func pointerEscape(s string) string {
+	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
+}
+
+func joinPath(dir, file string) string { return path.Join(dir, file) }
+
+func add(p string, v any) jsonpatch.Operation {
+	return jsonpatch.Operation{Operation: "add", Path: p, Value: v}
+}
+
+func replace(p string, v any) jsonpatch.Operation {
+	return jsonpatch.Operation{Operation: "replace", Path: p, Value: v}
+}
+
+// objectMeta is the part of metadata the patches read.
+type objectMeta struct {
+	Name         string            `json:"name"`
+	GenerateName string            `json:"generateName"`
+	Namespace    string            `json:"namespace"`
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+}
+
+// ref names an object in messages: Kind/namespace/name (generateName* before the name is known).
+func (m objectMeta) ref(kind, namespace string) string {
+	name := m.Name
+	if name == "" && m.GenerateName != "" {
+		name = m.GenerateName + "*"
+	}
+	if m.Namespace != "" {
+		namespace = m.Namespace
+	}
+	if namespace == "" {
+		return kind + "/" + name
+	}
+	return kind + "/" + namespace + "/" + name
+}
+
+// annotationOp sets one annotation, creating the map when the object has none.
+func annotationOp(m objectMeta, key, value string) []jsonpatch.Operation {
+	if m.Annotations == nil {
+		return []jsonpatch.Operation{add("/metadata/annotations", map[string]string{key: value})}
+	}
+	if old, ok := m.Annotations[key]; ok {
+		if old == value {
+			return nil
+		}
+		return []jsonpatch.Operation{replace("/metadata/annotations/"+pointerEscape(key), value)}
+	}
+	return []jsonpatch.Operation{add("/metadata/annotations/"+pointerEscape(key), value)}
+}

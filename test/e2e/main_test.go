@@ -1,0 +1,140 @@
+// Package e2e runs the webhook over TLS against a real kube-apiserver and etcd (envtest).
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/test/harness"
+	"github.com/aigw-mtls/aigw-mtls-webhook/webhook"
+)
+
+const (
+	ns         = "ai-gateway"
+	configName = "aigw-mtls-webhook"
+)
+
+var (
+	env      *harness.Env
+	hook     *harness.Webhook
+	warnings = &warningLog{}
+	// kube is a clientset whose warnings land in the warnings log, as kubectl would print them.
+	kube kubernetes.Interface
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	var err error
+	env, err = harness.Start()
+	if errors.Is(err, harness.ErrNoAssets) && os.Getenv("CI") != "true" {
+		fmt.Println("skipping end-to-end tests:", err)
+		return 0
+	}
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	defer env.Stop()
+	cfg := rest.CopyConfig(env.Config)
+	cfg.WarningHandler = warnings
+	kube = kubernetes.NewForConfigOrDie(cfg)
+	if err := setup(); err != nil {
+		fmt.Println("setup:", err)
+		return 1
+	}
+	defer func() { _ = hook.Stop() }()
+	return m.Run()
+}
+
+func setup() error {
+	ctx := context.Background()
+	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		return err
+	}
+	if err := startWebhook(); err != nil {
+		return err
+	}
+	return harness.WaitForPodMutation(ctx, env.Client, ns)
+}
+
+// startWebhook starts a webhook server and points the registration at it.
+func startWebhook() error {
+	var err error
+	hook, err = harness.StartWebhook(env.Config, webhook.DefaultOptions())
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	want := harness.MutatingConfiguration(configName, hook.URL, hook.CABundle)
+	var have admissionregistrationv1.MutatingWebhookConfiguration
+	if err := env.Client.Get(ctx, client.ObjectKey{Name: configName}, &have); err == nil {
+		have.Webhooks = want.Webhooks
+		return env.Client.Update(ctx, &have)
+	}
+	return env.Client.Create(ctx, want)
+}
+
+func pod(name string, labelled bool) *corev1.Pod {
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"app": name}},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "aigw", Image: "aigw:v1"}}},
+	}
+	if labelled {
+		p.Labels["aigw"] = "mtls"
+	}
+	return p
+}
+
+// sample reads a manifest of config/samples into obj.
+func sample(t *testing.T, file string, obj any) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "config", "samples", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.UnmarshalStrict(b, obj); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+}
+
+// warningLog collects the warnings the API server returns.
+type warningLog struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (w *warningLog) HandleWarningHeader(code int, agent, text string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.msgs = append(w.msgs, text)
+}
+
+// since returns the warnings logged after mark.
+func (w *warningLog) mark() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.msgs)
+}
+
+func (w *warningLog) since(mark int) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return strings.Join(w.msgs[mark:], "\n")
+}

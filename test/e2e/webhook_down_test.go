@@ -1,0 +1,41 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// With the webhook down, the API server fails closed for labelled objects only: the objectSelector
+// keeps every other pod and ConfigMap out of the webhook's path.
+func TestWebhookDownRefusesOnlyLabelledObjects(t *testing.T) {
+	ctx := context.Background()
+	if err := hook.Stop(); err != nil {
+		t.Fatalf("stopping the webhook: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := startWebhook(); err != nil {
+			t.Fatalf("restarting the webhook: %v", err)
+		}
+	})
+
+	err := env.Client.Create(ctx, pod("down-labelled", true))
+	if err == nil || !strings.Contains(err.Error(), `failed calling webhook "pods.mtls.aigw.io"`) {
+		t.Errorf("labelled pod with the webhook down: want refused by pods.mtls.aigw.io, got %v", err)
+	}
+	if err := env.Client.Create(ctx, pod("down-plain", false)); err != nil {
+		t.Errorf("unlabelled pod with the webhook down must create: %v", err)
+	}
+
+	labelled := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "down-labelled", Namespace: ns, Labels: map[string]string{"aigw": "mtls"}}}
+	err = env.Client.Create(ctx, labelled)
+	if err == nil || !strings.Contains(err.Error(), `failed calling webhook "configmaps.mtls.aigw.io"`) {
+		t.Errorf("labelled ConfigMap with the webhook down: want refused by configmaps.mtls.aigw.io, got %v", err)
+	}
+	if err := env.Client.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "down-plain", Namespace: ns}}); err != nil {
+		t.Errorf("unlabelled ConfigMap with the webhook down must create: %v", err)
+	}
+}

@@ -1,0 +1,158 @@
+package harness
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/webhook"
+)
+
+// Webhook is the webhook server running in this process on loopback.
+type Webhook struct {
+	URL      string // https://127.0.0.1:<port>
+	CABundle []byte
+	CertDir  string
+	cancel   context.CancelFunc
+	done     chan error
+}
+
+// StartWebhook serves the webhook with o (host, port and certificates are chosen here) and waits
+// until it answers TLS.
+func StartWebhook(cfg *rest.Config, o webhook.Options) (*Webhook, error) {
+	dir, err := os.MkdirTemp("", "aigw-webhook-certs-")
+	if err != nil {
+		return nil, err
+	}
+	ca, err := WriteServingCert(dir)
+	if err != nil {
+		return nil, err
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	o.Host, o.Port, o.CertDir = "127.0.0.1", port, dir
+	o.MetricsAddr, o.HealthAddr = "0", "0"
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &Webhook{URL: "https://127.0.0.1:" + strconv.Itoa(port), CABundle: ca, CertDir: dir, cancel: cancel, done: make(chan error, 1)}
+	go func() { w.done <- webhook.Run(ctx, cfg, o) }()
+	if err := w.waitServing(30 * time.Second); err != nil {
+		cancel()
+		return nil, err
+	}
+	return w, nil
+}
+
+func (w *Webhook) waitServing(timeout time.Duration) error {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(w.CABundle)
+	deadline := time.Now().Add(timeout)
+	for {
+		select {
+		case err := <-w.done:
+			return fmt.Errorf("webhook exited: %v", err)
+		default:
+		}
+		conn, err := tls.Dial("tcp", w.URL[len("https://"):], &tls.Config{RootCAs: pool})
+		if err == nil {
+			conn.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("webhook not serving after %s: %v", timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Stop stops the server and waits until its port is closed.
+func (w *Webhook) Stop() error {
+	w.cancel()
+	select {
+	case err := <-w.done:
+		_ = os.RemoveAll(w.CertDir)
+		return err
+	case <-time.After(30 * time.Second):
+		return fmt.Errorf("webhook did not stop")
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// MutatingConfiguration registers the pod and ConfigMap mutations at baseURL the way the chart
+// does: objectSelector aigw=mtls, system namespaces excluded, fail closed, 5 s timeout.
+func MutatingConfiguration(name, baseURL string, caBundle []byte) *admissionregistrationv1.MutatingWebhookConfiguration {
+	hook := func(hookName, path, resource string) admissionregistrationv1.MutatingWebhook {
+		url := baseURL + path
+		fail := admissionregistrationv1.Fail
+		none := admissionregistrationv1.SideEffectClassNone
+		reinvoke := admissionregistrationv1.IfNeededReinvocationPolicy
+		timeout := int32(5)
+		return admissionregistrationv1.MutatingWebhook{
+			Name:                    hookName,
+			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: caBundle},
+			AdmissionReviewVersions: []string{"v1"},
+			SideEffects:             &none,
+			FailurePolicy:           &fail,
+			ReinvocationPolicy:      &reinvoke,
+			TimeoutSeconds:          &timeout,
+			ObjectSelector:          &metav1.LabelSelector{MatchLabels: map[string]string{"aigw": "mtls"}},
+			NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+				Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn,
+				Values: []string{"kube-system", "kube-node-lease"},
+			}}},
+			Rules: []admissionregistrationv1.RuleWithOperations{{
+				Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+				Rule: admissionregistrationv1.Rule{
+					APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{resource},
+				},
+			}},
+		}
+	}
+	return &admissionregistrationv1.MutatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Webhooks: []admissionregistrationv1.MutatingWebhook{
+			hook("pods.mtls.aigw.io", webhook.PathMutatePod, "pods"),
+			hook("configmaps.mtls.aigw.io", webhook.PathMutateConfigMap, "configmaps"),
+		},
+	}
+}
+
+// WaitForPodMutation waits until the API server sends labelled pods in namespace through the
+// webhook: its webhook-configuration informer lags the write by a moment.
+func WaitForPodMutation(ctx context.Context, c client.Client, namespace string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		p := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "registration-probe", Namespace: namespace, Labels: map[string]string{"aigw": "mtls"}},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "aigw", Image: "aigw"}}},
+		}
+		err := c.Create(ctx, p, client.DryRunAll)
+		if err == nil && len(p.Spec.Volumes) > 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("webhook not in the admission path after 30s (last error: %v)", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -1,0 +1,76 @@
+// Package webhook serves the admission webhooks: thin handlers that decode a request, call the
+// pure functions of package patches, and encode the answer.
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
+)
+
+// PatchFunc is one of the mutations of package patches.
+type PatchFunc = patches.Mutation
+
+// Mutator is an admission.Handler for one kind of object.
+type Mutator struct {
+	Kind     string
+	Patch    PatchFunc
+	Settings patches.Settings
+	// CreateOnly objects (Pods) are never patched on UPDATE: their volumes cannot change after
+	// creation, so a patch would make the API server refuse the update.
+	CreateOnly bool
+	Excluded   map[string]bool
+}
+
+var _ admission.Handler = (*Mutator)(nil)
+
+func (m *Mutator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	resp := m.handle(req)
+	observe(m.Kind, "mutate", resp)
+	if !resp.Allowed {
+		log.FromContext(ctx).Info("denied", "kind", m.Kind, "namespace", req.Namespace, "name", req.Name, "reason", resp.Result.Message)
+	}
+	return resp
+}
+
+func (m *Mutator) handle(req admission.Request) admission.Response {
+	if req.Kind.Kind != m.Kind {
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("this endpoint mutates %s objects, the request holds a %q: check the webhook configuration's rules", m.Kind, req.Kind.Kind))
+	}
+	if m.Excluded[req.Namespace] {
+		return admission.Allowed("namespace excluded")
+	}
+	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
+		return admission.Allowed("")
+	}
+	if len(req.Object.Raw) == 0 {
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("%s %s/%s: the admission request carries no object", m.Kind, req.Namespace, req.Name))
+	}
+	res, err := m.Patch(req.Object.Raw, req.Namespace, m.Settings)
+	if err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+	if m.CreateOnly && req.Operation == admissionv1.Update {
+		resp := admission.Allowed("")
+		if patches.PodNeedsInjection(res) {
+			resp.Warnings = append(resp.Warnings, fmt.Sprintf("%s %s/%s carries %s=%s but has no mTLS mounts; they are added when the pod is next created (roll out its workload)",
+				m.Kind, req.Namespace, req.Name, m.Settings.SelectorKey, m.Settings.SelectorValue))
+		}
+		return resp
+	}
+	d := res.Decide(m.Settings.Mode)
+	if !d.Allowed {
+		resp := admission.Denied(d.Denial)
+		resp.Warnings = d.Warnings
+		return resp
+	}
+	resp := admission.Patched("", d.Patch...)
+	resp.Warnings = d.Warnings
+	return resp
+}
