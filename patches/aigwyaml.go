@@ -433,15 +433,23 @@ func (e *textEditor) setMap(m *yaml.Node, ws []wantKey) error {
 // contentEnd returns the index of the line after the last content line of block mapping m:
 // lines after its last key belong to it while blank, indented deeper than its keys, or at the
 // keys' column starting with "- " (a block sequence that is not indented). Trailing blank lines
-// do not count.
+// do not count, unless they are part of a block scalar with keep chomping ("|+").
 func (e *textEditor) contentEnd(m *yaml.Node) (int, error) {
 	col := m.Column - 1
 	end := m.Content[len(m.Content)-2].Line - 1
+	last := m
+	for len(last.Content) > 0 {
+		last = last.Content[len(last.Content)-1]
+	}
+	keep := last.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 && strings.HasSuffix(last.Value, "\n\n")
 	for i := end + 1; i < len(e.lines); i++ {
 		l := e.lines[i]
 		t := strings.TrimLeft(l, " ")
 		ind := len(l) - len(t)
 		if strings.Trim(t, " \t") == "" {
+			if keep {
+				end = i
+			}
 			continue
 		}
 		if ind < col || ind == col && !(t == "-" || strings.HasPrefix(t, "- ") || strings.HasPrefix(t, "-\t")) {

@@ -14,7 +14,7 @@ type configMapView struct {
 // PatchConfigMap sets server.tls and server.mtls in the aigw config held by a ConfigMap labelled
 // with the selector, to the paths the pod injection mounts. Everything else in the config is kept
 // as written.
-func PatchConfigMap(raw []byte, namespace string, s Settings) (Result, error) {
+func PatchConfigMap(raw []byte, namespace string, s Settings, _ Objects) (Result, error) {
 	var cm configMapView
 	if err := json.Unmarshal(raw, &cm); err != nil {
 		return Result{}, fmt.Errorf("decoding ConfigMap: %w", err)

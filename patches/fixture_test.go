@@ -16,18 +16,17 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the expected fixture files from the current output")
 
-type patchFunc func(raw []byte, namespace string, s Settings) (Result, error)
-
 // runFixtures runs fn over every <case>.yaml in dir. Expected output sits next to the input:
 //
 //	<case>.patch.json     the JSON Patch (absent: no patch)
 //	<case>.deny.txt       the conflicts, one per line (absent: none)
 //	<case>.warnings.txt   the warnings, one per line (absent: none)
 //	<case>.settings.json  overrides of DefaultSettings (optional)
+//	<case>.objects.yaml   other objects the mutation may look up, e.g. Policies (optional)
 //
 // Every case is also checked for the two promises all mutations keep: applying the patch loses
 // nothing of the input, and mutating the result again yields no patch.
-func runFixtures(t *testing.T, dir string, fn patchFunc) {
+func runFixtures(t *testing.T, dir string, fn Mutation) {
 	t.Helper()
 	inputs, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	if len(inputs) == 0 {
@@ -38,7 +37,8 @@ func runFixtures(t *testing.T, dir string, fn patchFunc) {
 		t.Run(filepath.Base(name), func(t *testing.T) {
 			raw := readYAMLAsJSON(t, in)
 			s := fixtureSettings(t, name+".settings.json")
-			res, err := fn(raw, "ai-gateway", s)
+			objs := fixtureObjects(t, name+".objects.yaml")
+			res, err := fn(raw, "ai-gateway", s, objs)
 			if err != nil {
 				t.Fatalf("unexpected error: %v", err)
 			}
@@ -61,7 +61,7 @@ func runFixtures(t *testing.T, dir string, fn patchFunc) {
 			}
 			out := applyPatch(t, raw, res.Patch)
 			assertNothingLost(t, raw, out, res.Patch)
-			again, err := fn(out, "ai-gateway", s)
+			again, err := fn(out, "ai-gateway", s, objs)
 			if err != nil || len(again.Patch) != 0 || len(again.Conflicts) != 0 {
 				t.Errorf("not idempotent: second mutation gave patch %v conflicts %v err %v", again.Patch, again.Conflicts, err)
 			}
@@ -80,6 +80,27 @@ func readYAMLAsJSON(t *testing.T, path string) []byte {
 		t.Fatalf("%s: %v", path, err)
 	}
 	return j
+}
+
+// fixtureObjects reads the (multi-document) objects file of a case; none when it is absent.
+func fixtureObjects(t *testing.T, path string) *ObjectSet {
+	t.Helper()
+	set := NewObjectSet("ai-gateway")
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return set
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, doc := range strings.Split(string(b), "\n---\n") {
+		j, err := yaml.YAMLToJSON([]byte(doc))
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		set.Add("ai-gateway", j)
+	}
+	return set
 }
 
 func fixtureSettings(t *testing.T, path string) Settings {

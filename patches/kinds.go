@@ -1,7 +1,9 @@
 package patches
 
 // Mutation is the signature every mutation shares.
-type Mutation func(raw []byte, namespace string, s Settings) (Result, error)
+// objs is where the mutation looks up other objects (Policies for a VirtualServer); it may be nil
+// for kinds that consult none.
+type Mutation func(raw []byte, namespace string, s Settings, objs Objects) (Result, error)
 
 // MutationFor returns the mutation for an object's apiVersion and kind, or nil for kinds the
 // webhook does not mutate.

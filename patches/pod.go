@@ -73,7 +73,7 @@ func podMounts(s Settings, ann map[string]string) []mountSpec {
 // PatchPod returns the operations that mount the CA and the server certificate into the aigw
 // container of a Pod labelled with the selector. namespace is the request's namespace, used in
 // messages when the object carries none.
-func PatchPod(raw []byte, namespace string, s Settings) (Result, error) {
+func PatchPod(raw []byte, namespace string, s Settings, _ Objects) (Result, error) {
 	var pod podView
 	if err := json.Unmarshal(raw, &pod); err != nil {
 		return Result{}, fmt.Errorf("decoding Pod: %w", err)

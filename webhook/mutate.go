@@ -22,6 +22,7 @@ type Mutator struct {
 	Kind     string
 	Patch    PatchFunc
 	Settings patches.Settings
+	Objects  patches.Objects
 	// CreateOnly objects (Pods) are never patched on UPDATE: their volumes cannot change after
 	// creation, so a patch would make the API server refuse the update.
 	CreateOnly bool
@@ -52,7 +53,7 @@ func (m *Mutator) handle(req admission.Request) admission.Response {
 	if len(req.Object.Raw) == 0 {
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("%s %s/%s: the admission request carries no object", m.Kind, req.Namespace, req.Name))
 	}
-	res, err := m.Patch(req.Object.Raw, req.Namespace, m.Settings)
+	res, err := m.Patch(req.Object.Raw, req.Namespace, m.Settings, m.Objects)
 	if err != nil {
 		return admission.Errored(http.StatusBadRequest, err)
 	}

@@ -34,10 +34,16 @@ func inject(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
+	objs := patches.NewObjectSet(namespace)
+	for _, d := range docs {
+		if d.json != nil {
+			objs.Add(namespace, d.json)
+		}
+	}
 	code := 0
 	out := make([][]byte, 0, len(docs))
 	for _, d := range docs {
-		text, denied, err := injectDocument(d, namespace, s, stderr)
+		text, denied, err := injectDocument(d, namespace, s, objs, stderr)
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: %s: %v\n", d.source, d.ref(), err)
 			return 2
@@ -54,12 +60,12 @@ func inject(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return code
 }
 
-func injectDocument(d document, namespace string, s patches.Settings, stderr io.Writer) ([]byte, bool, error) {
+func injectDocument(d document, namespace string, s patches.Settings, objs patches.Objects, stderr io.Writer) ([]byte, bool, error) {
 	mutate := patches.MutationFor(d.apiVersion, d.kind)
 	if d.json == nil || mutate == nil {
 		return d.text, false, nil
 	}
-	res, err := mutate(d.json, namespace, s)
+	res, err := mutate(d.json, namespace, s, objs)
 	if err != nil {
 		return nil, false, err
 	}

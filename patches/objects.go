@@ -1,0 +1,79 @@
+package patches
+
+import (
+	"encoding/json"
+	"strings"
+)
+
+// Objects gives the patches and validations read access to the other objects they consult: the
+// webhook serves them from its informer cache, the CLI from the manifests it was given.
+// Lookups return raw JSON, as the API server would send it (Secrets without private keys).
+type Objects interface {
+	// Get returns the object of kind ("Policy", "Secret", "Certificate", ...) namespace/name.
+	Get(kind, namespace, name string) ([]byte, bool)
+	// List returns every object of kind in namespace ("" for all namespaces).
+	List(kind, namespace string) [][]byte
+}
+
+// ObjectSet is an in-memory Objects built from manifests.
+type ObjectSet struct {
+	byKey map[string][]byte
+	order []string
+}
+
+// NewObjectSet indexes raw JSON objects by kind, namespace and name; defaultNamespace applies to
+// objects that name none.
+func NewObjectSet(defaultNamespace string, objects ...[]byte) *ObjectSet {
+	s := &ObjectSet{byKey: map[string][]byte{}}
+	for _, raw := range objects {
+		s.Add(defaultNamespace, raw)
+	}
+	return s
+}
+
+// Add indexes one more object (a later object of the same key replaces an earlier one).
+func (s *ObjectSet) Add(defaultNamespace string, raw []byte) {
+	var m struct {
+		Kind     string     `json:"kind"`
+		Metadata objectMeta `json:"metadata"`
+	}
+	if json.Unmarshal(raw, &m) != nil || m.Kind == "" {
+		return
+	}
+	ns := m.Metadata.Namespace
+	if ns == "" {
+		ns = defaultNamespace
+	}
+	k := objectKey(m.Kind, ns, m.Metadata.Name)
+	if _, ok := s.byKey[k]; !ok {
+		s.order = append(s.order, k)
+	}
+	s.byKey[k] = raw
+}
+
+func objectKey(kind, namespace, name string) string { return kind + "/" + namespace + "/" + name }
+
+func (s *ObjectSet) Get(kind, namespace, name string) ([]byte, bool) {
+	if s == nil {
+		return nil, false
+	}
+	raw, ok := s.byKey[objectKey(kind, namespace, name)]
+	return raw, ok
+}
+
+func (s *ObjectSet) List(kind, namespace string) [][]byte {
+	if s == nil {
+		return nil
+	}
+	prefix := kind + "/"
+	if namespace != "" {
+		prefix += namespace + "/"
+	}
+	var out [][]byte
+	for _, k := range s.order {
+		if strings.HasPrefix(k, prefix) {
+			out = append(out, s.byKey[k])
+		}
+	}
+	return out
+}
