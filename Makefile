@@ -44,6 +44,7 @@ lint: ## gofmt and go vet
 
 fuzz: ## each fuzz target for $(FUZZTIME)
 	go test ./patches -run '^$$' -fuzz '^FuzzSetAIGWTLS$$' -fuzztime $(FUZZTIME)
+	go test ./patches -run '^$$' -fuzz '^FuzzPatchVirtualServer$$' -fuzztime $(FUZZTIME)
 
 bench: ## micro-benchmarks
 	go test ./patches/... ./webhook/... -run '^$$' -bench . -benchmem

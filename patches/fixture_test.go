@@ -33,6 +33,9 @@ func runFixtures(t *testing.T, dir string, fn Mutation) {
 		t.Fatalf("no fixtures in %s", dir)
 	}
 	for _, in := range inputs {
+		if strings.HasSuffix(in, ".objects.yaml") {
+			continue
+		}
 		name := strings.TrimSuffix(in, ".yaml")
 		t.Run(filepath.Base(name), func(t *testing.T) {
 			raw := readYAMLAsJSON(t, in)

@@ -13,6 +13,10 @@ func MutationFor(apiVersion, kind string) Mutation {
 		return PatchPod
 	case "v1 ConfigMap":
 		return PatchConfigMap
+	case "k8s.nginx.org/v1 VirtualServer":
+		return PatchVirtualServer
+	case "k8s.nginx.org/v1 VirtualServerRoute":
+		return PatchVirtualServerRoute
 	}
 	return nil
 }

@@ -77,3 +77,18 @@ func (s *ObjectSet) List(kind, namespace string) [][]byte {
 	}
 	return out
 }
+
+// get and list tolerate a nil Objects (nothing known).
+func get(objs Objects, kind, namespace, name string) ([]byte, bool) {
+	if objs == nil {
+		return nil, false
+	}
+	return objs.Get(kind, namespace, name)
+}
+
+func list(objs Objects, kind, namespace string) [][]byte {
+	if objs == nil {
+		return nil
+	}
+	return objs.List(kind, namespace)
+}

@@ -25,3 +25,15 @@ func observe(kind, webhook string, resp admission.Response) {
 	}
 	admissions.WithLabelValues(kind, webhook, outcome).Inc()
 }
+
+var caSyncOutcomes = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "aigw_mtls_ca_sync_total",
+	Help: "CA sync reconciliations by outcome (synced, unowned, error).",
+}, []string{"outcome"})
+
+var policyProblems = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	Name: "aigw_mtls_policy_problems",
+	Help: "Run-time problems found in live egressMTLS Policies (re-checked when a labelled Secret, such as a renewed certificate, changes).",
+}, []string{"namespace", "policy"})
+
+func init() { metrics.Registry.MustRegister(caSyncOutcomes, policyProblems) }

@@ -18,7 +18,7 @@ import (
 func podHandler(mode patches.Mode) admission.Handler {
 	o := DefaultOptions()
 	o.Settings.Mode = mode
-	return Handlers(o)[PathMutatePod]
+	return Handlers(o, nil)[PathMutatePod]
 }
 
 func request(op admissionv1.Operation, kind, namespace string, raw string) admission.Request {

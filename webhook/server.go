@@ -3,12 +3,17 @@ package webhook
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"net/http"
+	"sync/atomic"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -20,8 +25,13 @@ import (
 
 // Serving paths (kubebuilder convention, SPEC "Serving").
 const (
-	PathMutatePod       = "/mutate-v1-pod"
-	PathMutateConfigMap = "/mutate-v1-configmap"
+	PathMutatePod                = "/mutate-v1-pod"
+	PathMutateConfigMap          = "/mutate-v1-configmap"
+	PathMutateVirtualServer      = "/mutate-k8s-nginx-org-v1-virtualserver"
+	PathMutateVirtualServerRoute = "/mutate-k8s-nginx-org-v1-virtualserverroute"
+	PathValidatePolicy           = "/validate-k8s-nginx-org-v1-policy"
+	PathValidateVirtualServer    = "/validate-k8s-nginx-org-v1-virtualserver"
+	PathValidateCertificate      = "/validate-cert-manager-io-v1-certificate"
 )
 
 // Options configure the webhook server.
@@ -33,6 +43,14 @@ type Options struct {
 	MetricsAddr       string
 	HealthAddr        string
 	ExcludeNamespaces []string
+	// LeaderElect elects one replica to run the controllers (the CA sync); every replica serves
+	// admission.
+	LeaderElect bool
+	// Namespace holds the leader-election lease (default: the pod's namespace).
+	Namespace string
+	// CASyncSource is the cert-manager CA Secret the CA sync copies into the nginx.org/ca Secret
+	// (Settings.CASecret) of its namespace; empty disables the CA sync.
+	CASyncSource string
 }
 
 // DefaultOptions are the serve command's defaults.
@@ -44,6 +62,7 @@ func DefaultOptions() Options {
 		MetricsAddr:       ":8080",
 		HealthAddr:        ":8081",
 		ExcludeNamespaces: []string{"kube-system", "kube-node-lease"},
+		CASyncSource:      "aigw-ca",
 	}
 }
 
@@ -54,15 +73,30 @@ func TLSConfig(c *tls.Config) {
 	c.NextProtos = []string{"http/1.1"}
 }
 
-// Handlers returns the admission handlers by serving path.
-func Handlers(o Options) map[string]admission.Handler {
+// Handlers returns the admission handlers by serving path; objs is where they look up other
+// objects (the informer cache when serving).
+func Handlers(o Options, objs patches.Objects) map[string]admission.Handler {
 	excluded := map[string]bool{}
 	for _, ns := range o.ExcludeNamespaces {
 		excluded[ns] = true
 	}
+	s := o.Settings
+	mutator := func(kind string, m patches.Mutation) *Mutator {
+		return &Mutator{Kind: kind, Patch: m, Settings: s, Objects: objs, Excluded: excluded}
+	}
+	validator := func(kind string, v patches.Validation) *Validator {
+		return &Validator{Kind: kind, Validate: v, Settings: s, Objects: objs, Excluded: excluded}
+	}
+	pods := mutator("Pod", patches.PatchPod)
+	pods.CreateOnly = true
 	return map[string]admission.Handler{
-		PathMutatePod:       &Mutator{Kind: "Pod", Patch: patches.PatchPod, Settings: o.Settings, CreateOnly: true, Excluded: excluded},
-		PathMutateConfigMap: &Mutator{Kind: "ConfigMap", Patch: patches.PatchConfigMap, Settings: o.Settings, Excluded: excluded},
+		PathMutatePod:                pods,
+		PathMutateConfigMap:          mutator("ConfigMap", patches.PatchConfigMap),
+		PathMutateVirtualServer:      mutator("VirtualServer", patches.PatchVirtualServer),
+		PathMutateVirtualServerRoute: mutator("VirtualServerRoute", patches.PatchVirtualServerRoute),
+		PathValidatePolicy:           validator("Policy", patches.ValidationFor("k8s.nginx.org/v1", "Policy")),
+		PathValidateVirtualServer:    validator("VirtualServer", patches.ValidationFor("k8s.nginx.org/v1", "VirtualServer")),
+		PathValidateCertificate:      validator("Certificate", patches.ValidateCertificate),
 	}
 }
 
@@ -80,22 +114,53 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 		TLSOpts: []func(*tls.Config){TLSConfig},
 	})
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme,
-		WebhookServer:          srv,
-		Metrics:                metricsserver.Options{BindAddress: o.MetricsAddr},
-		HealthProbeBindAddress: o.HealthAddr,
+		Scheme:                  scheme,
+		WebhookServer:           srv,
+		Cache:                   CacheOptions(o.Settings),
+		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
+		HealthProbeBindAddress:  o.HealthAddr,
+		LeaderElection:          o.LeaderElect,
+		LeaderElectionID:        "aigw-mtls-webhook",
+		LeaderElectionNamespace: o.Namespace,
+		// Several managers may run in one process (tests, the demo); names are unique per manager.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
+	synced := &atomic.Bool{}
+	objs := cacheObjects{reader: mgr.GetCache(), synced: synced}
 	// GetWebhookServer adds the server to the manager's runnables.
-	for path, h := range Handlers(o) {
+	for path, h := range Handlers(o, objs) {
 		mgr.GetWebhookServer().Register(path, (&admission.Webhook{Handler: h}).WithRecoverPanic(true))
+	}
+	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+		return startInformers(ctx, mgr.GetCache(), synced)
+	})); err != nil {
+		return nil, err
+	}
+	events := mgr.GetEventRecorder("aigw-mtls-webhook")
+	if o.CASyncSource != "" {
+		sync := &CASync{Client: mgr.GetClient(), API: mgr.GetAPIReader(), Source: o.CASyncSource, Settings: o.Settings, Events: events}
+		if err := sync.SetupWithManager(mgr); err != nil {
+			return nil, err
+		}
+	}
+	if err := (&PolicyAudit{Objects: objs, Settings: o.Settings, Events: events}).SetupWithManager(mgr); err != nil {
+		return nil, err
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return nil, err
 	}
 	if err := mgr.AddReadyzCheck("webhook", srv.StartedChecker()); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("informers", func(*http.Request) error {
+		if !synced.Load() {
+			return errors.New("informer cache not synced yet")
+		}
+		return nil
+	}); err != nil {
 		return nil, err
 	}
 	return mgr, nil

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"k8s.io/client-go/rest"
@@ -25,6 +26,9 @@ func serve(args []string, stderr io.Writer) int {
 	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", o.MetricsAddr, "Prometheus metrics address (0 disables)")
 	fs.StringVar(&o.HealthAddr, "health-probe-bind-address", o.HealthAddr, "health (/healthz) and readiness (/readyz) address")
 	fs.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig (default: in-cluster config, then $KUBECONFIG)")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", false, "elect one replica to run the CA sync and the Policy audit (every replica serves admission)")
+	fs.StringVar(&o.Namespace, "leader-election-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the leader-election lease (default $POD_NAMESPACE)")
+	fs.StringVar(&o.CASyncSource, "ca-sync-source-secret", o.CASyncSource, "cert-manager CA Secret copied into the nginx.org/ca Secret (--ca-secret) of its namespace; empty disables the CA sync")
 	fs.StringVar(&exclude, "exclude-namespaces", strings.Join(o.ExcludeNamespaces, ","), "namespaces never mutated or validated (comma list)")
 	zo := zap.Options{}
 	zo.BindFlags(fs)

@@ -59,7 +59,11 @@ func run(m *testing.M) int {
 		fmt.Println("setup:", err)
 		return 1
 	}
-	defer func() { _ = hook.Stop() }()
+	defer func() {
+		if hook != nil {
+			_ = hook.Stop()
+		}
+	}()
 	return m.Run()
 }
 

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"time"
@@ -24,6 +25,7 @@ type Webhook struct {
 	URL      string // https://127.0.0.1:<port>
 	CABundle []byte
 	CertDir  string
+	readyz   string
 	cancel   context.CancelFunc
 	done     chan error
 }
@@ -43,10 +45,15 @@ func StartWebhook(cfg *rest.Config, o webhook.Options) (*Webhook, error) {
 	if err != nil {
 		return nil, err
 	}
+	healthPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
 	o.Host, o.Port, o.CertDir = "127.0.0.1", port, dir
-	o.MetricsAddr, o.HealthAddr = "0", "0"
+	o.MetricsAddr, o.HealthAddr = "0", "127.0.0.1:"+strconv.Itoa(healthPort)
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &Webhook{URL: "https://127.0.0.1:" + strconv.Itoa(port), CABundle: ca, CertDir: dir, cancel: cancel, done: make(chan error, 1)}
+	w := &Webhook{URL: "https://127.0.0.1:" + strconv.Itoa(port), CABundle: ca, CertDir: dir, cancel: cancel, done: make(chan error, 1),
+		readyz: "http://" + o.HealthAddr + "/readyz"}
 	go func() { w.done <- webhook.Run(ctx, cfg, o) }()
 	if err := w.waitServing(30 * time.Second); err != nil {
 		cancel()
@@ -68,7 +75,17 @@ func (w *Webhook) waitServing(timeout time.Duration) error {
 		conn, err := tls.Dial("tcp", w.URL[len("https://"):], &tls.Config{RootCAs: pool})
 		if err == nil {
 			conn.Close()
-			return nil
+			// Serving TLS; ready once the informer cache has synced.
+			resp, rerr := http.Get(w.readyz)
+			if rerr == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return nil
+				}
+				err = fmt.Errorf("readyz: %s", resp.Status)
+			} else {
+				err = rerr
+			}
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("webhook not serving after %s: %v", timeout, err)
@@ -101,39 +118,66 @@ func freePort() (int, error) {
 // MutatingConfiguration registers the pod and ConfigMap mutations at baseURL the way the chart
 // does: objectSelector aigw=mtls, system namespaces excluded, fail closed, 5 s timeout.
 func MutatingConfiguration(name, baseURL string, caBundle []byte) *admissionregistrationv1.MutatingWebhookConfiguration {
-	hook := func(hookName, path, resource string) admissionregistrationv1.MutatingWebhook {
-		url := baseURL + path
-		fail := admissionregistrationv1.Fail
-		none := admissionregistrationv1.SideEffectClassNone
+	hook := func(hookName, path, group, resource string) admissionregistrationv1.MutatingWebhook {
+		h := commonHook(baseURL+path, caBundle, group, resource)
 		reinvoke := admissionregistrationv1.IfNeededReinvocationPolicy
-		timeout := int32(5)
 		return admissionregistrationv1.MutatingWebhook{
-			Name:                    hookName,
-			ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: caBundle},
-			AdmissionReviewVersions: []string{"v1"},
-			SideEffects:             &none,
-			FailurePolicy:           &fail,
-			ReinvocationPolicy:      &reinvoke,
-			TimeoutSeconds:          &timeout,
-			ObjectSelector:          &metav1.LabelSelector{MatchLabels: map[string]string{"aigw": "mtls"}},
-			NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
-				Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn,
-				Values: []string{"kube-system", "kube-node-lease"},
-			}}},
-			Rules: []admissionregistrationv1.RuleWithOperations{{
-				Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
-				Rule: admissionregistrationv1.Rule{
-					APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{resource},
-				},
-			}},
+			Name: hookName, ClientConfig: h.ClientConfig, AdmissionReviewVersions: h.AdmissionReviewVersions,
+			SideEffects: h.SideEffects, FailurePolicy: h.FailurePolicy, TimeoutSeconds: h.TimeoutSeconds,
+			ObjectSelector: h.ObjectSelector, NamespaceSelector: h.NamespaceSelector, Rules: h.Rules,
+			ReinvocationPolicy: &reinvoke,
 		}
 	}
 	return &admissionregistrationv1.MutatingWebhookConfiguration{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Webhooks: []admissionregistrationv1.MutatingWebhook{
-			hook("pods.mtls.aigw.io", webhook.PathMutatePod, "pods"),
-			hook("configmaps.mtls.aigw.io", webhook.PathMutateConfigMap, "configmaps"),
+			hook("pods.mtls.aigw.io", webhook.PathMutatePod, "", "pods"),
+			hook("configmaps.mtls.aigw.io", webhook.PathMutateConfigMap, "", "configmaps"),
+			hook("virtualservers.mtls.aigw.io", webhook.PathMutateVirtualServer, "k8s.nginx.org", "virtualservers"),
+			hook("virtualserverroutes.mtls.aigw.io", webhook.PathMutateVirtualServerRoute, "k8s.nginx.org", "virtualserverroutes"),
 		},
+	}
+}
+
+// ValidatingConfiguration registers the validations at baseURL the way the chart does.
+func ValidatingConfiguration(name, baseURL string, caBundle []byte) *admissionregistrationv1.ValidatingWebhookConfiguration {
+	hook := func(hookName, path, group, resource string) admissionregistrationv1.ValidatingWebhook {
+		h := commonHook(baseURL+path, caBundle, group, resource)
+		h.Name = hookName
+		return h
+	}
+	return &admissionregistrationv1.ValidatingWebhookConfiguration{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Webhooks: []admissionregistrationv1.ValidatingWebhook{
+			hook("policies.mtls.aigw.io", webhook.PathValidatePolicy, "k8s.nginx.org", "policies"),
+			hook("virtualservers.validate.mtls.aigw.io", webhook.PathValidateVirtualServer, "k8s.nginx.org", "virtualservers"),
+			hook("certificates.mtls.aigw.io", webhook.PathValidateCertificate, "cert-manager.io", "certificates"),
+		},
+	}
+}
+
+// commonHook holds what every webhook of the product shares: labelled objects only, system
+// namespaces excluded, fail closed, 5 s timeout, no side effects.
+func commonHook(url string, caBundle []byte, group, resource string) admissionregistrationv1.ValidatingWebhook {
+	fail := admissionregistrationv1.Fail
+	none := admissionregistrationv1.SideEffectClassNone
+	timeout := int32(5)
+	version := "v1"
+	return admissionregistrationv1.ValidatingWebhook{
+		ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: caBundle},
+		AdmissionReviewVersions: []string{"v1"},
+		SideEffects:             &none,
+		FailurePolicy:           &fail,
+		TimeoutSeconds:          &timeout,
+		ObjectSelector:          &metav1.LabelSelector{MatchLabels: map[string]string{"aigw": "mtls"}},
+		NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+			Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn,
+			Values: []string{"kube-system", "kube-node-lease"},
+		}}},
+		Rules: []admissionregistrationv1.RuleWithOperations{{
+			Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+			Rule:       admissionregistrationv1.Rule{APIGroups: []string{group}, APIVersions: []string{version}, Resources: []string{resource}},
+		}},
 	}
 }
 

@@ -1,0 +1,47 @@
+package patches
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/pem"
+	"time"
+)
+
+// CABundle returns the CA bundle NIC should trust when the issuing CA is current and the bundle it
+// trusts so far is previous: current first, then every earlier CA of previous that has not expired
+// yet, so that connections keep verifying while certificates from the old CA are still in use.
+// next is when the bundle must be recomputed (the first old CA's expiry), zero if never.
+func CABundle(current, previous []byte, now time.Time) (bundle []byte, next time.Time, err error) {
+	cur, err := parsePEMCertificates(current)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	seen := map[string]bool{}
+	var out bytes.Buffer
+	add := func(c *x509.Certificate) {
+		if seen[string(c.Raw)] {
+			return
+		}
+		seen[string(c.Raw)] = true
+		_ = pem.Encode(&out, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+	}
+	for _, c := range cur {
+		if c.IsCA {
+			add(c)
+		}
+	}
+	if out.Len() == 0 {
+		add(cur[0])
+	}
+	old, _ := parsePEMCertificates(previous) // an unreadable old bundle is replaced
+	for _, c := range old {
+		if seen[string(c.Raw)] || !now.Before(c.NotAfter) {
+			continue
+		}
+		add(c)
+		if next.IsZero() || c.NotAfter.Before(next) {
+			next = c.NotAfter
+		}
+	}
+	return out.Bytes(), next, nil
+}

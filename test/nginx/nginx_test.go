@@ -1,0 +1,772 @@
+// Package nginx_test proves the egressMTLS validation against real nginx: every configuration the
+// validator accepts carries a request through nginx to an mTLS server that requires a client
+// certificate (the aigw side), and every configuration it refuses for a run-time reason fails there.
+//
+// One nginx process serves every variant, each on its own loopback port with the location
+// directives NIC renders for the variant's Policy (see nicconf), proxying to its own Go crypto/tls
+// server that serves the variant's aigw-server-tls chain and requires client certificates signed by
+// the variant's internal-ca.
+package nginx_test
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/test/nginx/nicconf"
+)
+
+const (
+	namespace    = "ai-gateway"
+	aigwHost     = "aigw.ai-gateway.svc.cluster.local"
+	policyName   = "aigw-mtls"
+	caSecret     = "internal-ca"
+	clientSecret = "aigw-nic-client-tls"
+	serverSecret = "aigw-server-tls"
+	okBody       = "aigw: client certificate verified"
+)
+
+var selectorLabels = map[string]string{"aigw": "mtls"}
+
+// fixtures are the CAs every variant draws from.
+type fixtures struct {
+	t      *testing.T
+	now    time.Time
+	root   *cert // CN=Internal CA
+	inter  *cert // CN=Internal Intermediate CA, signed by root
+	inter2 *cert // CN=Internal Intermediate CA 2, signed by inter
+	other  *cert // CN=Other CA
+	client *cert // CN=nginx-ingress-client, clientAuth, signed by root
+}
+
+func newFixtures(t *testing.T, now time.Time) *fixtures {
+	f := &fixtures{t: t, now: now}
+	f.root = issue(t, now, certSpec{cn: "Internal CA", isCA: true, rsa: true, notAfter: now.Add(10 * 365 * 24 * time.Hour)}, nil)
+	f.inter = issue(t, now, certSpec{cn: "Internal Intermediate CA", isCA: true, notAfter: now.Add(5 * 365 * 24 * time.Hour)}, f.root)
+	f.inter2 = issue(t, now, certSpec{cn: "Internal Intermediate CA 2", isCA: true, notAfter: now.Add(5 * 365 * 24 * time.Hour)}, f.inter)
+	f.other = issue(t, now, certSpec{cn: "Other CA", isCA: true, notAfter: now.Add(10 * 365 * 24 * time.Hour)}, nil)
+	f.client = f.clientCert(certSpec{}, f.root)
+	return f
+}
+
+var (
+	serverAuth = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	clientAuth = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+)
+
+// serverCert issues an aigw server certificate: by default SAN aigwHost, usage server auth.
+func (f *fixtures) serverCert(s certSpec, parent *cert) *cert {
+	if s.cn == "" {
+		s.cn = aigwHost
+	}
+	if s.dns == nil {
+		s.dns = []string{aigwHost}
+	}
+	if s.eku == nil {
+		s.eku = serverAuth
+	}
+	return issue(f.t, f.now, s, parent)
+}
+
+// clientCert issues NIC's client certificate: by default CN nginx-ingress-client, usage client auth.
+func (f *fixtures) clientCert(s certSpec, parent *cert) *cert {
+	if s.cn == "" {
+		s.cn = "nginx-ingress-client"
+	}
+	if s.eku == nil {
+		s.eku = clientAuth
+	}
+	return issue(f.t, f.now, s, parent)
+}
+
+// setup is one variant as it is in the cluster.
+type setup struct {
+	policy      nicconf.EgressMTLS
+	serverChain []*cert // aigw-server-tls tls.crt, leaf first: what the aigw side serves
+	clientChain []*cert // aigw-nic-client-tls tls.crt, leaf first: what nginx presents
+	ca          []*cert // internal-ca ca.crt: what nginx trusts for the server and aigw for clients
+}
+
+// seedPolicy is the Policy of SPEC "The problem", step 3.
+func seedPolicy() nicconf.EgressMTLS {
+	return nicconf.EgressMTLS{
+		TLSSecret: clientSecret, TrustedCertSecret: caSecret,
+		VerifyServer: true, ServerName: true, SSLName: aigwHost, Protocols: "TLSv1.3",
+	}
+}
+
+func (f *fixtures) seed() setup {
+	return setup{
+		policy:      seedPolicy(),
+		serverChain: []*cert{f.serverCert(certSpec{}, f.root)},
+		clientChain: []*cert{f.client},
+		ca:          []*cert{f.root},
+	}
+}
+
+// variant is one row of the table. nginxOK is what real nginx does (pinned: the test fails when
+// nginx disagrees). notRuntime, when set, says why a refusal of this configuration is right even
+// though nginx carries the request today (the validator may refuse it; it must not be required to).
+type variant struct {
+	name       string
+	build      func(f *fixtures) setup
+	nginxOK    bool
+	notRuntime string
+}
+
+func variants() []variant {
+	with := func(mod func(f *fixtures, s *setup)) func(f *fixtures) setup {
+		return func(f *fixtures) setup { s := f.seed(); mod(f, &s); return s }
+	}
+	policy := func(mod func(p *nicconf.EgressMTLS)) func(f *fixtures) setup {
+		return with(func(_ *fixtures, s *setup) { mod(&s.policy) })
+	}
+	server := func(spec certSpec) func(f *fixtures) setup {
+		return with(func(f *fixtures, s *setup) { s.serverChain = []*cert{f.serverCert(spec, f.root)} })
+	}
+	client := func(spec certSpec) func(f *fixtures) setup {
+		return with(func(f *fixtures, s *setup) { s.clientChain = []*cert{f.clientCert(spec, f.root)} })
+	}
+	// viaIntermediate: leaf signed by the intermediate, served as leaf+intermediate.
+	viaIntermediate := func(depth *int) func(f *fixtures) setup {
+		return with(func(f *fixtures, s *setup) {
+			s.serverChain = []*cert{f.serverCert(certSpec{}, f.inter), f.inter}
+			s.policy.VerifyDepth = depth
+		})
+	}
+	viaTwoIntermediates := func(depth int) func(f *fixtures) setup {
+		return with(func(f *fixtures, s *setup) {
+			s.serverChain = []*cert{f.serverCert(certSpec{}, f.inter2), f.inter2, f.inter}
+			s.policy.VerifyDepth = nicconf.Int(depth)
+		})
+	}
+	past := func(f *fixtures) certSpec {
+		return certSpec{notBefore: f.now.Add(-60 * 24 * time.Hour), notAfter: f.now.Add(-24 * time.Hour)}
+	}
+	return []variant{
+		{name: "good-seed", nginxOK: true, build: with(func(f *fixtures, s *setup) {
+			// cert-manager's default key algorithm for both leaves.
+			s.serverChain = []*cert{f.serverCert(certSpec{rsa: true}, f.root)}
+			s.clientChain = []*cert{f.clientCert(certSpec{rsa: true}, f.root)}
+		})},
+		{name: "wrong-sslName", build: policy(func(p *nicconf.EgressMTLS) { p.SSLName = "gateway.ai-gateway.svc.cluster.local" })},
+		{name: "sslName-upper-case", nginxOK: true, build: policy(func(p *nicconf.EgressMTLS) { p.SSLName = "AIGW.AI-Gateway.svc.cluster.local" })},
+		{name: "missing-sslName-$proxy_host", build: policy(func(p *nicconf.EgressMTLS) { p.SSLName = "" })},
+		{name: "missing-sslName-verify-off", nginxOK: true, build: policy(func(p *nicconf.EgressMTLS) { p.SSLName = ""; p.VerifyServer = false })},
+		{name: "wrong-sslName-verify-off", nginxOK: true, build: policy(func(p *nicconf.EgressMTLS) {
+			p.SSLName = "gateway.ai-gateway.svc.cluster.local"
+			p.VerifyServer = false
+		})},
+		{name: "wildcard-SAN", nginxOK: true, build: server(certSpec{dns: []string{"*.ai-gateway.svc.cluster.local"}})},
+		{name: "wildcard-SAN-two-labels-deep", build: server(certSpec{dns: []string{"*.svc.cluster.local"}})},
+		{name: "partial-wildcard-SAN", nginxOK: true, build: server(certSpec{dns: []string{"ai*.ai-gateway.svc.cluster.local"}})},
+		{name: "CN-only-no-SAN", nginxOK: true, build: server(certSpec{dns: []string{}})},
+		{name: "CN-matches-SAN-does-not", build: server(certSpec{dns: []string{"gateway.ai-gateway.svc.cluster.local"}})},
+		{name: "IP-sslName-IP-SAN", build: with(func(f *fixtures, s *setup) {
+			s.serverChain = []*cert{f.serverCert(certSpec{cn: "aigw", dns: []string{}, ips: []net.IP{net.IPv4(127, 0, 0, 1)}}, f.root)}
+			s.policy.SSLName = "127.0.0.1"
+			s.policy.ServerName = false // an IP literal is no SNI host name
+		})},
+		{name: "sslName-trailing-dot", build: policy(func(p *nicconf.EgressMTLS) { p.SSLName = aigwHost + "." })},
+		{name: "sslName-trailing-dot-serverName-off", build: policy(func(p *nicconf.EgressMTLS) { p.SSLName = aigwHost + "."; p.ServerName = false })},
+		{name: "serverName-off", nginxOK: true, build: policy(func(p *nicconf.EgressMTLS) { p.ServerName = false })},
+		{name: "sessionReuse-off", nginxOK: true, build: policy(func(p *nicconf.EgressMTLS) { p.SessionReuse = nicconf.Bool(false) })},
+
+		{name: "server-cert-from-other-CA", build: with(func(f *fixtures, s *setup) { s.serverChain = []*cert{f.serverCert(certSpec{}, f.other)} })},
+		{name: "server-cert-other-CA-verify-off", nginxOK: true, build: with(func(f *fixtures, s *setup) {
+			s.serverChain = []*cert{f.serverCert(certSpec{}, f.other)}
+			s.policy.VerifyServer = false
+		})},
+		{name: "server-cert-expired", build: with(func(f *fixtures, s *setup) { s.serverChain = []*cert{f.serverCert(past(f), f.root)} })},
+		{name: "server-cert-expired-verify-off", nginxOK: true, build: with(func(f *fixtures, s *setup) {
+			s.serverChain = []*cert{f.serverCert(past(f), f.root)}
+			s.policy.VerifyServer = false
+		})},
+		{name: "server-cert-not-yet-valid", build: with(func(f *fixtures, s *setup) {
+			s.serverChain = []*cert{f.serverCert(certSpec{notBefore: f.now.Add(24 * time.Hour)}, f.root)}
+		})},
+		{name: "server-cert-expires-in-10-days", nginxOK: true, build: with(func(f *fixtures, s *setup) {
+			s.serverChain = []*cert{f.serverCert(certSpec{notAfter: f.now.Add(10 * 24 * time.Hour)}, f.root)}
+		})},
+		{name: "server-cert-clientAuth-EKU-only", build: server(certSpec{eku: clientAuth})},
+		{name: "server-cert-no-EKU", nginxOK: true, build: server(certSpec{eku: []x509.ExtKeyUsage{}})},
+
+		{name: "intermediate-verifyDepth-0", build: viaIntermediate(nicconf.Int(0))},
+		{name: "intermediate-verifyDepth-1", nginxOK: true, build: viaIntermediate(nicconf.Int(1))},
+		{name: "intermediate-verifyDepth-unset(1)", nginxOK: true, build: viaIntermediate(nil)},
+		{name: "intermediate-verifyDepth-2", nginxOK: true, build: viaIntermediate(nicconf.Int(2))},
+		{name: "two-intermediates-verifyDepth-1", build: viaTwoIntermediates(1)},
+		{name: "two-intermediates-verifyDepth-2", nginxOK: true, build: viaTwoIntermediates(2)},
+		{name: "direct-from-root-verifyDepth-0", nginxOK: true, build: policy(func(p *nicconf.EgressMTLS) { p.VerifyDepth = nicconf.Int(0) })},
+		{name: "intermediate-not-sent", build: with(func(f *fixtures, s *setup) {
+			s.serverChain = []*cert{f.serverCert(certSpec{}, f.inter)}
+			s.policy.VerifyDepth = nicconf.Int(2)
+		})},
+		{name: "CA-bundle-root+intermediate-leaf-only-depth-0", build: with(func(f *fixtures, s *setup) {
+			// internal-ca holds root and intermediate; aigw serves the leaf alone.
+			s.ca = []*cert{f.root, f.inter}
+			s.serverChain = []*cert{f.serverCert(certSpec{}, f.inter)}
+			s.policy.VerifyDepth = nicconf.Int(0)
+		})},
+		{name: "CA-bundle-root+intermediate-leaf-only-depth-1", nginxOK: true, build: with(func(f *fixtures, s *setup) {
+			s.ca = []*cert{f.root, f.inter}
+			s.serverChain = []*cert{f.serverCert(certSpec{}, f.inter)}
+			s.policy.VerifyDepth = nicconf.Int(1)
+		})},
+		{name: "trusted-CA-is-intermediate(partial-chain)", build: with(func(f *fixtures, s *setup) {
+			// internal-ca holds the issuing intermediate only: aigw trusts it for clients (Go
+			// accepts any pool certificate as an anchor), nginx for the server.
+			s.ca = []*cert{f.inter}
+			s.serverChain = []*cert{f.serverCert(certSpec{}, f.inter), f.inter}
+			s.clientChain = []*cert{f.clientCert(certSpec{}, f.inter)}
+		})},
+
+		{name: "client-cert-from-other-CA", build: with(func(f *fixtures, s *setup) { s.clientChain = []*cert{f.clientCert(certSpec{}, f.other)} })},
+		{name: "client-cert-serverAuth-EKU-only", build: client(certSpec{eku: serverAuth})},
+		{name: "client-cert-no-EKU", nginxOK: true, build: client(certSpec{eku: []x509.ExtKeyUsage{}})},
+		{name: "client-cert-expired", build: with(func(f *fixtures, s *setup) { s.clientChain = []*cert{f.clientCert(past(f), f.root)} })},
+		{name: "client-cert-intermediate-not-sent", build: with(func(f *fixtures, s *setup) {
+			s.clientChain = []*cert{f.clientCert(certSpec{}, f.inter)}
+		})},
+		{name: "client-cert-via-intermediate", nginxOK: true, build: with(func(f *fixtures, s *setup) {
+			s.clientChain = []*cert{f.clientCert(certSpec{}, f.inter), f.inter}
+		})},
+
+		{name: "protocols-TLSv1.3", nginxOK: true, build: policy(func(p *nicconf.EgressMTLS) { p.Protocols = "TLSv1.3" })},
+		{name: "protocols-TLSv1.2-TLSv1.3", nginxOK: true, build: policy(func(p *nicconf.EgressMTLS) { p.Protocols = "TLSv1.2 TLSv1.3" })},
+		{name: "protocols-TLSv1.2", nginxOK: true, build: policy(func(p *nicconf.EgressMTLS) { p.Protocols = "TLSv1.2" })},
+		{name: "protocols-unset-NIC-default", nginxOK: true, build: policy(func(p *nicconf.EgressMTLS) { p.Protocols = "" })},
+		{name: "protocols-TLSv1", build: policy(func(p *nicconf.EgressMTLS) { p.Protocols = "TLSv1" })},
+		{name: "protocols-TLSv1-TLSv1.1", build: policy(func(p *nicconf.EgressMTLS) { p.Protocols = "TLSv1 TLSv1.1" })},
+		{name: "protocols-TLSv1.1-TLSv1.2", nginxOK: true, build: policy(func(p *nicconf.EgressMTLS) { p.Protocols = "TLSv1.1 TLSv1.2" }),
+			notRuntime: "SPEC allows only TLSv1.2/TLSv1.3 tokens; nginx negotiates TLS 1.2 with aigw today"},
+	}
+}
+
+// outcome is what happened to a request through nginx.
+type outcome struct {
+	ok        bool
+	status    int
+	body      string   // of the first request
+	resumed   bool     // the second request resumed the first one's upstream TLS session
+	nginxLog  []string // nginx error.log lines for the variant's requests
+	aigwLog   []string // the aigw side's TLS errors
+	configErr string   // nginx -t refused the variant's configuration
+}
+
+func (o outcome) String() string {
+	if o.configErr != "" {
+		return "nginx -t failed: " + o.configErr
+	}
+	s := fmt.Sprintf("HTTP %d", o.status)
+	if o.ok {
+		return fmt.Sprintf("%s (%s; 2nd request resumed=%v)", s, strings.TrimSuffix(strings.TrimPrefix(o.body, okBody+": "), " resumed=false"), o.resumed)
+	}
+	if len(o.nginxLog) > 0 {
+		s += "; nginx: " + o.nginxLog[0]
+	}
+	if len(o.aigwLog) > 0 {
+		s += "; aigw: " + o.aigwLog[0]
+	}
+	return s
+}
+
+// nginxBinary finds nginx, or fails (CI=true) / skips the test.
+func nginxBinary(t *testing.T) string {
+	for _, p := range []string{"nginx", "/usr/sbin/nginx"} {
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	msg := "nginx not found (apt-get install -y nginx): the egressMTLS end-to-end proof needs real nginx"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+func TestEgressMTLSAgainstNginx(t *testing.T) {
+	bin := nginxBinary(t)
+	start := time.Now()
+	now := time.Now()
+	f := newFixtures(t, now)
+	dir := t.TempDir()
+	secretsDir := filepath.Join(dir, "secrets")
+	if err := os.MkdirAll(secretsDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+
+	vs := variants()
+	runs := make([]*run, len(vs))
+	for i, v := range vs {
+		runs[i] = prepare(t, f, v, i, secretsDir)
+	}
+	t.Logf("certificates and aigw servers ready in %s", time.Since(start).Round(time.Millisecond))
+
+	// nginx -t on each variant alone: a configuration nginx refuses is a failure of its own.
+	confs := make([]string, len(runs))
+	for i, r := range runs {
+		confs[i] = writeConf(t, dir, "nginx-"+r.slug+".conf", []*run{r})
+	}
+	var wgT sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for i, r := range runs {
+		wgT.Add(1)
+		go func() {
+			defer wgT.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if out, err := nginxT(bin, dir, confs[i]); err != nil {
+				r.out.configErr = strings.TrimSpace(out)
+			}
+		}()
+	}
+	wgT.Wait()
+	var served []*run
+	for _, r := range runs {
+		if r.out.configErr == "" {
+			served = append(served, r)
+		}
+	}
+	// Ports are picked free but handed to nginx later: retry if another process took one.
+	var stop func()
+	for attempt := 1; ; attempt++ {
+		conf := writeConf(t, dir, "nginx.conf", served)
+		if out, err := nginxT(bin, dir, conf); err != nil {
+			t.Fatalf("nginx -t on the combined configuration: %v\n%s", err, out)
+		}
+		var err error
+		if stop, err = startNginx(bin, dir, conf); err == nil {
+			break
+		} else if attempt == 3 || !strings.Contains(err.Error(), "Address already in use") {
+			t.Fatal(err)
+		}
+		t.Logf("retrying nginx start: %v", err)
+		for _, r := range served {
+			r.port = freePort(t)
+		}
+	}
+	t.Cleanup(stop)
+	t.Logf("nginx up in %s (%d variants)", time.Since(start).Round(time.Millisecond), len(served))
+
+	var wg sync.WaitGroup
+	for _, r := range served {
+		wg.Add(1)
+		go func() { defer wg.Done(); r.request(t) }()
+	}
+	wg.Wait()
+	stop() // flushes error.log
+	errorLog, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+	for _, r := range served {
+		r.out.nginxLog = logLinesFor(errorLog, "/"+r.slug)
+		r.out.aigwLog = r.aigwErrors()
+	}
+	t.Logf("requests done in %s", time.Since(start).Round(time.Millisecond))
+
+	table := &strings.Builder{}
+	fmt.Fprintf(table, "\n%-46s %-5s %-9s %s\n", "variant", "nginx", "validator", "nginx detail || first refusal")
+	mismatches := 0
+	for _, r := range runs {
+		fail := func(format string, args ...any) {
+			mismatches++
+			t.Errorf("%s: "+format+"\nPolicy: %s\nlocation directives:\n%s", append(append([]any{r.v.name}, args...), r.policyJSON, nicconf.Block(r.directives, "    "))...)
+		}
+		if r.out.ok != r.v.nginxOK {
+			fail("nginx outcome %s, the table pins ok=%v (real nginx behaviour changed?)", r.out, r.v.nginxOK)
+		}
+		if wantReuse := r.s.policy.SessionReuse == nil || *r.s.policy.SessionReuse; r.out.ok && r.out.resumed != wantReuse {
+			fail("proxy_ssl_session_reuse %v, but the 2nd request resumed=%v", wantReuse, r.out.resumed)
+		}
+		res, err := validate(r, now)
+		verdict := "accepted"
+		switch {
+		case err != nil:
+			fail("validator error: %v", err)
+			verdict = "error"
+		case len(res.conflicts) > 0:
+			verdict = "refused"
+		}
+		switch {
+		case verdict == "accepted" && !r.out.ok:
+			fail("validator ACCEPTS a configuration that fails in nginx: %s (warnings: %q)", r.out, res.warnings)
+		case verdict == "refused" && r.out.ok && r.v.notRuntime == "":
+			fail("validator REFUSES a configuration that works in nginx (%s): %s", r.out, strings.Join(res.conflicts, " | "))
+		}
+		if verdict == "accepted" && len(res.warnings) > 0 {
+			verdict = fmt.Sprintf("warned(%d)", len(res.warnings))
+		}
+		detail := r.out.String()
+		if len(res.conflicts) > 0 {
+			detail += " || " + res.conflicts[0]
+		}
+		if r.v.notRuntime != "" && verdict == "refused" {
+			detail += " [not a run-time failure: " + r.v.notRuntime + "]"
+		}
+		fmt.Fprintf(table, "%-46s %-5s %-9s %s\n", r.v.name, okFail(r.out.ok), verdict, detail)
+	}
+	t.Log(table.String())
+	if mismatches == 0 {
+		t.Logf("all %d variants: nginx as pinned; validator accepted => nginx OK, refused => nginx FAIL", len(runs))
+	}
+	t.Logf("total %s", time.Since(start).Round(time.Millisecond))
+}
+
+func okFail(ok bool) string {
+	if ok {
+		return "OK"
+	}
+	return "FAIL"
+}
+
+// run is one variant wired up: its files, its aigw server, its nginx port.
+type run struct {
+	v          variant
+	slug       string
+	s          setup
+	objects    [][]byte // the cluster objects the validator reads (Secrets as the cache holds them)
+	policyJSON []byte
+	directives []string
+	upstream   string
+	aigwAddr   string
+	port       int
+	aigwErrs   *syncBuffer
+	out        outcome
+}
+
+var nonSlug = regexp.MustCompile(`[^a-zA-Z0-9.-]+`)
+
+func prepare(t *testing.T, f *fixtures, v variant, i int, secretsDir string) *run {
+	s := v.build(f)
+	slug := fmt.Sprintf("v%02d-%s", i, strings.Trim(nonSlug.ReplaceAllString(v.name, "-"), "-"))
+	r := &run{v: v, slug: slug, s: s}
+
+	caPEM := pemChain(s.ca...)
+	clientCrt, clientKey := pemChain(s.clientChain...), pemKey(t, s.clientChain[0])
+	serverCrt, serverKey := pemChain(s.serverChain...), pemKey(t, s.serverChain[0])
+
+	// What NIC writes for the Policy's Secrets (one directory per variant: same names).
+	dir := filepath.Join(secretsDir, slug)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tlsFile := nicconf.TLSSecretFile(dir, namespace, s.policy.TLSSecret)
+	caFile := nicconf.CASecretFile(dir, namespace, s.policy.TrustedCertSecret)
+	if s.policy.TLSSecret != "" {
+		writeFile(t, tlsFile, nicconf.TLSSecretContent(clientCrt, clientKey))
+	}
+	if s.policy.TrustedCertSecret != "" {
+		writeFile(t, caFile, caPEM)
+	}
+	r.directives = nicconf.Directives(s.policy, tlsFile, caFile)
+	r.upstream = nicconf.UpstreamName(namespace, slug, "aigw")
+
+	// The objects in namespace ai-gateway, as the webhook's cache holds them (no tls.key).
+	r.policyJSON = nicconf.PolicyJSON(namespace, policyName, selectorLabels, s.policy)
+	r.objects = [][]byte{
+		secretJSON(caSecret, "nginx.org/ca", map[string][]byte{"ca.crt": caPEM}),
+		secretJSON(clientSecret, "kubernetes.io/tls", map[string][]byte{"tls.crt": clientCrt, "ca.crt": pemChain(chainRoot(f, s.clientChain))}),
+		secretJSON(serverSecret, "kubernetes.io/tls", map[string][]byte{"tls.crt": serverCrt, "ca.crt": pemChain(chainRoot(f, s.serverChain))}),
+		r.policyJSON,
+	}
+
+	// The aigw side: serves aigw-server-tls, requires a client certificate signed by internal-ca.
+	kp, err := tls.X509KeyPair(serverCrt, serverKey)
+	if err != nil {
+		t.Fatalf("%s: server key pair: %v", v.name, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		t.Fatalf("%s: no CA", v.name)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.aigwAddr = ln.Addr().String()
+	r.aigwErrs = &syncBuffer{}
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			if req.TLS == nil || len(req.TLS.VerifiedChains) == 0 {
+				http.Error(w, "no verified client certificate", http.StatusForbidden)
+				return
+			}
+			fmt.Fprintf(w, "%s: %s over %s resumed=%v", okBody, req.TLS.VerifiedChains[0][0].Subject.CommonName, tls.VersionName(req.TLS.Version), req.TLS.DidResume)
+		}),
+		TLSConfig: &tls.Config{
+			Certificates: []tls.Certificate{kp},
+			ClientAuth:   tls.RequireAndVerifyClientCert,
+			ClientCAs:    pool,
+			MinVersion:   tls.VersionTLS12,
+		},
+		ErrorLog:          log.New(r.aigwErrs, "", 0),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	go func() { _ = srv.ServeTLS(ln, "", "") }()
+	t.Cleanup(func() { _ = srv.Close() })
+
+	r.port = freePort(t)
+	return r
+}
+
+// chainRoot is the CA cert-manager puts in a Secret's ca.crt: the self-signed root the chain's
+// leaf leads to among the fixture CAs.
+func chainRoot(f *fixtures, chain []*cert) *cert {
+	c := chain[0].x509
+	for range 4 {
+		for _, ca := range []*cert{f.root, f.inter, f.inter2, f.other} {
+			if ca.x509.Subject.String() == c.Issuer.String() {
+				if ca.x509.Subject.String() == ca.x509.Issuer.String() {
+					return ca
+				}
+				c = ca.x509
+				break
+			}
+		}
+	}
+	return f.root
+}
+
+func secretJSON(name, typ string, data map[string][]byte) []byte {
+	raw, err := json.Marshal(map[string]any{
+		"apiVersion": "v1",
+		"kind":       "Secret",
+		"metadata":   map[string]any{"name": name, "namespace": namespace, "labels": selectorLabels},
+		"type":       typ,
+		"data":       data, // []byte marshals as base64, as the API server sends Secret data
+	})
+	if err != nil {
+		panic(err)
+	}
+	return raw
+}
+
+func (r *run) request(t *testing.T) {
+	client := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	// Twice: the second request goes over a resumed upstream TLS session when sessionReuse is on;
+	// both must agree.
+	var results []outcome
+	for i := 0; i < 2; i++ {
+		var o outcome
+		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/%s", r.port, r.slug))
+		if err != nil {
+			o.body = err.Error()
+		} else {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			o.status, o.body = resp.StatusCode, string(b)
+			o.ok = resp.StatusCode == http.StatusOK && strings.HasPrefix(o.body, okBody)
+		}
+		results = append(results, o)
+	}
+	r.out.ok, r.out.status, r.out.body = results[0].ok, results[0].status, results[0].body
+	r.out.resumed = strings.HasSuffix(results[1].body, "resumed=true")
+	if results[1].ok != results[0].ok {
+		r.out.ok = false
+		r.out.body = fmt.Sprintf("first request %d %q, second %d %q", results[0].status, results[0].body, results[1].status, results[1].body)
+		t.Errorf("%s: the two requests disagree: %s", r.v.name, r.out.body)
+	}
+}
+
+func (r *run) aigwErrors() []string {
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(r.aigwErrs.String()), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			// "http: TLS handshake error from 127.0.0.1:1234: <reason>"
+			if i := strings.LastIndex(l, ": "); i > 0 && strings.Contains(l, "handshake error") {
+				if j := strings.Index(l, "127.0.0.1:"); j > 0 {
+					if k := strings.Index(l[j:], ": "); k > 0 {
+						l = "TLS handshake error: " + l[j+k+2:]
+					}
+				}
+			}
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// logLinesFor returns the error-level messages of nginx's error.log about requests to path.
+func logLinesFor(errorLog []byte, path string) []string {
+	var out []string
+	for _, l := range strings.Split(string(errorLog), "\n") {
+		if !strings.Contains(l, `request: "GET `+path+` `) {
+			continue
+		}
+		if !strings.Contains(l, "[error]") && !strings.Contains(l, "[crit]") && !strings.Contains(l, "[alert]") {
+			continue
+		}
+		// "<date> [error] pid#tid: *cid <message>, client: ..."
+		msg := l
+		if i := strings.Index(msg, ": *"); i >= 0 {
+			msg = msg[i+3:]
+			if j := strings.Index(msg, " "); j >= 0 {
+				msg = msg[j+1:]
+			}
+		}
+		if i := strings.Index(msg, ", client: "); i >= 0 {
+			msg = msg[:i]
+		}
+		out = append(out, msg)
+	}
+	return out
+}
+
+// writeConf writes a complete nginx.conf serving runs, one server (port) per variant.
+func writeConf(t *testing.T, dir, name string, runs []*run) string {
+	var b strings.Builder
+	if os.Geteuid() == 0 {
+		// Workers would otherwise switch to www-data/nobody and not read the 0600 secret files.
+		b.WriteString("user root;\n")
+	}
+	fmt.Fprintf(&b, `worker_processes 1;
+error_log %[1]s/error.log info;
+events { worker_connections 512; }
+http {
+    access_log %[1]s/access.log;
+    client_body_temp_path %[1]s/tmp/client_body;
+    proxy_temp_path %[1]s/tmp/proxy;
+    fastcgi_temp_path %[1]s/tmp/fastcgi;
+    uwsgi_temp_path %[1]s/tmp/uwsgi;
+    scgi_temp_path %[1]s/tmp/scgi;
+`, dir)
+	for _, r := range runs {
+		fmt.Fprintf(&b, `
+    # %[1]s
+    upstream %[2]s {
+        server %[3]s;
+    }
+    server {
+        listen 127.0.0.1:%[4]d;
+        server_name _;
+        location / {
+            proxy_http_version 1.1;
+            proxy_connect_timeout 5s;
+            proxy_read_timeout 5s;
+            proxy_send_timeout 5s;
+%[5]s            proxy_pass https://%[2]s;
+        }
+    }
+`, r.v.name, r.upstream, r.aigwAddr, r.port, nicconf.Block(r.directives, "            "))
+	}
+	b.WriteString("}\n")
+	path := filepath.Join(dir, name)
+	writeFile(t, path, []byte(b.String()))
+	return path
+}
+
+func nginxArgs(dir, conf string, extra ...string) []string {
+	args := []string{"-p", dir + "/", "-c", conf, "-e", filepath.Join(dir, "error.log"),
+		"-g", fmt.Sprintf("daemon off; pid %s;", filepath.Join(dir, "nginx.pid"))}
+	return append(args, extra...)
+}
+
+func nginxT(bin, dir, conf string) (string, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o700); err != nil {
+		return "", err
+	}
+	out, err := exec.Command(bin, nginxArgs(dir, conf, "-t", "-q")...).CombinedOutput()
+	return string(out), err
+}
+
+// startNginx runs nginx in the foreground and waits until every port of conf accepts.
+func startNginx(bin, dir, conf string) (stop func(), err error) {
+	var out syncBuffer
+	cmd := exec.Command(bin, nginxArgs(dir, conf)...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting nginx: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			// SIGQUIT: graceful shutdown, flushes the logs.
+			_ = cmd.Process.Signal(syscall.SIGQUIT)
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+			}
+		})
+	}
+	confText, _ := os.ReadFile(conf)
+	ports := regexp.MustCompile(`listen 127\.0\.0\.1:(\d+);`).FindAllStringSubmatch(string(confText), -1)
+	deadline := time.After(10 * time.Second)
+	for _, p := range ports {
+		for {
+			c, err := net.DialTimeout("tcp", "127.0.0.1:"+p[1], time.Second)
+			if err == nil {
+				c.Close()
+				break
+			}
+			select {
+			case err := <-done:
+				errorLog, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+				return nil, fmt.Errorf("nginx exited: %v\n%s\n%s", err, out.String(), tail(string(errorLog), 5))
+			case <-deadline:
+				stop()
+				return nil, fmt.Errorf("nginx not listening on %s: %v\n%s", p[1], err, out.String())
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	return stop, nil
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func freePort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func writeFile(t *testing.T, path string, data []byte) {
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

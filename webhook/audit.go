@@ -1,0 +1,63 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
+)
+
+// PolicyAudit re-validates the egressMTLS Policies of a namespace whenever a labelled Secret there
+// changes. Secret writes (cert-manager renewals) are never blocked by admission; a renewal that
+// breaks a live Policy is reported here instead: a log line, a Warning Event on the Policy and the
+// aigw_mtls_policy_problems gauge.
+type PolicyAudit struct {
+	Objects  patches.Objects
+	Settings patches.Settings
+	Events   recorder.EventRecorder
+	Now      func() time.Time
+}
+
+func (a *PolicyAudit) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	now := time.Now
+	if a.Now != nil {
+		now = a.Now
+	}
+	s := a.Settings
+	s.Mode = patches.ModeEnforce
+	for _, raw := range a.Objects.List("Policy", req.Namespace) {
+		var p unstructured.Unstructured
+		if err := json.Unmarshal(raw, &p.Object); err != nil {
+			continue
+		}
+		res, err := patches.ValidatePolicy(raw, req.Namespace, s, a.Objects, now())
+		if err != nil {
+			continue
+		}
+		policyProblems.WithLabelValues(req.Namespace, p.GetName()).Set(float64(len(res.Conflicts)))
+		for _, c := range res.Conflicts {
+			log.FromContext(ctx).Info("live Policy would fail at run time", "policy", p.GetName(), "problem", c)
+			a.Events.Eventf(&p, nil, corev1.EventTypeWarning, "EgressMTLSBroken", "Audit", "%s", c)
+		}
+	}
+	return reconcile.Result{}, nil
+}
+
+// SetupWithManager reconciles a namespace on every change of a labelled Secret in it.
+func (a *PolicyAudit) SetupWithManager(mgr ctrl.Manager) error {
+	toNamespace := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: "policies"}}}
+	})
+	return ctrl.NewControllerManagedBy(mgr).Named("policy-audit").Watches(&corev1.Secret{}, toNamespace).Complete(a)
+}

@@ -1,0 +1,69 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
+)
+
+// Validator is an admission.Handler that refuses (enforce) or warns about (warn) configurations
+// that would fail at run time.
+type Validator struct {
+	Kind     string
+	Validate patches.Validation
+	Settings patches.Settings
+	Objects  patches.Objects
+	Excluded map[string]bool
+	Now      func() time.Time
+}
+
+var _ admission.Handler = (*Validator)(nil)
+
+func (v *Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
+	resp := v.handle(req)
+	observe(v.Kind, "validate", resp)
+	if !resp.Allowed {
+		log.FromContext(ctx).Info("refused", "kind", v.Kind, "namespace", req.Namespace, "name", req.Name, "reason", resp.Result.Message)
+	}
+	return resp
+}
+
+func (v *Validator) handle(req admission.Request) admission.Response {
+	if req.Kind.Kind != v.Kind {
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("this endpoint validates %s objects, the request holds a %q: check the webhook configuration's rules", v.Kind, req.Kind.Kind))
+	}
+	if v.Excluded[req.Namespace] || (req.Operation != admissionv1.Create && req.Operation != admissionv1.Update) {
+		return admission.Allowed("")
+	}
+	if len(req.Object.Raw) == 0 {
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("%s %s/%s: the admission request carries no object", v.Kind, req.Namespace, req.Name))
+	}
+	var old []byte
+	if req.Operation == admissionv1.Update {
+		old = req.OldObject.Raw
+	}
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	res, err := v.Validate(req.Object.Raw, old, req.Namespace, v.Settings, v.Objects, now())
+	if err != nil {
+		return admission.Errored(http.StatusBadRequest, err)
+	}
+	d := res.Decide(v.Settings.Mode)
+	if !d.Allowed {
+		resp := admission.Denied(d.Denial)
+		resp.Warnings = d.Warnings
+		return resp
+	}
+	resp := admission.Allowed("")
+	resp.Warnings = d.Warnings
+	return resp
+}
