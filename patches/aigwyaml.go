@@ -467,13 +467,11 @@ func (e *textEditor) contentEnd(m *yaml.Node) (int, error) {
 }
 
 func maxLine(n *yaml.Node) int {
-	max := n.Line
+	last := n.Line
 	for _, c := range n.Content {
-		if l := maxLine(c); l > max {
-			max = l
-		}
+		last = max(last, maxLine(c))
 	}
-	return max
+	return last
 }
 
 // setLeaf replaces the text of scalar v (the value of key k) by text.
@@ -771,11 +769,7 @@ func build(w wantKey) *yaml.Node {
 	return m
 }
 
-// aigwTLSConfig is the part of aigw.yaml that SetAIGWTLS sets.
-type aigwTLSConfig struct {
-	Server aigwServerTLS `yaml:"server"`
-}
-
+// aigwServerTLS is the part of aigw.yaml's server that SetAIGWTLS sets.
 type aigwServerTLS struct {
 	TLS struct {
 		Enabled        bool   `yaml:"enabled"`

@@ -17,6 +17,10 @@ var testAIGWPaths = AIGWTLSPaths{
 	ClientCAPath:   "/etc/internal-ca/ca.crt",
 }
 
+type aigwTLSConfig struct {
+	Server aigwServerTLS `yaml:"server"`
+}
+
 // aigwFixtures returns the case names under testdata/aigwyaml (each has <name>.in.yaml).
 func aigwFixtures(tb testing.TB) []string {
 	tb.Helper()

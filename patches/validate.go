@@ -184,7 +184,7 @@ func checkSSLName(f *findings, e *egressMTLSView, server serverCert) {
 		f.warn("spec.egressMTLS.sslName", fmt.Sprintf("cannot be checked yet: neither %s nor a cert-manager Certificate with that secretName exists; it is checked when the Policy is next applied", server.source))
 		return
 	}
-	if CheckHost(server.leaf, e.SSLName) {
+	if CheckHost(server.leaf, nginxHostPart(e.SSLName)) {
 		return
 	}
 	names := HostNames(server.leaf)
@@ -334,4 +334,19 @@ func hasSelfSigned(certs []*x509.Certificate) bool {
 		}
 	}
 	return false
+}
+
+// nginxHostPart is what nginx checks of proxy_ssl_name: the name up to a ":port" (after an
+// optional "[...]" literal), as ngx_http_upstream_ssl_name cuts it.
+func nginxHostPart(name string) string {
+	start := 0
+	if strings.HasPrefix(name, "[") {
+		if i := strings.IndexByte(name, ']'); i >= 0 {
+			start = i
+		}
+	}
+	if i := strings.IndexByte(name[start:], ':'); i >= 0 {
+		return name[:start+i]
+	}
+	return name
 }

@@ -10,10 +10,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -32,8 +36,9 @@ var (
 	env      *harness.Env
 	hook     *harness.Webhook
 	warnings = &warningLog{}
-	// kube is a clientset whose warnings land in the warnings log, as kubectl would print them.
+	// kube and dyn are clients whose warnings land in the warnings log, as kubectl would print them.
 	kube kubernetes.Interface
+	dyn  dynamic.Interface
 )
 
 func TestMain(m *testing.M) {
@@ -55,6 +60,7 @@ func run(m *testing.M) int {
 	cfg := rest.CopyConfig(env.Config)
 	cfg.WarningHandler = warnings
 	kube = kubernetes.NewForConfigOrDie(cfg)
+	dyn = dynamic.NewForConfigOrDie(cfg)
 	if err := setup(); err != nil {
 		fmt.Println("setup:", err)
 		return 1
@@ -86,13 +92,25 @@ func startWebhook() error {
 		return err
 	}
 	ctx := context.Background()
-	want := harness.MutatingConfiguration(configName, hook.URL, hook.CABundle)
-	var have admissionregistrationv1.MutatingWebhookConfiguration
-	if err := env.Client.Get(ctx, client.ObjectKey{Name: configName}, &have); err == nil {
-		have.Webhooks = want.Webhooks
-		return env.Client.Update(ctx, &have)
+	mutating := harness.MutatingConfiguration(configName, hook.URL, hook.CABundle)
+	validating := harness.ValidatingConfiguration(configName, hook.URL, hook.CABundle)
+	var m admissionregistrationv1.MutatingWebhookConfiguration
+	if err := env.Client.Get(ctx, client.ObjectKey{Name: configName}, &m); err != nil {
+		if err := env.Client.Create(ctx, mutating); err != nil {
+			return err
+		}
+		return env.Client.Create(ctx, validating)
 	}
-	return env.Client.Create(ctx, want)
+	m.Webhooks = mutating.Webhooks
+	if err := env.Client.Update(ctx, &m); err != nil {
+		return err
+	}
+	var v admissionregistrationv1.ValidatingWebhookConfiguration
+	if err := env.Client.Get(ctx, client.ObjectKey{Name: configName}, &v); err != nil {
+		return err
+	}
+	v.Webhooks = validating.Webhooks
+	return env.Client.Update(ctx, &v)
 }
 
 func pod(name string, labelled bool) *corev1.Pod {
@@ -104,6 +122,41 @@ func pod(name string, labelled bool) *corev1.Pod {
 		p.Labels["aigw"] = "mtls"
 	}
 	return p
+}
+
+// eventually retries f every 100ms for up to 20s until it returns nil, then fails with its error.
+func eventually(t *testing.T, what string, f func() error) {
+	t.Helper()
+	if err := pollErr(f); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func pollErr(f func() error) error {
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err := f()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// unstructuredSample reads a manifest of config/samples (or a path) as an unstructured object.
+func unstructuredSample(t *testing.T, path string) *unstructured.Unstructured {
+	if !strings.Contains(path, "/") {
+		path = filepath.Join(harness.RepoRoot(), "config", "samples", path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		panic(err)
+	}
+	u := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal(b, &u.Object); err != nil {
+		panic(fmt.Sprintf("%s: %v", path, err))
+	}
+	return u
 }
 
 // sample reads a manifest of config/samples into obj.
@@ -142,3 +195,5 @@ func (w *warningLog) since(mark int) string {
 	defer w.mu.Unlock()
 	return strings.Join(w.msgs[mark:], "\n")
 }
+
+func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

@@ -1,0 +1,174 @@
+{{/* Names */}}
+
+{{- define "aigw-mtls-webhook.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* The release's object names: fullnameOverride, else the release name when it already holds the chart name. */}}
+{{- define "aigw-mtls-webhook.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "aigw-mtls-webhook.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels */}}
+
+{{- define "aigw-mtls-webhook.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "aigw-mtls-webhook.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* Standard labels of every object; callers add app.kubernetes.io/component. */}}
+{{- define "aigw-mtls-webhook.labels" -}}
+helm.sh/chart: {{ include "aigw-mtls-webhook.chart" . }}
+{{ include "aigw-mtls-webhook.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: aigw-mtls
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/* Labels of the aigw PKI: the standard ones plus the selector label, so the webhook caches them. */}}
+{{- define "aigw-mtls-webhook.pkiLabels" -}}
+{{ include "aigw-mtls-webhook.labels" . }}
+app.kubernetes.io/component: pki
+{{ include "aigw-mtls-webhook.selectorLabel" . }}
+{{- end }}
+
+{{- define "aigw-mtls-webhook.selectorLabel" -}}
+{{ .Values.selector.key }}: {{ .Values.selector.value | quote }}
+{{- end }}
+
+{{/* Objects of the release */}}
+
+{{- define "aigw-mtls-webhook.serviceAccountName" -}}
+{{ include "aigw-mtls-webhook.fullname" . }}
+{{- end }}
+
+{{- define "aigw-mtls-webhook.image" -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end }}
+
+{{/* The webhook's serving Certificate, its Secret (mounted at /certs) and its issuing chain. */}}
+{{- define "aigw-mtls-webhook.servingCertificate" -}}
+{{ include "aigw-mtls-webhook.fullname" . }}-serving
+{{- end }}
+
+{{- define "aigw-mtls-webhook.servingSecret" -}}
+{{ include "aigw-mtls-webhook.fullname" . }}-serving-tls
+{{- end }}
+
+{{- define "aigw-mtls-webhook.webhookCA" -}}
+{{ include "aigw-mtls-webhook.fullname" . }}-ca
+{{- end }}
+
+{{- define "aigw-mtls-webhook.selfSignedIssuer" -}}
+{{ include "aigw-mtls-webhook.fullname" . }}-selfsigned
+{{- end }}
+
+{{/* Namespaces never mutated or validated: the system ones, the release's, and the extra ones (comma list). */}}
+{{- define "aigw-mtls-webhook.excludedNamespaces" -}}
+{{- concat (list "kube-system" "kube-node-lease" .Release.Namespace) .Values.excludeNamespaces | uniq | join "," }}
+{{- end }}
+
+{{/* The cert-manager CA Secret the CA sync copies (empty: CA sync off). */}}
+{{- define "aigw-mtls-webhook.caSyncSource" -}}
+{{- if .Values.caSync.sourceSecret }}
+{{- .Values.caSync.sourceSecret }}
+{{- else if .Values.pki.enabled }}
+{{- .Values.pki.ca.secretName }}
+{{- end }}
+{{- end }}
+
+{{/* Namespaces where the CA sync writes Secrets (comma list; empty when the CA sync is off). */}}
+{{- define "aigw-mtls-webhook.caSyncNamespaces" -}}
+{{- if include "aigw-mtls-webhook.caSyncSource" . }}
+{{- if .Values.caSync.namespaces }}
+{{- .Values.caSync.namespaces | uniq | join "," }}
+{{- else }}
+{{- .Values.pki.namespace }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* aigw's server certificate DNS names (YAML list). */}}
+{{- define "aigw-mtls-webhook.serverDNSNames" -}}
+{{- $ns := .Values.pki.namespace -}}
+{{- .Values.pki.server.dnsNames | default (list (printf "aigw.%s.svc.cluster.local" $ns) (printf "aigw.%s.svc" $ns)) | toYaml }}
+{{- end }}
+
+{{/* Webhook configurations */}}
+
+{{/* What every webhook shares; the caller passes (dict "ctx" $ "path" "/..." ). */}}
+{{- define "aigw-mtls-webhook.webhookCommon" -}}
+{{- $ := .ctx -}}
+admissionReviewVersions: [v1]
+sideEffects: None
+matchPolicy: Equivalent
+timeoutSeconds: {{ $.Values.timeoutSeconds }}
+clientConfig:
+  service:
+    name: {{ include "aigw-mtls-webhook.fullname" $ }}
+    namespace: {{ $.Release.Namespace }}
+    path: {{ .path }}
+    port: 443
+objectSelector:
+  matchLabels:
+    {{- include "aigw-mtls-webhook.selectorLabel" $ | nindent 4 }}
+namespaceSelector:
+  matchExpressions:
+    - key: kubernetes.io/metadata.name
+      operator: NotIn
+      values:
+        {{- range splitList "," (include "aigw-mtls-webhook.excludedNamespaces" $) }}
+        - {{ . }}
+        {{- end }}
+{{- end }}
+
+{{/* One rule: (dict "group" "" "resource" "pods" "operations" (list "CREATE")) */}}
+{{- define "aigw-mtls-webhook.rule" -}}
+rules:
+  - apiGroups: [{{ .group | quote }}]
+    apiVersions: [v1]
+    resources: [{{ .resource }}]
+    operations: [{{ join ", " .operations }}]
+    scope: Namespaced
+{{- end }}
+
+{{/* cert-manager */}}
+
+{{/* A Certificate's privateKey from a values block {algorithm, size}. */}}
+{{- define "aigw-mtls-webhook.privateKey" -}}
+privateKey:
+  algorithm: {{ .algorithm }}
+  {{- if ne .algorithm "Ed25519" }}
+  size: {{ .size }}
+  {{- end }}
+  rotationPolicy: Always
+{{- end }}
+
+{{/* RBAC */}}
+
+{{/* The CA sync's Secret writes. RBAC cannot restrict create by name (the object does not exist
+yet), so create is granted for any Secret; update, patch and delete only for the target by name.
+The CA sync writes only the Secret it owns (annotated mtls.aigw.io/ca-sync-source), never a
+hand-made one, and deletes its own only to change its type to nginx.org/ca. */}}
+{{- define "aigw-mtls-webhook.caSyncRules" -}}
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [create]
+- apiGroups: [""]
+  resources: [secrets]
+  resourceNames: [{{ .Values.wiring.caSecret }}]
+  verbs: [update, patch, delete]
+{{- end }}

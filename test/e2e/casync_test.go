@@ -1,0 +1,184 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
+	"github.com/aigw-mtls/aigw-mtls-webhook/test/harness"
+	"github.com/aigw-mtls/aigw-mtls-webhook/webhook"
+)
+
+func newNamespace(t *testing.T, name string) {
+	t.Helper()
+	if err := env.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func caBundleIn(t *testing.T, namespace string) (*corev1.Secret, error) {
+	var s corev1.Secret
+	err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: "internal-ca"}, &s)
+	return &s, err
+}
+
+func issueCA(t *testing.T, namespace string, validFor time.Duration) (*harness.Issued, *corev1.Secret) {
+	t.Helper()
+	caCrt, _, _ := harness.SeedCertificates(namespace)
+	caCrt.Spec.Duration = &metav1.Duration{Duration: validFor}
+	ca, err := harness.Issue(caCrt, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca, ca.Secret(caCrt)
+}
+
+func TestCASyncFollowsRotation(t *testing.T) {
+	ctx := context.Background()
+	const space = "ca-rotation"
+	newNamespace(t, space)
+	// The first CA expires soon, so the test can watch the overlap end.
+	oldCA, src := issueCA(t, space, 6*time.Second)
+	if err := env.Client.Create(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "internal-ca created from aigw-ca", func() error {
+		s, err := caBundleIn(t, space)
+		if err != nil {
+			return err
+		}
+		if s.Type != "nginx.org/ca" || string(s.Data["ca.crt"]) != string(oldCA.CertPEM) || s.Labels["aigw"] != "mtls" ||
+			len(s.OwnerReferences) != 1 || s.OwnerReferences[0].UID != src.UID {
+			return fmt.Errorf("internal-ca: type %s labels %v owners %v", s.Type, s.Labels, s.OwnerReferences)
+		}
+		return nil
+	})
+
+	// cert-manager rotates the CA: the bundle holds the new CA and the old one...
+	newCA, rotated := issueCA(t, space, 365*24*time.Hour)
+	src.Data = rotated.Data
+	if err := env.Client.Update(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "bundle holds new and old CA", func() error {
+		s, err := caBundleIn(t, space)
+		if err != nil {
+			return err
+		}
+		if want := string(newCA.CertPEM) + string(oldCA.CertPEM); string(s.Data["ca.crt"]) != want {
+			return fmt.Errorf("ca.crt holds %d certificates", strings.Count(string(s.Data["ca.crt"]), "BEGIN"))
+		}
+		return nil
+	})
+	// ...until the old one expires; then only the new one.
+	eventually(t, "old CA dropped after it expires", func() error {
+		s, err := caBundleIn(t, space)
+		if err != nil {
+			return err
+		}
+		if string(s.Data["ca.crt"]) != string(newCA.CertPEM) {
+			return fmt.Errorf("ca.crt still holds %d certificates", strings.Count(string(s.Data["ca.crt"]), "BEGIN"))
+		}
+		return nil
+	})
+}
+
+func TestCASyncLeavesAHandMadeSecretAlone(t *testing.T) {
+	ctx := context.Background()
+	const space = "ca-handmade"
+	newNamespace(t, space)
+	handMade := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "internal-ca", Namespace: space},
+		Type:       "nginx.org/ca",
+		Data:       map[string][]byte{"ca.crt": []byte("the platform team's own bundle")},
+	}
+	if err := env.Client.Create(ctx, handMade); err != nil {
+		t.Fatal(err)
+	}
+	_, src := issueCA(t, space, time.Hour)
+	if err := env.Client.Create(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "CASecretNotOwned event", func() error {
+		evs, err := kube.EventsV1().Events(space).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		for _, e := range evs.Items {
+			if e.Reason == "CASecretNotOwned" {
+				return nil
+			}
+		}
+		return fmt.Errorf("no CASecretNotOwned event yet")
+	})
+	s, err := caBundleIn(t, space)
+	if err != nil || string(s.Data["ca.crt"]) != "the platform team's own bundle" {
+		t.Errorf("the hand-made internal-ca was changed: %v %q", err, s.Data["ca.crt"])
+	}
+}
+
+// The webhook's cache holds labelled Secrets only, and never their private keys.
+func TestCachedSecretsHaveNoKeyMaterial(t *testing.T) {
+	issueSeedPKI(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c, err := cache.New(env.Config, func() cache.Options {
+		o := webhook.CacheOptions(patches.DefaultSettings())
+		o.Scheme = harness.Scheme()
+		return o
+	}())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetInformer(ctx, &corev1.Secret{}); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = c.Start(ctx) }()
+	if !c.WaitForCacheSync(ctx) {
+		t.Fatal("cache did not sync")
+	}
+	unlabelled := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "unlabelled-tls", Namespace: ns}, Type: corev1.SecretTypeTLS,
+		Data: map[string][]byte{"tls.crt": seedPKI.server.CertPEM, "tls.key": seedPKI.server.KeyPEM}}
+	if err := env.Client.Create(ctx, unlabelled); err != nil {
+		t.Fatal(err)
+	}
+	// Events arrive in order: once a labelled Secret created after it is cached, the unlabelled
+	// one would be too, were it not filtered out.
+	marker := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "cache-marker", Namespace: ns, Labels: map[string]string{"aigw": "mtls"}}}
+	if err := env.Client.Create(ctx, marker); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "marker cached", func() error { return c.Get(ctx, client.ObjectKeyFromObject(marker), &corev1.Secret{}) })
+	var server corev1.Secret
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "aigw-server-tls"}, &server); err != nil {
+		t.Fatal(err)
+	}
+	if len(server.Data["tls.crt"]) == 0 {
+		t.Error("the certificate itself must stay in the cache")
+	}
+	if k, ok := server.Data["tls.key"]; !ok || len(k) != 0 {
+		t.Errorf("tls.key must be present and empty in the cache, got %d bytes", len(k))
+	}
+	var list corev1.SecretList
+	if err := c.List(ctx, &list); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range list.Items {
+		if s.Labels["aigw"] != "mtls" {
+			t.Errorf("unlabelled Secret %s/%s is cached", s.Namespace, s.Name)
+		}
+		for k, v := range s.Data {
+			if strings.Contains(string(v), "PRIVATE KEY") {
+				t.Errorf("Secret %s/%s key %s holds key material in the cache", s.Namespace, s.Name, k)
+			}
+		}
+	}
+}
