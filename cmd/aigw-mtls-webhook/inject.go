@@ -7,6 +7,7 @@ import (
 	"io"
 
 	jsonpatchapply "github.com/evanphx/json-patch/v5"
+	"gomodules.xyz/jsonpatch/v2"
 	"sigs.k8s.io/yaml"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
@@ -80,18 +81,26 @@ func injectDocument(d document, namespace string, s patches.Settings, objs patch
 	if len(dec.Patch) == 0 {
 		return d.text, false, nil
 	}
-	b, err := json.Marshal(dec.Patch)
+	mutated, err := applyPatch(d.json, dec.Patch)
 	if err != nil {
 		return nil, false, err
-	}
-	p, err := jsonpatchapply.DecodePatch(b)
-	if err != nil {
-		return nil, false, err
-	}
-	mutated, err := p.Apply(d.json)
-	if err != nil {
-		return nil, false, fmt.Errorf("applying the patch: %w", err)
 	}
 	y, err := yaml.JSONToYAML(mutated)
 	return y, false, err
+}
+
+func applyPatch(raw []byte, ops []jsonpatch.Operation) ([]byte, error) {
+	b, err := json.Marshal(ops)
+	if err != nil {
+		return nil, err
+	}
+	p, err := jsonpatchapply.DecodePatch(b)
+	if err != nil {
+		return nil, err
+	}
+	out, err := p.Apply(raw)
+	if err != nil {
+		return nil, fmt.Errorf("applying the patch: %w", err)
+	}
+	return out, nil
 }

@@ -1,5 +1,5 @@
 // Command aigw-mtls-webhook wires mutual TLS between NGINX Ingress Controller and the AI gateway:
-// as an admission webhook (serve) and offline over manifest files (inject).
+// as an admission webhook (serve) and offline over manifest files (inject, validate).
 package main
 
 import (
@@ -13,6 +13,7 @@ const usage = `usage: aigw-mtls-webhook <command> [flags]
 commands:
   serve    run the admission webhook
   inject   mutate manifest files as the webhook would (-f FILE|DIR|-)
+  validate report what the webhook would refuse in manifest files (-f FILE|DIR|-)
 
 Run 'aigw-mtls-webhook <command> -h' for the flags of a command.
 `
@@ -31,6 +32,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return serve(args[1:], stderr)
 	case "inject":
 		return inject(args[1:], stdin, stdout, stderr)
+	case "validate":
+		return validate(args[1:], stdin, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

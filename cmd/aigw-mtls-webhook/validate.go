@@ -1,0 +1,134 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
+)
+
+// validate reports, one line per finding, what the webhook would refuse or warn about in a set of
+// manifests: `<Kind>/<namespace>/<name>: <message>`, warnings marked as such. Secrets and
+// cert-manager Certificates among the documents (and --server-cert) stand in for the cluster.
+// Exit 0: nothing refused; 1: something refused; 2: unreadable input.
+func validate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var file, namespace, serverCert string
+	fs.StringVar(&file, "f", "", "manifest file, directory, or - for stdin")
+	fs.StringVar(&namespace, "namespace", "default", "namespace assumed for objects that name none")
+	fs.StringVar(&serverCert, "server-cert", "", "PEM of the aigw server certificate, for when its Secret is not among the manifests")
+	sf := bindSettings(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	s, err := sf.settings()
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	docs, err := readDocuments(file, stdin)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	objs := patches.NewObjectSet(namespace)
+	for _, d := range docs {
+		if d.json != nil {
+			objs.Add(namespace, d.json)
+		}
+	}
+	var lookups patches.Objects = objs
+	if serverCert != "" {
+		pem, err := os.ReadFile(serverCert)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 2
+		}
+		lookups = withServerCert{ObjectSet: objs, secret: s.ServerTLSSecret, pem: pem}
+	}
+	refused := false
+	now := time.Now()
+	for _, d := range docs {
+		if d.json == nil {
+			continue
+		}
+		var results []patches.Result
+		admitted := d.json
+		if m := patches.MutationFor(d.apiVersion, d.kind); m != nil {
+			res, err := m(d.json, namespace, s, lookups)
+			if err != nil {
+				fmt.Fprintf(stderr, "%s: %s: %v\n", d.source, d.ref(), err)
+				return 2
+			}
+			results = append(results, res)
+			// The API server validates the mutated object.
+			if dec := res.Decide(s.Mode); dec.Allowed && len(dec.Patch) > 0 {
+				if admitted, err = applyPatch(d.json, dec.Patch); err != nil {
+					fmt.Fprintf(stderr, "%s: %s: %v\n", d.source, d.ref(), err)
+					return 2
+				}
+			}
+		}
+		if v := patches.ValidationFor(d.apiVersion, d.kind); v != nil {
+			res, err := v(admitted, nil, namespace, s, lookups, now)
+			if err != nil {
+				fmt.Fprintf(stderr, "%s: %s: %v\n", d.source, d.ref(), err)
+				return 2
+			}
+			results = append(results, res)
+		}
+		for _, res := range results {
+			dec := res.Decide(s.Mode)
+			if !dec.Allowed {
+				refused = true
+				for _, c := range res.Conflicts {
+					fmt.Fprintln(stdout, c)
+				}
+			}
+			for _, w := range dec.Warnings {
+				fmt.Fprintln(stdout, markWarning(w))
+			}
+		}
+	}
+	if refused {
+		return 1
+	}
+	return 0
+}
+
+// markWarning turns "Kind/ns/name: message" into "Kind/ns/name: warning: message".
+func markWarning(w string) string {
+	if ref, msg, ok := strings.Cut(w, ": "); ok && strings.Count(ref, "/") >= 1 && !strings.Contains(ref, " ") {
+		return ref + ": warning: " + msg
+	}
+	return "warning: " + w
+}
+
+// withServerCert answers lookups of the aigw server TLS Secret, in any namespace, with a PEM kept
+// outside the manifests, unless the manifests hold that Secret themselves.
+type withServerCert struct {
+	*patches.ObjectSet
+	secret string
+	pem    []byte
+}
+
+func (w withServerCert) Get(kind, namespace, name string) ([]byte, bool) {
+	if raw, ok := w.ObjectSet.Get(kind, namespace, name); ok {
+		return raw, ok
+	}
+	if kind != "Secret" || name != w.secret {
+		return nil, false
+	}
+	raw, err := json.Marshal(map[string]any{
+		"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+		"metadata": map[string]any{"name": name, "namespace": namespace},
+		"data":     map[string][]byte{"tls.crt": w.pem},
+	})
+	return raw, err == nil
+}
