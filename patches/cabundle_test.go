@@ -39,3 +39,26 @@ func TestCABundleKeepsTheOldCAUntilItExpires(t *testing.T) {
 		t.Error("want an error for a source without a certificate")
 	}
 }
+
+// A Secret that does not change is parsed once: the cached certificates are reused while its
+// resourceVersion stays the same, and parsed again when it changes.
+func TestParsedCertificatesAreReusedPerResourceVersion(t *testing.T) {
+	pki := testPKI(t)
+	sec := func(rv string) *secretView {
+		s := &secretView{Data: map[string][]byte{"tls.crt": pki["server"].pem}}
+		s.Metadata.Namespace, s.Metadata.Name, s.Metadata.ResourceVersion = "ns", "memo-test", rv
+		return s
+	}
+	a, err := sec("1").certificates("tls.crt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := sec("1").certificates("tls.crt")
+	c, _ := sec("2").certificates("tls.crt")
+	if &a[0] != &b[0] {
+		t.Error("same resourceVersion: want the cached parse")
+	}
+	if &a[0] == &c[0] {
+		t.Error("new resourceVersion: want a fresh parse")
+	}
+}

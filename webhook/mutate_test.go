@@ -116,3 +116,27 @@ func TestHandlerRefusesMalformedRequests(t *testing.T) {
 		})
 	}
 }
+
+// The same for a VirtualServer: fields a newer NIC adds survive the patch.
+func TestVirtualServerHandlerKeepsUnknownFields(t *testing.T) {
+	raw := `{"apiVersion":"k8s.nginx.org/v1","kind":"VirtualServer","metadata":{"name":"vs","labels":{"aigw":"mtls"}},
+	  "spec":{"host":"a.example.com","futureSpec":{"x":1},
+	    "upstreams":[{"name":"aigw","service":"aigw","port":80,"futureUpstream":"keep"}],
+	    "routes":[{"path":"/","futureRoute":[1],"action":{"pass":"aigw"}}]}}`
+	h := Handlers(DefaultOptions(), nil)[PathMutateVirtualServer]
+	req := request(admissionv1.Create, "VirtualServer", "ai-gateway", raw)
+	resp := h.Handle(context.Background(), req)
+	if !resp.Allowed || len(resp.Patches) == 0 {
+		t.Fatalf("want allowed with a patch, got %+v", resp)
+	}
+	out := apply(t, raw, resp)
+	spec := out["spec"].(map[string]any)
+	up := spec["upstreams"].([]any)[0].(map[string]any)
+	route := spec["routes"].([]any)[0].(map[string]any)
+	if spec["futureSpec"] == nil || up["futureUpstream"] != "keep" || route["futureRoute"] == nil {
+		t.Errorf("unknown fields lost: %v", spec)
+	}
+	if up["tls"] == nil || route["policies"] == nil {
+		t.Errorf("not wired: %v", spec)
+	}
+}
