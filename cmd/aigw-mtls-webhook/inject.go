@@ -23,7 +23,7 @@ func inject(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&namespace, "namespace", "default", "namespace assumed for objects that name none")
 	sf := bindSettings(fs)
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	s, err := sf.settings()
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,36 +16,54 @@ import (
 	"github.com/aigw-mtls/aigw-mtls-webhook/webhook"
 )
 
-func serve(args []string, stderr io.Writer) int {
+type serveConfig struct {
+	o          webhook.Options
+	settings   *settingsFlags
+	kubeconfig string
+	exclude    string
+	zap        zap.Options
+}
+
+func newServeFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	o := webhook.DefaultOptions()
-	sf := bindSettings(fs)
-	var kubeconfig, exclude string
-	fs.StringVar(&o.CertDir, "cert-dir", o.CertDir, "directory holding the serving tls.crt and tls.key (reloaded when they change)")
-	fs.IntVar(&o.Port, "webhook-port", o.Port, "webhook HTTPS port")
-	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", o.MetricsAddr, "Prometheus metrics address (0 disables)")
-	fs.StringVar(&o.HealthAddr, "health-probe-bind-address", o.HealthAddr, "health (/healthz) and readiness (/readyz) address")
-	fs.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig (default: in-cluster config, then $KUBECONFIG)")
-	fs.BoolVar(&o.LeaderElect, "leader-elect", false, "elect one replica to run the CA sync and the Policy audit (every replica serves admission)")
-	fs.StringVar(&o.Namespace, "leader-election-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the leader-election lease (default $POD_NAMESPACE)")
-	fs.StringVar(&o.CASyncSource, "ca-sync-source-secret", o.CASyncSource, "cert-manager CA Secret copied into the nginx.org/ca Secret (--ca-secret) of its namespace; empty disables the CA sync")
-	fs.StringVar(&exclude, "exclude-namespaces", strings.Join(o.ExcludeNamespaces, ","), "namespaces never mutated or validated (comma list)")
-	zo := zap.Options{}
-	zo.BindFlags(fs)
+	c := &serveConfig{o: webhook.DefaultOptions()}
+	c.settings = bindSettings(fs)
+	fs.StringVar(&c.o.CertDir, "cert-dir", c.o.CertDir, "directory holding the serving tls.crt and tls.key (reloaded when they change)")
+	fs.IntVar(&c.o.Port, "webhook-port", c.o.Port, "webhook HTTPS port")
+	fs.StringVar(&c.o.MetricsAddr, "metrics-bind-address", c.o.MetricsAddr, "Prometheus metrics address (0 disables)")
+	fs.StringVar(&c.o.HealthAddr, "health-probe-bind-address", c.o.HealthAddr, "health (/healthz) and readiness (/readyz) address")
+	fs.StringVar(&c.kubeconfig, "kubeconfig", "", "kubeconfig (default: in-cluster config, then $KUBECONFIG)")
+	fs.BoolVar(&c.o.LeaderElect, "leader-elect", false, "elect one replica to run the CA sync and the Policy audit (every replica serves admission)")
+	fs.StringVar(&c.o.Namespace, "leader-election-namespace", "", "namespace of the leader-election lease (default $POD_NAMESPACE)")
+	fs.StringVar(&c.o.CASyncSource, "ca-sync-source-secret", c.o.CASyncSource, "cert-manager CA Secret copied into the nginx.org/ca Secret (--ca-secret) of its namespace; empty disables the CA sync")
+	fs.StringVar(&c.exclude, "exclude-namespaces", strings.Join(c.o.ExcludeNamespaces, ","), "namespaces never mutated or validated (comma list); $POD_NAMESPACE, the webhook's own, is always added")
+	c.zap.BindFlags(fs)
+	return fs, c
+}
+
+func serve(args []string, stderr io.Writer) int {
+	fs, c := newServeFlags(stderr)
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseExit(err)
 	}
-	s, err := sf.settings()
+	s, err := c.settings.settings()
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
+	o := c.o
 	o.Settings = s
-	o.ExcludeNamespaces = splitList(exclude)
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zo)))
+	o.ExcludeNamespaces = splitList(c.exclude)
+	if own := os.Getenv("POD_NAMESPACE"); own != "" {
+		o.ExcludeNamespaces = append(o.ExcludeNamespaces, own)
+		if o.Namespace == "" {
+			o.Namespace = own
+		}
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&c.zap)))
 
-	cfg, err := restConfig(kubeconfig)
+	cfg, err := restConfig(c.kubeconfig)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
@@ -54,6 +73,14 @@ func serve(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// parseExit is the exit code for a flag parsing error: 0 for -h, 2 otherwise.
+func parseExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
 }
 
 func restConfig(kubeconfig string) (*rest.Config, error) {

@@ -25,7 +25,7 @@ func validate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&serverCert, "server-cert", "", "PEM of the aigw server certificate, for when its Secret is not among the manifests")
 	sf := bindSettings(fs)
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	s, err := sf.settings()
 	if err != nil {
