@@ -5,24 +5,25 @@ ENVTEST_DIR ?= $(CURDIR)/bin/k8s/$(K8S_VERSION)
 NIC_VERSION ?= v5.5.4
 SHARED_NIC_CRDS := $(CURDIR)/../shared/crds/nginx
 NIC_CRDS_DIR ?= $(if $(wildcard $(SHARED_NIC_CRDS)/*.yaml),$(SHARED_NIC_CRDS),$(CURDIR)/bin/crds/nginx)
-TEST_ENV := KUBEBUILDER_ASSETS=$(ENVTEST_DIR) NIC_CRDS_DIR=$(NIC_CRDS_DIR)
+HELM ?= $(CURDIR)/bin/helm
+TEST_ENV := KUBEBUILDER_ASSETS=$(ENVTEST_DIR) NIC_CRDS_DIR=$(NIC_CRDS_DIR) HELM=$(HELM)
 FUZZTIME ?= 10s
 
-.PHONY: all build test unit demo envtest crds lint fuzz bench docker clean
+.PHONY: all build test unit demo envtest crds helm chart manifests lint fuzz bench docker clean
 
 all: build
 
 build: ## the binary: bin/aigw-mtls-webhook
 	CGO_ENABLED=0 go build -trimpath -o bin/aigw-mtls-webhook ./cmd/aigw-mtls-webhook
 
-test: envtest crds lint ## every test: unit, fixtures, end to end on a real API server, short fuzzing
+test: envtest crds helm lint ## every test: unit, fixtures, end to end on a real API server, short fuzzing
 	$(TEST_ENV) go test -count=1 ./...
 	$(MAKE) fuzz
 
 unit: ## the pure tests only (no API server)
 	go test ./patches/... ./webhook/... ./cmd/...
 
-demo: envtest crds ## the seed's scenario on a local control plane started and stopped here
+demo: envtest crds helm ## the seed's scenario on a local control plane started and stopped here
 	@$(TEST_ENV) go run ./test/demo
 
 envtest: ## kube-apiserver and etcd built from the Go module proxy (cached); prints their folder
@@ -36,6 +37,16 @@ crds: ## NGINX Ingress Controller CRDs: ../shared when present, else downloaded 
 				"https://raw.githubusercontent.com/nginx/kubernetes-ingress/$(NIC_VERSION)/config/crd/bases/k8s.nginx.org_$$crd.yaml"; \
 		done; \
 	fi
+
+helm: ## helm v3.22.0 built from the Go module proxy into bin/ (cached); prints its path
+	@./hack/helm.sh
+
+chart: helm ## lint and render the chart; check config/default is in step with it
+	$(HELM) lint --strict charts/aigw-mtls-webhook
+	$(TEST_ENV) go test -count=1 ./test/chart/
+
+manifests: helm ## regenerate config/default from the chart
+	$(TEST_ENV) go test ./test/chart -run TestConfigInStepWithChart -update -count=1
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -134,7 +134,7 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	for path, h := range Handlers(o, objs) {
 		mgr.GetWebhookServer().Register(path, (&admission.Webhook{Handler: h}).WithRecoverPanic(true))
 	}
-	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
+	if err := mgr.Add(everyReplica(func(ctx context.Context) error {
 		return startInformers(ctx, mgr.GetCache(), synced)
 	})); err != nil {
 		return nil, err
@@ -174,3 +174,10 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	}
 	return mgr.Start(ctx)
 }
+
+// everyReplica is a runnable that runs on every replica, not only on the elected leader: each
+// replica serves admission from its own cache, so each must start it (and become ready).
+type everyReplica func(context.Context) error
+
+func (f everyReplica) Start(ctx context.Context) error { return f(ctx) }
+func (everyReplica) NeedLeaderElection() bool          { return false }
