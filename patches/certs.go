@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -197,8 +198,13 @@ func allowsUsage(c *x509.Certificate, u x509.ExtKeyUsage) bool {
 }
 
 func subject(c *x509.Certificate) string {
-	if c.Subject.CommonName != "" {
+	switch {
+	case c.Subject.CommonName != "":
 		return "CN=" + c.Subject.CommonName
+	case len(c.DNSNames) > 0:
+		return "DNS:" + strings.Join(c.DNSNames, ",")
+	case len(c.Subject.String()) > 0:
+		return c.Subject.String()
 	}
-	return c.Subject.String()
+	return "a certificate without subject"
 }

@@ -14,6 +14,7 @@ commands:
   serve    run the admission webhook
   inject   mutate manifest files as the webhook would (-f FILE|DIR|-)
   validate report what the webhook would refuse in manifest files (-f FILE|DIR|-)
+  check    report whether the mTLS wiring of a live cluster is complete, object by object
 
 Run 'aigw-mtls-webhook <command> -h' for the flags of a command.
 `
@@ -34,6 +35,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return inject(args[1:], stdin, stdout, stderr)
 	case "validate":
 		return validate(args[1:], stdin, stdout, stderr)
+	case "check":
+		return check(args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -277,6 +277,9 @@ func (o outcome) String() string {
 	if o.ok {
 		return fmt.Sprintf("%s (%s; 2nd request resumed=%v)", s, strings.TrimSuffix(strings.TrimPrefix(o.body, okBody+": "), " resumed=false"), o.resumed)
 	}
+	if o.status == 0 && o.body != "" {
+		s += " (" + o.body + ")"
+	}
 	if len(o.nginxLog) > 0 {
 		s += "; nginx: " + o.nginxLog[0]
 	}
@@ -303,6 +306,7 @@ func nginxBinary(t *testing.T) string {
 
 func TestEgressMTLSAgainstNginx(t *testing.T) {
 	bin := nginxBinary(t)
+	chart := chartVariants(t) // issued before now: cert-manager's certificates start at issuance
 	start := time.Now()
 	now := time.Now()
 	f := newFixtures(t, now)
@@ -312,7 +316,7 @@ func TestEgressMTLSAgainstNginx(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	vs := variants()
+	vs := append(variants(), chart...)
 	runs := make([]*run, len(vs))
 	for i, v := range vs {
 		runs[i] = prepare(t, f, v, i, secretsDir)
@@ -352,9 +356,10 @@ func TestEgressMTLSAgainstNginx(t *testing.T) {
 			t.Fatalf("nginx -t on the combined configuration: %v\n%s", err, out)
 		}
 		var err error
+		releasePorts()
 		if stop, err = startNginx(bin, dir, conf); err == nil {
 			break
-		} else if attempt == 3 || !strings.Contains(err.Error(), "Address already in use") {
+		} else if attempt == 3 {
 			t.Fatal(err)
 		}
 		t.Logf("retrying nginx start: %v", err)
@@ -421,6 +426,9 @@ func TestEgressMTLSAgainstNginx(t *testing.T) {
 		fmt.Fprintf(table, "%-46s %-5s %-9s %s\n", r.v.name, okFail(r.out.ok), verdict, detail)
 	}
 	t.Log(table.String())
+	if mismatches > 0 {
+		t.Logf("error.log (last lines):\n%s", tail(string(errorLog), 15))
+	}
 	if mismatches == 0 {
 		t.Logf("all %d variants: nginx as pinned; validator accepted => nginx OK, refused => nginx FAIL", len(runs))
 	}
@@ -709,7 +717,7 @@ func startNginx(bin, dir, conf string) (stop func(), err error) {
 	}
 	confText, _ := os.ReadFile(conf)
 	ports := regexp.MustCompile(`listen 127\.0\.0\.1:(\d+);`).FindAllStringSubmatch(string(confText), -1)
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(30 * time.Second)
 	for _, p := range ports {
 		for {
 			c, err := net.DialTimeout("tcp", "127.0.0.1:"+p[1], time.Second)
@@ -739,13 +747,32 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
+// reserved holds a listener on every port handed to an nginx server block until nginx starts, so
+// that neither another block nor an aigw-side listener (bound to :0 meanwhile) can take it.
+var reserved = struct {
+	sync.Mutex
+	listeners []net.Listener
+}{}
+
 func freePort(t *testing.T) int {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	reserved.Lock()
+	reserved.listeners = append(reserved.listeners, ln)
+	reserved.Unlock()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// releasePorts closes the reservations, right before nginx binds the ports.
+func releasePorts() {
+	reserved.Lock()
+	defer reserved.Unlock()
+	for _, ln := range reserved.listeners {
+		ln.Close()
+	}
+	reserved.listeners = nil
 }
 
 func writeFile(t *testing.T, path string, data []byte) {

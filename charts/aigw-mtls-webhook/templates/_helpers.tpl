@@ -81,6 +81,18 @@ app.kubernetes.io/component: pki
 {{- concat (list "kube-system" "kube-node-lease" .Release.Namespace) .Values.excludeNamespaces | uniq | join "," }}
 {{- end }}
 
+{{/* The flags of every SPEC default, shared by serve (the Deployment) and check (NOTES), space
+separated (the schema keeps spaces out of every value). */}}
+{{- define "aigw-mtls-webhook.settingsArgs" -}}
+{{- $w := .Values.wiring -}}
+{{- $args := list (printf "--selector=%s=%s" .Values.selector.key .Values.selector.value) (printf "--mode=%s" .Values.mode) -}}
+{{- range list "container=container" "caSecret=ca-secret" "caKey=ca-key" "caVolume=ca-volume" "caMountPath=ca-mount-path" "serverTLSSecret=server-tls-secret" "serverTLSVolume=server-tls-volume" "serverTLSMountPath=server-tls-mount-path" "serverCertFile=server-cert-file" "serverKeyFile=server-key-file" "clientTLSSecret=client-tls-secret" "policy=policy" "configKey=config-key" }}
+{{- $pair := splitList "=" . }}
+{{- $args = append $args (printf "--%s=%s" (last $pair) (get $w (first $pair))) }}
+{{- end }}
+{{- join " " $args }}
+{{- end }}
+
 {{/* The cert-manager CA Secret the CA sync copies (empty: CA sync off). */}}
 {{- define "aigw-mtls-webhook.caSyncSource" -}}
 {{- if .Values.caSync.sourceSecret }}

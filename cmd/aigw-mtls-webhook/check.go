@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/cmd/aigw-mtls-webhook/checker"
+)
+
+// check reads a live cluster and reports, one line per object, whether the NIC → aigw mTLS wiring
+// is complete (package checker). Exit 0: nothing broken (warnings may be printed); 1: something
+// broken; 2: bad flags or a cluster that cannot be read.
+func check(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := checker.DefaultOptions()
+	var kubeconfig, kubecontext, output string
+	timeout := time.Minute
+	fs.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then the in-cluster config)")
+	fs.StringVar(&kubecontext, "context", "", "kubeconfig context (default: the current context)")
+	fs.StringVar(&o.Namespace, "n", "", "namespace to check (default: every namespace holding objects with the selector label)")
+	fs.StringVar(&o.Namespace, "namespace", "", "same as -n")
+	fs.StringVar(&output, "o", "text", "output: text or json")
+	fs.StringVar(&output, "output", "text", "same as -o")
+	fs.StringVar(&o.CASyncSource, "ca-sync-source-secret", o.CASyncSource, "cert-manager's CA Secret that the CA Secret (--ca-secret) must hold; empty skips that check")
+	fs.StringVar(&o.Service, "service", o.Service, "the aigw Service: every pod behind it must carry the selector label")
+	fs.StringVar(&o.WebhookName, "webhook-name", "", "name of the Mutating and Validating webhook configurations (default: those with a webhook named *"+checker.WebhookSuffix+")")
+	fs.StringVar(&o.WebhookNamespace, "webhook-namespace", "", "namespace of the webhook's serving Secret when a configuration has no cert-manager.io/inject-ca-from annotation (default: its Service's)")
+	fs.DurationVar(&o.DialTimeout, "dial-timeout", o.DialTimeout, "TLS handshake timeout for a webhook reached by URL")
+	fs.DurationVar(&timeout, "timeout", timeout, "give up reading the cluster after this long")
+	sf := bindSettings(fs)
+	if err := fs.Parse(args); err != nil {
+		return parseExit(err)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "check: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if output != "text" && output != "json" {
+		fmt.Fprintf(stderr, "check: -o %q: expected text or json\n", output)
+		return 2
+	}
+	s, err := sf.settings()
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	o.Settings = s
+	c, err := checkClient(kubeconfig, kubecontext)
+	if err != nil {
+		fmt.Fprintln(stderr, "check:", err)
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	report, err := checker.Run(ctx, c, o)
+	if err != nil {
+		fmt.Fprintln(stderr, "check: cannot read the cluster:", err)
+		return 2
+	}
+	if output == "json" {
+		err = report.WriteJSON(stdout)
+	} else {
+		err = report.WriteText(stdout)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "check:", err)
+		return 2
+	}
+	if report.Failed() {
+		return 1
+	}
+	return 0
+}
+
+// checkClient is a plain (uncached) client for the kubeconfig and context given, or the usual
+// defaults: $KUBECONFIG, ~/.kube/config, then the in-cluster config.
+func checkClient(kubeconfig, kubecontext string) (client.Client, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = kubeconfig
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: kubecontext}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("loading kubeconfig: %w", err)
+	}
+	cfg = rest.CopyConfig(cfg)
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	cfg.QPS, cfg.Burst = 50, 100
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	return client.New(cfg, client.Options{Scheme: scheme})
+}

@@ -1,0 +1,198 @@
+// Package checker reads a live cluster and reports, object by object, whether the NGINX Ingress
+// Controller → aigw mTLS wiring is complete and consistent: the Secrets and their certificates,
+// the EgressMTLS Policies, the labelled VirtualServers, ConfigMaps and pods, and the webhook
+// configurations. It is `aigw-mtls-webhook check`; the command parses flags and prints the Report.
+//
+// Every kind is listed once (per namespace scope), never fetched per object; the checks then run
+// over that snapshot with the same pure functions the webhook admits with (package patches).
+package checker
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
+)
+
+// Sections of the report, in the order they are printed within a namespace.
+const (
+	SectionCluster        = "Cluster"
+	SectionSecrets        = "Secrets"
+	SectionCertificates   = "Certificates"
+	SectionPolicies       = "Policies"
+	SectionVirtualServers = "VirtualServers"
+	SectionConfigMaps     = "ConfigMaps"
+	SectionPods           = "Pods"
+	SectionWebhooks       = "Webhooks"
+)
+
+// Status of one check.
+type Status string
+
+const (
+	StatusOK      Status = "ok"
+	StatusWarning Status = "warning"
+	StatusError   Status = "error"
+)
+
+// Check is one line of the report: one finding about one object. Namespace is empty for
+// cluster-scoped objects.
+type Check struct {
+	Section   string `json:"section"`
+	Namespace string `json:"namespace"`
+	Object    string `json:"object"`
+	Status    Status `json:"status"`
+	Message   string `json:"message"`
+	Fix       string `json:"fix"`
+}
+
+// WebhookSuffix ends the name of every webhook the chart registers.
+const WebhookSuffix = ".mtls.aigw.io"
+
+// Options say what to check and where.
+type Options struct {
+	Settings patches.Settings
+	// Namespace restricts the check to one namespace; empty: every namespace holding objects
+	// labelled with the selector.
+	Namespace string
+	// CASyncSource is cert-manager's CA Secret that the nginx.org/ca Secret must hold (the CA
+	// sync's source); empty skips that comparison.
+	CASyncSource string
+	// Service is the aigw Service: pods behind it must carry the selector label.
+	Service string
+	// WebhookName names the Mutating and Validating webhook configurations; empty: every
+	// configuration with a webhook whose name ends in WebhookSuffix.
+	WebhookName string
+	// WebhookNamespace is where the webhook's serving Secret is looked for when a configuration
+	// does not say (no cert-manager.io/inject-ca-from annotation); default: its Service's namespace.
+	WebhookNamespace string
+	// DialTimeout bounds the TLS handshake with a webhook reached by URL.
+	DialTimeout time.Duration
+	// Now is when certificates are judged (zero: time.Now()).
+	Now time.Time
+}
+
+// DefaultOptions are the command's defaults.
+func DefaultOptions() Options {
+	return Options{
+		Settings:     patches.DefaultSettings(),
+		CASyncSource: "aigw-ca",
+		Service:      "aigw",
+		DialTimeout:  5 * time.Second,
+	}
+}
+
+// namespaceChecks run over each namespace in scope, in report order.
+var namespaceChecks = []func(*snapshot, string) []Check{
+	checkSecrets,
+	checkCertificates,
+	checkPolicies,
+	checkVirtualServers,
+	checkConfigMaps,
+	checkPods,
+}
+
+// Run lists what the checks need from the cluster and runs them. An error means the cluster could
+// not be read; what is wrong in it is in the Report.
+func Run(ctx context.Context, c client.Reader, o Options) (*Report, error) {
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	if o.DialTimeout == 0 {
+		o.DialTimeout = DefaultOptions().DialTimeout
+	}
+	s, err := collect(ctx, c, o)
+	if err != nil {
+		return nil, err
+	}
+	var checks []Check
+	checks = append(checks, checkCluster(s)...)
+	for _, ns := range s.namespaces {
+		for _, run := range namespaceChecks {
+			checks = append(checks, run(s, ns)...)
+		}
+	}
+	checks = append(checks, checkWebhooks(s)...)
+	return newReport(checks, s.namespaces), nil
+}
+
+// checkCluster reports what limits the check as a whole: kinds the API server does not serve,
+// and a cluster without any labelled object.
+func checkCluster(s *snapshot) []Check {
+	l := newLines(SectionCluster, "")
+	for _, k := range s.notServed {
+		l.warn(k, "not served by the API server (CRD not installed): objects of this kind are not checked",
+			"install the CRDs (NGINX Ingress Controller: k8s.nginx.org; cert-manager: cert-manager.io)")
+	}
+	if len(s.namespaces) == 0 {
+		l.warn("namespaces", "no object labelled "+s.selector()+" in any namespace: nothing is wired",
+			"label the aigw pods, ConfigMap, VirtualServer and EgressMTLS Policy "+s.selector()+" (or pass -n NAMESPACE)")
+	}
+	return l.out
+}
+
+// lines collects the checks of one section of one namespace.
+type lines struct {
+	section, namespace string
+	out                []Check
+}
+
+func newLines(section, namespace string) *lines {
+	return &lines{section: section, namespace: namespace}
+}
+
+func (l *lines) add(obj string, st Status, msg, fix string) {
+	l.out = append(l.out, Check{Section: l.section, Namespace: l.namespace, Object: obj, Status: st, Message: msg, Fix: fix})
+}
+
+func (l *lines) ok(obj, msg string)        { l.add(obj, StatusOK, msg, "") }
+func (l *lines) warn(obj, msg, fix string) { l.add(obj, StatusWarning, msg, fix) }
+func (l *lines) fail(obj, msg, fix string) { l.add(obj, StatusError, msg, fix) }
+
+// findings adds one line per finding, or a ✓ line with okMsg when there is none.
+func (l *lines) findings(obj, okMsg string, fs []patches.Finding) {
+	for _, f := range fs {
+		st := StatusError
+		if f.Severity == patches.SeverityWarning {
+			st = StatusWarning
+		}
+		l.add(obj, st, f.Message, f.Fix)
+	}
+	if len(fs) == 0 {
+		l.ok(obj, okMsg)
+	}
+}
+
+// result adds the conflicts (✗) and warnings (⚠) of a patches.Result about obj, whose messages
+// start with "obj: " and end with "; fix: ...". It reports whether there was any.
+func (l *lines) result(obj string, r patches.Result) bool {
+	for _, c := range r.Conflicts {
+		msg, fix := splitMessage(c, obj)
+		l.fail(obj, msg, fix)
+	}
+	for _, w := range r.Warnings {
+		msg, fix := splitMessage(w, obj)
+		l.warn(obj, msg, fix)
+	}
+	return len(r.Conflicts)+len(r.Warnings) > 0
+}
+
+// splitMessage turns "obj: field: expected ..., found ...; fix: do this" into the message without
+// the object and the fix.
+func splitMessage(s, obj string) (msg, fix string) {
+	s = strings.TrimPrefix(s, obj+": ")
+	if i := strings.LastIndex(s, "; fix: "); i >= 0 {
+		return s[:i], s[i+len("; fix: "):]
+	}
+	return s, ""
+}
+
+func ref(kind, namespace, name string) string {
+	if namespace == "" {
+		return kind + "/" + name
+	}
+	return kind + "/" + namespace + "/" + name
+}

@@ -1,0 +1,335 @@
+package checker
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
+)
+
+// Custom resources, read as unstructured objects: their raw JSON is what package patches reads.
+var (
+	policyGVK      = schema.GroupVersionKind{Group: "k8s.nginx.org", Version: "v1", Kind: "Policy"}
+	vsGVK          = schema.GroupVersionKind{Group: "k8s.nginx.org", Version: "v1", Kind: "VirtualServer"}
+	vsrGVK         = schema.GroupVersionKind{Group: "k8s.nginx.org", Version: "v1", Kind: "VirtualServerRoute"}
+	certificateGVK = schema.GroupVersionKind{Group: "cert-manager.io", Version: "v1", Kind: "Certificate"}
+)
+
+// AnnotationInjectCAFrom is cert-manager cainjector's annotation: namespace/Certificate whose CA
+// goes into the caBundle of a webhook configuration.
+const AnnotationInjectCAFrom = "cert-manager.io/inject-ca-from"
+
+// snapshot is what the checks read: every kind listed once.
+type snapshot struct {
+	o Options
+
+	secrets      map[string]*corev1.Secret // by namespace/name
+	services     map[string]*corev1.Service
+	pods         []corev1.Pod
+	slices       []discoveryv1.EndpointSlice
+	configMaps   []corev1.ConfigMap // labelled only
+	policies     []unstructured.Unstructured
+	vss          []unstructured.Unstructured // labelled only
+	vsrs         []unstructured.Unstructured // labelled only
+	certificates []unstructured.Unstructured
+	hooks        []hookConfig // the product's webhook configurations
+
+	objs       *patches.ObjectSet // Secrets, Policies and Certificates, for the validations
+	namespaces []string           // in scope, sorted
+	listed     map[string]bool    // namespaces whose objects were listed ("" = all)
+	notServed  []string           // kinds whose CRD is not installed
+}
+
+// hookConfig is a Mutating or Validating webhook configuration, reduced to what is checked.
+type hookConfig struct {
+	kind, name  string
+	annotations map[string]string
+	hooks       []hookView
+}
+
+type hookView struct {
+	name   string
+	client admissionregistrationv1.WebhookClientConfig
+	ignore bool // failurePolicy Ignore: a call that fails admits the object unchanged
+}
+
+func (h hookConfig) ref() string { return h.kind + "/" + h.name }
+
+// collect lists what the checks need: the webhook configurations first (they say which namespace
+// the webhook runs in), then each namespaced kind once, cluster-wide or in the namespaces in scope.
+func collect(ctx context.Context, c client.Reader, o Options) (*snapshot, error) {
+	s := &snapshot{o: o, secrets: map[string]*corev1.Secret{}, services: map[string]*corev1.Service{}, listed: map[string]bool{}}
+	if err := s.listWebhookConfigurations(ctx, c); err != nil {
+		return nil, err
+	}
+	app := []string{o.Namespace} // "" lists across all namespaces
+	hook := app
+	if o.Namespace != "" {
+		hook = union(app, s.webhookNamespaces())
+	}
+	for _, ns := range hook {
+		s.listed[ns] = true
+	}
+	selected := client.MatchingLabels{o.Settings.SelectorKey: o.Settings.SelectorValue}
+	steps := []struct {
+		kind       string
+		namespaces []string
+		gvk        *schema.GroupVersionKind // a custom resource, nil for built-in kinds
+		list       func(ns string) error
+	}{
+		{"Secrets", hook, nil, func(ns string) error {
+			return listPages(ctx, c, func() client.ObjectList { return &corev1.SecretList{} }, ns, func(l client.ObjectList) {
+				for i := range l.(*corev1.SecretList).Items {
+					sec := &l.(*corev1.SecretList).Items[i]
+					redactPrivateKeys(sec)
+					s.secrets[sec.Namespace+"/"+sec.Name] = sec
+				}
+			})
+		}},
+		{"Services", hook, nil, func(ns string) error {
+			return listPages(ctx, c, func() client.ObjectList { return &corev1.ServiceList{} }, ns, func(l client.ObjectList) {
+				for i := range l.(*corev1.ServiceList).Items {
+					svc := &l.(*corev1.ServiceList).Items[i]
+					s.services[svc.Namespace+"/"+svc.Name] = svc
+				}
+			})
+		}},
+		{"EndpointSlices", hook, nil, func(ns string) error {
+			return listPages(ctx, c, func() client.ObjectList { return &discoveryv1.EndpointSliceList{} }, ns, func(l client.ObjectList) {
+				s.slices = append(s.slices, l.(*discoveryv1.EndpointSliceList).Items...)
+			})
+		}},
+		{"Certificates", hook, &certificateGVK, func(ns string) error { return listCustom(ctx, c, certificateGVK, ns, &s.certificates) }},
+		{"Pods", app, nil, func(ns string) error {
+			return listPages(ctx, c, func() client.ObjectList { return &corev1.PodList{} }, ns, func(l client.ObjectList) {
+				s.pods = append(s.pods, l.(*corev1.PodList).Items...)
+			})
+		}},
+		{"ConfigMaps", app, nil, func(ns string) error {
+			return listPages(ctx, c, func() client.ObjectList { return &corev1.ConfigMapList{} }, ns, func(l client.ObjectList) {
+				s.configMaps = append(s.configMaps, l.(*corev1.ConfigMapList).Items...)
+			}, selected)
+		}},
+		{"Policies", app, &policyGVK, func(ns string) error { return listCustom(ctx, c, policyGVK, ns, &s.policies) }},
+		{"VirtualServers", app, &vsGVK, func(ns string) error { return listCustom(ctx, c, vsGVK, ns, &s.vss, selected) }},
+		{"VirtualServerRoutes", app, &vsrGVK, func(ns string) error { return listCustom(ctx, c, vsrGVK, ns, &s.vsrs, selected) }},
+	}
+	for _, step := range steps {
+		for _, ns := range step.namespaces {
+			err := step.list(ns)
+			if step.gvk != nil && meta.IsNoMatchError(err) {
+				s.notServed = append(s.notServed, step.gvk.GroupVersion().String()+" "+step.gvk.Kind)
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("listing %s: %w", step.kind, err)
+			}
+		}
+	}
+	s.index()
+	s.namespaces = s.scope()
+	return s, nil
+}
+
+// listPages lists one kind in namespace ("" for all) page by page, each page into a new list
+// (each may keep pointers into it), handing each page to each.
+func listPages(ctx context.Context, c client.Reader, newList func() client.ObjectList, namespace string, each func(client.ObjectList), opts ...client.ListOption) error {
+	cont := ""
+	for {
+		l := newList()
+		o := append([]client.ListOption{client.InNamespace(namespace), client.Limit(500), client.Continue(cont)}, opts...)
+		if err := c.List(ctx, l, o...); err != nil {
+			return err
+		}
+		each(l)
+		if cont = l.GetContinue(); cont == "" {
+			return nil
+		}
+	}
+}
+
+func listCustom(ctx context.Context, c client.Reader, gvk schema.GroupVersionKind, namespace string, into *[]unstructured.Unstructured, opts ...client.ListOption) error {
+	newList := func() client.ObjectList {
+		l := &unstructured.UnstructuredList{}
+		l.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		return l
+	}
+	return listPages(ctx, c, newList, namespace, func(l client.ObjectList) {
+		for _, u := range l.(*unstructured.UnstructuredList).Items {
+			u.SetGroupVersionKind(gvk) // items of a list may come without apiVersion and kind
+			*into = append(*into, u)
+		}
+	}, opts...)
+}
+
+func (s *snapshot) listWebhookConfigurations(ctx context.Context, c client.Reader) error {
+	var m admissionregistrationv1.MutatingWebhookConfigurationList
+	if err := c.List(ctx, &m); err != nil {
+		return fmt.Errorf("listing MutatingWebhookConfigurations: %w", err)
+	}
+	for _, cfg := range m.Items {
+		h := hookConfig{kind: "MutatingWebhookConfiguration", name: cfg.Name, annotations: cfg.Annotations}
+		for _, w := range cfg.Webhooks {
+			h.hooks = append(h.hooks, hookView{name: w.Name, client: w.ClientConfig, ignore: ignores(w.FailurePolicy)})
+		}
+		s.addHookConfig(h)
+	}
+	var v admissionregistrationv1.ValidatingWebhookConfigurationList
+	if err := c.List(ctx, &v); err != nil {
+		return fmt.Errorf("listing ValidatingWebhookConfigurations: %w", err)
+	}
+	for _, cfg := range v.Items {
+		h := hookConfig{kind: "ValidatingWebhookConfiguration", name: cfg.Name, annotations: cfg.Annotations}
+		for _, w := range cfg.Webhooks {
+			h.hooks = append(h.hooks, hookView{name: w.Name, client: w.ClientConfig, ignore: ignores(w.FailurePolicy)})
+		}
+		s.addHookConfig(h)
+	}
+	return nil
+}
+
+func ignores(p *admissionregistrationv1.FailurePolicyType) bool {
+	return p != nil && *p == admissionregistrationv1.Ignore // v1 defaults to Fail
+}
+
+// addHookConfig keeps the product's configurations: the one named by --webhook-name, else those
+// with a webhook named *.mtls.aigw.io.
+func (s *snapshot) addHookConfig(h hookConfig) {
+	ours := h.name == s.o.WebhookName
+	if s.o.WebhookName == "" {
+		ours = slices.ContainsFunc(h.hooks, func(w hookView) bool { return strings.HasSuffix(w.name, WebhookSuffix) })
+	}
+	if ours {
+		s.hooks = append(s.hooks, h)
+	}
+}
+
+// webhookNamespaces are where the webhook's Service and serving Secret are.
+func (s *snapshot) webhookNamespaces() []string {
+	var out []string
+	if s.o.WebhookNamespace != "" {
+		out = append(out, s.o.WebhookNamespace)
+	}
+	for _, h := range s.hooks {
+		if ns, _, ok := strings.Cut(h.annotations[AnnotationInjectCAFrom], "/"); ok {
+			out = append(out, ns)
+		}
+		for _, w := range h.hooks {
+			if w.client.Service != nil {
+				out = append(out, w.client.Service.Namespace)
+			}
+		}
+	}
+	return out
+}
+
+// index builds the lookups the validations consult, keyed by kind as the webhook's cache is.
+func (s *snapshot) index() {
+	s.objs = patches.NewObjectSet("")
+	for _, sec := range s.secrets {
+		s.objs.Add("", rawTyped(sec, "v1", "Secret"))
+	}
+	for _, list := range [][]unstructured.Unstructured{s.policies, s.certificates} {
+		for i := range list {
+			if raw, err := list[i].MarshalJSON(); err == nil {
+				s.objs.Add("", raw)
+			}
+		}
+	}
+}
+
+// scope is the namespaces to check: the one asked for, else every namespace holding an object
+// labelled with the selector.
+func (s *snapshot) scope() []string {
+	if s.o.Namespace != "" {
+		return []string{s.o.Namespace}
+	}
+	set := map[string]bool{}
+	mark := func(m metav1.Object) {
+		if s.selected(m.GetLabels()) {
+			set[m.GetNamespace()] = true
+		}
+	}
+	for _, sec := range s.secrets {
+		mark(sec)
+	}
+	for i := range s.pods {
+		mark(&s.pods[i])
+	}
+	for i := range s.configMaps {
+		mark(&s.configMaps[i])
+	}
+	for _, list := range [][]unstructured.Unstructured{s.policies, s.vss, s.vsrs, s.certificates} {
+		for i := range list {
+			mark(&list[i])
+		}
+	}
+	var out []string
+	for ns := range set {
+		out = append(out, ns)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (s *snapshot) selected(l map[string]string) bool { return s.o.Settings.Selected(l) }
+
+func (s *snapshot) selector() string {
+	return labels.Set{s.o.Settings.SelectorKey: s.o.Settings.SelectorValue}.String()
+}
+
+func (s *snapshot) secret(namespace, name string) *corev1.Secret {
+	return s.secrets[namespace+"/"+name]
+}
+
+func (s *snapshot) service(namespace, name string) *corev1.Service {
+	return s.services[namespace+"/"+name]
+}
+
+// wasListed reports whether the objects of namespace were listed (with -n, other namespaces are not).
+func (s *snapshot) wasListed(namespace string) bool { return s.listed[""] || s.listed[namespace] }
+
+// redactPrivateKeys replaces every private key of a Secret with a marker as soon as it is read:
+// check only needs to know a key is there, and key material must never reach its output.
+func redactPrivateKeys(sec *corev1.Secret) {
+	for k, v := range sec.Data {
+		if len(v) > 0 && (k == corev1.TLSPrivateKeyKey || bytes.Contains(v, []byte("PRIVATE KEY"))) {
+			sec.Data[k] = []byte("(redacted)")
+		}
+	}
+}
+
+// rawTyped is the JSON of a built-in object with its apiVersion and kind (list items carry none).
+func rawTyped(obj client.Object, apiVersion, kind string) []byte {
+	gv, _ := schema.ParseGroupVersion(apiVersion)
+	obj.GetObjectKind().SetGroupVersionKind(gv.WithKind(kind))
+	raw, _ := json.Marshal(obj)
+	return raw
+}
+
+func union(lists ...[]string) []string {
+	var out []string
+	for _, l := range lists {
+		for _, v := range l {
+			if !slices.Contains(out, v) {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
