@@ -12,16 +12,22 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/aigw-mtls/aigw-mtls-webhook/cmd/aigw-mtls-webhook/checker"
 	"github.com/aigw-mtls/aigw-mtls-webhook/test/harness"
 	"github.com/aigw-mtls/aigw-mtls-webhook/webhook"
 )
 
-const ns = "ai-gateway"
+const (
+	ns               = "ai-gateway"
+	release          = "aigw-mtls-webhook"
+	releaseNamespace = "aigw-mtls-system"
+)
 
 func main() {
 	if err := run(); err != nil {
@@ -64,25 +70,55 @@ func run() error {
 		return err
 	}
 
-	heading("Starting aigw-mtls-webhook over TLS and registering it (objectSelector aigw=mtls)")
+	heading("Installing what the Helm chart installs (helm template charts/aigw-mtls-webhook, defaults)")
+	objs, err := harness.RenderChart(release, releaseNamespace)
+	if err != nil {
+		return err
+	}
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: releaseNamespace}}); err != nil {
+		return err
+	}
+	for _, o := range objs {
+		if err := c.Create(ctx, o); err != nil {
+			return fmt.Errorf("%s %s: %w", o.GetKind(), o.GetName(), err)
+		}
+		fmt.Printf("  %-32s %s\n", o.GetKind(), nsName(o))
+	}
+
+	heading("Issuing the chart's Certificates as cert-manager would (the aigw PKI and the webhook's serving certificate)")
+	_, secrets, err := harness.IssueCertificates(objs)
+	if err != nil {
+		return err
+	}
+	for _, s := range secrets {
+		if err := c.Create(ctx, s); err != nil {
+			return err
+		}
+		fmt.Printf("  Secret %-50s (kubernetes.io/tls)\n", nsName(s))
+	}
+
+	heading("Running the webhook (the chart's serve flags) and pointing the chart's webhook configurations at it")
 	hook, err := harness.StartWebhook(env.Config, webhook.DefaultOptions())
 	if err != nil {
 		return err
 	}
 	defer hook.Stop()
-	if err := c.Create(ctx, harness.MutatingConfiguration("aigw-mtls-webhook", hook.URL, hook.CABundle)); err != nil {
-		return err
-	}
-	if err := c.Create(ctx, harness.ValidatingConfiguration("aigw-mtls-webhook", hook.URL, hook.CABundle)); err != nil {
+	if err := harness.PointWebhooksAt(ctx, c, objs, hook.URL, hook.CABundle); err != nil {
 		return err
 	}
 	if err := harness.WaitForPodMutation(ctx, c, ns); err != nil {
 		return err
 	}
 	fmt.Println("serving at", hook.URL)
+	if err := waitCASync(ctx, c); err != nil {
+		return err
+	}
 
-	heading("Issuing the walkthrough's certificates as cert-manager would (CA, aigw server, NIC client)")
-	if err := issuePKI(ctx, c); err != nil {
+	var svc corev1.Service
+	if err := load("aigw-service.yaml", &svc); err != nil {
+		return err
+	}
+	if err := c.Create(ctx, &svc); err != nil {
 		return err
 	}
 
@@ -140,30 +176,26 @@ func run() error {
 		return fmt.Errorf("the Policy with a wrong sslName was admitted")
 	}
 	fmt.Println(err)
+
+	heading("aigw-mtls-webhook check -n ai-gateway")
+	o := checker.DefaultOptions()
+	o.Namespace = ns
+	report, err := checker.Run(ctx, c, o)
+	if err != nil {
+		return err
+	}
+	if err := report.WriteText(os.Stdout); err != nil {
+		return err
+	}
+	if report.Failed() {
+		return fmt.Errorf("check found the wiring broken")
+	}
 	return nil
 }
 
-// issuePKI issues the seed certificates (harness.SeedCertificates) and writes the Secrets
-// cert-manager would; the webhook's CA sync then writes internal-ca (type nginx.org/ca).
-func issuePKI(ctx context.Context, c client.Client) error {
-	caCrt, serverCrt, clientCrt := harness.SeedCertificates(ns)
-	ca, err := harness.Issue(caCrt, nil)
-	if err != nil {
-		return err
-	}
-	server, err := harness.Issue(serverCrt, ca)
-	if err != nil {
-		return err
-	}
-	clientCert, err := harness.Issue(clientCrt, ca)
-	if err != nil {
-		return err
-	}
-	for _, o := range []client.Object{caCrt, serverCrt, clientCrt, ca.Secret(caCrt), server.Secret(serverCrt), clientCert.Secret(clientCrt)} {
-		if err := c.Create(ctx, o); err != nil {
-			return err
-		}
-	}
+// waitCASync waits for the CA sync to write internal-ca (type nginx.org/ca, the only type NIC
+// accepts as trustedCertSecret) from cert-manager's CA, then lists the aigw Secrets.
+func waitCASync(ctx context.Context, c client.Client) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var s corev1.Secret
@@ -176,16 +208,23 @@ func issuePKI(ctx context.Context, c client.Client) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	heading("The aigw Secrets: cert-manager's, and internal-ca written by the webhook's CA sync")
 	var list corev1.SecretList
 	if err := c.List(ctx, &list, client.InNamespace(ns), client.MatchingLabels{"aigw": "mtls"}); err != nil {
 		return err
 	}
-	fmt.Printf("%-22s %-20s %s\n", "NAME", "TYPE", "DATA")
+	fmt.Printf("  %-22s %-20s %s\n", "NAME", "TYPE", "DATA")
 	for _, s := range list.Items {
-		fmt.Printf("%-22s %-20s %d\n", s.Name, s.Type, len(s.Data))
+		fmt.Printf("  %-22s %-20s %d\n", s.Name, s.Type, len(s.Data))
 	}
-	fmt.Printf("(internal-ca written by the webhook's CA sync from aigw-ca: NIC only accepts type nginx.org/ca)\n")
 	return nil
+}
+
+func nsName(o client.Object) string {
+	if o.GetNamespace() == "" {
+		return o.GetName()
+	}
+	return o.GetNamespace() + "/" + o.GetName()
 }
 
 // admit shows the object as written, creates it through the API server, and reads it back.
