@@ -18,30 +18,15 @@ import (
 func inject(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("inject", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var file, namespace string
-	fs.StringVar(&file, "f", "", "manifest file, directory, or - for stdin")
-	fs.StringVar(&namespace, "namespace", "default", "namespace assumed for objects that name none")
-	sf := bindSettings(fs)
+	in := bindManifestInput(fs)
 	if err := fs.Parse(args); err != nil {
 		return parseExit(err)
 	}
-	s, err := sf.settings()
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 2
+	s, docs, objs, code := in.load(stdin, stderr)
+	if code != 0 {
+		return code
 	}
-	docs, err := readDocuments(file, stdin)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 2
-	}
-	objs := patches.NewObjectSet(namespace)
-	for _, d := range docs {
-		if d.json != nil {
-			objs.Add(namespace, d.json)
-		}
-	}
-	code := 0
+	namespace := in.namespace
 	out := make([][]byte, 0, len(docs))
 	for _, d := range docs {
 		text, denied, err := injectDocument(d, namespace, s, objs, stderr)

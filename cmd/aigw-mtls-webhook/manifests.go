@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -14,6 +15,8 @@ import (
 
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
 )
 
 // document is one YAML document of the input, with what the commands need to know about it.
@@ -137,4 +140,41 @@ func writeDocuments(w io.Writer, texts [][]byte) error {
 		}
 	}
 	return nil
+}
+
+// manifestInput is what inject and validate share: the documents read from -f, the settings
+// flags, and an ObjectSet of every document for the lookups.
+type manifestInput struct {
+	file, namespace string
+	settings        *settingsFlags
+}
+
+func bindManifestInput(fs *flag.FlagSet) *manifestInput {
+	in := &manifestInput{}
+	fs.StringVar(&in.file, "f", "", "manifest file, directory, or - for stdin")
+	fs.StringVar(&in.namespace, "namespace", "default", "namespace assumed for objects that name none")
+	in.settings = bindSettings(fs)
+	return in
+}
+
+// load returns the settings, the documents and their ObjectSet, or an exit code (2) after
+// printing why.
+func (in *manifestInput) load(stdin io.Reader, stderr io.Writer) (patches.Settings, []document, *patches.ObjectSet, int) {
+	s, err := in.settings.settings()
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return s, nil, nil, 2
+	}
+	docs, err := readDocuments(in.file, stdin)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return s, nil, nil, 2
+	}
+	objs := patches.NewObjectSet(in.namespace)
+	for _, d := range docs {
+		if d.json != nil {
+			objs.Add(in.namespace, d.json)
+		}
+	}
+	return s, docs, objs, 0
 }

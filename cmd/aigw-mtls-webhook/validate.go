@@ -19,30 +19,17 @@ import (
 func validate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var file, namespace, serverCert string
-	fs.StringVar(&file, "f", "", "manifest file, directory, or - for stdin")
-	fs.StringVar(&namespace, "namespace", "default", "namespace assumed for objects that name none")
+	var serverCert string
+	in := bindManifestInput(fs)
 	fs.StringVar(&serverCert, "server-cert", "", "PEM of the aigw server certificate, for when its Secret is not among the manifests")
-	sf := bindSettings(fs)
 	if err := fs.Parse(args); err != nil {
 		return parseExit(err)
 	}
-	s, err := sf.settings()
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 2
+	s, docs, objs, code := in.load(stdin, stderr)
+	if code != 0 {
+		return code
 	}
-	docs, err := readDocuments(file, stdin)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 2
-	}
-	objs := patches.NewObjectSet(namespace)
-	for _, d := range docs {
-		if d.json != nil {
-			objs.Add(namespace, d.json)
-		}
-	}
+	namespace := in.namespace
 	var lookups patches.Objects = objs
 	if serverCert != "" {
 		pem, err := os.ReadFile(serverCert)
