@@ -535,7 +535,8 @@ type webhookSpec struct {
 }
 
 var wantWebhooks = []webhookSpec{
-	{"MutatingWebhookConfiguration", "pods.mtls.aigw.io", "/mutate-v1-pod", "", "pods", []string{"CREATE", "UPDATE"}, ""},
+	{"MutatingWebhookConfiguration", "pods.mtls.aigw.io", "/mutate-v1-pod", "", "pods", []string{"CREATE"}, ""},
+	{"MutatingWebhookConfiguration", "pod-updates.mtls.aigw.io", "/mutate-v1-pod", "", "pods", []string{"UPDATE"}, "Ignore"},
 	{"MutatingWebhookConfiguration", "configmaps.mtls.aigw.io", "/mutate-v1-configmap", "", "configmaps", []string{"CREATE", "UPDATE"}, ""},
 	{"MutatingWebhookConfiguration", "virtualservers.mtls.aigw.io", "/mutate-k8s-nginx-org-v1-virtualserver", "k8s.nginx.org", "virtualservers", []string{"CREATE", "UPDATE"}, ""},
 	{"MutatingWebhookConfiguration", "virtualserverroutes.mtls.aigw.io", "/mutate-k8s-nginx-org-v1-virtualserverroute", "k8s.nginx.org", "virtualserverroutes", []string{"CREATE", "UPDATE"}, ""},

@@ -81,7 +81,7 @@ func TestHealthyClusterPasses(t *testing.T) {
 		"✓ Pod/{ns}/aigw: mounts the CA Secret internal-ca at /etc/internal-ca and the server TLS Secret aigw-server-tls at /tls\n",
 		"✓ Service/{ns}/aigw: all 1 pod(s) behind it are labelled aigw=mtls\n",
 		"cluster-wide\n  Webhooks\n",
-		"✓ MutatingWebhookConfiguration/aigw-mtls-webhook: 4 webhook(s): pods.mtls.aigw.io, configmaps.mtls.aigw.io, virtualservers.mtls.aigw.io, virtualserverroutes.mtls.aigw.io\n",
+		"✓ MutatingWebhookConfiguration/aigw-mtls-webhook: 5 webhook(s): pods.mtls.aigw.io, pod-updates.mtls.aigw.io, configmaps.mtls.aigw.io, virtualservers.mtls.aigw.io, virtualserverroutes.mtls.aigw.io\n",
 		"✓ MutatingWebhookConfiguration/aigw-mtls-webhook: " + hook.URL + " answers TLS\n",
 		"✓ MutatingWebhookConfiguration/aigw-mtls-webhook: caBundle verifies the serving certificate served at " + hook.URL + " (CN=aigw-mtls-webhook, expires in ",
 		"✓ ValidatingWebhookConfiguration/aigw-mtls-webhook: " + hook.URL + " answers TLS\n",

@@ -13,6 +13,10 @@ import (
 // keeps every other pod and ConfigMap out of the webhook's path.
 func TestWebhookDownRefusesOnlyLabelledObjects(t *testing.T) {
 	ctx := context.Background()
+	running := pod("down-running", true)
+	if err := env.Client.Create(ctx, running); err != nil {
+		t.Fatal(err)
+	}
 	if err := hook.Stop(); err != nil {
 		t.Fatalf("stopping the webhook: %v", err)
 	}
@@ -28,6 +32,11 @@ func TestWebhookDownRefusesOnlyLabelledObjects(t *testing.T) {
 	}
 	if err := env.Client.Create(ctx, pod("down-plain", false)); err != nil {
 		t.Errorf("unlabelled pod with the webhook down must create: %v", err)
+	}
+	// A running labelled pod's label edits (and finalizer removals) still go through.
+	running.Labels["edited-while-down"] = "yes"
+	if err := env.Client.Update(ctx, running); err != nil {
+		t.Errorf("updating a labelled pod with the webhook down must succeed: %v", err)
 	}
 
 	labelled := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "down-labelled", Namespace: ns, Labels: map[string]string{"aigw": "mtls"}}}

@@ -128,10 +128,17 @@ func MutatingConfiguration(name, baseURL string, caBundle []byte) *admissionregi
 			ReinvocationPolicy: &reinvoke,
 		}
 	}
+	pods := hook("pods.mtls.aigw.io", webhook.PathMutatePod, "", "pods")
+	pods.Rules[0].Operations = []admissionregistrationv1.OperationType{admissionregistrationv1.Create}
+	// Pod updates are only warned about: never fail closed on them.
+	podUpdates := hook("pod-updates.mtls.aigw.io", webhook.PathMutatePod, "", "pods")
+	podUpdates.Rules[0].Operations = []admissionregistrationv1.OperationType{admissionregistrationv1.Update}
+	ignore := admissionregistrationv1.Ignore
+	podUpdates.FailurePolicy = &ignore
 	return &admissionregistrationv1.MutatingWebhookConfiguration{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Webhooks: []admissionregistrationv1.MutatingWebhook{
-			hook("pods.mtls.aigw.io", webhook.PathMutatePod, "", "pods"),
+			pods, podUpdates,
 			hook("configmaps.mtls.aigw.io", webhook.PathMutateConfigMap, "", "configmaps"),
 			hook("virtualservers.mtls.aigw.io", webhook.PathMutateVirtualServer, "k8s.nginx.org", "virtualservers"),
 			hook("virtualserverroutes.mtls.aigw.io", webhook.PathMutateVirtualServerRoute, "k8s.nginx.org", "virtualserverroutes"),
