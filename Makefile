@@ -56,9 +56,17 @@ lint: ## gofmt and go vet
 fuzz: ## each fuzz target for $(FUZZTIME)
 	go test ./patches -run '^$$' -fuzz '^FuzzSetAIGWTLS$$' -fuzztime $(FUZZTIME)
 	go test ./patches -run '^$$' -fuzz '^FuzzPatchVirtualServer$$' -fuzztime $(FUZZTIME)
+	go test ./patches -run '^$$' -fuzz '^FuzzScanPodView$$' -fuzztime $(FUZZTIME)
+	@for f in FuzzMutatePod FuzzMutateConfigMap FuzzMutateVirtualServer FuzzMutateVirtualServerRoute \
+		FuzzValidatePolicy FuzzValidateVirtualServer FuzzValidateCertificate; do \
+		echo "go test ./webhook -run '^$$' -fuzz '^$$f\$$' -fuzztime $(FUZZTIME)"; \
+		go test ./webhook -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
 
-bench: ## micro-benchmarks
+bench: envtest crds ## micro-benchmarks, then the API-server, HTTPS and memory figures (BENCHMARKS.md)
 	go test ./patches/... ./webhook/... -run '^$$' -bench . -benchmem
+	AIGW_BENCH=1 go test ./webhook ./patches -run '^TestBenchFigures$$' -count=1 -v
+	$(TEST_ENV) go run ./test/bench all
 
 docker: ## container image (needs a Docker engine)
 	docker build -t aigw-mtls-webhook:dev .

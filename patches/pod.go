@@ -74,8 +74,8 @@ func podMounts(s Settings, ann map[string]string) []mountSpec {
 // container of a Pod labelled with the selector. namespace is the request's namespace, used in
 // messages when the object carries none.
 func PatchPod(raw []byte, namespace string, s Settings, _ Objects) (Result, error) {
-	var pod podView
-	if err := json.Unmarshal(raw, &pod); err != nil {
+	pod, err := scanPodView(raw)
+	if err != nil {
 		return Result{}, fmt.Errorf("decoding Pod: %w", err)
 	}
 	if !s.Selected(pod.Metadata.Labels) {

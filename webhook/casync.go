@@ -40,8 +40,11 @@ type CASync struct {
 
 func (r *CASync) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	logger := log.FromContext(ctx).WithValues("namespace", req.Namespace, "source", r.Source, "target", r.Settings.CASecret)
+	// These reads return whole Secrets, the CA's private key included: client-go logs response
+	// bodies at high verbosity, so they run with a logger that writes nothing.
+	quiet := log.IntoContext(ctx, logger.WithSink(nil))
 	var src corev1.Secret
-	if err := r.API.Get(ctx, types.NamespacedName{Namespace: req.Namespace, Name: r.Source}, &src); err != nil {
+	if err := r.API.Get(quiet, types.NamespacedName{Namespace: req.Namespace, Name: r.Source}, &src); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	current := src.Data[corev1.TLSCertKey]
@@ -49,7 +52,7 @@ func (r *CASync) Reconcile(ctx context.Context, req reconcile.Request) (reconcil
 		current = src.Data["ca.crt"]
 	}
 	var target corev1.Secret
-	err := r.API.Get(ctx, types.NamespacedName{Namespace: req.Namespace, Name: r.Settings.CASecret}, &target)
+	err := r.API.Get(quiet, types.NamespacedName{Namespace: req.Namespace, Name: r.Settings.CASecret}, &target)
 	exists := err == nil
 	if err != nil && !apierrors.IsNotFound(err) {
 		return reconcile.Result{}, err

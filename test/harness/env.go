@@ -92,6 +92,7 @@ func Start() (*Env, error) {
 	}
 	cfg, err := te.Start()
 	if err != nil {
+		_ = te.Stop() // kube-apiserver and etcd may be running although loading the CRDs failed
 		return nil, fmt.Errorf("starting envtest: %w", err)
 	}
 	c, err := client.New(cfg, client.Options{Scheme: Scheme()})
