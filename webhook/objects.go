@@ -100,7 +100,6 @@ func StripPrivateKeys(obj any) (any, error) {
 // cacheObjects serves patches.Objects from the informer cache; it never calls the API server.
 type cacheObjects struct {
 	reader cache.Cache
-	synced *atomic.Bool
 }
 
 func (o cacheObjects) Get(kind, namespace, name string) ([]byte, bool) {

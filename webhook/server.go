@@ -129,7 +129,7 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
 	synced := &atomic.Bool{}
-	objs := cacheObjects{reader: mgr.GetCache(), synced: synced}
+	objs := cacheObjects{reader: mgr.GetCache()}
 	// GetWebhookServer adds the server to the manager's runnables.
 	for path, h := range Handlers(o, objs) {
 		mgr.GetWebhookServer().Register(path, (&admission.Webhook{Handler: h}).WithRecoverPanic(true))
