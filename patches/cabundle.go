@@ -25,13 +25,8 @@ func CABundle(current, previous []byte, now time.Time) (bundle []byte, next time
 		seen[string(c.Raw)] = true
 		_ = pem.Encode(&out, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
 	}
-	for _, c := range cur {
-		if c.IsCA {
-			add(c)
-		}
-	}
-	if out.Len() == 0 {
-		add(cur[0])
+	for _, c := range issuingCAs(cur) {
+		add(c)
 	}
 	old, _ := parsePEMCertificates(previous) // an unreadable old bundle is replaced
 	for _, c := range old {
@@ -44,4 +39,19 @@ func CABundle(current, previous []byte, now time.Time) (bundle []byte, next time
 		}
 	}
 	return out.Bytes(), next, nil
+}
+
+// issuingCAs are the CA certificates of a cert-manager CA Secret's tls.crt (the first certificate
+// when none is marked CA): what the nginx.org/ca Secret must hold.
+func issuingCAs(certs []*x509.Certificate) []*x509.Certificate {
+	var cas []*x509.Certificate
+	for _, c := range certs {
+		if c.IsCA {
+			cas = append(cas, c)
+		}
+	}
+	if len(cas) == 0 {
+		cas = certs[:1]
+	}
+	return cas
 }

@@ -103,67 +103,69 @@ func CheckCA(bundle []byte, where string, now time.Time) ([]*x509.Certificate, C
 // trusted, allow server auth and be valid now. trusted nil skips the chain (the CA is reported on
 // its own).
 func CheckServerCert(tlsCrt []byte, trusted []*x509.Certificate, trustedName string, now time.Time) CertReport {
-	var r CertReport
-	certs, err := parsePEMCertificates(tlsCrt)
-	if err != nil {
-		r.add(SeverityError, "tls.crt: "+err.Error(), "re-issue the server certificate (cert-manager: kubectl cert-manager renew)")
-		return r
-	}
-	leaf := certs[0]
-	parts := []string{CertSubject(leaf)}
-	if names := HostNames(leaf); len(names) > 0 && !strings.HasPrefix(subject(leaf), "DNS:") {
-		parts[0] += " [" + strings.Join(names, ", ") + "]"
-	}
-	if trusted != nil {
-		n := opensslIntermediates(leaf, certs[1:], trusted)
-		if n < 0 {
-			r.add(SeverityError, fmt.Sprintf("server certificate %s (issued by %s) does not chain to the CA in %s (%s) as nginx's OpenSSL verifies it",
-				CertSubject(leaf), issuerName(leaf), trustedName, CertSubject(trusted[0])),
-				"issue the server certificate from the CA in "+trustedName+" (cert-manager: the aigw CA Issuer), or put its issuing CA there")
-		} else {
-			parts = append(parts, fmt.Sprintf("chains to %s with %d intermediate(s)", trustedName, n))
-		}
-	}
-	if allowsUsage(leaf, x509.ExtKeyUsageServerAuth) {
-		parts = append(parts, "server auth")
-	} else {
-		r.add(SeverityError, fmt.Sprintf("server certificate %s has extended key usages that exclude server auth (nginx fails it with \"unsuitable certificate purpose\")", CertSubject(leaf)),
-			"re-issue it with usages [server auth] (cert-manager: spec.usages)")
-	}
-	parts = append(parts, r.expiry("server certificate", leaf, now, "renew the server certificate (cert-manager: kubectl cert-manager renew)"))
-	r.Summary = strings.Join(parts, ", ")
-	return r
+	return checkLeaf(tlsCrt, leafCheck{
+		what: "server certificate", usage: x509.ExtKeyUsageServerAuth, usageName: "server auth",
+		usageRefusal: " (nginx fails it with \"unsuitable certificate purpose\")",
+		chainRefusal: " as nginx's OpenSSL verifies it", chainFix: ", or put its issuing CA there",
+		chainTo: opensslIntermediates, showNames: true,
+	}, trusted, trustedName, now)
 }
 
 // CheckClientCert checks NIC's client certificate against the CA aigw trusts (the CA Secret
 // mounted into aigw pods): it must chain to it, allow client auth and be valid now. roots nil
 // skips the chain.
 func CheckClientCert(tlsCrt []byte, roots []*x509.Certificate, rootsName string, now time.Time) CertReport {
+	return checkLeaf(tlsCrt, leafCheck{
+		what: "client certificate", usage: x509.ExtKeyUsageClientAuth, usageName: "client auth",
+		chainRefusal: ": aigw refuses NIC's handshake", chainTo: intermediatesToRoot, chainCA: "the CA aigw trusts",
+	}, roots, rootsName, now)
+}
+
+// leafCheck is what differs between the server and the client certificate checks.
+type leafCheck struct {
+	what         string
+	usage        x509.ExtKeyUsage
+	usageName    string
+	usageRefusal string // appended to the usage error
+	chainRefusal string // appended to the chain error
+	chainFix     string // appended to the chain error's fix
+	chainCA      string // how the chain error names the CA; empty: "the CA in <name>"
+	chainTo      func(leaf *x509.Certificate, pool, roots []*x509.Certificate) int
+	showNames    bool // list the host names the certificate answers to
+}
+
+func checkLeaf(tlsCrt []byte, lc leafCheck, roots []*x509.Certificate, rootsName string, now time.Time) CertReport {
 	var r CertReport
+	renew := fmt.Sprintf("renew the %s (cert-manager: kubectl cert-manager renew)", lc.what)
 	certs, err := parsePEMCertificates(tlsCrt)
 	if err != nil {
-		r.add(SeverityError, "tls.crt: "+err.Error(), "re-issue the client certificate (cert-manager: kubectl cert-manager renew)")
+		r.add(SeverityError, "tls.crt: "+err.Error(), "re-issue the "+lc.what+" (cert-manager: kubectl cert-manager renew)")
 		return r
 	}
 	leaf := certs[0]
 	parts := []string{CertSubject(leaf)}
+	if names := HostNames(leaf); lc.showNames && len(names) > 0 && !strings.HasPrefix(subject(leaf), "DNS:") {
+		parts[0] += " [" + strings.Join(names, ", ") + "]"
+	}
 	if roots != nil {
-		n := intermediatesToRoot(leaf, certs[1:], roots)
-		if n < 0 {
-			r.add(SeverityError, fmt.Sprintf("client certificate %s (issued by %s) does not chain to the CA aigw trusts (%s, %s): aigw refuses NIC's handshake",
-				CertSubject(leaf), issuerName(leaf), rootsName, CertSubject(roots[0])),
-				"issue the client certificate from the CA in "+rootsName+" (cert-manager: the aigw CA Issuer)")
+		if n := lc.chainTo(leaf, certs[1:], roots); n < 0 {
+			ca := fmt.Sprintf("the CA in %s (%s)", rootsName, CertSubject(roots[0]))
+			if lc.chainCA != "" {
+				ca = fmt.Sprintf("%s (%s, %s)", lc.chainCA, rootsName, CertSubject(roots[0]))
+			}
+			r.add(SeverityError, fmt.Sprintf("%s %s (issued by %s) does not chain to %s%s", lc.what, CertSubject(leaf), issuerName(leaf), ca, lc.chainRefusal),
+				fmt.Sprintf("issue the %s from the CA in %s (cert-manager: the aigw CA Issuer)%s", lc.what, rootsName, lc.chainFix))
 		} else {
 			parts = append(parts, fmt.Sprintf("chains to %s with %d intermediate(s)", rootsName, n))
 		}
 	}
-	if allowsUsage(leaf, x509.ExtKeyUsageClientAuth) {
-		parts = append(parts, "client auth")
+	if allowsUsage(leaf, lc.usage) {
+		parts = append(parts, lc.usageName)
 	} else {
-		r.add(SeverityError, fmt.Sprintf("client certificate %s has extended key usages that exclude client auth", CertSubject(leaf)),
-			"re-issue it with usages [client auth] (cert-manager: spec.usages)")
+		r.add(SeverityError, fmt.Sprintf("%s %s has extended key usages that exclude %s%s", lc.what, CertSubject(leaf), lc.usageName, lc.usageRefusal),
+			fmt.Sprintf("re-issue it with usages [%s] (cert-manager: spec.usages)", lc.usageName))
 	}
-	parts = append(parts, r.expiry("client certificate", leaf, now, "renew the client certificate (cert-manager: kubectl cert-manager renew)"))
+	parts = append(parts, r.expiry(lc.what, leaf, now, renew))
 	r.Summary = strings.Join(parts, ", ")
 	return r
 }
@@ -175,15 +177,7 @@ func MissingCAs(bundle []*x509.Certificate, source []byte) ([]*x509.Certificate,
 	if err != nil {
 		return nil, err
 	}
-	var want []*x509.Certificate
-	for _, c := range src {
-		if c.IsCA {
-			want = append(want, c)
-		}
-	}
-	if len(want) == 0 {
-		want = src[:1] // as CABundle does
-	}
+	want := issuingCAs(src)
 	held := map[string]bool{}
 	for _, c := range bundle {
 		held[string(c.Raw)] = true

@@ -68,6 +68,12 @@ func CertManagerCRDDir() (string, error) {
 // ErrNoAssets means the envtest binaries are missing; `make envtest` builds them.
 var ErrNoAssets = errors.New("kube-apiserver and etcd not found: run `make envtest` or set KUBEBUILDER_ASSETS")
 
+// SkipWithout reports whether a test may skip because err says a tool is missing: only outside CI
+// (CI=true), where every missing tool must fail the run instead.
+func SkipWithout(err error) bool {
+	return errors.Is(err, ErrNoAssets) && os.Getenv("CI") != "true"
+}
+
 // Env is a running control plane.
 type Env struct {
 	env    *envtest.Environment
