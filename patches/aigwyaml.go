@@ -11,15 +11,10 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"gopkg.in/yaml.v3"
-)
+	"go.yaml.in/yaml/v3"
 
-// AIGWTLSPaths are the file paths written into aigw.yaml's server.tls and server.mtls.
-type AIGWTLSPaths struct {
-	ServerCertPath string // /tls/server.crt
-	ServerKeyPath  string // /tls/server.key
-	ClientCAPath   string // /etc/internal-ca/ca.crt
-}
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+)
 
 // YAMLError is returned for a document that does not parse; Line is 1-based (0 if unknown).
 type YAMLError struct {
@@ -51,7 +46,7 @@ var errFallback = errors.New("shape not handled by the text editor")
 // which keeps most comments but not the original formatting. Every result is re-parsed and checked
 // (values set, all other values unchanged) before it is returned; a text edit that fails the check
 // falls back as well.
-func SetAIGWTLS(doc string, p AIGWTLSPaths) (out string, changed bool, err error) {
+func SetAIGWTLS(doc string, p aigw.TLSPaths) (out string, changed bool, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			out, changed, err = "", false, fmt.Errorf("%w: %v", errInternal, r)
@@ -96,7 +91,7 @@ type wantKey struct {
 	children []wantKey
 }
 
-func aigwWants(p AIGWTLSPaths) ([]wantKey, error) {
+func aigwWants(p aigw.TLSPaths) ([]wantKey, error) {
 	enabled := wantKey{key: "enabled", text: "true", node: &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: "true"}}
 	str := func(key, v string) (wantKey, error) {
 		text, err := stringText(v)

@@ -8,10 +8,12 @@ import (
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 )
 
-var testAIGWPaths = AIGWTLSPaths{
+var testAIGWPaths = aigw.TLSPaths{
 	ServerCertPath: "/tls/server.crt",
 	ServerKeyPath:  "/tls/server.key",
 	ClientCAPath:   "/etc/internal-ca/ca.crt",
@@ -148,7 +150,7 @@ func TestSetAIGWTLSErrorLine(t *testing.T) {
 }
 
 func TestSetAIGWTLSQuotesPaths(t *testing.T) {
-	p := AIGWTLSPaths{ServerCertPath: "/a b/#c.crt", ServerKeyPath: "yes", ClientCAPath: "line\nbreak"}
+	p := aigw.TLSPaths{ServerCertPath: "/a b/#c.crt", ServerKeyPath: "yes", ClientCAPath: "line\nbreak"}
 	out, changed, err := SetAIGWTLS("server:\n  tls:\n    serverCertPath: /x # old\n", p)
 	if err != nil || !changed {
 		t.Fatalf("changed=%v err=%v", changed, err)

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 )
 
 // Benchmarks of the pure mutations, and the tests that hold the pod decode (scanPodView, see
@@ -25,7 +27,7 @@ const benchPodJSON = `{"kind":"Pod","apiVersion":"v1","metadata":{"generateName"
 const samplePodJSON = `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"aigw","namespace":"ai-gateway","labels":{"app.kubernetes.io/name":"aigw","aigw":"mtls"}},"spec":{"containers":[{"name":"aigw","image":"private-registry.f5.com/aigw/aigw:v1.0.2","args":["--config","/etc/aigw/aigw.yaml"],"ports":[{"name":"https","containerPort":4141}],"volumeMounts":[{"name":"config","mountPath":"/etc/aigw","readOnly":true}]}],"volumes":[{"name":"config","configMap":{"name":"aigw-config"}}]}}`
 
 func benchPatchPod(b *testing.B, fn Mutation, raw string) {
-	s := DefaultSettings()
+	s := aigw.DefaultSettings()
 	in := []byte(raw)
 	res, err := fn(in, "ai-gateway", s, nil)
 	if err != nil || len(res.Patch) == 0 || len(res.Conflicts) > 0 {
@@ -141,7 +143,7 @@ func FuzzScanPodView(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		_, _ = scanPodView(raw)
-		_, _ = PatchPod(raw, "ns", DefaultSettings(), nil)
+		_, _ = PatchPod(raw, "ns", aigw.DefaultSettings(), nil)
 		var v any
 		if json.Unmarshal(raw, &v) != nil || !apiServerShaped(v) {
 			return

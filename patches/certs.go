@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 )
 
 // secretView is the part of a Secret the validations read. Data values are base64 in JSON and
@@ -24,8 +26,8 @@ type secretView struct {
 	StringData map[string]string `json:"stringData"`
 }
 
-func lookupSecret(objs Objects, namespace, name string) (*secretView, bool, error) {
-	raw, ok := get(objs, "Secret", namespace, name)
+func lookupSecret(objs objects.Objects, namespace, name string) (*secretView, bool, error) {
+	raw, ok := objects.Get(objs, "Secret", namespace, name)
 	if !ok {
 		return nil, false, nil
 	}

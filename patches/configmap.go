@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 )
 
 type configMapView struct {
@@ -14,7 +17,7 @@ type configMapView struct {
 // PatchConfigMap sets server.tls and server.mtls in the aigw config held by a ConfigMap labelled
 // with the selector, to the paths the pod injection mounts. Everything else in the config is kept
 // as written.
-func PatchConfigMap(raw []byte, namespace string, s Settings, _ Objects) (Result, error) {
+func PatchConfigMap(raw []byte, namespace string, s aigw.Settings, _ objects.Objects) (Result, error) {
 	var cm configMapView
 	if err := json.Unmarshal(raw, &cm); err != nil {
 		return Result{}, fmt.Errorf("decoding ConfigMap: %w", err)
@@ -42,6 +45,6 @@ func PatchConfigMap(raw []byte, namespace string, s Settings, _ Objects) (Result
 	}
 	p := s.TLSPaths()
 	record := fmt.Sprintf("key=%s,serverCertPath=%s,serverKeyPath=%s,clientCertPath=%s", s.ConfigKey, p.ServerCertPath, p.ServerKeyPath, p.ClientCAPath)
-	res.Patch = append(res.Patch, annotationOp(cm.Metadata, AnnotationInjected, record)...)
+	res.Patch = append(res.Patch, annotationOp(cm.Metadata, aigw.AnnotationInjected, record)...)
 	return res, nil
 }

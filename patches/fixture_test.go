@@ -12,6 +12,9 @@ import (
 	jsonpatchapply "github.com/evanphx/json-patch/v5"
 	"gomodules.xyz/jsonpatch/v2"
 	"sigs.k8s.io/yaml"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected fixture files from the current output")
@@ -21,7 +24,7 @@ var update = flag.Bool("update", false, "rewrite the expected fixture files from
 //	<case>.patch.json     the JSON Patch (absent: no patch)
 //	<case>.deny.txt       the conflicts, one per line (absent: none)
 //	<case>.warnings.txt   the warnings, one per line (absent: none)
-//	<case>.settings.json  overrides of DefaultSettings (optional)
+//	<case>.settings.json  overrides of aigw.DefaultSettings (optional)
 //	<case>.objects.yaml   other objects the mutation may look up, e.g. Policies (optional)
 //
 // Every case is also checked for the two promises all mutations keep: applying the patch loses
@@ -50,11 +53,11 @@ func runFixtures(t *testing.T, dir string, fn Mutation) {
 			checkPatch(t, name+".patch.json", res.Patch)
 
 			if len(res.Conflicts) > 0 {
-				d := res.Decide(ModeWarn)
+				d := res.Decide(aigw.ModeWarn)
 				if !d.Allowed || len(d.Patch) != 0 || len(d.Warnings) < len(res.Conflicts) {
 					t.Errorf("warn mode: want allowed, unchanged, one warning per conflict; got %+v", d)
 				}
-				if d := res.Decide(ModeEnforce); d.Allowed || d.Denial == "" {
+				if d := res.Decide(aigw.ModeEnforce); d.Allowed || d.Denial == "" {
 					t.Errorf("enforce mode: want denied, got %+v", d)
 				}
 				return
@@ -86,9 +89,9 @@ func readYAMLAsJSON(t *testing.T, path string) []byte {
 }
 
 // fixtureObjects reads the (multi-document) objects file of a case; none when it is absent.
-func fixtureObjects(t *testing.T, path string) *ObjectSet {
+func fixtureObjects(t *testing.T, path string) *objects.ObjectSet {
 	t.Helper()
-	set := NewObjectSet("ai-gateway")
+	set := objects.NewObjectSet("ai-gateway")
 	b, err := os.ReadFile(path)
 	if os.IsNotExist(err) {
 		return set
@@ -106,9 +109,9 @@ func fixtureObjects(t *testing.T, path string) *ObjectSet {
 	return set
 }
 
-func fixtureSettings(t *testing.T, path string) Settings {
+func fixtureSettings(t *testing.T, path string) aigw.Settings {
 	t.Helper()
-	s := DefaultSettings()
+	s := aigw.DefaultSettings()
 	b, err := os.ReadFile(path)
 	if os.IsNotExist(err) {
 		return s

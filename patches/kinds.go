@@ -1,9 +1,14 @@
 package patches
 
+import (
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
+)
+
 // Mutation is the signature every mutation shares.
 // objs is where the mutation looks up other objects (Policies for a VirtualServer); it may be nil
 // for kinds that consult none.
-type Mutation func(raw []byte, namespace string, s Settings, objs Objects) (Result, error)
+type Mutation func(raw []byte, namespace string, s aigw.Settings, objs objects.Objects) (Result, error)
 
 // MutationFor returns the mutation for an object's apiVersion and kind, or nil for kinds the
 // webhook does not mutate.

@@ -8,6 +8,9 @@ import (
 	"strings"
 
 	"gomodules.xyz/jsonpatch/v2"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 )
 
 // podView is the part of a Pod the mutation reads. Decoding only these fields keeps the mutation
@@ -53,12 +56,12 @@ type mountSpec struct {
 }
 
 // podMounts returns the CA and server-TLS mounts for a pod, with its annotations applied.
-func podMounts(s Settings, ann map[string]string) []mountSpec {
+func podMounts(s aigw.Settings, ann map[string]string) []mountSpec {
 	caSecret, tlsSecret := s.CASecret, s.ServerTLSSecret
-	if v := ann[AnnotationCASecret]; v != "" {
+	if v := ann[aigw.AnnotationCASecret]; v != "" {
 		caSecret = v
 	}
-	if v := ann[AnnotationServerTLSSecret]; v != "" {
+	if v := ann[aigw.AnnotationServerTLSSecret]; v != "" {
 		tlsSecret = v
 	}
 	tlsItems := []keyToPath{{Key: "tls.crt", Path: s.ServerCertFile}, {Key: "tls.key", Path: s.ServerKeyFile}}
@@ -73,7 +76,7 @@ func podMounts(s Settings, ann map[string]string) []mountSpec {
 // PatchPod returns the operations that mount the CA and the server certificate into the aigw
 // container of a Pod labelled with the selector. namespace is the request's namespace, used in
 // messages when the object carries none.
-func PatchPod(raw []byte, namespace string, s Settings, _ Objects) (Result, error) {
+func PatchPod(raw []byte, namespace string, s aigw.Settings, _ objects.Objects) (Result, error) {
 	pod, err := scanPodView(raw)
 	if err != nil {
 		return Result{}, fmt.Errorf("decoding Pod: %w", err)
@@ -118,7 +121,7 @@ func PatchPod(raw []byte, namespace string, s Settings, _ Objects) (Result, erro
 	res.Patch = append(res.Patch, appendOps("/spec/volumes", pod.Spec.Volumes == nil, newVolumes)...)
 	res.Patch = append(res.Patch, appendOps(fmt.Sprintf("/spec/containers/%d/volumeMounts", ci), c.VolumeMounts == nil, newMounts)...)
 	record := fmt.Sprintf("container=%s,ca-secret=%s,server-tls-secret=%s", c.Name, mounts[0].secret, mounts[1].secret)
-	res.Patch = append(res.Patch, annotationOp(pod.Metadata, AnnotationInjected, record)...)
+	res.Patch = append(res.Patch, annotationOp(pod.Metadata, aigw.AnnotationInjected, record)...)
 	return res, nil
 }
 
@@ -133,18 +136,18 @@ func PodNeedsInjection(r Result) bool {
 	return false
 }
 
-func targetContainer(pod podView, s Settings) (int, string) {
+func targetContainer(pod podView, s aigw.Settings) (int, string) {
 	if len(pod.Spec.Containers) == 0 {
 		return 0, "spec.containers: expected at least one container, found none; fix: add the aigw container"
 	}
-	if want, ok := pod.Metadata.Annotations[AnnotationContainer]; ok {
+	if want, ok := pod.Metadata.Annotations[aigw.AnnotationContainer]; ok {
 		for i, c := range pod.Spec.Containers {
 			if c.Name == want {
 				return i, ""
 			}
 		}
 		return 0, fmt.Sprintf("metadata.annotations[%s]: expected the name of one of spec.containers (%s), found %q; fix: name an existing container (init and ephemeral containers are not injected) or remove the annotation",
-			AnnotationContainer, containerNames(pod), want)
+			aigw.AnnotationContainer, containerNames(pod), want)
 	}
 	for i, c := range pod.Spec.Containers {
 		if c.Name == s.Container {

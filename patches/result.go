@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"gomodules.xyz/jsonpatch/v2"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 )
 
 // Result is what a mutation found: the operations that wire the object, the conflicts that stop it,
@@ -26,11 +28,11 @@ type Decision struct {
 
 // Decide applies mode: in enforce mode a conflict denies the object; in warn mode the object is
 // allowed unchanged and each conflict becomes a warning.
-func (r Result) Decide(mode Mode) Decision {
+func (r Result) Decide(mode aigw.Mode) Decision {
 	if len(r.Conflicts) == 0 {
 		return Decision{Allowed: true, Patch: r.Patch, Warnings: r.Warnings}
 	}
-	if mode == ModeWarn {
+	if mode == aigw.ModeWarn {
 		w := append([]string{}, r.Warnings...)
 		for _, c := range r.Conflicts {
 			w = append(w, c+" (allowed unchanged: mode warn)")

@@ -8,6 +8,9 @@ import (
 	"net"
 	"strings"
 	"time"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 )
 
 // egressMTLSView is spec.egressMTLS of an NGINX Ingress Controller Policy.
@@ -50,7 +53,7 @@ func (f *findings) warn(field, msg string) {
 // ValidatePolicy checks an egressMTLS Policy labelled with the selector against what nginx will
 // meet at run time: the Secrets it names, the aigw server certificate and NIC's own rules.
 // Conflicts are refusals, Warnings are allowed. Policies without egressMTLS are not checked.
-func ValidatePolicy(raw []byte, namespace string, s Settings, objs Objects, now time.Time) (Result, error) {
+func ValidatePolicy(raw []byte, namespace string, s aigw.Settings, objs objects.Objects, now time.Time) (Result, error) {
 	var p policyView
 	if err := json.Unmarshal(raw, &p); err != nil {
 		return Result{}, fmt.Errorf("decoding Policy: %w", err)
@@ -61,7 +64,7 @@ func ValidatePolicy(raw []byte, namespace string, s Settings, objs Objects, now 
 	return validatePolicy(p, namespace, s, objs, now), nil
 }
 
-func validatePolicy(p policyView, namespace string, s Settings, objs Objects, now time.Time) Result {
+func validatePolicy(p policyView, namespace string, s aigw.Settings, objs objects.Objects, now time.Time) Result {
 	e := p.Spec.EgressMTLS
 	if e == nil {
 		return Result{}
@@ -72,7 +75,7 @@ func validatePolicy(p policyView, namespace string, s Settings, objs Objects, no
 	f := &findings{obj: p.Metadata.ref("Policy", namespace)}
 	checkProtocols(f, e.Protocols)
 	serverSecret := s.ServerTLSSecret
-	if v := p.Metadata.Annotations[AnnotationServerTLSSecret]; v != "" {
+	if v := p.Metadata.Annotations[aigw.AnnotationServerTLSSecret]; v != "" {
 		serverSecret = v
 	}
 	server := findServerCertificate(objs, namespace, serverSecret)
@@ -117,7 +120,7 @@ type serverCert struct {
 	err       string
 }
 
-func findServerCertificate(objs Objects, namespace, secretName string) serverCert {
+func findServerCertificate(objs objects.Objects, namespace, secretName string) serverCert {
 	sec, found, err := lookupSecret(objs, namespace, secretName)
 	source := fmt.Sprintf("Secret %s/%s", namespace, secretName)
 	if err != nil {
@@ -158,8 +161,8 @@ func (c certificateView) template() *x509.Certificate {
 	return t
 }
 
-func certificateForSecret(objs Objects, namespace, secretName string) (certificateView, bool) {
-	for _, raw := range list(objs, "Certificate", namespace) {
+func certificateForSecret(objs objects.Objects, namespace, secretName string) (certificateView, bool) {
+	for _, raw := range objects.List(objs, "Certificate", namespace) {
 		var c certificateView
 		if json.Unmarshal(raw, &c) == nil && c.Spec.SecretName == secretName {
 			return c, true
@@ -210,7 +213,7 @@ func concreteName(pattern string) string {
 }
 
 // checkTrustedCertSecret returns the CA certificates nginx will trust for the server.
-func checkTrustedCertSecret(f *findings, objs Objects, namespace, name string, now time.Time) []*x509.Certificate {
+func checkTrustedCertSecret(f *findings, objs objects.Objects, namespace, name string, now time.Time) []*x509.Certificate {
 	field := "spec.egressMTLS.trustedCertSecret"
 	if name == "" {
 		f.refuse(field, "a Secret of type nginx.org/ca when verifyServer is true", "none", "set trustedCertSecret: internal-ca (the nginx.org/ca copy of the CA kept by the CA sync)")
@@ -277,7 +280,7 @@ func checkServerChain(f *findings, e *egressMTLSView, server serverCert, trusted
 	}
 }
 
-func checkClientSecret(f *findings, objs Objects, namespace, name string, s Settings, now time.Time) {
+func checkClientSecret(f *findings, objs objects.Objects, namespace, name string, s aigw.Settings, now time.Time) {
 	field := "spec.egressMTLS.tlsSecret"
 	if name == "" {
 		f.refuse(field, "the NIC client certificate Secret (kubernetes.io/tls) that aigw requires for mTLS", "none", "set tlsSecret: "+s.ClientTLSSecret)

@@ -6,21 +6,24 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 )
 
 // Validation is the signature the validations share: raw is the object admitted, oldRaw the object
 // it replaces (nil on CREATE).
-type Validation func(raw, oldRaw []byte, namespace string, s Settings, objs Objects, now time.Time) (Result, error)
+type Validation func(raw, oldRaw []byte, namespace string, s aigw.Settings, objs objects.Objects, now time.Time) (Result, error)
 
 // ValidationFor returns the validation for an object's apiVersion and kind, or nil.
 func ValidationFor(apiVersion, kind string) Validation {
 	switch apiVersion + " " + kind {
 	case "k8s.nginx.org/v1 Policy":
-		return func(raw, _ []byte, ns string, s Settings, objs Objects, now time.Time) (Result, error) {
+		return func(raw, _ []byte, ns string, s aigw.Settings, objs objects.Objects, now time.Time) (Result, error) {
 			return ValidatePolicy(raw, ns, s, objs, now)
 		}
 	case "k8s.nginx.org/v1 VirtualServer":
-		return func(raw, _ []byte, ns string, s Settings, objs Objects, now time.Time) (Result, error) {
+		return func(raw, _ []byte, ns string, s aigw.Settings, objs objects.Objects, now time.Time) (Result, error) {
 			return ValidateVirtualServer(raw, ns, s, objs, now)
 		}
 	case "cert-manager.io/v1 Certificate":
@@ -46,7 +49,7 @@ type vsRoutesView struct {
 
 // ValidateVirtualServer validates the egressMTLS Policies a labelled VirtualServer references,
 // whether or not the Policies carry the label themselves.
-func ValidateVirtualServer(raw []byte, namespace string, s Settings, objs Objects, now time.Time) (Result, error) {
+func ValidateVirtualServer(raw []byte, namespace string, s aigw.Settings, objs objects.Objects, now time.Time) (Result, error) {
 	var vs vsRoutesView
 	if err := json.Unmarshal(raw, &vs); err != nil {
 		return Result{}, fmt.Errorf("decoding VirtualServer: %w", err)
@@ -71,7 +74,7 @@ func ValidateVirtualServer(raw []byte, namespace string, s Settings, objs Object
 				continue
 			}
 			seen[key] = true
-			praw, ok := get(objs, "Policy", ns, ref.Name)
+			praw, ok := objects.Get(objs, "Policy", ns, ref.Name)
 			if !ok {
 				if objs != nil {
 					res.Warnings = append(res.Warnings, fmt.Sprintf("%s: spec.routes[%d].policies: Policy %s not found yet: NIC ignores the route's policies until it exists", obj, i, key))
@@ -97,7 +100,7 @@ func ValidateVirtualServer(raw []byte, namespace string, s Settings, objs Object
 // ValidateCertificate refuses a cert-manager Certificate update that would issue the aigw server
 // certificate without a name that a live Policy's sslName needs. Only Certificates whose
 // secretName is the aigw server TLS Secret are checked.
-func ValidateCertificate(raw, oldRaw []byte, namespace string, s Settings, objs Objects, now time.Time) (Result, error) {
+func ValidateCertificate(raw, oldRaw []byte, namespace string, s aigw.Settings, objs objects.Objects, now time.Time) (Result, error) {
 	var c certificateView
 	if err := json.Unmarshal(raw, &c); err != nil {
 		return Result{}, fmt.Errorf("decoding Certificate: %w", err)
@@ -120,7 +123,7 @@ func ValidateCertificate(raw, oldRaw []byte, namespace string, s Settings, objs 
 	next := c.template()
 	var broken []string
 	var needed []string
-	for _, praw := range list(objs, "Policy", namespace) {
+	for _, praw := range objects.List(objs, "Policy", namespace) {
 		var p policyView
 		if json.Unmarshal(praw, &p) != nil || p.Spec.EgressMTLS == nil || !p.Spec.EgressMTLS.VerifyServer || p.Spec.EgressMTLS.SSLName == "" {
 			continue

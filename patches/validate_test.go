@@ -18,6 +18,9 @@ import (
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 )
 
 // validationNow is the moment the validation fixtures are judged at; the test certificates are
@@ -140,7 +143,7 @@ func runValidationFixtures(t *testing.T, dir string, v Validation) {
 			if _, err := os.Stat(objsFile); err != nil {
 				objsFile = filepath.Join(dir, "objects.yaml")
 			}
-			objs := NewObjectSet("ai-gateway")
+			objs := objects.NewObjectSet("ai-gateway")
 			if b, ok := renderFixture(t, objsFile, pki); ok {
 				for _, doc := range strings.Split(string(b), "\n---\n") {
 					j, err := yaml.YAMLToJSON([]byte(doc))
@@ -150,7 +153,7 @@ func runValidationFixtures(t *testing.T, dir string, v Validation) {
 					objs.Add("ai-gateway", j)
 				}
 			}
-			res, err := v(raw, old, "ai-gateway", DefaultSettings(), objs, validationNow)
+			res, err := v(raw, old, "ai-gateway", aigw.DefaultSettings(), objs, validationNow)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -176,7 +179,7 @@ func fixtureJSON(t *testing.T, path string, pki map[string]*testCert) []byte {
 	return j
 }
 
-func policyValidation(raw, _ []byte, ns string, s Settings, objs Objects, now time.Time) (Result, error) {
+func policyValidation(raw, _ []byte, ns string, s aigw.Settings, objs objects.Objects, now time.Time) (Result, error) {
 	return ValidatePolicy(raw, ns, s, objs, now)
 }
 

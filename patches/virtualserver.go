@@ -5,19 +5,22 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 )
 
 // PatchVirtualServer sets tls.enable on the aigw upstreams of a k8s.nginx.org/v1 VirtualServer
 // labelled with the selector and references the EgressMTLS Policy from every route that sends
 // traffic to them, or delegates to a VirtualServerRoute (whose subroutes without policies of their
 // own inherit the route's). objs is where referenced Policies are looked up; it may be nil.
-func PatchVirtualServer(raw []byte, namespace string, s Settings, objs Objects) (Result, error) {
+func PatchVirtualServer(raw []byte, namespace string, s aigw.Settings, objs objects.Objects) (Result, error) {
 	return patchVirtualServerKind(raw, namespace, s, objs, "VirtualServer", "routes")
 }
 
 // PatchVirtualServerRoute does the same for a VirtualServerRoute's upstreams and subroutes, except
 // that a subroute without a policies list of its own is left to inherit its parent route's list.
-func PatchVirtualServerRoute(raw []byte, namespace string, s Settings, objs Objects) (Result, error) {
+func PatchVirtualServerRoute(raw []byte, namespace string, s aigw.Settings, objs objects.Objects) (Result, error) {
 	return patchVirtualServerKind(raw, namespace, s, objs, "VirtualServerRoute", "subroutes")
 }
 
@@ -39,7 +42,7 @@ func (p routePolicyRef) key(ownNamespace string) string {
 	return ns + "/" + p.Name
 }
 
-func patchVirtualServerKind(raw []byte, namespace string, s Settings, objs Objects, kind, routesKey string) (Result, error) {
+func patchVirtualServerKind(raw []byte, namespace string, s aigw.Settings, objs objects.Objects, kind, routesKey string) (Result, error) {
 	top, err := rawObject(raw, kind)
 	if err != nil {
 		return Result{}, err
@@ -100,7 +103,7 @@ func patchVirtualServerKind(raw []byte, namespace string, s Settings, objs Objec
 	if len(names) > 0 {
 		record += ",upstreams=" + strings.Join(names, "+")
 	}
-	w.res.Patch = append(w.res.Patch, annotationOp(meta, AnnotationInjected, record)...)
+	w.res.Patch = append(w.res.Patch, annotationOp(meta, aigw.AnnotationInjected, record)...)
 	return w.res, nil
 }
 
@@ -108,7 +111,7 @@ func patchVirtualServerKind(raw []byte, namespace string, s Settings, objs Objec
 type vsWiring struct {
 	obj      string
 	own      string // the object's namespace, against which references without one resolve
-	objs     Objects
+	objs     objects.Objects
 	policy   routePolicyRef
 	selected []string
 	res      Result
@@ -144,7 +147,7 @@ func (w *vsWiring) upstream(i int, raw json.RawMessage) error {
 
 // route references the policy from route i when its traffic reaches a selected upstream (or, in a
 // VirtualServer, when it delegates to a VirtualServerRoute).
-func (w *vsWiring) route(kind, routesKey string, i int, raw json.RawMessage, s Settings) error {
+func (w *vsWiring) route(kind, routesKey string, i int, raw json.RawMessage, s aigw.Settings) error {
 	at := fmt.Sprintf("spec.%s[%d]", routesKey, i)
 	r, err := rawObject(raw, at)
 	if err != nil {
@@ -190,7 +193,7 @@ func (w *vsWiring) route(kind, routesKey string, i int, raw json.RawMessage, s S
 			w.res.Conflicts = append(w.res.Conflicts, conflict(w.obj, field,
 				fmt.Sprintf("one egressMTLS Policy (%s)", want),
 				k+" with egressMTLS already referenced",
-				fmt.Sprintf("remove the reference to %s or set annotation %s: %s", k, AnnotationPolicy, k)))
+				fmt.Sprintf("remove the reference to %s or set annotation %s: %s", k, aigw.AnnotationPolicy, k)))
 		}
 	}
 	p := fmt.Sprintf("/spec/%s/%d/policies", routesKey, i)
@@ -305,10 +308,10 @@ func (w *vsWiring) isEgressMTLS(ref routePolicyRef) bool {
 
 // vsPolicyFor is the Policy to reference: the annotation's, else the default; "ns/name" names
 // another namespace.
-func vsPolicyFor(s Settings, ann map[string]string) (routePolicyRef, string) {
+func vsPolicyFor(s aigw.Settings, ann map[string]string) (routePolicyRef, string) {
 	v, from := s.Policy, "the webhook's policy setting"
-	if a := strings.TrimSpace(ann[AnnotationPolicy]); a != "" {
-		v, from = a, "metadata.annotations["+AnnotationPolicy+"]"
+	if a := strings.TrimSpace(ann[aigw.AnnotationPolicy]); a != "" {
+		v, from = a, "metadata.annotations["+aigw.AnnotationPolicy+"]"
 	}
 	parts := strings.Split(v, "/")
 	switch {
@@ -339,7 +342,7 @@ func vsSelectUpstreams(upstreams []json.RawMessage, ann map[string]string) (name
 		}
 	}
 	var want []string
-	for _, n := range strings.Split(ann[AnnotationUpstreams], ",") {
+	for _, n := range strings.Split(ann[aigw.AnnotationUpstreams], ",") {
 		if n = strings.TrimSpace(n); n != "" {
 			want = append(want, n)
 		}
@@ -359,7 +362,7 @@ func vsSelectUpstreams(upstreams []json.RawMessage, ann map[string]string) (name
 			existing = "none"
 		}
 		return nil, fmt.Sprintf("metadata.annotations[%s]: expected a comma-separated list of spec.upstreams names (%s), found %q (no upstream named %s); fix: name only existing upstreams, or remove the annotation to wire all of them",
-			AnnotationUpstreams, existing, ann[AnnotationUpstreams], strings.Join(missing, ", ")), nil
+			aigw.AnnotationUpstreams, existing, ann[aigw.AnnotationUpstreams], strings.Join(missing, ", ")), nil
 	}
 	for _, n := range all {
 		if slices.Contains(want, n) {

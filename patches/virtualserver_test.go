@@ -10,6 +10,9 @@ import (
 
 	jsonpatchapply "github.com/evanphx/json-patch/v5"
 	"sigs.k8s.io/yaml"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 )
 
 func TestVirtualServerFixtures(t *testing.T) {
@@ -24,7 +27,7 @@ func TestVirtualServerRouteFixtures(t *testing.T) {
 // VirtualServer (plus the record).
 func TestVirtualServerSeedRoundTrip(t *testing.T) {
 	unwired := readYAMLAsJSON(t, "testdata/virtualserver/seed-unwired.yaml")
-	res, err := PatchVirtualServer(unwired, "ai-gateway", DefaultSettings(), nil)
+	res, err := PatchVirtualServer(unwired, "ai-gateway", aigw.DefaultSettings(), nil)
 	if err != nil || len(res.Conflicts) > 0 || len(res.Warnings) > 0 {
 		t.Fatalf("err %v conflicts %v warnings %v", err, res.Conflicts, res.Warnings)
 	}
@@ -33,7 +36,7 @@ func TestVirtualServerSeedRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	meta := got["metadata"].(map[string]any)
-	if rec := meta["annotations"].(map[string]any)[AnnotationInjected]; rec != "policy=ai-gateway/aigw-mtls,upstreams=aigw" {
+	if rec := meta["annotations"].(map[string]any)[aigw.AnnotationInjected]; rec != "policy=ai-gateway/aigw-mtls,upstreams=aigw" {
 		t.Errorf("record: got %v", rec)
 	}
 	delete(meta, "annotations")
@@ -70,7 +73,7 @@ func TestVirtualServerMalformed(t *testing.T) {
 			`"subroutes":[{"action":{"pass":"a"},"policies":["p"]}]}}`,
 	} {
 		for kind, fn := range map[string]Mutation{"VirtualServer": PatchVirtualServer, "VirtualServerRoute": PatchVirtualServerRoute} {
-			if _, err := fn([]byte(raw), "ai-gateway", DefaultSettings(), nil); err == nil {
+			if _, err := fn([]byte(raw), "ai-gateway", aigw.DefaultSettings(), nil); err == nil {
 				t.Errorf("%s %s: want an error", kind, name)
 			}
 		}
@@ -83,20 +86,20 @@ func TestVirtualServerExactKeys(t *testing.T) {
 	raw := []byte(`{"metadata":{"name":"x","namespace":"ns","labels":{"aigw":"mtls"},"Annotations":{"a":"b"}},
 		"spec":{"upstreams":[{"name":"aigw","TLS":{"enable":true}}],
 		"routes":[{"path":"/","Policies":[{"name":"aigw-mtls"}],"action":{"pass":"aigw"}}]}}`)
-	res, err := PatchVirtualServer(raw, "", DefaultSettings(), nil)
+	res, err := PatchVirtualServer(raw, "", aigw.DefaultSettings(), nil)
 	if err != nil || len(res.Conflicts) > 0 {
 		t.Fatalf("err %v conflicts %v", err, res.Conflicts)
 	}
 	out := applyPatch(t, raw, res.Patch)
-	if again, err := PatchVirtualServer(out, "", DefaultSettings(), nil); err != nil || len(again.Patch) > 0 {
+	if again, err := PatchVirtualServer(out, "", aigw.DefaultSettings(), nil); err != nil || len(again.Patch) > 0 {
 		t.Errorf("second mutation: %v %v", again.Patch, err)
 	}
 }
 
 // fuzzObjects are the Policies every fuzz input may reference: an egressMTLS Policy that
 // conflicts and a rate limit that does not.
-func fuzzObjects() Objects {
-	set := NewObjectSet("ai-gateway")
+func fuzzObjects() objects.Objects {
+	set := objects.NewObjectSet("ai-gateway")
 	set.Add("ai-gateway", []byte(`{"kind":"Policy","metadata":{"name":"legacy-mtls"},"spec":{"egressMTLS":{"tlsSecret":"c"}}}`))
 	set.Add("ai-gateway", []byte(`{"kind":"Policy","metadata":{"name":"rate-limit"},"spec":{"rateLimit":{"rate":"1r/s"}}}`))
 	return set
@@ -121,7 +124,7 @@ func FuzzPatchVirtualServer(f *testing.F) {
 		}
 	}
 	objs := fuzzObjects()
-	s := DefaultSettings()
+	s := aigw.DefaultSettings()
 	f.Fuzz(func(t *testing.T, raw []byte, route bool) {
 		fn := PatchVirtualServer
 		if route {

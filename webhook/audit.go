@@ -15,6 +15,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
 )
 
@@ -23,8 +25,8 @@ import (
 // breaks a live Policy is reported here instead: a log line, a Warning Event on the Policy and the
 // aigw_mtls_policy_problems gauge.
 type PolicyAudit struct {
-	Objects  patches.Objects
-	Settings patches.Settings
+	Objects  objects.Objects
+	Settings aigw.Settings
 	Events   recorder.EventRecorder
 	Now      func() time.Time
 }
@@ -35,7 +37,7 @@ func (a *PolicyAudit) Reconcile(ctx context.Context, req reconcile.Request) (rec
 		now = a.Now
 	}
 	s := a.Settings
-	s.Mode = patches.ModeEnforce
+	s.Mode = aigw.ModeEnforce
 	for _, raw := range a.Objects.List("Policy", req.Namespace) {
 		var p unstructured.Unstructured
 		if err := json.Unmarshal(raw, &p.Object); err != nil {

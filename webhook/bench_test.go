@@ -31,7 +31,8 @@ import (
 	crzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 )
 
 // Handler micro-benchmarks (issue 7, benchmark 1). Each benchmark admits one realistic request
@@ -51,7 +52,7 @@ const benchPolicy = `{"apiVersion":"k8s.nginx.org/v1","kind":"Policy","metadata"
 
 // benchObjects is what the informer cache holds for the walkthrough: the three labelled Secrets
 // (private keys stripped, as the cache strips them) and the Policies the VirtualServer names.
-func benchObjects(tb testing.TB) *patches.ObjectSet {
+func benchObjects(tb testing.TB) *objects.ObjectSet {
 	tb.Helper()
 	from, to := time.Now().Add(-time.Hour), time.Now().Add(365*24*time.Hour)
 	serial := int64(0)
@@ -95,7 +96,7 @@ func benchObjects(tb testing.TB) *patches.ObjectSet {
 		b, _ := json.Marshal(s)
 		return b
 	}
-	return patches.NewObjectSet("ai-gateway",
+	return objects.NewObjectSet("ai-gateway",
 		secret("internal-ca", "nginx.org/ca", map[string]string{"ca.crt": b64(ca.pem)}),
 		secret("aigw-server-tls", "kubernetes.io/tls", map[string]string{"tls.crt": b64(server.pem), "ca.crt": b64(ca.pem), "tls.key": ""}),
 		secret("aigw-nic-client-tls", "kubernetes.io/tls", map[string]string{"tls.crt": b64(client.pem), "ca.crt": b64(ca.pem), "tls.key": ""}),
@@ -130,7 +131,7 @@ var (
 // decode the whole pod into corev1.Pod, mutate the typed object, marshal it and diff it against
 // the request with admission.PatchResponseFromRaw. It does the same wiring as PatchPod for a pod
 // without conflicts (and skips the conflict checks, which only flatters it).
-type referencePodHandler struct{ s patches.Settings }
+type referencePodHandler struct{ s aigw.Settings }
 
 func (h referencePodHandler) Handle(_ context.Context, req admission.Request) admission.Response {
 	var pod corev1.Pod
@@ -157,7 +158,7 @@ func (h referencePodHandler) Handle(_ context.Context, req admission.Request) ad
 	if pod.Annotations == nil {
 		pod.Annotations = map[string]string{}
 	}
-	pod.Annotations[patches.AnnotationInjected] = fmt.Sprintf("container=%s,ca-secret=%s,server-tls-secret=%s", c.Name, h.s.CASecret, h.s.ServerTLSSecret)
+	pod.Annotations[aigw.AnnotationInjected] = fmt.Sprintf("container=%s,ca-secret=%s,server-tls-secret=%s", c.Name, h.s.CASecret, h.s.ServerTLSSecret)
 	out, err := json.Marshal(&pod)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
@@ -283,7 +284,7 @@ func TestBenchReferenceWiresTheSame(t *testing.T) {
 		spec := m["spec"].(map[string]any)
 		c := spec["containers"].([]any)[0].(map[string]any)
 		ann := m["metadata"].(map[string]any)["annotations"].(map[string]any)
-		out, _ := json.Marshal([]any{spec["volumes"], c["volumeMounts"], ann[patches.AnnotationInjected]})
+		out, _ := json.Marshal([]any{spec["volumes"], c["volumeMounts"], ann[aigw.AnnotationInjected]})
 		return string(out)
 	}
 	// The typed round trip writes defaults the raw request did not carry (secret.defaultMode is

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
 )
 
@@ -33,7 +34,7 @@ type CASync struct {
 	Client   client.Client // writes; reads of the target go to APIReader
 	API      client.Reader // uncached reads: a hand-made target may not carry the label the cache selects
 	Source   string
-	Settings patches.Settings
+	Settings aigw.Settings
 	Events   recorder.EventRecorder
 	Now      func() time.Time
 }

@@ -11,6 +11,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
 )
 
@@ -21,8 +23,8 @@ type PatchFunc = patches.Mutation
 type Mutator struct {
 	Kind     string
 	Patch    PatchFunc
-	Settings patches.Settings
-	Objects  patches.Objects
+	Settings aigw.Settings
+	Objects  objects.Objects
 	// CreateOnly objects (Pods) are never patched on UPDATE: their volumes cannot change after
 	// creation, so a patch would make the API server refuse the update.
 	CreateOnly bool

@@ -12,10 +12,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 )
 
-func podHandler(mode patches.Mode) admission.Handler {
+func podHandler(mode aigw.Mode) admission.Handler {
 	o := DefaultOptions()
 	o.Settings.Mode = mode
 	return Handlers(o, nil)[PathMutatePod]
@@ -53,7 +53,7 @@ func TestHandlerKeepsFieldsUnknownToTheAPITypes(t *testing.T) {
 	raw := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"aigw","labels":{"aigw":"mtls"}},
 	  "spec":{"hostnameFromTheFuture":"x","containers":[{"name":"aigw","image":"aigw","sidecarMagic":{"on":true}}]},
 	  "futureTopLevel":[1,2]}`
-	resp := podHandler(patches.ModeEnforce).Handle(context.Background(), request(admissionv1.Create, "Pod", "ai-gateway", raw))
+	resp := podHandler(aigw.ModeEnforce).Handle(context.Background(), request(admissionv1.Create, "Pod", "ai-gateway", raw))
 	if !resp.Allowed || len(resp.Patches) == 0 {
 		t.Fatalf("want allowed with a patch, got %+v", resp)
 	}
@@ -70,7 +70,7 @@ func TestHandlerKeepsFieldsUnknownToTheAPITypes(t *testing.T) {
 
 func TestHandlerNeverPatchesPodUpdates(t *testing.T) {
 	raw := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"aigw","labels":{"aigw":"mtls"}},"spec":{"containers":[{"name":"aigw"}]}}`
-	resp := podHandler(patches.ModeEnforce).Handle(context.Background(), request(admissionv1.Update, "Pod", "ai-gateway", raw))
+	resp := podHandler(aigw.ModeEnforce).Handle(context.Background(), request(admissionv1.Update, "Pod", "ai-gateway", raw))
 	if !resp.Allowed || len(resp.Patches) != 0 {
 		t.Fatalf("UPDATE must be allowed unpatched, got %+v", resp)
 	}
@@ -82,11 +82,11 @@ func TestHandlerNeverPatchesPodUpdates(t *testing.T) {
 func TestHandlerModes(t *testing.T) {
 	raw := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"aigw","labels":{"aigw":"mtls"}},
 	  "spec":{"containers":[{"name":"aigw"}],"volumes":[{"name":"internal-ca-volume","emptyDir":{}}]}}`
-	enforce := podHandler(patches.ModeEnforce).Handle(context.Background(), request(admissionv1.Create, "Pod", "ai-gateway", raw))
+	enforce := podHandler(aigw.ModeEnforce).Handle(context.Background(), request(admissionv1.Create, "Pod", "ai-gateway", raw))
 	if enforce.Allowed || !strings.Contains(enforce.Result.Message, "spec.volumes[name=internal-ca-volume]") {
 		t.Errorf("enforce: want denied naming the field, got %+v", enforce)
 	}
-	warn := podHandler(patches.ModeWarn).Handle(context.Background(), request(admissionv1.Create, "Pod", "ai-gateway", raw))
+	warn := podHandler(aigw.ModeWarn).Handle(context.Background(), request(admissionv1.Create, "Pod", "ai-gateway", raw))
 	if !warn.Allowed || len(warn.Patches) != 0 || len(warn.Warnings) != 1 || !strings.Contains(warn.Warnings[0], "spec.volumes[name=internal-ca-volume]") {
 		t.Errorf("warn: want allowed unchanged with the conflict as a warning, got %+v", warn)
 	}
@@ -94,7 +94,7 @@ func TestHandlerModes(t *testing.T) {
 
 func TestHandlerSkipsExcludedNamespaces(t *testing.T) {
 	raw := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"aigw","labels":{"aigw":"mtls"}},"spec":{"containers":[{"name":"aigw"}]}}`
-	resp := podHandler(patches.ModeEnforce).Handle(context.Background(), request(admissionv1.Create, "Pod", "kube-system", raw))
+	resp := podHandler(aigw.ModeEnforce).Handle(context.Background(), request(admissionv1.Create, "Pod", "kube-system", raw))
 	if !resp.Allowed || len(resp.Patches) != 0 {
 		t.Errorf("kube-system must be left alone, got %+v", resp)
 	}
@@ -109,7 +109,7 @@ func TestHandlerRefusesMalformedRequests(t *testing.T) {
 		"spec as list": request(admissionv1.Create, "Pod", "ns", `{"metadata":{"labels":{"aigw":"mtls"}},"spec":[]}`),
 	} {
 		t.Run(name, func(t *testing.T) {
-			resp := podHandler(patches.ModeEnforce).Handle(context.Background(), req)
+			resp := podHandler(aigw.ModeEnforce).Handle(context.Background(), req)
 			if resp.Allowed || resp.Result == nil || resp.Result.Code != 400 || resp.Result.Message == "" {
 				t.Errorf("want a 400 denial with a message, got %+v", resp)
 			}

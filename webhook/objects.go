@@ -17,7 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
-	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 )
 
 // Cached kinds. Secrets and cert-manager Certificates are cached only when labelled; Policies
@@ -64,7 +64,7 @@ var cachedKinds = []string{"Secret", "Policy", "Certificate"}
 
 // CacheOptions restricts the informer cache to what the webhook reads: labelled Secrets (without
 // private keys), all Policies, labelled Certificates.
-func CacheOptions(s patches.Settings) cache.Options {
+func CacheOptions(s aigw.Settings) cache.Options {
 	selected := labels.SelectorFromSet(labels.Set{s.SelectorKey: s.SelectorValue})
 	return cache.Options{
 		ReaderFailOnMissingInformer: true,
@@ -97,7 +97,7 @@ func StripPrivateKeys(obj any) (any, error) {
 	return sec, nil
 }
 
-// cacheObjects serves patches.Objects from the informer cache; it never calls the API server.
+// cacheObjects serves objects.Objects from the informer cache; it never calls the API server.
 type cacheObjects struct {
 	reader cache.Cache
 }

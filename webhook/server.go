@@ -20,6 +20,8 @@ import (
 	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
 )
 
@@ -36,7 +38,7 @@ const (
 
 // Options configure the webhook server.
 type Options struct {
-	Settings          patches.Settings
+	Settings          aigw.Settings
 	CertDir           string
 	Host              string
 	Port              int
@@ -56,7 +58,7 @@ type Options struct {
 // DefaultOptions are the serve command's defaults.
 func DefaultOptions() Options {
 	return Options{
-		Settings:          patches.DefaultSettings(),
+		Settings:          aigw.DefaultSettings(),
 		CertDir:           "/tmp/k8s-webhook-server/serving-certs",
 		Port:              9443,
 		MetricsAddr:       ":8080",
@@ -75,7 +77,7 @@ func TLSConfig(c *tls.Config) {
 
 // Handlers returns the admission handlers by serving path; objs is where they look up other
 // objects (the informer cache when serving).
-func Handlers(o Options, objs patches.Objects) map[string]admission.Handler {
+func Handlers(o Options, objs objects.Objects) map[string]admission.Handler {
 	excluded := map[string]bool{}
 	for _, ns := range o.ExcludeNamespaces {
 		excluded[ns] = true

@@ -10,6 +10,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
 )
 
@@ -18,8 +20,8 @@ import (
 type Validator struct {
 	Kind     string
 	Validate patches.Validation
-	Settings patches.Settings
-	Objects  patches.Objects
+	Settings aigw.Settings
+	Objects  objects.Objects
 	Excluded map[string]bool
 	Now      func() time.Time
 }

@@ -10,6 +10,8 @@ import (
 	"gomodules.xyz/jsonpatch/v2"
 	"sigs.k8s.io/yaml"
 
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
 )
 
@@ -46,7 +48,7 @@ func inject(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return code
 }
 
-func injectDocument(d document, namespace string, s patches.Settings, objs patches.Objects, stderr io.Writer) ([]byte, bool, error) {
+func injectDocument(d document, namespace string, s aigw.Settings, objs objects.Objects, stderr io.Writer) ([]byte, bool, error) {
 	mutate := patches.MutationFor(d.apiVersion, d.kind)
 	if d.json == nil || mutate == nil {
 		return d.text, false, nil

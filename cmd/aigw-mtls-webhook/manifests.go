@@ -16,7 +16,8 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
-	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 )
 
 // document is one YAML document of the input, with what the commands need to know about it.
@@ -159,7 +160,7 @@ func bindManifestInput(fs *flag.FlagSet) *manifestInput {
 
 // load returns the settings, the documents and their ObjectSet, or an exit code (2) after
 // printing why.
-func (in *manifestInput) load(stdin io.Reader, stderr io.Writer) (patches.Settings, []document, *patches.ObjectSet, int) {
+func (in *manifestInput) load(stdin io.Reader, stderr io.Writer) (aigw.Settings, []document, *objects.ObjectSet, int) {
 	s, err := in.settings.settings()
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -170,7 +171,7 @@ func (in *manifestInput) load(stdin io.Reader, stderr io.Writer) (patches.Settin
 		fmt.Fprintln(stderr, err)
 		return s, nil, nil, 2
 	}
-	objs := patches.NewObjectSet(in.namespace)
+	objs := objects.NewObjectSet(in.namespace)
 	for _, d := range docs {
 		if d.json != nil {
 			objs.Add(in.namespace, d.json)

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 )
 
 var updateReadme = flag.Bool("update-readme", false, "rewrite README.md's generated flag reference")
@@ -67,8 +67,8 @@ func TestREADMEDocumentsEveryAnnotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, a := range []string{patches.AnnotationContainer, patches.AnnotationCASecret, patches.AnnotationServerTLSSecret,
-		patches.AnnotationPolicy, patches.AnnotationUpstreams, patches.AnnotationInjected} {
+	for _, a := range []string{aigw.AnnotationContainer, aigw.AnnotationCASecret, aigw.AnnotationServerTLSSecret,
+		aigw.AnnotationPolicy, aigw.AnnotationUpstreams, aigw.AnnotationInjected} {
 		if !strings.Contains(string(b), "`"+a+"`") {
 			t.Errorf("README.md does not document annotation %s", a)
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
 )
 
@@ -30,7 +31,7 @@ func validate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return code
 	}
 	namespace := in.namespace
-	var lookups patches.Objects = objs
+	var lookups objects.Objects = objs
 	if serverCert != "" {
 		pem, err := os.ReadFile(serverCert)
 		if err != nil {
@@ -100,7 +101,7 @@ func markWarning(w string) string {
 // withServerCert answers lookups of the aigw server TLS Secret, in any namespace, with a PEM kept
 // outside the manifests, unless the manifests hold that Secret themselves.
 type withServerCert struct {
-	*patches.ObjectSet
+	*objects.ObjectSet
 	secret string
 	pem    []byte
 }

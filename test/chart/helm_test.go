@@ -19,7 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
-	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 	"github.com/aigw-mtls/aigw-mtls-webhook/test/harness"
 )
 
@@ -309,9 +309,9 @@ func (r rendering) value(key, def string) string {
 	return def
 }
 
-// defaultWiring is the product's defaults (patches.DefaultSettings) under the chart's value names.
+// defaultWiring is the product's defaults (aigw.DefaultSettings) under the chart's value names.
 var defaultWiring = func() map[string]string {
-	d := patches.DefaultSettings()
+	d := aigw.DefaultSettings()
 	return map[string]string{
 		"container": d.Container, "caSecret": d.CASecret, "caKey": d.CAKey, "caVolume": d.CAVolume,
 		"caMountPath": d.CAMountPath, "serverTLSSecret": d.ServerTLSSecret, "serverTLSVolume": d.ServerTLSVolume,

@@ -12,7 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 	"github.com/aigw-mtls/aigw-mtls-webhook/test/harness"
 	"github.com/aigw-mtls/aigw-mtls-webhook/webhook"
 )
@@ -131,7 +131,7 @@ func TestCachedSecretsHaveNoKeyMaterial(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	c, err := cache.New(env.Config, func() cache.Options {
-		o := webhook.CacheOptions(patches.DefaultSettings())
+		o := webhook.CacheOptions(aigw.DefaultSettings())
 		o.Scheme = harness.Scheme()
 		return o
 	}())

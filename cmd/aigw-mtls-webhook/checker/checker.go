@@ -14,6 +14,7 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
 )
 
@@ -54,7 +55,7 @@ const WebhookSuffix = ".mtls.aigw.io"
 
 // Options say what to check and where.
 type Options struct {
-	Settings patches.Settings
+	Settings aigw.Settings
 	// Namespace restricts the check to one namespace; empty: every namespace holding objects
 	// labelled with the selector.
 	Namespace string
@@ -78,7 +79,7 @@ type Options struct {
 // DefaultOptions are the command's defaults.
 func DefaultOptions() Options {
 	return Options{
-		Settings:     patches.DefaultSettings(),
+		Settings:     aigw.DefaultSettings(),
 		CASyncSource: "aigw-ca",
 		Service:      "aigw",
 		DialTimeout:  5 * time.Second,

@@ -19,7 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 )
 
 // Custom resources, read as unstructured objects: their raw JSON is what package patches reads.
@@ -49,7 +49,7 @@ type snapshot struct {
 	certificates []unstructured.Unstructured
 	hooks        []hookConfig // the product's webhook configurations
 
-	objs       *patches.ObjectSet // Secrets, Policies and Certificates, for the validations
+	objs       *objects.ObjectSet // Secrets, Policies and Certificates, for the validations
 	namespaces []string           // in scope, sorted
 	listed     map[string]bool    // namespaces whose objects were listed ("" = all)
 	notServed  []string           // kinds whose CRD is not installed
@@ -240,7 +240,7 @@ func (s *snapshot) webhookNamespaces() []string {
 
 // index builds the lookups the validations consult, keyed by kind as the webhook's cache is.
 func (s *snapshot) index() {
-	s.objs = patches.NewObjectSet("")
+	s.objs = objects.NewObjectSet("")
 	for _, sec := range s.secrets {
 		s.objs.Add("", rawTyped(sec, "v1", "Secret"))
 	}

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
 )
 
@@ -44,10 +45,10 @@ func (s *snapshot) checkLabelledPod(l *lines, p *corev1.Pod) {
 		return
 	}
 	ca, tls := set.CASecret, set.ServerTLSSecret
-	if v := p.Annotations[patches.AnnotationCASecret]; v != "" {
+	if v := p.Annotations[aigw.AnnotationCASecret]; v != "" {
 		ca = v
 	}
-	if v := p.Annotations[patches.AnnotationServerTLSSecret]; v != "" {
+	if v := p.Annotations[aigw.AnnotationServerTLSSecret]; v != "" {
 		tls = v
 	}
 	what := map[string]string{

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
 )
 
@@ -19,7 +20,7 @@ type secretSpec struct {
 	typeFix         string
 }
 
-func secretSpecs(s patches.Settings, source string) []secretSpec {
+func secretSpecs(s aigw.Settings, source string) []secretSpec {
 	caFix := fmt.Sprintf("kubectl create secret generic %s --type=nginx.org/ca --from-file=%s=ca.pem", s.CASecret, s.CAKey)
 	if source != "" {
 		caFix = fmt.Sprintf("issue cert-manager's CA into Secret %s so the CA sync writes %s, or %s", source, s.CASecret, caFix)

@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
 )
 
@@ -130,7 +131,7 @@ func (s *snapshot) checkRouting(l *lines, u *unstructured.Unstructured, kind, ro
 // setting; "namespace/name" names another namespace.
 func (s *snapshot) policyFor(u *unstructured.Unstructured) (namespace, name string) {
 	v := s.o.Settings.Policy
-	if a := strings.TrimSpace(u.GetAnnotations()[patches.AnnotationPolicy]); a != "" {
+	if a := strings.TrimSpace(u.GetAnnotations()[aigw.AnnotationPolicy]); a != "" {
 		v = a
 	}
 	if ns, n, ok := strings.Cut(v, "/"); ok {
@@ -203,7 +204,7 @@ func (s *snapshot) checkReferencedPolicy(l *lines, obj, pns, pname string) {
 	p := s.policy(pns, pname)
 	if p == nil {
 		l.fail(obj, fmt.Sprintf("references Policy %s, which does not exist: NIC answers 500 on the routes that reference it", pref),
-			fmt.Sprintf("apply the EgressMTLS Policy %s (config/samples/aigw-policy.yaml), or point annotation %s at the Policy in use", pref, patches.AnnotationPolicy))
+			fmt.Sprintf("apply the EgressMTLS Policy %s (config/samples/aigw-policy.yaml), or point annotation %s at the Policy in use", pref, aigw.AnnotationPolicy))
 		return
 	}
 	res, egress, err := s.validatePolicy(p)
@@ -212,7 +213,7 @@ func (s *snapshot) checkReferencedPolicy(l *lines, obj, pns, pname string) {
 		l.fail(obj, fmt.Sprintf("references Policy %s, which cannot be read: %v", pref, err), "correct the Policy's spec")
 	case !egress:
 		l.fail(obj, fmt.Sprintf("references Policy %s, which has no spec.egressMTLS: NIC connects without a client certificate and aigw refuses", pref),
-			fmt.Sprintf("add spec.egressMTLS to Policy %s, or point annotation %s at the EgressMTLS Policy", pref, patches.AnnotationPolicy))
+			fmt.Sprintf("add spec.egressMTLS to Policy %s, or point annotation %s at the EgressMTLS Policy", pref, aigw.AnnotationPolicy))
 	case len(res.Conflicts) > 0 && s.selected(p.GetLabels()) && slices.Contains(s.namespaces, pns):
 		l.fail(obj, fmt.Sprintf("references Policy %s, which fails validation (see Policies in %s)", pref, pns), "fix the Policy as reported there")
 	case len(res.Conflicts) > 0 || len(res.Warnings) > 0 && !s.selected(p.GetLabels()):

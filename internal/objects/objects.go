@@ -1,9 +1,8 @@
-package patches
+// Package objects gives mutations and rules read access to the other objects they consult, and
+// decodes objects as the API server does.
+package objects
 
-import (
-	"encoding/json"
-	"strings"
-)
+import "strings"
 
 // Objects gives the patches and validations read access to the other objects they consult: the
 // webhook serves them from its informer cache, the CLI from the manifests it was given.
@@ -34,10 +33,10 @@ func NewObjectSet(defaultNamespace string, objects ...[]byte) *ObjectSet {
 // Add indexes one more object (a later object of the same key replaces an earlier one).
 func (s *ObjectSet) Add(defaultNamespace string, raw []byte) {
 	var m struct {
-		Kind     string     `json:"kind"`
-		Metadata objectMeta `json:"metadata"`
+		Kind     string `json:"kind"`
+		Metadata Meta   `json:"metadata"`
 	}
-	if json.Unmarshal(raw, &m) != nil || m.Kind == "" {
+	if Decode(raw, &m) != nil || m.Kind == "" {
 		return
 	}
 	ns := m.Metadata.Namespace
@@ -78,15 +77,15 @@ func (s *ObjectSet) List(kind, namespace string) [][]byte {
 	return out
 }
 
-// get and list tolerate a nil Objects (nothing known).
-func get(objs Objects, kind, namespace, name string) ([]byte, bool) {
+// Get and List tolerate a nil Objects (nothing known).
+func Get(objs Objects, kind, namespace, name string) ([]byte, bool) {
 	if objs == nil {
 		return nil, false
 	}
 	return objs.Get(kind, namespace, name)
 }
 
-func list(objs Objects, kind, namespace string) [][]byte {
+func List(objs Objects, kind, namespace string) [][]byte {
 	if objs == nil {
 		return nil
 	}

@@ -1,0 +1,16 @@
+package aigw
+
+// The kinds of objects the webhook mutates, validates or reads, by "apiVersion kind".
+const (
+	KindPod                = "v1 Pod"
+	KindConfigMap          = "v1 ConfigMap"
+	KindSecret             = "v1 Secret"
+	KindIngress            = "networking.k8s.io/v1 Ingress"
+	KindPolicy             = "k8s.nginx.org/v1 Policy"
+	KindVirtualServer      = "k8s.nginx.org/v1 VirtualServer"
+	KindVirtualServerRoute = "k8s.nginx.org/v1 VirtualServerRoute"
+	KindCertificate        = "cert-manager.io/v1 Certificate"
+)
+
+// Kind joins an apiVersion and a kind as the constants above spell them.
+func Kind(apiVersion, kind string) string { return apiVersion + " " + kind }
