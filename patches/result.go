@@ -20,26 +20,18 @@ type Result struct {
 
 // Decision is a Result with the mode applied: what the API server (or the CLI) should do.
 type Decision struct {
-	Allowed  bool
-	Patch    []jsonpatch.Operation
-	Warnings []string
-	Denial   string
+	aigw.Decision
+	Patch []jsonpatch.Operation
 }
 
 // Decide applies mode: in enforce mode a conflict denies the object; in warn mode the object is
 // allowed unchanged and each conflict becomes a warning.
 func (r Result) Decide(mode aigw.Mode) Decision {
+	d := Decision{Decision: aigw.Decide(r.Conflicts, r.Warnings, mode)}
 	if len(r.Conflicts) == 0 {
-		return Decision{Allowed: true, Patch: r.Patch, Warnings: r.Warnings}
+		d.Patch = r.Patch
 	}
-	if mode == aigw.ModeWarn {
-		w := append([]string{}, r.Warnings...)
-		for _, c := range r.Conflicts {
-			w = append(w, c+" (allowed unchanged: mode warn)")
-		}
-		return Decision{Allowed: true, Warnings: w}
-	}
-	return Decision{Denial: strings.Join(r.Conflicts, "; "), Warnings: r.Warnings}
+	return d
 }
 
 // conflict formats one denial line: object, field, expected, found and the fix.
@@ -98,4 +90,16 @@ func annotationOp(m objectMeta, key, value string) []jsonpatch.Operation {
 		return []jsonpatch.Operation{replace("/metadata/annotations/"+pointerEscape(key), value)}
 	}
 	return []jsonpatch.Operation{add("/metadata/annotations/"+pointerEscape(key), value)}
+}
+
+// WiringOps returns the operations of r that wire an object (everything but the record kept in
+// metadata): a labelled object whose mutation still yields such operations is not wired.
+func WiringOps(r Result) []jsonpatch.Operation {
+	var ops []jsonpatch.Operation
+	for _, op := range r.Patch {
+		if !strings.HasPrefix(op.Path, "/metadata/") {
+			ops = append(ops, op)
+		}
+	}
+	return ops
 }

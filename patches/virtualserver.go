@@ -8,6 +8,7 @@ import (
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
 )
 
 // PatchVirtualServer sets tls.enable on the aigw upstreams of a k8s.nginx.org/v1 VirtualServer
@@ -316,11 +317,19 @@ func vsPolicyFor(s aigw.Settings, ann map[string]string) (routePolicyRef, string
 	parts := strings.Split(v, "/")
 	switch {
 	case len(parts) == 1 && parts[0] != "":
-		return routePolicyRef{Name: parts[0]}, ""
+		return checkedRef(routePolicyRef{Name: parts[0]}, from, v)
 	case len(parts) == 2 && parts[0] != "" && parts[1] != "":
-		return routePolicyRef{Name: parts[1], Namespace: parts[0]}, ""
+		return checkedRef(routePolicyRef{Name: parts[1], Namespace: parts[0]}, from, v)
 	}
 	return routePolicyRef{}, fmt.Sprintf("%s: expected a Policy name or namespace/name, found %q; fix: name the EgressMTLS Policy, e.g. aigw-mtls or ai-gateway/aigw-mtls", from, v)
+}
+
+// checkedRef refuses a reference NIC's validatePolicies would refuse in the object it is written to.
+func checkedRef(ref routePolicyRef, from, v string) (routePolicyRef, string) {
+	if fs := rules.PolicyReference("", from, ref.Name, ref.Namespace); len(fs) > 0 {
+		return routePolicyRef{}, fmt.Sprintf("%s: expected a Policy name or namespace/name that NIC accepts, found %q: %s (%s); fix: %s", from, v, fs[0].Found, fs[0].Consequence, fs[0].Fix)
+	}
+	return ref, ""
 }
 
 // vsSelectUpstreams returns the names of the upstreams to wire, in the object's order: those the

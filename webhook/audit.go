@@ -17,7 +17,7 @@ import (
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
-	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
 )
 
 // PolicyAudit re-validates the egressMTLS Policies of a namespace whenever a labelled Secret there
@@ -43,12 +43,13 @@ func (a *PolicyAudit) Reconcile(ctx context.Context, req reconcile.Request) (rec
 		if err := json.Unmarshal(raw, &p.Object); err != nil {
 			continue
 		}
-		res, err := patches.ValidatePolicy(raw, req.Namespace, s, a.Objects, now())
+		fs, err := rules.Policy(raw, req.Namespace, s, a.Objects, now())
 		if err != nil {
 			continue
 		}
-		policyProblems.WithLabelValues(req.Namespace, p.GetName()).Set(float64(len(res.Conflicts)))
-		for _, c := range res.Conflicts {
+		problems := fs.Errors()
+		policyProblems.WithLabelValues(req.Namespace, p.GetName()).Set(float64(len(problems)))
+		for _, c := range problems {
 			log.FromContext(ctx).Info("live Policy would fail at run time", "policy", p.GetName(), "problem", c)
 			a.Events.Eventf(&p, nil, corev1.EventTypeWarning, "EgressMTLSBroken", "Audit", "%s", c)
 		}

@@ -20,7 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
-	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/certs"
 )
 
 // AnnotationCASyncSource marks the nginx.org/ca Secrets the CA sync owns.
@@ -70,7 +70,7 @@ func (r *CASync) Reconcile(ctx context.Context, req reconcile.Request) (reconcil
 	if r.Now != nil {
 		now = r.Now
 	}
-	bundle, next, err := patches.CABundle(current, target.Data[r.Settings.CAKey], now())
+	bundle, next, err := certs.CABundle(current, target.Data[r.Settings.CAKey], now())
 	if err != nil {
 		caSyncOutcomes.WithLabelValues("error").Inc()
 		r.Events.Eventf(&src, nil, corev1.EventTypeWarning, "CASourceUnreadable", "Sync", "Secret %s/%s: %v", req.Namespace, r.Source, err)

@@ -23,7 +23,7 @@ import (
 
 // Fuzz targets for each handler's request decoding (issue 7). Each target takes an operation and
 // the raw object and old object of an admission request, seeded with the real requests of the
-// fixtures under patches/testdata (and the corpus in testdata/fuzz). For every input:
+// fixtures under patches/testdata and internal/rules/testdata (and the corpus in testdata/fuzz). For every input:
 //   - the handler does not panic (called without controller-runtime's panic recovery);
 //   - its answer is well formed: allowed, or refused with a Result carrying a code and a message;
 //   - sent as an AdmissionReview through controller-runtime's HTTP handler (as the API server
@@ -69,12 +69,15 @@ func FuzzValidateCertificate(f *testing.F) {
 
 var fuzzOps = []admissionv1.Operation{admissionv1.Create, admissionv1.Update, admissionv1.Delete, admissionv1.Connect, ""}
 
-// fuzzSeeds are the fixtures of patches/testdata/<dir> as JSON: each object is sent as a CREATE,
+// fuzzSeeds are the fixtures of internal/rules/testdata/<dir> (patches/testdata/<dir> for mutations) as JSON: each object is sent as a CREATE,
 // and as an UPDATE of its <case>.old.yaml when there is one (else of itself); plus malformed
 // requests every handler must refuse cleanly.
 func fuzzSeeds(tb testing.TB, dir string) [][3][]byte {
 	var seeds [][3][]byte
-	files, _ := filepath.Glob(filepath.Join("..", "patches", "testdata", dir, "*.yaml"))
+	files, _ := filepath.Glob(filepath.Join("..", "internal", "rules", "testdata", dir, "*.yaml"))
+	if len(files) == 0 {
+		files, _ = filepath.Glob(filepath.Join("..", "patches", "testdata", dir, "*.yaml"))
+	}
 	for _, file := range files {
 		base := filepath.Base(file)
 		if base == "objects.yaml" || strings.HasSuffix(base, ".objects.yaml") || strings.HasSuffix(base, ".old.yaml") {
@@ -90,7 +93,7 @@ func fuzzSeeds(tb testing.TB, dir string) [][3][]byte {
 		seeds = append(seeds, [3][]byte{{0}, obj, nil}, [3][]byte{{1}, obj, old})
 	}
 	if len(seeds) == 0 {
-		tb.Fatalf("no fixtures in ../patches/testdata/%s", dir)
+		tb.Fatalf("no fixtures for %s in ../internal/rules/testdata or ../patches/testdata", dir)
 	}
 	for _, bad := range []string{``, `null`, `{}`, `[]`, `"pod"`, `{"metadata":`, `{"metadata":{"labels":{"aigw":"mtls"}},"spec":[]}`,
 		`{"metadata":{"labels":{"aigw":"mtls"}},"spec":null,"data":null}`, `{"metadata":{"labels":["aigw"]}}`,

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
 )
 
 // Cached kinds. Secrets and cert-manager Certificates are cached only when labelled; Policies
@@ -77,13 +78,24 @@ func CacheOptions(s aigw.Settings) cache.Options {
 }
 
 // StripPrivateKeys empties every private key of a Secret before it enters the cache: tls.key and
-// any value holding a PEM private key. The keys stay (empty) so their presence can be checked.
+// any value holding a PEM private key. The keys stay (empty) so their presence can be checked, and
+// whether tls.key matched tls.crt is recorded in the cached copy's aigw.AnnotationKeyCheck (NIC
+// refuses a Secret whose key does not match; the rules read the verdict).
 func StripPrivateKeys(obj any) (any, error) {
 	sec, ok := obj.(*corev1.Secret)
 	if !ok {
 		return obj, nil
 	}
 	sec.ManagedFields = nil
+	if sec.Annotations != nil {
+		delete(sec.Annotations, aigw.AnnotationKeyCheck)
+	}
+	if v := rules.RecordKeyCheck(sec.Data[corev1.TLSCertKey], sec.Data[corev1.TLSPrivateKeyKey]); v != "" {
+		if sec.Annotations == nil {
+			sec.Annotations = map[string]string{}
+		}
+		sec.Annotations[aigw.AnnotationKeyCheck] = v
+	}
 	for k, v := range sec.Data {
 		if k == corev1.TLSPrivateKeyKey || bytes.Contains(v, []byte("PRIVATE KEY")) {
 			sec.Data[k] = []byte{}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
 	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
 )
 
@@ -86,7 +87,7 @@ func Handlers(o Options, objs objects.Objects) map[string]admission.Handler {
 	mutator := func(kind string, m patches.Mutation) *Mutator {
 		return &Mutator{Kind: kind, Patch: m, Settings: s, Objects: objs, Excluded: excluded}
 	}
-	validator := func(kind string, v patches.Validation) *Validator {
+	validator := func(kind string, v rules.Rule) *Validator {
 		return &Validator{Kind: kind, Validate: v, Settings: s, Objects: objs, Excluded: excluded}
 	}
 	pods := mutator("Pod", patches.PatchPod)
@@ -96,9 +97,9 @@ func Handlers(o Options, objs objects.Objects) map[string]admission.Handler {
 		PathMutateConfigMap:          mutator("ConfigMap", patches.PatchConfigMap),
 		PathMutateVirtualServer:      mutator("VirtualServer", patches.PatchVirtualServer),
 		PathMutateVirtualServerRoute: mutator("VirtualServerRoute", patches.PatchVirtualServerRoute),
-		PathValidatePolicy:           validator("Policy", patches.ValidationFor("k8s.nginx.org/v1", "Policy")),
-		PathValidateVirtualServer:    validator("VirtualServer", patches.ValidationFor("k8s.nginx.org/v1", "VirtualServer")),
-		PathValidateCertificate:      validator("Certificate", patches.ValidateCertificate),
+		PathValidatePolicy:           validator("Policy", rules.For("k8s.nginx.org/v1", "Policy")),
+		PathValidateVirtualServer:    validator("VirtualServer", rules.For("k8s.nginx.org/v1", "VirtualServer")),
+		PathValidateCertificate:      validator("Certificate", rules.Certificate),
 	}
 }
 

@@ -12,14 +12,14 @@ import (
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
-	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
 )
 
 // Validator is an admission.Handler that refuses (enforce) or warns about (warn) configurations
 // that would fail at run time.
 type Validator struct {
 	Kind     string
-	Validate patches.Validation
+	Validate rules.Rule
 	Settings aigw.Settings
 	Objects  objects.Objects
 	Excluded map[string]bool
@@ -55,11 +55,11 @@ func (v *Validator) handle(req admission.Request) admission.Response {
 	if v.Now != nil {
 		now = v.Now
 	}
-	res, err := v.Validate(req.Object.Raw, old, req.Namespace, v.Settings, v.Objects, now())
+	fs, err := v.Validate(req.Object.Raw, old, req.Namespace, v.Settings, v.Objects, now())
 	if err != nil {
 		return admission.Errored(http.StatusBadRequest, err)
 	}
-	d := res.Decide(v.Settings.Mode)
+	d := fs.Decide(v.Settings.Mode)
 	if !d.Allowed {
 		resp := admission.Denied(d.Denial)
 		resp.Warnings = d.Warnings

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
 	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
 )
 
@@ -63,13 +64,13 @@ func validate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				}
 			}
 		}
-		if v := patches.ValidationFor(d.apiVersion, d.kind); v != nil {
-			res, err := v(admitted, nil, namespace, s, lookups, now)
+		if v := rules.For(d.apiVersion, d.kind); v != nil {
+			fs, err := v(admitted, nil, namespace, s, lookups, now)
 			if err != nil {
 				fmt.Fprintf(stderr, "%s: %s: %v\n", d.source, d.ref(), err)
 				return 2
 			}
-			results = append(results, res)
+			results = append(results, patches.Result{Conflicts: fs.Errors(), Warnings: fs.Warnings()})
 		}
 		for _, res := range results {
 			dec := res.Decide(s.Mode)

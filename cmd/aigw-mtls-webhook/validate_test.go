@@ -52,7 +52,7 @@ func TestValidateSamplesWithServerCert(t *testing.T) {
 		t.Errorf("wrong SAN: want exit 1 and %q, got %d\n%s", want, code, out)
 	}
 	// The mutated VirtualServer references the Policy, so it is refused for the same reason.
-	if !strings.Contains(out, "VirtualServer/ai-gateway/aigw-mtls: spec.routes[0] (path /) references Policy/ai-gateway/aigw-mtls") {
+	if !strings.Contains(out, "VirtualServer/ai-gateway/aigw-mtls: spec.routes[0].policies[0] references Policy/ai-gateway/aigw-mtls") {
 		t.Errorf("want the VirtualServer refused through its Policy:\n%s", out)
 	}
 }

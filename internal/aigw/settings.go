@@ -103,3 +103,10 @@ type TLSPaths struct {
 	ServerKeyPath  string // /tls/server.key
 	ClientCAPath   string // /etc/internal-ca/ca.crt
 }
+
+// AnnotationKeyCheck is set by the webhook on its cached copy of a Secret, never on the Secret
+// itself: whether tls.key matched tls.crt before the key was dropped from the copy.
+const (
+	AnnotationKeyCheck = "mtls.aigw.io/cached-key-check"
+	KeyCheckMatches    = "matches"
+)

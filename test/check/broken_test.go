@@ -56,7 +56,7 @@ func TestEachBreakageIsReported(t *testing.T) {
 				replaceSecretData(t, sc.ns, "aigw-server-tls", server.Secret(sc.serverCrt).Data)
 			},
 			want: []string{
-				"✗ Secret/{ns}/aigw-server-tls: server certificate DNS:aigw.{ns}.svc.cluster.local,aigw.{ns}.svc (issued by CN=Other CA) does not chain to the CA in internal-ca (CN=Internal CA) as nginx's OpenSSL verifies it",
+				"✗ Secret/{ns}/aigw-server-tls: data.tls.crt: expected a server certificate that chains to the CA in internal-ca (CN=Internal CA) as nginx's OpenSSL verifies it, found DNS:aigw.{ns}.svc.cluster.local,aigw.{ns}.svc in Secret {ns}/aigw-server-tls issued by CN=Other CA",
 				"✗ Policy/{ns}/aigw-mtls: spec.egressMTLS (aigw server certificate): expected a server certificate that chains to the CA in trustedCertSecret internal-ca",
 				"✗ VirtualServer/{ns}/aigw-mtls: references Policy {ns}/aigw-mtls, which fails validation (see Policies in {ns})",
 			},
@@ -70,7 +70,7 @@ func TestEachBreakageIsReported(t *testing.T) {
 				replaceSecretData(t, sc.ns, "aigw-nic-client-tls", map[string][]byte{"tls.crt": crt, "tls.key": key, "ca.crt": sc.ca.CAPEM})
 			},
 			want: []string{
-				"✗ Secret/{ns}/aigw-nic-client-tls: client certificate CN=nginx-ingress-client expired on ",
+				"✗ Secret/{ns}/aigw-nic-client-tls: data.tls.crt: expected a client certificate valid now, found CN=nginx-ingress-client expired on ",
 			},
 			notWant: []string{"does not chain"},
 			failing: []string{"Secret/{ns}/aigw-nic-client-tls", "Policy/{ns}/aigw-mtls", "VirtualServer/{ns}/aigw-mtls"},

@@ -95,7 +95,7 @@ func TestSeedPolicyIsAdmittedAndBadOnesRefused(t *testing.T) {
 		t.Errorf("seed Policy: want no warning, got %q", w)
 	}
 
-	wrong := `Policy/ai-gateway/wrong-name: spec.egressMTLS.sslName: expected a name the aigw server certificate (Secret ai-gateway/aigw-server-tls) covers as nginx checks it, one of [aigw.ai-gateway.svc.cluster.local, aigw.ai-gateway.svc], found "aigw.example.com"; fix: set sslName to aigw.ai-gateway.svc.cluster.local`
+	wrong := `Policy/ai-gateway/wrong-name: spec.egressMTLS.sslName: expected a name the aigw server certificate (Secret ai-gateway/aigw-server-tls) covers as nginx checks it, one of [aigw.ai-gateway.svc.cluster.local, aigw.ai-gateway.svc], found "aigw.example.com" (nginx answers 502: the TLS handshake with aigw fails); fix: set sslName to aigw.ai-gateway.svc.cluster.local`
 	_, err := dyn.Resource(policyGVR).Namespace(ns).Create(ctx, policyWith("wrong-name", ns, "aigw.example.com"), metav1.CreateOptions{})
 	if err == nil || !strings.Contains(err.Error(), wrong) {
 		t.Errorf("wrong sslName: want %q, got %v", wrong, err)
@@ -119,7 +119,7 @@ func TestVirtualServerReferencingABadPolicyIsRefused(t *testing.T) {
 	vs.Object["spec"].(map[string]any)["host"] = "legacy.example.com"
 	annotations := map[string]string{"mtls.aigw.io/policy": "legacy-bad"}
 	vs.SetAnnotations(annotations)
-	want := `VirtualServer/ai-gateway/legacy-vs: spec.routes[0] (path /) references Policy/ai-gateway/legacy-bad: spec.egressMTLS.sslName`
+	want := `VirtualServer/ai-gateway/legacy-vs: spec.routes[0].policies[0] references Policy/ai-gateway/legacy-bad: spec.egressMTLS.sslName`
 	eventually(t, "refusal once the Policy is cached", func() error {
 		_, err := dyn.Resource(vsGVR).Namespace(ns).Create(ctx, vs, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		if err == nil || !strings.Contains(err.Error(), want) {

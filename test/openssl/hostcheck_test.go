@@ -15,7 +15,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/certs"
 )
 
 // certCase is one certificate (subject, subjectAltName) and the names checked against it.
@@ -139,12 +139,12 @@ func TestCheckHostMatchesOpenSSL(t *testing.T) {
 	t.Logf("oracle: %s", strings.TrimSpace(string(version)))
 
 	dir := t.TempDir()
-	certs := make([]*x509.Certificate, len(corpus))
+	parsed := make([]*x509.Certificate, len(corpus))
 	paths := make([]string, len(corpus))
 	parallel(len(corpus), func(i int) {
 		paths[i] = filepath.Join(dir, fmt.Sprintf("cert%02d.pem", i))
 		var err error
-		if certs[i], err = makeCert(bin, paths[i], corpus[i]); err != nil {
+		if parsed[i], err = makeCert(bin, paths[i], corpus[i]); err != nil {
 			t.Errorf("cert %d (%s, %s): %v", i, corpus[i].subj, corpus[i].san, err)
 		}
 	})
@@ -181,7 +181,7 @@ func TestCheckHostMatchesOpenSSL(t *testing.T) {
 	matches := 0
 	for _, p := range pairs {
 		c := corpus[p.cert]
-		if got := patches.CheckHost(certs[p.cert], p.name); got != p.want {
+		if got := certs.CheckHost(parsed[p.cert], p.name); got != p.want {
 			t.Errorf("CheckHost(subject %q, SAN %q; %q) = %v, openssl says %v", c.subj, c.san, p.name, got, p.want)
 		}
 		if p.want {
@@ -189,7 +189,7 @@ func TestCheckHostMatchesOpenSSL(t *testing.T) {
 		}
 	}
 	t.Logf("compared %d (certificate, name) pairs over %d certificates: %d match, %d do not",
-		len(pairs), len(certs), matches, len(pairs)-matches)
+		len(pairs), len(parsed), matches, len(pairs)-matches)
 	if len(pairs) < 200 || matches < 50 || len(pairs)-matches < 50 {
 		t.Errorf("corpus too small or one-sided: %d pairs, %d matches", len(pairs), matches)
 	}

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
 	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
 )
 
@@ -153,16 +154,17 @@ func (l *lines) ok(obj, msg string)        { l.add(obj, StatusOK, msg, "") }
 func (l *lines) warn(obj, msg, fix string) { l.add(obj, StatusWarning, msg, fix) }
 func (l *lines) fail(obj, msg, fix string) { l.add(obj, StatusError, msg, fix) }
 
-// findings adds one line per finding, or a ✓ line with okMsg when there is none.
-func (l *lines) findings(obj, okMsg string, fs []patches.Finding) {
+// findings adds one line per finding (prefixed by prefix), or a ✓ line with okMsg when there is
+// none and okMsg is set.
+func (l *lines) findings(obj, prefix, okMsg string, fs rules.Findings) {
 	for _, f := range fs {
 		st := StatusError
-		if f.Severity == patches.SeverityWarning {
+		if f.Severity == rules.Warning {
 			st = StatusWarning
 		}
-		l.add(obj, st, f.Message, f.Fix)
+		l.add(obj, st, prefix+f.Problem(), f.Fix)
 	}
-	if len(fs) == 0 {
+	if len(fs) == 0 && okMsg != "" {
 		l.ok(obj, okMsg)
 	}
 }

@@ -4,12 +4,12 @@ import (
 	"crypto/x509"
 	"fmt"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
-	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/certs"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
 )
 
 // secretSpec is one of the three Secrets the wiring needs in a namespace.
@@ -93,14 +93,14 @@ func checkCAMatchesSource(s *snapshot, l *lines, ns string) {
 	if len(pem) == 0 {
 		pem = src.Data["ca.crt"]
 	}
-	missing, err := patches.MissingCAs(bundle, pem)
+	missing, err := certs.MissingCAs(bundle, pem)
 	switch {
 	case err != nil:
 		l.fail(ref("Secret", ns, s.o.CASyncSource), "cert-manager's CA Secret: tls.crt: "+err.Error(), "re-issue the CA Certificate")
 	case len(missing) > 0:
 		var held []string
 		for _, c := range bundle {
-			held = append(held, patches.CertSubject(c))
+			held = append(held, certs.Subject(c))
 		}
 		fix := fmt.Sprintf("delete Secret %s so the CA sync recreates it from %s, or annotate it %s=%s so the CA sync manages it",
 			set.CASecret, s.o.CASyncSource, annotationCASyncSource, s.o.CASyncSource)
@@ -108,7 +108,7 @@ func checkCAMatchesSource(s *snapshot, l *lines, ns string) {
 			fix = "the CA sync has not caught up: check that the webhook runs with --ca-sync-source-secret=" + s.o.CASyncSource + " and its events (reason CASynced)"
 		}
 		l.fail(obj, fmt.Sprintf("does not hold cert-manager's current CA %s (Secret %s): it holds %s, so NIC does not trust certificates from the current CA",
-			patches.CertSubject(missing[0]), s.o.CASyncSource, strings.Join(held, ", ")), fix)
+			certs.Subject(missing[0]), s.o.CASyncSource, strings.Join(held, ", ")), fix)
 	default:
 		l.ok(obj, fmt.Sprintf("holds cert-manager's CA from Secret %s", s.o.CASyncSource))
 	}
@@ -125,7 +125,7 @@ func (s *snapshot) caCertificates(ns string) []*x509.Certificate {
 	if sec == nil || sec.Type != "nginx.org/ca" {
 		return nil
 	}
-	certs, err := patches.ParseCertificates(sec.Data[set.CAKey])
+	certs, err := certs.Parse(sec.Data[set.CAKey])
 	if err != nil {
 		return nil
 	}
@@ -140,9 +140,11 @@ func checkCertificates(s *snapshot, ns string) []Check {
 	set := s.o.Settings
 	var trusted []*x509.Certificate
 	if sec := s.secret(ns, set.CASecret); sec != nil && len(sec.Data[set.CAKey]) > 0 {
-		var r patches.CertReport
-		trusted, r = patches.CheckCA(sec.Data[set.CAKey], set.CASecret+" "+set.CAKey, s.o.Now)
-		l.findings(ref("Secret", ns, set.CASecret), r.Summary, r.Findings)
+		obj := ref("Secret", ns, set.CASecret)
+		var fs rules.Findings
+		var summary string
+		trusted, fs, summary = rules.CABundle(obj, "data."+set.CAKey, sec.Data[set.CAKey], s.o.Now)
+		l.findings(obj, "", summary, fs)
 		if sec.Type != "nginx.org/ca" {
 			trusted = nil // NIC does not load it; reported under Secrets
 		}
@@ -151,19 +153,26 @@ func checkCertificates(s *snapshot, ns string) []Check {
 		l.warn(ref("Secret", ns, set.CASecret), fmt.Sprintf("the chains of %s and %s are not checked: no usable nginx.org/ca Secret %s (see Secrets)",
 			set.ServerTLSSecret, set.ClientTLSSecret, set.CASecret), "fix Secret "+set.CASecret+" as reported under Secrets")
 	}
-	for _, c := range []struct {
-		name  string
-		check func([]byte, []*x509.Certificate, string, time.Time) patches.CertReport
-	}{
-		{set.ServerTLSSecret, patches.CheckServerCert},
-		{set.ClientTLSSecret, patches.CheckClientCert},
-	} {
-		sec := s.secret(ns, c.name)
+	for _, name := range []string{set.ServerTLSSecret, set.ClientTLSSecret} {
+		sec := s.secret(ns, name)
 		if sec == nil || len(sec.Data[corev1.TLSCertKey]) == 0 {
 			continue // reported under Secrets
 		}
-		r := c.check(sec.Data[corev1.TLSCertKey], trusted, set.CASecret, s.o.Now)
-		l.findings(ref("Secret", ns, c.name), r.Summary, r.Findings)
+		obj := ref("Secret", ns, name)
+		chain, err := certs.Parse(sec.Data[corev1.TLSCertKey])
+		if err != nil {
+			l.fail(obj, "data.tls.crt: "+err.Error(), "re-issue the certificate (cert-manager: cmctl renew)")
+			continue
+		}
+		var fs rules.Findings
+		var summary string
+		if name == set.ServerTLSSecret {
+			// The depth is judged per Policy (under Policies): here only the chain itself.
+			fs, summary = rules.ServerCertificate(obj, "data.tls.crt", chain, "Secret "+ns+"/"+name, trusted, set.CASecret, -1, s.o.Now)
+		} else {
+			fs, summary = rules.ClientCertificate(obj, "data.tls.crt", chain, trusted, set.CASecret, s.o.Now)
+		}
+		l.findings(obj, "", summary, fs)
 	}
 	return l.out
 }

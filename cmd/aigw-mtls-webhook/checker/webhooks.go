@@ -13,7 +13,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/certs"
 )
 
 // checkWebhooks: the Mutating and Validating webhook configurations exist, every webhook carries a
@@ -199,11 +199,11 @@ func (w *webhookChecker) verifyBundles(obj string, t *target, chain []*x509.Cert
 		hooks := strings.Join(users[b], ", ")
 		if err := verifyChain([]byte(b), chain, host, w.s); err != nil {
 			w.l.fail(obj, fmt.Sprintf("the caBundle of webhook(s) %s does not verify the serving certificate %s (%s, issued by %s): %v; %s",
-				hooks, where, patches.CertSubject(chain[0]), issuer(chain[0]), err, t.consequence()),
+				hooks, where, certs.Subject(chain[0]), issuer(chain[0]), err, t.consequence()),
 				fmt.Sprintf("set clientConfig.caBundle to the CA that issues the serving certificate (with cert-manager: annotation %s: <namespace>/<serving Certificate>, filled by cainjector)", AnnotationInjectCAFrom))
 			continue
 		}
-		w.l.ok(obj, fmt.Sprintf("caBundle verifies the serving certificate %s (%s, %s)", where, patches.CertSubject(chain[0]), patches.DaysLeft(chain[0], w.s.o.Now)))
+		w.l.ok(obj, fmt.Sprintf("caBundle verifies the serving certificate %s (%s, %s)", where, certs.Subject(chain[0]), certs.DaysLeft(chain[0], w.s.o.Now)))
 	}
 }
 
@@ -266,7 +266,7 @@ func (w *webhookChecker) servingCertificate(h hookConfig, svcNamespace, host str
 			return nil, "", &Check{Status: StatusError, Message: fmt.Sprintf("the serving Certificate %s has not been issued: Secret %s/%s does not exist", a, ns, secretName),
 				Fix: "check the Certificate's status (kubectl describe certificate) and cert-manager's logs"}
 		}
-		chain, err := patches.ParseCertificates(sec.Data[corev1.TLSCertKey])
+		chain, err := certs.Parse(sec.Data[corev1.TLSCertKey])
 		if err != nil {
 			return nil, "", &Check{Status: StatusError, Message: fmt.Sprintf("serving Secret %s/%s: tls.crt: %v", ns, secretName, err), Fix: "re-issue the serving Certificate"}
 		}
@@ -280,7 +280,7 @@ func (w *webhookChecker) servingCertificate(h hookConfig, svcNamespace, host str
 		if !strings.HasPrefix(key, ns+"/") || sec.Type != corev1.SecretTypeTLS {
 			continue
 		}
-		chain, err := patches.ParseCertificates(sec.Data[corev1.TLSCertKey])
+		chain, err := certs.Parse(sec.Data[corev1.TLSCertKey])
 		if err == nil && chain[0].VerifyHostname(host) == nil {
 			return chain, fmt.Sprintf("Secret %s/%s", ns, sec.Name), nil
 		}

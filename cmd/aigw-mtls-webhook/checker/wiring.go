@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
 	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
 )
 
@@ -23,13 +24,15 @@ func checkPolicies(s *snapshot, ns string) []Check {
 			continue
 		}
 		obj := ref("Policy", ns, p.GetName())
-		res, egress, err := s.validatePolicy(p)
+		fs, egress, err := s.validatePolicy(p)
 		switch {
 		case err != nil:
 			l.fail(obj, "cannot be read: "+err.Error(), "correct the Policy's spec")
 		case !egress:
 			l.ok(obj, "no spec.egressMTLS: nothing to check")
-		case !l.result(obj, res):
+		case len(fs) > 0:
+			l.findings(obj, "", "", fs)
+		default:
 			field := func(name string) string {
 				v, _, _ := unstructured.NestedString(p.Object, "spec", "egressMTLS", name)
 				return v
@@ -43,9 +46,9 @@ func checkPolicies(s *snapshot, ns string) []Check {
 
 // validatePolicy validates p as the webhook does when a labelled VirtualServer references it,
 // whether or not p carries the label itself.
-func (s *snapshot) validatePolicy(p *unstructured.Unstructured) (res patches.Result, egress bool, err error) {
+func (s *snapshot) validatePolicy(p *unstructured.Unstructured) (fs rules.Findings, egress bool, err error) {
 	if e, found, _ := unstructured.NestedMap(p.Object, "spec", "egressMTLS"); !found || e == nil {
-		return patches.Result{}, false, nil
+		return nil, false, nil
 	}
 	c := p.DeepCopy()
 	l := c.GetLabels()
@@ -56,10 +59,10 @@ func (s *snapshot) validatePolicy(p *unstructured.Unstructured) (res patches.Res
 	c.SetLabels(l)
 	raw, err := c.MarshalJSON()
 	if err != nil {
-		return res, true, err
+		return nil, true, err
 	}
-	res, err = patches.ValidatePolicy(raw, c.GetNamespace(), s.o.Settings, s.objs, s.o.Now)
-	return res, true, err
+	fs, err = rules.Policy(raw, c.GetNamespace(), s.o.Settings, s.objs, s.o.Now)
+	return fs, true, err
 }
 
 func (s *snapshot) policy(namespace, name string) *unstructured.Unstructured {
@@ -207,24 +210,17 @@ func (s *snapshot) checkReferencedPolicy(l *lines, obj, pns, pname string) {
 			fmt.Sprintf("apply the EgressMTLS Policy %s (config/samples/aigw-policy.yaml), or point annotation %s at the Policy in use", pref, aigw.AnnotationPolicy))
 		return
 	}
-	res, egress, err := s.validatePolicy(p)
+	fs, egress, err := s.validatePolicy(p)
 	switch {
 	case err != nil:
 		l.fail(obj, fmt.Sprintf("references Policy %s, which cannot be read: %v", pref, err), "correct the Policy's spec")
 	case !egress:
 		l.fail(obj, fmt.Sprintf("references Policy %s, which has no spec.egressMTLS: NIC connects without a client certificate and aigw refuses", pref),
 			fmt.Sprintf("add spec.egressMTLS to Policy %s, or point annotation %s at the EgressMTLS Policy", pref, aigw.AnnotationPolicy))
-	case len(res.Conflicts) > 0 && s.selected(p.GetLabels()) && slices.Contains(s.namespaces, pns):
+	case len(fs.Errors()) > 0 && s.selected(p.GetLabels()) && slices.Contains(s.namespaces, pns):
 		l.fail(obj, fmt.Sprintf("references Policy %s, which fails validation (see Policies in %s)", pref, pns), "fix the Policy as reported there")
-	case len(res.Conflicts) > 0 || len(res.Warnings) > 0 && !s.selected(p.GetLabels()):
-		for _, c := range res.Conflicts {
-			msg, fix := splitMessage(c, "")
-			l.fail(obj, "references "+msg, fix)
-		}
-		for _, w := range res.Warnings {
-			msg, fix := splitMessage(w, "")
-			l.warn(obj, "references "+msg, fix)
-		}
+	case len(fs.Errors()) > 0 || len(fs) > 0 && !s.selected(p.GetLabels()):
+		l.findings(obj, "references Policy "+pref+": ", "", fs)
 	default:
 		l.ok(obj, fmt.Sprintf("references Policy %s, which passes validation", pref))
 	}

@@ -1,0 +1,108 @@
+package rules
+
+import (
+	"crypto/x509"
+	"fmt"
+	"time"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
+)
+
+// The Secrets an egressMTLS Policy names, as NIC reads them: internal/configs/policy.go
+// addEgressMTLSConfig answers 500 on every route that references the Policy when a named Secret
+// is missing, of the wrong type, or invalid (internal/k8s/secrets/validation.go). A missing Secret
+// is only a warning here: GitOps tools apply objects in any order.
+
+// checkTrustedCertSecret returns the CA certificates nginx will trust for the server. NIC checks
+// the type whatever verifyServer is.
+func checkTrustedCertSecret(c *collector, objs objects.Objects, namespace string, e *egressMTLS, now time.Time) []*x509.Certificate {
+	field := "spec.egressMTLS.trustedCertSecret"
+	name := e.TrustedCertSecret
+	if name == "" || len(dns1123Subdomain(name)) > 0 {
+		return nil
+	}
+	sec, found, err := lookupSecret(objs, namespace, name)
+	ref := fmt.Sprintf("Secret %s/%s", namespace, name)
+	switch {
+	case err != nil:
+		c.refuse(field, "a readable Secret", err.Error(), Route500, "recreate the Secret")
+		return nil
+	case !found:
+		c.warn(field, ref+" not found yet", Route500+" until it exists", "let the CA sync create it, or apply it")
+		return nil
+	case sec.Type != "nginx.org/ca":
+		c.refuse(field, ref+" of type nginx.org/ca (addEgressMTLSConfig accepts no other type)", "type "+sec.Type, Route500,
+			"point trustedCertSecret at the nginx.org/ca Secret the CA sync maintains (internal-ca), or recreate the Secret with type nginx.org/ca and key ca.crt")
+		return nil
+	}
+	if _, ok := sec.Data["ca.crt"]; !ok {
+		c.refuse(field, ref+" with key ca.crt (ValidateCASecret)", "no key ca.crt", Route500, "store the CA certificate under key ca.crt")
+		return nil
+	}
+	trusted, fs, _ := CABundle(c.obj, field, sec.Data["ca.crt"], now)
+	c.out = append(c.out, fs...)
+	if !e.VerifyServer {
+		return nil
+	}
+	return trusted
+}
+
+// checkClientSecret judges the tlsSecret. Stricter than NIC, which renders no client certificate
+// without one: aigw requires one.
+func checkClientSecret(c *collector, objs objects.Objects, namespace, name string, s aigw.Settings, now time.Time) []*x509.Certificate {
+	field := "spec.egressMTLS.tlsSecret"
+	if name == "" {
+		c.refuse(field, "the NIC client certificate Secret (kubernetes.io/tls) aigw requires for mTLS", "none", AigwRefuses, "set tlsSecret: "+s.ClientTLSSecret)
+		return nil
+	}
+	if len(dns1123Subdomain(name)) > 0 {
+		return nil
+	}
+	ref := fmt.Sprintf("Secret %s/%s", namespace, name)
+	sec, found, err := lookupSecret(objs, namespace, name)
+	switch {
+	case err != nil:
+		c.refuse(field, "a readable Secret", err.Error(), Route500, "recreate the Secret")
+		return nil
+	case !found:
+		c.warn(field, ref+" not found yet", Route500+" until it exists", "issue NIC's client Certificate (cert-manager: spec.secretName "+name+")")
+		return nil
+	case sec.Type != "kubernetes.io/tls":
+		c.refuse(field, ref+" of type kubernetes.io/tls (addEgressMTLSConfig accepts no other type)", "type "+sec.Type, Route500,
+			"issue the client certificate with cert-manager (it writes kubernetes.io/tls) or recreate the Secret with kubectl create secret tls")
+		return nil
+	}
+	chain, err := sec.certificates("tls.crt")
+	if err != nil {
+		c.refuse(field, ref+" with a PEM certificate under tls.crt (ValidateTLSSecret)", err.Error(), Route500, "re-issue the client certificate")
+		return nil
+	}
+	if why := sec.keyMismatch(); why != "" {
+		// internal/k8s/secrets/validation.go ValidateTLSSecret: tls.X509KeyPair must succeed.
+		c.refuse(field, ref+" whose tls.key is the private key of tls.crt (ValidateTLSSecret)", why, Route500,
+			"re-issue the client certificate (cert-manager writes both keys together), or put the matching key in tls.key")
+	}
+	var roots []*x509.Certificate
+	rootsName := fmt.Sprintf("Secret %s/%s", namespace, s.CASecret)
+	if ca, found, err := lookupSecret(objs, namespace, s.CASecret); err == nil && found {
+		if roots, err = ca.certificates(s.CAKey); err != nil {
+			c.warn(field, fmt.Sprintf("cannot check the client certificate's chain: %s: %v", rootsName, err), NotCheckedYet, "")
+		}
+	} else {
+		c.warn(field, fmt.Sprintf("cannot check the client certificate's chain yet: the CA Secret aigw trusts (%s) is not found", rootsName), NotCheckedYet, "")
+	}
+	fs, _ := ClientCertificate(c.obj, field, chain, roots, rootsName, now)
+	c.out = append(c.out, fs...)
+	return chain
+}
+
+func checkServerChain(c *collector, e *egressMTLS, server serverCert, trusted []*x509.Certificate, now time.Time) {
+	depth := nicDefaultVerifyDepth
+	if e.VerifyDepth != nil {
+		depth = *e.VerifyDepth
+	}
+	fs, _ := ServerCertificate(c.obj, "spec.egressMTLS (aigw server certificate)", append([]*x509.Certificate{server.leaf}, server.pool...), server.source,
+		trusted, "trustedCertSecret "+e.TrustedCertSecret, depth, now)
+	c.out = append(c.out, fs...)
+}
