@@ -58,7 +58,7 @@ fuzz: ## each fuzz target for $(FUZZTIME)
 	go test ./patches -run '^$$' -fuzz '^FuzzPatchVirtualServer$$' -fuzztime $(FUZZTIME)
 	go test ./patches -run '^$$' -fuzz '^FuzzScanPodView$$' -fuzztime $(FUZZTIME)
 	@for f in FuzzMutatePod FuzzMutateConfigMap FuzzMutateVirtualServer FuzzMutateVirtualServerRoute \
-		FuzzValidatePolicy FuzzValidateVirtualServer FuzzValidateCertificate; do \
+		FuzzValidatePolicy FuzzValidateVirtualServer FuzzValidateVirtualServerRoute FuzzValidateCertificate; do \
 		echo "go test ./webhook -run '^$$' -fuzz '^$$f\$$' -fuzztime $(FUZZTIME)"; \
 		go test ./webhook -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) || exit 1; \
 	done

@@ -61,6 +61,12 @@ func FuzzValidateVirtualServer(f *testing.F) {
 	fuzzHandler(f, PathValidateVirtualServer, vsKind, vsRes, "policy-via-virtualserver")
 }
 
+func FuzzValidateVirtualServerRoute(f *testing.F) {
+	fuzzHandler(f, PathValidateVirtualServerRoute,
+		metav1.GroupVersionKind{Group: "k8s.nginx.org", Version: "v1", Kind: "VirtualServerRoute"},
+		metav1.GroupVersionResource{Group: "k8s.nginx.org", Version: "v1", Resource: "virtualserverroutes"}, "policy-via-virtualserverroute")
+}
+
 func FuzzValidateCertificate(f *testing.F) {
 	fuzzHandler(f, PathValidateCertificate,
 		metav1.GroupVersionKind{Group: "cert-manager.io", Version: "v1", Kind: "Certificate"},

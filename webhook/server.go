@@ -28,13 +28,14 @@ import (
 
 // Serving paths (kubebuilder convention, SPEC "Serving").
 const (
-	PathMutatePod                = "/mutate-v1-pod"
-	PathMutateConfigMap          = "/mutate-v1-configmap"
-	PathMutateVirtualServer      = "/mutate-k8s-nginx-org-v1-virtualserver"
-	PathMutateVirtualServerRoute = "/mutate-k8s-nginx-org-v1-virtualserverroute"
-	PathValidatePolicy           = "/validate-k8s-nginx-org-v1-policy"
-	PathValidateVirtualServer    = "/validate-k8s-nginx-org-v1-virtualserver"
-	PathValidateCertificate      = "/validate-cert-manager-io-v1-certificate"
+	PathMutatePod                  = "/mutate-v1-pod"
+	PathMutateConfigMap            = "/mutate-v1-configmap"
+	PathMutateVirtualServer        = "/mutate-k8s-nginx-org-v1-virtualserver"
+	PathMutateVirtualServerRoute   = "/mutate-k8s-nginx-org-v1-virtualserverroute"
+	PathValidatePolicy             = "/validate-k8s-nginx-org-v1-policy"
+	PathValidateVirtualServer      = "/validate-k8s-nginx-org-v1-virtualserver"
+	PathValidateVirtualServerRoute = "/validate-k8s-nginx-org-v1-virtualserverroute"
+	PathValidateCertificate        = "/validate-cert-manager-io-v1-certificate"
 )
 
 // Options configure the webhook server.
@@ -93,13 +94,14 @@ func Handlers(o Options, objs objects.Objects) map[string]admission.Handler {
 	pods := mutator("Pod", patches.PatchPod)
 	pods.CreateOnly = true
 	return map[string]admission.Handler{
-		PathMutatePod:                pods,
-		PathMutateConfigMap:          mutator("ConfigMap", patches.PatchConfigMap),
-		PathMutateVirtualServer:      mutator("VirtualServer", patches.PatchVirtualServer),
-		PathMutateVirtualServerRoute: mutator("VirtualServerRoute", patches.PatchVirtualServerRoute),
-		PathValidatePolicy:           validator("Policy", rules.For("k8s.nginx.org/v1", "Policy")),
-		PathValidateVirtualServer:    validator("VirtualServer", rules.For("k8s.nginx.org/v1", "VirtualServer")),
-		PathValidateCertificate:      validator("Certificate", rules.Certificate),
+		PathMutatePod:                  pods,
+		PathMutateConfigMap:            mutator("ConfigMap", patches.PatchConfigMap),
+		PathMutateVirtualServer:        mutator("VirtualServer", patches.PatchVirtualServer),
+		PathMutateVirtualServerRoute:   mutator("VirtualServerRoute", patches.PatchVirtualServerRoute),
+		PathValidatePolicy:             validator("Policy", rules.For("k8s.nginx.org/v1", "Policy")),
+		PathValidateVirtualServer:      validator("VirtualServer", rules.For("k8s.nginx.org/v1", "VirtualServer")),
+		PathValidateVirtualServerRoute: validator("VirtualServerRoute", rules.For("k8s.nginx.org/v1", "VirtualServerRoute")),
+		PathValidateCertificate:        validator("Certificate", rules.Certificate),
 	}
 }
 

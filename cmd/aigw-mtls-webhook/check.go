@@ -13,7 +13,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/aigw-mtls/aigw-mtls-webhook/cmd/aigw-mtls-webhook/checker"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/checker"
 )
 
 // check reads a live cluster and reports, one line per object, whether the NIC → aigw mTLS wiring

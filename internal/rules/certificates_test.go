@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/certs"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules/fixtures"
 )
 
 // text renders findings as "error: <found>" lines for comparison.
@@ -18,28 +19,28 @@ func text(fs Findings) string {
 }
 
 func TestCABundle(t *testing.T) {
-	pki := testPKI(t)
-	cs, fs, sum := CABundle("Secret/ai-gateway/internal-ca", "ca.crt", pki["ca"].pem, validationNow)
+	pki := fixtures.PKI(t)
+	cs, fs, sum := CABundle("Secret/ai-gateway/internal-ca", "ca.crt", pki["ca"].PEM, fixtures.Now)
 	if len(cs) != 1 || len(fs) != 0 || !strings.HasPrefix(sum, "CA CN=Internal CA, expires in ") {
 		t.Errorf("valid CA: certs %d, findings %q, summary %q", len(cs), text(fs), sum)
 	}
 	// An intermediate alone: nginx cannot end the chain.
-	if _, fs, _ = CABundle("o", "f", pki["intermediate"].pem, validationNow); !strings.Contains(text(fs), "error: only CN=Intermediate CA") {
+	if _, fs, _ = CABundle("o", "f", pki["intermediate"].PEM, fixtures.Now); !strings.Contains(text(fs), "error: only CN=Intermediate CA") {
 		t.Errorf("intermediate only: got %q", text(fs))
 	}
-	if _, fs, _ = CABundle("o", "f", pki["expired-ca"].pem, validationNow); text(fs) != "error: CN=Expired CA expired on 2021-01-01T00:00:00Z" {
+	if _, fs, _ = CABundle("o", "f", pki["expired-ca"].PEM, fixtures.Now); text(fs) != "error: CN=Expired CA expired on 2021-01-01T00:00:00Z" {
 		t.Errorf("expired CA: got %q", text(fs))
 	}
 	// After a rotation the old CA stays until it expires: only a warning, for check and admission alike.
-	both := append(append([]byte{}, pki["ca"].pem...), pki["expired-ca"].pem...)
-	if _, fs, _ = CABundle("o", "f", both, validationNow); len(fs.Errors()) != 0 || len(fs.Warnings()) != 1 {
+	both := append(append([]byte{}, pki["ca"].PEM...), pki["expired-ca"].PEM...)
+	if _, fs, _ = CABundle("o", "f", both, fixtures.Now); len(fs.Errors()) != 0 || len(fs.Warnings()) != 1 {
 		t.Errorf("rotation bundle: want one warning, got %q", text(fs))
 	}
-	if _, fs, _ = CABundle("o", "f", []byte("junk"), validationNow); !strings.Contains(text(fs), "error: no PEM block") {
+	if _, fs, _ = CABundle("o", "f", []byte("junk"), fixtures.Now); !strings.Contains(text(fs), "error: no PEM block") {
 		t.Errorf("junk: got %q", text(fs))
 	}
 	crl := []byte("-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n")
-	if _, fs, _ = CABundle("o", "f", append(crl, pki["ca"].pem...), validationNow); !strings.Contains(text(fs), "error: a PEM block of type X509 CRL first") || fs[0].Consequence != Route500 {
+	if _, fs, _ = CABundle("o", "f", append(crl, pki["ca"].PEM...), fixtures.Now); !strings.Contains(text(fs), "error: a PEM block of type X509 CRL first") || fs[0].Consequence != Route500 {
 		t.Errorf("CRL first: got %q", text(fs))
 	}
 }
@@ -54,8 +55,8 @@ func chainOf(t *testing.T, pem []byte) []*x509.Certificate {
 }
 
 func TestServerCertificate(t *testing.T) {
-	pki := testPKI(t)
-	trusted := []*x509.Certificate{pki["ca"].cert}
+	pki := fixtures.PKI(t)
+	trusted := []*x509.Certificate{pki["ca"].Cert}
 	for _, tc := range []struct {
 		cert, want, summary string
 		depth               int
@@ -68,7 +69,7 @@ func TestServerCertificate(t *testing.T) {
 		{"server-expired", "error: CN=aigw.ai-gateway.svc.cluster.local in s expired on 2026-01-01T00:00:00Z", "", 1},
 		{"server-expiring", "warning: server certificate CN=aigw.ai-gateway.svc.cluster.local in s expires on 2026-06-11T00:00:00Z, in 10 days", "", 1},
 	} {
-		fs, sum := ServerCertificate("o", "f", chainOf(t, pki[tc.cert].pem), "s", trusted, "internal-ca", tc.depth, validationNow)
+		fs, sum := ServerCertificate("o", "f", chainOf(t, pki[tc.cert].PEM), "s", trusted, "internal-ca", tc.depth, fixtures.Now)
 		if got := text(fs); tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
 			t.Errorf("%s: findings %q, want %q", tc.cert, got, tc.want)
 		}
@@ -76,25 +77,25 @@ func TestServerCertificate(t *testing.T) {
 			t.Errorf("%s: summary %q, want %q", tc.cert, sum, tc.summary)
 		}
 	}
-	if fs, _ := ServerCertificate("o", "f", chainOf(t, pki["server-other-ca"].pem), "s", nil, "internal-ca", 1, validationNow); len(fs) != 0 {
+	if fs, _ := ServerCertificate("o", "f", chainOf(t, pki["server-other-ca"].PEM), "s", nil, "internal-ca", 1, fixtures.Now); len(fs) != 0 {
 		t.Errorf("no CA: want no finding, got %q", text(fs))
 	}
 }
 
 func TestClientCertificate(t *testing.T) {
-	pki := testPKI(t)
-	roots := []*x509.Certificate{pki["ca"].cert}
+	pki := fixtures.PKI(t)
+	roots := []*x509.Certificate{pki["ca"].Cert}
 	for _, tc := range []struct{ cert, want string }{
 		{"client", ""},
 		{"client-other-ca", "error: CN=nginx-ingress-client issued by CN=Other CA"},
 		{"client-server-only", "error: CN=nginx-ingress-client with extended key usages that exclude it"},
 	} {
-		fs, _ := ClientCertificate("o", "f", chainOf(t, pki[tc.cert].pem), roots, "internal-ca", validationNow)
+		fs, _ := ClientCertificate("o", "f", chainOf(t, pki[tc.cert].PEM), roots, "internal-ca", fixtures.Now)
 		if got := text(fs); tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
 			t.Errorf("%s: findings %q, want %q", tc.cert, got, tc.want)
 		}
 	}
-	if _, sum := ClientCertificate("o", "f", chainOf(t, pki["client"].pem), roots, "internal-ca", validationNow); !strings.HasPrefix(sum, "CN=nginx-ingress-client, chains to internal-ca with 0 intermediate(s), client auth, expires in ") {
+	if _, sum := ClientCertificate("o", "f", chainOf(t, pki["client"].PEM), roots, "internal-ca", fixtures.Now); !strings.HasPrefix(sum, "CN=nginx-ingress-client, chains to internal-ca with 0 intermediate(s), client auth, expires in ") {
 		t.Errorf("summary: %q", sum)
 	}
 }

@@ -18,7 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	"github.com/aigw-mtls/aigw-mtls-webhook/cmd/aigw-mtls-webhook/checker"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/checker"
 	"github.com/aigw-mtls/aigw-mtls-webhook/test/harness"
 	"github.com/aigw-mtls/aigw-mtls-webhook/webhook"
 )

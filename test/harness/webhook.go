@@ -158,6 +158,7 @@ func ValidatingConfiguration(name, baseURL string, caBundle []byte) *admissionre
 		Webhooks: []admissionregistrationv1.ValidatingWebhook{
 			hook("policies.mtls.aigw.io", webhook.PathValidatePolicy, "k8s.nginx.org", "policies"),
 			hook("virtualservers.validate.mtls.aigw.io", webhook.PathValidateVirtualServer, "k8s.nginx.org", "virtualservers"),
+			hook("virtualserverroutes.validate.mtls.aigw.io", webhook.PathValidateVirtualServerRoute, "k8s.nginx.org", "virtualserverroutes"),
 			hook("certificates.mtls.aigw.io", webhook.PathValidateCertificate, "cert-manager.io", "certificates"),
 		},
 	}
