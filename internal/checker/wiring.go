@@ -28,10 +28,10 @@ func checkPolicies(s *snapshot, ns string) []Check {
 		switch {
 		case err != nil:
 			l.fail(obj, "cannot be read: "+err.Error(), "correct the Policy's spec")
-		case !egress:
-			l.ok(obj, "no spec.egressMTLS: nothing to check")
 		case len(fs) > 0:
 			l.findings(obj, "", "", fs)
+		case !egress:
+			l.ok(obj, "no spec.egressMTLS: nothing to check")
 		default:
 			field := func(name string) string {
 				v, _, _ := unstructured.NestedString(p.Object, "spec", "egressMTLS", name)
@@ -47,9 +47,8 @@ func checkPolicies(s *snapshot, ns string) []Check {
 // validatePolicy validates p as the webhook does when a labelled VirtualServer references it,
 // whether or not p carries the label itself.
 func (s *snapshot) validatePolicy(p *unstructured.Unstructured) (fs rules.Findings, egress bool, err error) {
-	if e, found, _ := unstructured.NestedMap(p.Object, "spec", "egressMTLS"); !found || e == nil {
-		return nil, false, nil
-	}
+	e, found, _ := unstructured.NestedMap(p.Object, "spec", "egressMTLS")
+	egress = found && e != nil
 	c := p.DeepCopy()
 	l := c.GetLabels()
 	if l == nil {
@@ -59,10 +58,10 @@ func (s *snapshot) validatePolicy(p *unstructured.Unstructured) (fs rules.Findin
 	c.SetLabels(l)
 	raw, err := c.MarshalJSON()
 	if err != nil {
-		return nil, true, err
+		return nil, egress, err
 	}
 	fs, err = rules.Policy(raw, c.GetNamespace(), s.o.Settings, s.objs, s.o.Now)
-	return fs, true, err
+	return fs, egress, err
 }
 
 func (s *snapshot) policy(namespace, name string) *unstructured.Unstructured {

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -18,14 +19,37 @@ type policyRef struct {
 type route struct {
 	Path     string      `json:"path"`
 	Policies []policyRef `json:"policies"`
+	Action   *struct {
+		Pass  string `json:"pass"`
+		Proxy *struct {
+			Upstream string `json:"upstream"`
+		} `json:"proxy"`
+	} `json:"action"`
+}
+
+// upstream is the name of the upstream the route's action sends to, "" for other actions.
+func (r route) upstream() string {
+	switch {
+	case r.Action == nil:
+		return ""
+	case r.Action.Pass != "":
+		return r.Action.Pass
+	case r.Action.Proxy != nil:
+		return r.Action.Proxy.Upstream
+	}
+	return ""
 }
 
 type virtualServer struct {
 	Metadata objects.Meta `json:"metadata"`
 	Spec     struct {
 		Policies  []policyRef `json:"policies"`
-		Routes    []route     `json:"routes"`
-		Subroutes []route     `json:"subroutes"`
+		Upstreams []struct {
+			Name string `json:"name"`
+			Type string `json:"type"`
+		} `json:"upstreams"`
+		Routes    []route `json:"routes"`
+		Subroutes []route `json:"subroutes"`
 	} `json:"spec"`
 }
 
@@ -102,7 +126,50 @@ func judgeRoutes(raw []byte, namespace string, s aigw.Settings, objs objects.Obj
 			}
 		}
 	}
+	if kind == "VirtualServer" {
+		grpcUnderServerPolicy(c, &vs, ns, objs)
+	}
 	return c.out, nil
+}
+
+// grpcUnderServerPolicy: NIC renders an egressMTLS Policy of spec.policies in the server block as
+// proxy_ssl_* directives (internal/configs/version2/nginx.virtualserver.tmpl, the server-level
+// EgressMTLS block), which a grpc_pass location does not read; only a route-level Policy is
+// rendered as grpc_ssl_* for a type: grpc upstream (the location-level block, $proxyOrGRPC). A
+// gRPC route that inherits the server's egressMTLS Policy therefore connects to aigw without a
+// client certificate and without verifying it.
+func grpcUnderServerPolicy(c *collector, vs *virtualServer, ns string, objs objects.Objects) {
+	var egress string
+	for _, ref := range vs.Spec.Policies {
+		pns := ref.Namespace
+		if pns == "" {
+			pns = ns
+		}
+		if raw, ok := objects.Get(objs, "Policy", pns, ref.Name); ok {
+			if p, err := decodePolicy(raw); err == nil && p.egress != nil {
+				egress = pns + "/" + ref.Name
+				break
+			}
+		}
+	}
+	if egress == "" {
+		return
+	}
+	grpc := map[string]bool{}
+	for _, u := range vs.Spec.Upstreams {
+		if u.Type == "grpc" {
+			grpc[u.Name] = true
+		}
+	}
+	for i, r := range vs.Spec.Routes {
+		if len(r.Policies) > 0 || !grpc[r.upstream()] {
+			continue
+		}
+		c.refuse(fmt.Sprintf("spec.routes[%d].policies", i),
+			fmt.Sprintf("the egressMTLS Policy %s referenced by the route itself, because it sends to the gRPC upstream %s", egress, r.upstream()),
+			"none: the route inherits spec.policies, which NIC renders as proxy_ssl_* in the server block, and grpc_pass ignores those",
+			AigwRefuses, fmt.Sprintf("add policies: [{name: %s}] to the route (NIC renders a route's Policy as grpc_ssl_* for gRPC upstreams)", egress[strings.Index(egress, "/")+1:]))
+	}
 }
 
 // policyReferences follows pkg/apis/configuration/validation/virtualserver.go validatePolicies: a

@@ -41,6 +41,6 @@ func chartVariants(t *testing.T) []variant {
 				ca:          []*cert{asCert(ca)},
 			}
 		},
-		nginxOK: true,
+		ok: true,
 	}}
 }

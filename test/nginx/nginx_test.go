@@ -1,11 +1,17 @@
-// Package nginx_test proves the egressMTLS validation against real nginx: every configuration the
-// validator accepts carries a request through nginx to an mTLS server that requires a client
-// certificate (the aigw side), and every configuration it refuses for a run-time reason fails there.
+// Package nginx_test proves the egressMTLS validation against NGINX Ingress Controller's own
+// decision and real nginx: every configuration the validator accepts is one NIC v5.5.4 renders and
+// that carries a request through nginx to an mTLS server that requires a client certificate (the
+// aigw side), and every configuration it refuses for a run-time reason fails there.
 //
-// One nginx process serves every variant, each on its own loopback port with the location
-// directives NIC renders for the variant's Policy (see nicconf), proxying to its own Go crypto/tls
-// server that serves the variant's aigw-server-tls chain and requires client certificates signed by
-// the variant's internal-ca.
+// For each variant, the table first computes NIC's decision for the Policy and its Secrets
+// (nicconf.Decide). If NIC does not render the Policy (it is invalid, or a Secret is missing, of
+// the wrong type or invalid), the variant fails: NIC renders "return 500;" where the Policy would
+// go, and nginx is asked to prove that answer. Otherwise nginx gets the directives NIC renders
+// (nicconf.Directives), at server or route level, through proxy_pass or grpc_pass.
+//
+// One nginx process serves every variant, each on its own loopback port, proxying to its own Go
+// crypto/tls server that serves the variant's aigw-server-tls chain and requires client
+// certificates signed by the variant's internal-ca.
 package nginx_test
 
 import (
@@ -22,8 +28,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -52,6 +61,10 @@ type fixtures struct {
 	inter2 *cert // CN=Internal Intermediate CA 2, signed by inter
 	other  *cert // CN=Other CA
 	client *cert // CN=nginx-ingress-client, clientAuth, signed by root
+	// The CA before a rotation, expired yesterday, also CN=Internal CA: with a key of its own
+	// (oldRoot) and with root's key (oldRootSameKey, a re-issued root).
+	oldRoot        *cert
+	oldRootSameKey *cert
 }
 
 func newFixtures(t *testing.T, now time.Time) *fixtures {
@@ -61,6 +74,10 @@ func newFixtures(t *testing.T, now time.Time) *fixtures {
 	f.inter2 = issue(t, now, certSpec{cn: "Internal Intermediate CA 2", isCA: true, notAfter: now.Add(5 * 365 * 24 * time.Hour)}, f.inter)
 	f.other = issue(t, now, certSpec{cn: "Other CA", isCA: true, notAfter: now.Add(10 * 365 * 24 * time.Hour)}, nil)
 	f.client = f.clientCert(certSpec{}, f.root)
+	expired := certSpec{cn: "Internal CA", isCA: true, rsa: true, notBefore: now.Add(-2 * 365 * 24 * time.Hour), notAfter: now.Add(-24 * time.Hour)}
+	f.oldRoot = issue(t, now, expired, nil)
+	expired.key = f.root.key
+	f.oldRootSameKey = issue(t, now, expired, nil)
 	return f
 }
 
@@ -96,10 +113,17 @@ func (f *fixtures) clientCert(s certSpec, parent *cert) *cert {
 
 // setup is one variant as it is in the cluster.
 type setup struct {
-	policy      nicconf.EgressMTLS
-	serverChain []*cert // aigw-server-tls tls.crt, leaf first: what the aigw side serves
-	clientChain []*cert // aigw-nic-client-tls tls.crt, leaf first: what nginx presents
-	ca          []*cert // internal-ca ca.crt: what nginx trusts for the server and aigw for clients
+	policy nicconf.EgressMTLS
+	// otherType, when set, is a second policy type in the same Policy.
+	otherType   *nicconf.AccessControl
+	level       nicconf.Level // where the VirtualServer references the Policy ("" = route)
+	grpc        bool          // the VirtualServer upstream has type: grpc (grpc_pass grpcs://)
+	serverChain []*cert       // aigw-server-tls tls.crt, leaf first: what the aigw side serves
+	clientChain []*cert       // aigw-nic-client-tls tls.crt, leaf first: what nginx presents
+	ca          []*cert       // internal-ca ca.crt: what nginx trusts for the server and aigw for clients
+	// secrets, when set, edits the namespace's Secrets (made from the chains above) before NIC and
+	// the validator see them: another type, other data, a Secret deleted.
+	secrets func(m map[string]nicconf.Secret)
 }
 
 // seedPolicy is the Policy of SPEC "The problem", step 3.
@@ -119,14 +143,30 @@ func (f *fixtures) seed() setup {
 	}
 }
 
-// variant is one row of the table. nginxOK is what real nginx does (pinned: the test fails when
-// nginx disagrees). notRuntime, when set, says why a refusal of this configuration is right even
-// though nginx carries the request today (the validator may refuse it; it must not be required to).
+const missingSecret = "a missing Secret is only warned about (GitOps tools apply objects in any order), with the 500 it causes"
+
+// variant is one row of the table. Both pins make the test fail when reality disagrees:
+//   - nic is NIC's decision for the Policy and its Secrets ("" stands for nicconf.Render);
+//   - ok is the end outcome: NIC renders the Policy AND a request through real nginx reaches aigw
+//     over mTLS (twice, the second time over a resumed session when sessionReuse is on).
+//
+// notRuntime, when set, says why a refusal of this configuration is right even though it works
+// today (the validator may refuse it; it must not be required to). warnOnly, when set, says why
+// the validator may admit a configuration that fails today, provided it warns with NIC's 500.
 type variant struct {
 	name       string
 	build      func(f *fixtures) setup
-	nginxOK    bool
+	nic        nicconf.Outcome
+	ok         bool
 	notRuntime string
+	warnOnly   string
+}
+
+func (v variant) wantNIC() nicconf.Outcome {
+	if v.nic == "" {
+		return nicconf.Render
+	}
+	return v.nic
 }
 
 func variants() []variant {
@@ -149,71 +189,77 @@ func variants() []variant {
 			s.policy.VerifyDepth = depth
 		})
 	}
-	viaTwoIntermediates := func(depth int) func(f *fixtures) setup {
+	viaTwoIntermediates := func(depth *int) func(f *fixtures) setup {
 		return with(func(f *fixtures, s *setup) {
 			s.serverChain = []*cert{f.serverCert(certSpec{}, f.inter2), f.inter2, f.inter}
-			s.policy.VerifyDepth = nicconf.Int(depth)
+			s.policy.VerifyDepth = depth
 		})
+	}
+	secrets := func(mod func(f *fixtures, m map[string]nicconf.Secret)) func(f *fixtures) setup {
+		return with(func(f *fixtures, s *setup) { s.secrets = func(m map[string]nicconf.Secret) { mod(f, m) } })
 	}
 	past := func(f *fixtures) certSpec {
 		return certSpec{notBefore: f.now.Add(-60 * 24 * time.Hour), notAfter: f.now.Add(-24 * time.Hour)}
 	}
 	return []variant{
-		{name: "good-seed", nginxOK: true, build: with(func(f *fixtures, s *setup) {
+		{name: "good-seed", ok: true, build: with(func(f *fixtures, s *setup) {
 			// cert-manager's default key algorithm for both leaves.
 			s.serverChain = []*cert{f.serverCert(certSpec{rsa: true}, f.root)}
 			s.clientChain = []*cert{f.clientCert(certSpec{rsa: true}, f.root)}
 		})},
 		{name: "wrong-sslName", build: policy(func(p *nicconf.EgressMTLS) { p.SSLName = "gateway.ai-gateway.svc.cluster.local" })},
-		{name: "sslName-upper-case", nginxOK: true, build: policy(func(p *nicconf.EgressMTLS) { p.SSLName = "AIGW.AI-Gateway.svc.cluster.local" }),
-			notRuntime: "NIC marks the Policy Invalid (validateSSLName: not a DNS-1123 subdomain) before nginx sees it"},
+		// nginx alone carries this one (host names compare case-insensitively), but NIC refuses
+		// the Policy first: sslName must be a DNS-1123 subdomain, lower case.
+		{name: "sslName-upper-case", nic: nicconf.Invalid, build: policy(func(p *nicconf.EgressMTLS) { p.SSLName = "AIGW.AI-Gateway.svc.cluster.local" })},
+		{name: "sslName-with-port", nic: nicconf.Invalid, build: policy(func(p *nicconf.EgressMTLS) { p.SSLName = aigwHost + ":443" })},
 		{name: "missing-sslName-$proxy_host", build: policy(func(p *nicconf.EgressMTLS) { p.SSLName = "" })},
-		{name: "missing-sslName-verify-off", nginxOK: true, build: policy(func(p *nicconf.EgressMTLS) { p.SSLName = ""; p.VerifyServer = false })},
-		{name: "wrong-sslName-verify-off", nginxOK: true, build: policy(func(p *nicconf.EgressMTLS) {
+		{name: "missing-sslName-verify-off", ok: true, build: policy(func(p *nicconf.EgressMTLS) { p.SSLName = ""; p.VerifyServer = false })},
+		{name: "wrong-sslName-verify-off", ok: true, build: policy(func(p *nicconf.EgressMTLS) {
 			p.SSLName = "gateway.ai-gateway.svc.cluster.local"
 			p.VerifyServer = false
 		})},
-		{name: "wildcard-SAN", nginxOK: true, build: server(certSpec{dns: []string{"*.ai-gateway.svc.cluster.local"}})},
+		{name: "wildcard-SAN", ok: true, build: server(certSpec{dns: []string{"*.ai-gateway.svc.cluster.local"}})},
 		{name: "wildcard-SAN-two-labels-deep", build: server(certSpec{dns: []string{"*.svc.cluster.local"}})},
-		{name: "partial-wildcard-SAN", nginxOK: true, build: server(certSpec{dns: []string{"ai*.ai-gateway.svc.cluster.local"}})},
-		{name: "CN-only-no-SAN", nginxOK: true, build: server(certSpec{dns: []string{}})},
+		{name: "partial-wildcard-SAN", ok: true, build: server(certSpec{dns: []string{"ai*.ai-gateway.svc.cluster.local"}})},
+		{name: "CN-only-no-SAN", ok: true, build: server(certSpec{dns: []string{}})},
 		{name: "CN-matches-SAN-does-not", build: server(certSpec{dns: []string{"gateway.ai-gateway.svc.cluster.local"}})},
 		{name: "IP-sslName-IP-SAN", build: with(func(f *fixtures, s *setup) {
 			s.serverChain = []*cert{f.serverCert(certSpec{cn: "aigw", dns: []string{}, ips: []net.IP{net.IPv4(127, 0, 0, 1)}}, f.root)}
 			s.policy.SSLName = "127.0.0.1"
 			s.policy.ServerName = false // an IP literal is no SNI host name
 		})},
-		{name: "sslName-trailing-dot", build: policy(func(p *nicconf.EgressMTLS) { p.SSLName = aigwHost + "." })},
-		{name: "sslName-trailing-dot-serverName-off", build: policy(func(p *nicconf.EgressMTLS) { p.SSLName = aigwHost + "."; p.ServerName = false })},
-		{name: "serverName-off", nginxOK: true, build: policy(func(p *nicconf.EgressMTLS) { p.ServerName = false })},
-		{name: "sessionReuse-off", nginxOK: true, build: policy(func(p *nicconf.EgressMTLS) { p.SessionReuse = nicconf.Bool(false) })},
+		{name: "sslName-trailing-dot", nic: nicconf.Invalid, build: policy(func(p *nicconf.EgressMTLS) { p.SSLName = aigwHost + "." })},
+		{name: "sslName-trailing-dot-serverName-off", nic: nicconf.Invalid, build: policy(func(p *nicconf.EgressMTLS) { p.SSLName = aigwHost + "."; p.ServerName = false })},
+		{name: "serverName-off", ok: true, build: policy(func(p *nicconf.EgressMTLS) { p.ServerName = false })},
+		{name: "sessionReuse-off", ok: true, build: policy(func(p *nicconf.EgressMTLS) { p.SessionReuse = nicconf.Bool(false) })},
 
 		{name: "server-cert-from-other-CA", build: with(func(f *fixtures, s *setup) { s.serverChain = []*cert{f.serverCert(certSpec{}, f.other)} })},
-		{name: "server-cert-other-CA-verify-off", nginxOK: true, build: with(func(f *fixtures, s *setup) {
+		{name: "server-cert-other-CA-verify-off", ok: true, build: with(func(f *fixtures, s *setup) {
 			s.serverChain = []*cert{f.serverCert(certSpec{}, f.other)}
 			s.policy.VerifyServer = false
 		})},
 		{name: "server-cert-expired", build: with(func(f *fixtures, s *setup) { s.serverChain = []*cert{f.serverCert(past(f), f.root)} })},
-		{name: "server-cert-expired-verify-off", nginxOK: true, build: with(func(f *fixtures, s *setup) {
+		{name: "server-cert-expired-verify-off", ok: true, build: with(func(f *fixtures, s *setup) {
 			s.serverChain = []*cert{f.serverCert(past(f), f.root)}
 			s.policy.VerifyServer = false
 		})},
 		{name: "server-cert-not-yet-valid", build: with(func(f *fixtures, s *setup) {
 			s.serverChain = []*cert{f.serverCert(certSpec{notBefore: f.now.Add(24 * time.Hour)}, f.root)}
 		})},
-		{name: "server-cert-expires-in-10-days", nginxOK: true, build: with(func(f *fixtures, s *setup) {
+		{name: "server-cert-expires-in-10-days", ok: true, build: with(func(f *fixtures, s *setup) {
 			s.serverChain = []*cert{f.serverCert(certSpec{notAfter: f.now.Add(10 * 24 * time.Hour)}, f.root)}
 		})},
 		{name: "server-cert-clientAuth-EKU-only", build: server(certSpec{eku: clientAuth})},
-		{name: "server-cert-no-EKU", nginxOK: true, build: server(certSpec{eku: []x509.ExtKeyUsage{}})},
+		{name: "server-cert-no-EKU", ok: true, build: server(certSpec{eku: []x509.ExtKeyUsage{}})},
 
 		{name: "intermediate-verifyDepth-0", build: viaIntermediate(nicconf.Int(0))},
-		{name: "intermediate-verifyDepth-1", nginxOK: true, build: viaIntermediate(nicconf.Int(1))},
-		{name: "intermediate-verifyDepth-unset(1)", nginxOK: true, build: viaIntermediate(nil)},
-		{name: "intermediate-verifyDepth-2", nginxOK: true, build: viaIntermediate(nicconf.Int(2))},
-		{name: "two-intermediates-verifyDepth-1", build: viaTwoIntermediates(1)},
-		{name: "two-intermediates-verifyDepth-2", nginxOK: true, build: viaTwoIntermediates(2)},
-		{name: "direct-from-root-verifyDepth-0", nginxOK: true, build: policy(func(p *nicconf.EgressMTLS) { p.VerifyDepth = nicconf.Int(0) })},
+		{name: "intermediate-verifyDepth-1", ok: true, build: viaIntermediate(nicconf.Int(1))},
+		{name: "intermediate-verifyDepth-unset(1)", ok: true, build: viaIntermediate(nil)},
+		{name: "intermediate-verifyDepth-2", ok: true, build: viaIntermediate(nicconf.Int(2))},
+		{name: "two-intermediates-verifyDepth-1", build: viaTwoIntermediates(nicconf.Int(1))},
+		{name: "two-intermediates-verifyDepth-unset(1)", build: viaTwoIntermediates(nil)},
+		{name: "two-intermediates-verifyDepth-2", ok: true, build: viaTwoIntermediates(nicconf.Int(2))},
+		{name: "direct-from-root-verifyDepth-0", ok: true, build: policy(func(p *nicconf.EgressMTLS) { p.VerifyDepth = nicconf.Int(0) })},
 		{name: "intermediate-not-sent", build: with(func(f *fixtures, s *setup) {
 			s.serverChain = []*cert{f.serverCert(certSpec{}, f.inter)}
 			s.policy.VerifyDepth = nicconf.Int(2)
@@ -224,7 +270,7 @@ func variants() []variant {
 			s.serverChain = []*cert{f.serverCert(certSpec{}, f.inter)}
 			s.policy.VerifyDepth = nicconf.Int(0)
 		})},
-		{name: "CA-bundle-root+intermediate-leaf-only-depth-1", nginxOK: true, build: with(func(f *fixtures, s *setup) {
+		{name: "CA-bundle-root+intermediate-leaf-only-depth-1", ok: true, build: with(func(f *fixtures, s *setup) {
 			s.ca = []*cert{f.root, f.inter}
 			s.serverChain = []*cert{f.serverCert(certSpec{}, f.inter)}
 			s.policy.VerifyDepth = nicconf.Int(1)
@@ -239,31 +285,92 @@ func variants() []variant {
 
 		{name: "client-cert-from-other-CA", build: with(func(f *fixtures, s *setup) { s.clientChain = []*cert{f.clientCert(certSpec{}, f.other)} })},
 		{name: "client-cert-serverAuth-EKU-only", build: client(certSpec{eku: serverAuth})},
-		{name: "client-cert-no-EKU", nginxOK: true, build: client(certSpec{eku: []x509.ExtKeyUsage{}})},
+		{name: "client-cert-no-EKU", ok: true, build: client(certSpec{eku: []x509.ExtKeyUsage{}})},
 		{name: "client-cert-expired", build: with(func(f *fixtures, s *setup) { s.clientChain = []*cert{f.clientCert(past(f), f.root)} })},
 		{name: "client-cert-intermediate-not-sent", build: with(func(f *fixtures, s *setup) {
 			s.clientChain = []*cert{f.clientCert(certSpec{}, f.inter)}
 		})},
-		{name: "client-cert-via-intermediate", nginxOK: true, build: with(func(f *fixtures, s *setup) {
+		{name: "client-cert-via-intermediate", ok: true, build: with(func(f *fixtures, s *setup) {
 			s.clientChain = []*cert{f.clientCert(certSpec{}, f.inter), f.inter}
 		})},
 
-		{name: "protocols-TLSv1.3", nginxOK: true, build: policy(func(p *nicconf.EgressMTLS) { p.Protocols = "TLSv1.3" })},
-		{name: "protocols-TLSv1.2-TLSv1.3", nginxOK: true, build: policy(func(p *nicconf.EgressMTLS) { p.Protocols = "TLSv1.2 TLSv1.3" })},
-		{name: "protocols-TLSv1.2", nginxOK: true, build: policy(func(p *nicconf.EgressMTLS) { p.Protocols = "TLSv1.2" })},
-		{name: "protocols-unset-NIC-default", nginxOK: true, build: policy(func(p *nicconf.EgressMTLS) { p.Protocols = "" })},
+		{name: "protocols-TLSv1.3", ok: true, build: policy(func(p *nicconf.EgressMTLS) { p.Protocols = "TLSv1.3" })},
+		{name: "protocols-TLSv1.2-TLSv1.3", ok: true, build: policy(func(p *nicconf.EgressMTLS) { p.Protocols = "TLSv1.2 TLSv1.3" })},
+		{name: "protocols-TLSv1.2", ok: true, build: policy(func(p *nicconf.EgressMTLS) { p.Protocols = "TLSv1.2" })},
+		{name: "protocols-unset-NIC-default", ok: true, build: policy(func(p *nicconf.EgressMTLS) { p.Protocols = "" })},
 		{name: "protocols-TLSv1", build: policy(func(p *nicconf.EgressMTLS) { p.Protocols = "TLSv1" })},
 		{name: "protocols-TLSv1-TLSv1.1", build: policy(func(p *nicconf.EgressMTLS) { p.Protocols = "TLSv1 TLSv1.1" })},
-		{name: "protocols-TLSv1.1-TLSv1.2", nginxOK: true, build: policy(func(p *nicconf.EgressMTLS) { p.Protocols = "TLSv1.1 TLSv1.2" }),
+		{name: "protocols-TLSv1.1-TLSv1.2", ok: true, build: policy(func(p *nicconf.EgressMTLS) { p.Protocols = "TLSv1.1 TLSv1.2" }),
 			notRuntime: "SPEC allows only TLSv1.2/TLSv1.3 tokens; nginx negotiates TLS 1.2 with aigw today"},
+		// nginx compares protocol names case-insensitively (ngx_conf_set_bitmask_slot).
+		{name: "protocols-lowercase-tlsv1.3", ok: true, build: policy(func(p *nicconf.EgressMTLS) { p.Protocols = "tlsv1.3" })},
+		{name: "protocols-unknown-TLSv9", build: policy(func(p *nicconf.EgressMTLS) { p.Protocols = "TLSv9" })},
+		// NIC renders protocols verbatim: the rest of the line becomes directives of its own.
+		{name: "protocols-injection(TLSv1.3; return 200 x)", build: policy(func(p *nicconf.EgressMTLS) { p.Protocols = "TLSv1.3; return 200 x" })},
+
+		// Ciphers are rendered verbatim too. Over TLS 1.3 they do not apply (proxy_ssl_ciphers sets
+		// the TLS 1.2 list), so the lists that must work are tried over TLS 1.2.
+		{name: "ciphers-HIGH:!aNULL:!MD5(TLSv1.2)", ok: true, build: policy(func(p *nicconf.EgressMTLS) { p.Ciphers = "HIGH:!aNULL:!MD5"; p.Protocols = "TLSv1.2" })},
+		{name: "ciphers-ECDHE+AESGCM(TLSv1.2)", ok: true, build: policy(func(p *nicconf.EgressMTLS) { p.Ciphers = "ECDHE+AESGCM"; p.Protocols = "TLSv1.2" })},
+		{name: "ciphers-unknown-NOPE-CIPHER", build: policy(func(p *nicconf.EgressMTLS) { p.Ciphers = "NOPE-CIPHER" })},
+		{name: "ciphers-injection(HIGH; return 200 injected)", build: policy(func(p *nicconf.EgressMTLS) { p.Ciphers = "HIGH; return 200 injected" })},
+
+		// Refused by NIC's Policy validation: every route of the Policy answers 500.
+		{name: "tlsSecret-namespace/name", nic: nicconf.Invalid, build: policy(func(p *nicconf.EgressMTLS) { p.TLSSecret = namespace + "/" + clientSecret })},
+		{name: "trustedCertSecret-namespace/name", nic: nicconf.Invalid, build: policy(func(p *nicconf.EgressMTLS) { p.TrustedCertSecret = namespace + "/" + caSecret })},
+		{name: "verifyDepth--1", nic: nicconf.Invalid, build: policy(func(p *nicconf.EgressMTLS) { p.VerifyDepth = nicconf.Int(-1) })},
+		{name: "verifyServer-without-trustedCertSecret", nic: nicconf.Invalid, build: policy(func(p *nicconf.EgressMTLS) { p.TrustedCertSecret = "" })},
+		{name: "two-policy-types(egressMTLS+accessControl)", nic: nicconf.Invalid, build: with(func(_ *fixtures, s *setup) {
+			s.otherType = &nicconf.AccessControl{Allow: []string{"10.0.0.0/8"}}
+		})},
+
+		// Valid Policy, but NIC refuses a Secret it names: every route of the Policy answers 500.
+		{name: "client-Secret-missing", nic: nicconf.Return500, warnOnly: missingSecret, build: secrets(func(_ *fixtures, m map[string]nicconf.Secret) { delete(m, clientSecret) })},
+		{name: "CA-Secret-missing", nic: nicconf.Return500, warnOnly: missingSecret, build: secrets(func(_ *fixtures, m map[string]nicconf.Secret) { delete(m, caSecret) })},
+		{name: "client-tls.key-not-matching-tls.crt", nic: nicconf.Return500, build: secrets(func(f *fixtures, m map[string]nicconf.Secret) {
+			m[clientSecret].Data["tls.key"] = pemKey(f.t, f.inter) // the key of another certificate
+		})},
+		{name: "CA-ca.crt-CRL-first", nic: nicconf.Return500, build: secrets(func(f *fixtures, m map[string]nicconf.Secret) {
+			m[caSecret].Data["ca.crt"] = append(pemCRL(f.t, f.now, f.root), m[caSecret].Data["ca.crt"]...)
+		})},
+		{name: "trustedCertSecret-Opaque", nic: nicconf.Return500, build: secrets(func(_ *fixtures, m map[string]nicconf.Secret) {
+			m[caSecret] = nicconf.Secret{Type: "Opaque", Data: m[caSecret].Data}
+		})},
+		{name: "trustedCertSecret-kubernetes.io/tls-verify-off", nic: nicconf.Return500, build: policy(func(p *nicconf.EgressMTLS) {
+			// aigw-server-tls carries the CA in ca.crt, but is no nginx.org/ca Secret; NIC checks
+			// the type even though nothing is verified.
+			p.TrustedCertSecret = serverSecret
+			p.VerifyServer = false
+		})},
+
+		// The CA bundle during a CA rotation: the current CA and the expired one it replaced
+		// (same name), the expired one first; aigw's certificate is from the current CA.
+		{name: "CA-bundle-expired-old-CA-first(other key)", ok: true, build: with(func(f *fixtures, s *setup) { s.ca = []*cert{f.oldRoot, f.root} })},
+		{name: "CA-bundle-expired-old-CA-first(same key)", ok: true, build: with(func(f *fixtures, s *setup) { s.ca = []*cert{f.oldRootSameKey, f.root} })},
+
+		// Where the VirtualServer references the Policy, and the upstream's type.
+		{name: "server-level-policy", ok: true, build: with(func(_ *fixtures, s *setup) { s.level = nicconf.ServerLevel })},
+		{name: "server-level-CA-Secret-missing", nic: nicconf.Return500, warnOnly: missingSecret, build: with(func(_ *fixtures, s *setup) {
+			s.level = nicconf.ServerLevel
+			s.secrets = func(m map[string]nicconf.Secret) { delete(m, caSecret) }
+		})},
+		{name: "route-level-grpc-upstream", ok: true, build: with(func(_ *fixtures, s *setup) { s.grpc = true })},
+		// NIC renders server-level egressMTLS as proxy_ssl_* only: a grpc_pass location gets no
+		// client certificate and no verification.
+		{name: "server-level-policy-grpc-upstream", build: with(func(_ *fixtures, s *setup) {
+			s.level = nicconf.ServerLevel
+			s.grpc = true
+		})},
 	}
 }
 
-// outcome is what happened to a request through nginx.
+// outcome is what happened to a variant: NIC's decision, then the requests through nginx.
 type outcome struct {
+	nic       nicconf.Decision
 	ok        bool
 	status    int
 	body      string   // of the first request
+	reached   bool     // the aigw side answered a request
 	resumed   bool     // the second request resumed the first one's upstream TLS session
 	nginxLog  []string // nginx error.log lines for the variant's requests
 	aigwLog   []string // the aigw side's TLS errors
@@ -271,6 +378,9 @@ type outcome struct {
 }
 
 func (o outcome) String() string {
+	if o.nic.Outcome != nicconf.Render {
+		return fmt.Sprintf("%s (nginx: HTTP %d)", o.nic, o.status)
+	}
 	if o.configErr != "" {
 		return "nginx -t failed: " + o.configErr
 	}
@@ -280,6 +390,9 @@ func (o outcome) String() string {
 	}
 	if o.status == 0 && o.body != "" {
 		s += " (" + o.body + ")"
+	}
+	if o.status == http.StatusOK && !o.reached {
+		s += fmt.Sprintf(" from nginx itself, aigw never reached (body %q)", o.body)
 	}
 	if len(o.nginxLog) > 0 {
 		s += "; nginx: " + o.nginxLog[0]
@@ -322,12 +435,12 @@ func TestEgressMTLSAgainstNginx(t *testing.T) {
 	for i, v := range vs {
 		runs[i] = prepare(t, f, v, i, secretsDir)
 	}
-	t.Logf("certificates and aigw servers ready in %s", time.Since(start).Round(time.Millisecond))
+	t.Logf("NIC decisions, certificates and aigw servers ready in %s", time.Since(start).Round(time.Millisecond))
 
 	// nginx -t on each variant alone: a configuration nginx refuses is a failure of its own.
 	confs := make([]string, len(runs))
 	for i, r := range runs {
-		confs[i] = writeConf(t, dir, "nginx-"+r.slug+".conf", []*run{r})
+		confs[i] = writeConf(t, dir, "nginx-"+r.slug+".conf", []*run{r}, true)
 	}
 	var wgT sync.WaitGroup
 	sem := make(chan struct{}, 4)
@@ -352,7 +465,7 @@ func TestEgressMTLSAgainstNginx(t *testing.T) {
 	// Ports are picked free but handed to nginx later: retry if another process took one.
 	var stop func()
 	for attempt := 1; ; attempt++ {
-		conf := writeConf(t, dir, "nginx.conf", served)
+		conf := writeConf(t, dir, "nginx.conf", served, false)
 		if out, err := nginxT(bin, dir, conf); err != nil {
 			t.Fatalf("nginx -t on the combined configuration: %v\n%s", err, out)
 		}
@@ -386,18 +499,25 @@ func TestEgressMTLSAgainstNginx(t *testing.T) {
 	t.Logf("requests done in %s", time.Since(start).Round(time.Millisecond))
 
 	table := &strings.Builder{}
-	fmt.Fprintf(table, "\n%-46s %-5s %-9s %s\n", "variant", "nginx", "validator", "nginx detail || first refusal")
+	fmt.Fprintf(table, "\n%-50s %-7s %-4s %-9s %s\n", "variant", "NIC", "end", "validator", "detail || first refusal")
 	mismatches := 0
+	var accepts, refuses []string
 	for _, r := range runs {
 		fail := func(format string, args ...any) {
 			mismatches++
-			t.Errorf("%s: "+format+"\nPolicy: %s\nlocation directives:\n%s", append(append([]any{r.v.name}, args...), r.policyJSON, nicconf.Block(r.directives, "    "))...)
+			t.Errorf("%s: "+format+"\nPolicy: %s\n%s", append(append([]any{r.v.name}, args...), r.policyJSON, r.rendered())...)
 		}
-		if r.out.ok != r.v.nginxOK {
-			fail("nginx outcome %s, the table pins ok=%v (real nginx behaviour changed?)", r.out, r.v.nginxOK)
+		if got, want := r.out.nic.Outcome, r.v.wantNIC(); got != want {
+			fail("NIC decision %q (%s), the table pins %q (NIC model changed?)", got, r.out.nic, want)
+		}
+		if r.out.nic.Outcome != nicconf.Render && r.out.configErr == "" && r.out.status != http.StatusInternalServerError {
+			fail("NIC renders %q for this Policy, but nginx answered %s", nicconf.ErrorReturn, r.out)
+		}
+		if r.out.ok != r.v.ok {
+			fail("end outcome %s, the table pins ok=%v (NIC model or real nginx behaviour changed?)", r.out, r.v.ok)
 		}
 		if wantReuse := r.s.policy.SessionReuse == nil || *r.s.policy.SessionReuse; r.out.ok && r.out.resumed != wantReuse {
-			fail("proxy_ssl_session_reuse %v, but the 2nd request resumed=%v", wantReuse, r.out.resumed)
+			fail("%s_ssl_session_reuse %v, but the 2nd request resumed=%v", r.sslPrefix(), wantReuse, r.out.resumed)
 		}
 		res, err := validate(r, now)
 		verdict := "accepted"
@@ -409,10 +529,16 @@ func TestEgressMTLSAgainstNginx(t *testing.T) {
 			verdict = "refused"
 		}
 		switch {
+		case verdict == "accepted" && !r.out.ok && r.v.warnOnly != "":
+			if !slices.ContainsFunc(res.warnings, func(w string) bool { return strings.Contains(w, "500") }) {
+				fail("validator admits a configuration NIC answers with 500 without a warning saying so: %q", res.warnings)
+			}
 		case verdict == "accepted" && !r.out.ok:
-			fail("validator ACCEPTS a configuration that fails in nginx: %s (warnings: %q)", r.out, res.warnings)
+			accepts = append(accepts, r.v.name)
+			fail("validator ACCEPTS a configuration that fails: %s (warnings: %q)", r.out, res.warnings)
 		case verdict == "refused" && r.out.ok && r.v.notRuntime == "":
-			fail("validator REFUSES a configuration that works in nginx (%s): %s", r.out, strings.Join(res.conflicts, " | "))
+			refuses = append(refuses, r.v.name)
+			fail("validator REFUSES a configuration that works (%s): %s", r.out, strings.Join(res.conflicts, " | "))
 		}
 		if verdict == "accepted" && len(res.warnings) > 0 {
 			verdict = fmt.Sprintf("warned(%d)", len(res.warnings))
@@ -421,17 +547,26 @@ func TestEgressMTLSAgainstNginx(t *testing.T) {
 		if len(res.conflicts) > 0 {
 			detail += " || " + res.conflicts[0]
 		}
+		if r.v.warnOnly != "" && verdict != "refused" {
+			detail += " [" + r.v.warnOnly + "]"
+		}
 		if r.v.notRuntime != "" && verdict == "refused" {
 			detail += " [not a run-time failure: " + r.v.notRuntime + "]"
 		}
-		fmt.Fprintf(table, "%-46s %-5s %-9s %s\n", r.v.name, okFail(r.out.ok), verdict, detail)
+		fmt.Fprintf(table, "%-50s %-7s %-4s %-9s %s\n", r.v.name, r.out.nic.Outcome, okFail(r.out.ok), verdict, detail)
 	}
 	t.Log(table.String())
+	if len(accepts) > 0 {
+		t.Logf("validator accepts, but NIC or nginx fails (%d): %s", len(accepts), strings.Join(accepts, ", "))
+	}
+	if len(refuses) > 0 {
+		t.Logf("validator refuses, but it works (%d): %s", len(refuses), strings.Join(refuses, ", "))
+	}
 	if mismatches > 0 {
 		t.Logf("error.log (last lines):\n%s", tail(string(errorLog), 15))
 	}
 	if mismatches == 0 {
-		t.Logf("all %d variants: nginx as pinned; validator accepted => nginx OK, refused => nginx FAIL", len(runs))
+		t.Logf("all %d variants: NIC and nginx as pinned; validator accepted => OK end to end, refused => FAIL", len(runs))
 	}
 	t.Logf("total %s", time.Since(start).Round(time.Millisecond))
 }
@@ -443,16 +578,19 @@ func okFail(ok bool) string {
 	return "FAIL"
 }
 
-// run is one variant wired up: its files, its aigw server, its nginx port.
+// run is one variant wired up: NIC's decision, its files, its aigw server, its nginx port.
 type run struct {
 	v          variant
 	slug       string
 	s          setup
-	objects    [][]byte // the cluster objects the validator reads (Secrets as the cache holds them)
+	objects    [][]byte // the cluster objects the validator reads: the namespace's Secrets and the Policy
 	policyJSON []byte
-	directives []string
+	secretDir  string   // NIC's secrets directory for this variant ($secret_dir_path)
+	serverDirs []string // what NIC renders in the server block for the Policy
+	locDirs    []string // what NIC renders in the location for the Policy
 	upstream   string
 	aigwAddr   string
+	aigwHits   atomic.Int32
 	port       int
 	aigwErrs   *syncBuffer
 	out        outcome
@@ -462,6 +600,9 @@ var nonSlug = regexp.MustCompile(`[^a-zA-Z0-9.-]+`)
 
 func prepare(t *testing.T, f *fixtures, v variant, i int, secretsDir string) *run {
 	s := v.build(f)
+	if s.level == "" {
+		s.level = nicconf.RouteLevel
+	}
 	slug := fmt.Sprintf("v%02d-%s", i, strings.Trim(nonSlug.ReplaceAllString(v.name, "-"), "-"))
 	r := &run{v: v, slug: slug, s: s}
 
@@ -469,30 +610,52 @@ func prepare(t *testing.T, f *fixtures, v variant, i int, secretsDir string) *ru
 	clientCrt, clientKey := pemChain(s.clientChain...), pemKey(t, s.clientChain[0])
 	serverCrt, serverKey := pemChain(s.serverChain...), pemKey(t, s.serverChain[0])
 
-	// What NIC writes for the Policy's Secrets (one directory per variant: same names).
-	dir := filepath.Join(secretsDir, slug)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	// The Secrets of namespace ai-gateway, as the API server holds them (cert-manager writes
+	// tls.crt, tls.key and ca.crt into kubernetes.io/tls Secrets).
+	secrets := map[string]nicconf.Secret{
+		caSecret: {Type: nicconf.SecretTypeCA, Data: map[string][]byte{"ca.crt": caPEM}},
+		clientSecret: {Type: nicconf.SecretTypeTLS, Data: map[string][]byte{
+			"tls.crt": clientCrt, "tls.key": clientKey, "ca.crt": pemChain(chainRoot(f, s.clientChain))}},
+		serverSecret: {Type: nicconf.SecretTypeTLS, Data: map[string][]byte{
+			"tls.crt": serverCrt, "tls.key": serverKey, "ca.crt": pemChain(chainRoot(f, s.serverChain))}},
+	}
+	if s.secrets != nil {
+		s.secrets(secrets)
+	}
+	spec := nicconf.Spec{EgressMTLS: &s.policy, AccessControl: s.otherType}
+
+	// NIC's decision, and the files it writes (one secrets directory per variant: same names).
+	r.secretDir = filepath.Join(secretsDir, slug)
+	if err := os.MkdirAll(r.secretDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	tlsFile := nicconf.TLSSecretFile(dir, namespace, s.policy.TLSSecret)
-	caFile := nicconf.CASecretFile(dir, namespace, s.policy.TrustedCertSecret)
-	if s.policy.TLSSecret != "" {
-		writeFile(t, tlsFile, nicconf.TLSSecretContent(clientCrt, clientKey))
+	r.out.nic = nicconf.Decide(namespace, policyName, spec, secrets, r.secretDir)
+	for path, content := range r.out.nic.Files {
+		writeFile(t, path, content)
 	}
-	if s.policy.TrustedCertSecret != "" {
-		writeFile(t, caFile, caPEM)
+	directives := []string{nicconf.ErrorReturn}
+	if r.out.nic.Outcome == nicconf.Render {
+		directives = nicconf.Directives(*r.out.nic.Config, s.level, s.grpc, r.secretDir)
 	}
-	r.directives = nicconf.Directives(s.policy, tlsFile, caFile)
+	if s.level == nicconf.ServerLevel {
+		r.serverDirs = directives
+	} else {
+		r.locDirs = directives
+	}
 	r.upstream = nicconf.UpstreamName(namespace, slug, "aigw")
 
-	// The objects in namespace ai-gateway, as the webhook's cache holds them (no tls.key).
-	r.policyJSON = nicconf.PolicyJSON(namespace, policyName, selectorLabels, s.policy)
-	r.objects = [][]byte{
-		secretJSON(caSecret, "nginx.org/ca", map[string][]byte{"ca.crt": caPEM}),
-		secretJSON(clientSecret, "kubernetes.io/tls", map[string][]byte{"tls.crt": clientCrt, "ca.crt": pemChain(chainRoot(f, s.clientChain))}),
-		secretJSON(serverSecret, "kubernetes.io/tls", map[string][]byte{"tls.crt": serverCrt, "ca.crt": pemChain(chainRoot(f, s.serverChain))}),
-		r.policyJSON,
+	// What the validator reads: the Policy as NIC saw it, and the namespace's Secrets (a Secret
+	// the variant deletes is not there; private keys included, as in the cluster).
+	r.policyJSON = nicconf.PolicyJSON(namespace, policyName, selectorLabels, spec)
+	names := make([]string, 0, len(secrets))
+	for name := range secrets {
+		names = append(names, name)
 	}
+	sort.Strings(names)
+	for _, name := range names {
+		r.objects = append(r.objects, secretJSON(name, secrets[name].Type, secrets[name].Data))
+	}
+	r.objects = append(r.objects, r.policyJSON)
 
 	// The aigw side: serves aigw-server-tls, requires a client certificate signed by internal-ca.
 	kp, err := tls.X509KeyPair(serverCrt, serverKey)
@@ -510,7 +673,9 @@ func prepare(t *testing.T, f *fixtures, v variant, i int, secretsDir string) *ru
 	r.aigwAddr = ln.Addr().String()
 	r.aigwErrs = &syncBuffer{}
 	srv := &http.Server{
+		// HTTP/1.1 for proxy_pass, HTTP/2 (ALPN h2) for grpc_pass.
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			r.aigwHits.Add(1)
 			if req.TLS == nil || len(req.TLS.VerifiedChains) == 0 {
 				http.Error(w, "no verified client certificate", http.StatusForbidden)
 				return
@@ -531,6 +696,19 @@ func prepare(t *testing.T, f *fixtures, v variant, i int, secretsDir string) *ru
 
 	r.port = freePort(t)
 	return r
+}
+
+// sslPrefix is the prefix of the directives that apply to the variant's upstream connection.
+func (r *run) sslPrefix() string {
+	if r.s.grpc {
+		return "grpc"
+	}
+	return "proxy"
+}
+
+// rendered shows what NIC rendered for the variant, for failure messages.
+func (r *run) rendered() string {
+	return fmt.Sprintf("%s\nserver block:\n%slocation:\n%s", r.out.nic, nicconf.Block(r.serverDirs, "    "), nicconf.Block(r.locDirs, "    "))
 }
 
 // chainRoot is the CA cert-manager puts in a Secret's ca.crt: the self-signed root the chain's
@@ -579,13 +757,16 @@ func (r *run) request(t *testing.T) {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			o.status, o.body = resp.StatusCode, string(b)
+			// OK only when aigw answered: a 200 nginx makes up itself (a directive smuggled in
+			// through a Policy field) does not count.
 			o.ok = resp.StatusCode == http.StatusOK && strings.HasPrefix(o.body, okBody)
 		}
 		results = append(results, o)
 	}
 	r.out.ok, r.out.status, r.out.body = results[0].ok, results[0].status, results[0].body
+	r.out.reached = r.aigwHits.Load() > 0
 	r.out.resumed = strings.HasSuffix(results[1].body, "resumed=true")
-	if results[1].ok != results[0].ok {
+	if results[1].ok != results[0].ok || results[1].status != results[0].status {
 		r.out.ok = false
 		r.out.body = fmt.Sprintf("first request %d %q, second %d %q", results[0].status, results[0].body, results[1].status, results[1].body)
 		t.Errorf("%s: the two requests disagree: %s", r.v.name, r.out.body)
@@ -636,8 +817,16 @@ func logLinesFor(errorLog []byte, path string) []string {
 	return out
 }
 
-// writeConf writes a complete nginx.conf serving runs, one server (port) per variant.
-func writeConf(t *testing.T, dir, name string, runs []*run) string {
+// writeConf writes a complete nginx.conf serving runs, one server (port) per variant, each server
+// and location as NIC renders the VirtualServer's route to the aigw upstream with the variant's
+// Policy.
+//
+// $secret_dir_path: for a variant on its own (alone, for nginx -t), NIC's own map
+// (nicconf.SecretDirMap) with the variant's secrets directory. For the combined configuration the
+// map is keyed by $server_port instead of $nginx_version, giving each variant's server its own
+// secrets directory, the value NIC's map has in that variant's nginx; the directives that use the
+// variable are NIC's, unchanged.
+func writeConf(t *testing.T, dir, name string, runs []*run, alone bool) string {
 	var b strings.Builder
 	if os.Geteuid() == 0 {
 		// Workers would otherwise switch to www-data/nobody and not read the 0600 secret files.
@@ -654,7 +843,28 @@ http {
     uwsgi_temp_path %[1]s/tmp/uwsgi;
     scgi_temp_path %[1]s/tmp/scgi;
 `, dir)
+	if alone {
+		b.WriteString(indent(nicconf.SecretDirMap(runs[0].secretDir), "    "))
+	} else {
+		b.WriteString("    map $server_port $secret_dir_path {\n        default \"\";\n")
+		for _, r := range runs {
+			fmt.Fprintf(&b, "        %d %q;\n", r.port, r.secretDir)
+		}
+		b.WriteString("    }\n")
+	}
 	for _, r := range runs {
+		// NIC's location for an upstream with TLS (nginx.virtualserver.tmpl): proxy_pass https://
+		// or, for type: grpc, grpc_pass grpcs:// with grpc_* timeouts. NIC's error_page mapping of
+		// gRPC locations (failures answered 204 with a grpc-status) is left out: it only changes
+		// the status a failure is answered with.
+		p, pass := "proxy", "proxy_pass https://"
+		if r.s.grpc {
+			p, pass = "grpc", "grpc_pass grpcs://"
+		}
+		loc := fmt.Sprintf("%[1]s_connect_timeout 5s;\n%[1]s_read_timeout 5s;\n%[1]s_send_timeout 5s;\n", p)
+		if !r.s.grpc {
+			loc = "proxy_http_version 1.1;\n" + loc
+		}
 		fmt.Fprintf(&b, `
     # %[1]s
     upstream %[2]s {
@@ -663,20 +873,28 @@ http {
     server {
         listen 127.0.0.1:%[4]d;
         server_name _;
-        location / {
-            proxy_http_version 1.1;
-            proxy_connect_timeout 5s;
-            proxy_read_timeout 5s;
-            proxy_send_timeout 5s;
-%[5]s            proxy_pass https://%[2]s;
+%[5]s        location / {
+%[6]s%[7]s            %[8]s%[2]s;
         }
     }
-`, r.v.name, r.upstream, r.aigwAddr, r.port, nicconf.Block(r.directives, "            "))
+`, r.v.name, r.upstream, r.aigwAddr, r.port, nicconf.Block(r.serverDirs, "        "),
+			indent(loc, "            "), nicconf.Block(r.locDirs, "            "), pass)
 	}
 	b.WriteString("}\n")
 	path := filepath.Join(dir, name)
 	writeFile(t, path, []byte(b.String()))
 	return path
+}
+
+// indent prefixes every line of s with prefix.
+func indent(s, prefix string) string {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(s, "\n") {
+		if l != "" {
+			b.WriteString(prefix + l)
+		}
+	}
+	return b.String()
 }
 
 func nginxArgs(dir, conf string, extra ...string) []string {

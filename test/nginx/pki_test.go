@@ -34,17 +34,20 @@ type certSpec struct {
 	rsa       bool
 	notBefore time.Time
 	notAfter  time.Time
+	key       crypto.Signer // the key to certify instead of a fresh one (a re-issued CA)
 }
 
 var serial int64 = 1000
 
 func issue(t testing.TB, now time.Time, s certSpec, parent *cert) *cert {
 	t.Helper()
-	var key crypto.Signer
+	key := s.key
 	var err error
-	if s.rsa {
+	switch {
+	case key != nil:
+	case s.rsa:
 		key, err = rsa.GenerateKey(rand.Reader, 2048)
-	} else {
+	default:
 		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	}
 	if err != nil {
@@ -75,7 +78,7 @@ func issue(t testing.TB, now time.Time, s certSpec, parent *cert) *cert {
 		tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature
 	} else {
 		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-		if s.rsa {
+		if _, isRSA := key.(*rsa.PrivateKey); isRSA {
 			tmpl.KeyUsage |= x509.KeyUsageKeyEncipherment
 		}
 	}
@@ -125,4 +128,18 @@ func pemKey(t testing.TB, c *cert) []byte {
 	}
 	t.Fatalf("unexpected key type %T", c.key)
 	return nil
+}
+
+// pemCRL is the PEM ("X509 CRL") of an empty certificate revocation list issued by issuer, as a
+// CA bundle carries it when someone concatenates the CA's CRL with its certificate.
+func pemCRL(t testing.TB, now time.Time, issuer *cert) []byte {
+	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+		Number:     big.NewInt(1),
+		ThisUpdate: now.Add(-time.Hour),
+		NextUpdate: now.Add(7 * 24 * time.Hour),
+	}, issuer.x509, issuer.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
 }

@@ -2,6 +2,7 @@ package nginx_test
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -9,6 +10,7 @@ import (
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
+	"github.com/aigw-mtls/aigw-mtls-webhook/test/nginx/nicconf"
 	"github.com/aigw-mtls/aigw-mtls-webhook/webhook"
 )
 
@@ -18,15 +20,59 @@ type validation struct {
 	warnings  []string
 }
 
-// validate runs the webhook's Policy rules on the variant's objects, as the webhook sees them:
-// Secrets through the cache's transform (private keys dropped, the key verdict recorded).
+// validate runs the webhook's rules on the variant's objects, as the webhook sees them (Secrets
+// through the cache's transform: private keys dropped, the key verdict recorded): the Policy, and
+// the labelled VirtualServer that references it the way the variant does (server or route level,
+// to an http or grpc upstream).
 func validate(r *run, now time.Time) (validation, error) {
 	objs := objects.NewObjectSet(namespace)
 	for _, raw := range r.objects {
 		objs.Add(namespace, cached(raw))
 	}
-	fs, err := rules.Policy(r.policyJSON, namespace, aigw.DefaultSettings(), objs, now)
-	return validation{conflicts: fs.Errors(), warnings: fs.Warnings()}, err
+	s := aigw.DefaultSettings()
+	fs, err := rules.Policy(r.policyJSON, namespace, s, objs, now)
+	if err != nil {
+		return validation{}, err
+	}
+	vfs, err := rules.VirtualServer(virtualServerJSON(r), namespace, s, objs, now)
+	if err != nil {
+		return validation{}, err
+	}
+	// The VirtualServer repeats the Policy's findings as its own; keep its other findings.
+	var own rules.Findings
+	for _, f := range vfs {
+		if !strings.Contains(f.Object, " references ") {
+			own = append(own, f)
+		}
+	}
+	all := append(fs, own...)
+	return validation{conflicts: all.Errors(), warnings: all.Warnings()}, nil
+}
+
+// virtualServerJSON is the labelled VirtualServer of the variant: one upstream (type grpc when the
+// variant proxies gRPC) and one route, the Policy referenced from spec.policies or the route.
+func virtualServerJSON(r *run) []byte {
+	ref := []any{map[string]any{"name": policyName}}
+	upstream := map[string]any{"name": "aigw", "service": "aigw", "port": 443, "tls": map[string]any{"enable": true}}
+	if r.s.grpc {
+		upstream["type"] = "grpc"
+	}
+	route := map[string]any{"path": "/", "action": map[string]any{"pass": "aigw"}}
+	spec := map[string]any{"host": "aigw.example.com", "upstreams": []any{upstream}, "routes": []any{route}}
+	if r.s.level == nicconf.ServerLevel {
+		spec["policies"] = ref
+	} else {
+		route["policies"] = ref
+	}
+	raw, err := json.Marshal(map[string]any{
+		"apiVersion": "k8s.nginx.org/v1", "kind": "VirtualServer",
+		"metadata": map[string]any{"name": r.slug, "namespace": namespace, "labels": selectorLabels},
+		"spec":     spec,
+	})
+	if err != nil {
+		panic(err)
+	}
+	return raw
 }
 
 func cached(raw []byte) []byte {
