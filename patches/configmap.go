@@ -25,7 +25,7 @@ func PatchConfigMap(raw []byte, namespace string, s aigw.Settings, _ objects.Obj
 	if !s.Selected(cm.Metadata.Labels) {
 		return Result{}, nil
 	}
-	obj := cm.Metadata.ref("ConfigMap", namespace)
+	obj := cm.Metadata.Ref("ConfigMap", namespace)
 	doc, ok := cm.Data[s.ConfigKey]
 	if !ok {
 		return Result{Warnings: []string{fmt.Sprintf("%s: data[%s]: expected the aigw config, found no such key; nothing injected (set the webhook's config key if aigw reads another key)", obj, s.ConfigKey)}}, nil

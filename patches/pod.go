@@ -84,7 +84,7 @@ func PatchPod(raw []byte, namespace string, s aigw.Settings, _ objects.Objects) 
 	if !s.Selected(pod.Metadata.Labels) {
 		return Result{}, nil
 	}
-	obj := pod.Metadata.ref("Pod", namespace)
+	obj := pod.Metadata.Ref("Pod", namespace)
 	ci, problem := targetContainer(pod, s)
 	if problem != "" {
 		return Result{Conflicts: []string{obj + ": " + problem}}, nil

@@ -8,6 +8,7 @@ import (
 	"gomodules.xyz/jsonpatch/v2"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 )
 
 // Result is what a mutation found: the operations that wire the object, the conflicts that stop it,
@@ -55,28 +56,7 @@ func replace(p string, v any) jsonpatch.Operation {
 }
 
 // objectMeta is the part of metadata the patches read.
-type objectMeta struct {
-	Name         string            `json:"name"`
-	GenerateName string            `json:"generateName"`
-	Namespace    string            `json:"namespace"`
-	Labels       map[string]string `json:"labels"`
-	Annotations  map[string]string `json:"annotations"`
-}
-
-// ref names an object in messages: Kind/namespace/name (generateName* before the name is known).
-func (m objectMeta) ref(kind, namespace string) string {
-	name := m.Name
-	if name == "" && m.GenerateName != "" {
-		name = m.GenerateName + "*"
-	}
-	if m.Namespace != "" {
-		namespace = m.Namespace
-	}
-	if namespace == "" {
-		return kind + "/" + name
-	}
-	return kind + "/" + namespace + "/" + name
-}
+type objectMeta = objects.Meta
 
 // annotationOp sets one annotation, creating the map when the object has none.
 func annotationOp(m objectMeta, key, value string) []jsonpatch.Operation {

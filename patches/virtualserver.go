@@ -68,7 +68,7 @@ func patchVirtualServerKind(raw []byte, namespace string, s aigw.Settings, objs 
 		return Result{}, err
 	}
 
-	obj := meta.ref(kind, namespace)
+	obj := meta.Ref(kind, namespace)
 	own := meta.Namespace
 	if own == "" {
 		own = namespace
