@@ -13,14 +13,14 @@ type Mutation func(raw []byte, namespace string, s aigw.Settings, objs objects.O
 // MutationFor returns the mutation for an object's apiVersion and kind, or nil for kinds the
 // webhook does not mutate.
 func MutationFor(apiVersion, kind string) Mutation {
-	switch apiVersion + " " + kind {
-	case "v1 Pod":
+	switch aigw.Kind(apiVersion, kind) {
+	case aigw.KindPod:
 		return PatchPod
-	case "v1 ConfigMap":
+	case aigw.KindConfigMap:
 		return PatchConfigMap
-	case "k8s.nginx.org/v1 VirtualServer":
+	case aigw.KindVirtualServer:
 		return PatchVirtualServer
-	case "k8s.nginx.org/v1 VirtualServerRoute":
+	case aigw.KindVirtualServerRoute:
 		return PatchVirtualServerRoute
 	}
 	return nil

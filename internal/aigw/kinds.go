@@ -4,8 +4,6 @@ package aigw
 const (
 	KindPod                = "v1 Pod"
 	KindConfigMap          = "v1 ConfigMap"
-	KindSecret             = "v1 Secret"
-	KindIngress            = "networking.k8s.io/v1 Ingress"
 	KindPolicy             = "k8s.nginx.org/v1 Policy"
 	KindVirtualServer      = "k8s.nginx.org/v1 VirtualServer"
 	KindVirtualServerRoute = "k8s.nginx.org/v1 VirtualServerRoute"
