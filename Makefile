@@ -56,7 +56,6 @@ lint: ## gofmt and go vet
 fuzz: ## each fuzz target for $(FUZZTIME)
 	go test ./patches -run '^$$' -fuzz '^FuzzSetAIGWTLS$$' -fuzztime $(FUZZTIME)
 	go test ./patches -run '^$$' -fuzz '^FuzzPatchVirtualServer$$' -fuzztime $(FUZZTIME)
-	go test ./patches -run '^$$' -fuzz '^FuzzScanPodView$$' -fuzztime $(FUZZTIME)
 	@for f in FuzzMutatePod FuzzMutateConfigMap FuzzMutateVirtualServer FuzzMutateVirtualServerRoute \
 		FuzzValidatePolicy FuzzValidateVirtualServer FuzzValidateVirtualServerRoute FuzzValidateCertificate; do \
 		echo "go test ./webhook -run '^$$' -fuzz '^$$f\$$' -fuzztime $(FUZZTIME)"; \

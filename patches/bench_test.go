@@ -1,23 +1,18 @@
 package patches
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
-	"reflect"
 	"sort"
-	"strings"
 	"testing"
 
-	"sigs.k8s.io/yaml"
-
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 )
 
-// Benchmarks of the pure mutations, and the tests that hold the pod decode (scanPodView, see
-// podscan.go) to json.Unmarshal's answers. BenchmarkDecodePodView is json.Unmarshal into podView,
-// the decode PatchPod used before; BenchmarkScanPodView is the one it uses. See BENCHMARKS.md.
+// Benchmarks of the pure mutations. BenchmarkDecodePodView isolates the decode PatchPod spends most
+// of its time in: objects.Decode (sigs.k8s.io/json, as the API server reads objects) into podView.
+// See BENCHMARKS.md.
 
 // benchPodJSON is a labelled Deployment pod as the API server sends it to a mutating webhook on
 // CREATE (defaults applied, service-account token volume and default tolerations added).
@@ -45,143 +40,20 @@ func benchPatchPod(b *testing.B, fn Mutation, raw string) {
 func BenchmarkPatchPod(b *testing.B)       { benchPatchPod(b, PatchPod, benchPodJSON) }
 func BenchmarkPatchPodSample(b *testing.B) { benchPatchPod(b, PatchPod, samplePodJSON) }
 
-// BenchmarkDecodePodView and BenchmarkScanPodView isolate the decode.
 func BenchmarkDecodePodView(b *testing.B) {
 	raw := []byte(benchPodJSON)
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
 	for b.Loop() {
 		var p podView
-		if err := json.Unmarshal(raw, &p); err != nil {
+		if err := objects.Decode(raw, &p); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
-func BenchmarkScanPodView(b *testing.B) {
-	raw := []byte(benchPodJSON)
-	b.SetBytes(int64(len(raw)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := scanPodView(raw); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// TestScanPodViewMatchesUnmarshal: on every pod fixture and the benchmark pods, the scan reads
-// what json.Unmarshal reads.
-func TestScanPodViewMatchesUnmarshal(t *testing.T) {
-	inputs := map[string][]byte{"bench": []byte(benchPodJSON), "sample": []byte(samplePodJSON)}
-	files, _ := globYAML("testdata/pod")
-	for _, f := range files {
-		inputs[f] = yamlFileJSON(t, f)
-	}
-	for name, raw := range inputs {
-		checkScanMatches(t, name, raw)
-	}
-}
-
-func checkScanMatches(t *testing.T, name string, raw []byte) {
-	t.Helper()
-	var want podView
-	werr := json.Unmarshal(raw, &want)
-	got, gerr := scanPodView(raw)
-	if (werr == nil) != (gerr == nil) {
-		t.Fatalf("%s: json.Unmarshal error %v, scan error %v\n%s", name, werr, gerr, raw)
-	}
-	if werr != nil {
-		return
-	}
-	if !reflect.DeepEqual(normalize(want), normalize(got)) {
-		t.Fatalf("%s: scan read\n%+v\nwant\n%+v", name, got, want)
-	}
-}
-
-// normalize maps an empty non-nil slice of containers to nil's twin so DeepEqual compares content.
-func normalize(p podView) podView {
-	for i := range p.Spec.Volumes {
-		for k, v := range p.Spec.Volumes[i] {
-			p.Spec.Volumes[i][k] = json.RawMessage(strings.TrimSpace(string(v)))
-		}
-	}
-	return p
-}
-
-func yamlFileJSON(tb testing.TB, path string) []byte {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	j, err := yaml.YAMLToJSON(b)
-	if err != nil {
-		tb.Fatalf("%s: %v", path, err)
-	}
-	return j
-}
-
-func globYAML(dir string) ([]string, error) {
-	var out []string
-	m, err := filepath.Glob(dir + "/*.yaml")
-	for _, f := range m {
-		if !strings.HasSuffix(f, ".objects.yaml") {
-			out = append(out, f)
-		}
-	}
-	return out, err
-}
-
-// FuzzScanPodView: for any input the API server could send (valid JSON, keys as the API server
-// spells them, no repeated keys), the scan reads what json.Unmarshal reads; for any bytes at all it
-// does not panic.
-func FuzzScanPodView(f *testing.F) {
-	f.Add([]byte(benchPodJSON))
-	f.Add([]byte(samplePodJSON))
-	files, _ := globYAML("testdata/pod")
-	for _, file := range files {
-		f.Add(yamlFileJSON(f, file))
-	}
-	f.Fuzz(func(t *testing.T, raw []byte) {
-		_, _ = scanPodView(raw)
-		_, _ = PatchPod(raw, "ns", aigw.DefaultSettings(), nil)
-		var v any
-		if json.Unmarshal(raw, &v) != nil || !apiServerShaped(v) {
-			return
-		}
-		canonical, _ := json.Marshal(v)
-		checkScanMatches(t, "fuzz", canonical)
-	})
-}
-
-// apiServerShaped reports whether no key differs only in case from one podView reads (encoding/json
-// would fill the field from it, the API server would not have sent it).
-func apiServerShaped(v any) bool {
-	known := []string{"metadata", "spec", "name", "generateName", "namespace", "labels", "annotations",
-		"volumes", "containers", "volumeMounts", "mountPath", "subPath", "secretName", "items", "key", "path"}
-	switch v := v.(type) {
-	case map[string]any:
-		for k, e := range v {
-			for _, n := range known {
-				if strings.EqualFold(k, n) && k != n {
-					return false
-				}
-			}
-			if !apiServerShaped(e) {
-				return false
-			}
-		}
-	case []any:
-		for _, e := range v {
-			if !apiServerShaped(e) {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// TestBenchFigures (AIGW_BENCH=1) prints the pure pod mutation and the two decodes (json.Unmarshal
-// into podView, scanPodView), median of AIGW_BENCH_ROUNDS (default 5) interleaved rounds, as BENCH lines.
+// TestBenchFigures (AIGW_BENCH=1) prints the pure pod mutation and its decode (objects.Decode into
+// podView), median of AIGW_BENCH_ROUNDS (default 5) interleaved rounds, as BENCH lines.
 func TestBenchFigures(t *testing.T) {
 	if os.Getenv("AIGW_BENCH") == "" {
 		t.Skip("set AIGW_BENCH=1 to print the BENCH figures")
@@ -197,7 +69,6 @@ func TestBenchFigures(t *testing.T) {
 		{"patch_pod", BenchmarkPatchPod},
 		{"patch_pod_sample", BenchmarkPatchPodSample},
 		{"decode_pod_view", BenchmarkDecodePodView},
-		{"scan_pod_view", BenchmarkScanPodView},
 	}
 	ns := map[string][]float64{}
 	for r := 0; r < rounds; r++ {
@@ -217,5 +88,4 @@ func TestBenchFigures(t *testing.T) {
 	for _, f := range fns {
 		fmt.Printf("BENCH %s %.2f us/op\n", f.name, med(ns[f.name])/1e3)
 	}
-	fmt.Printf("BENCH decode_speedup %.2f x\n", med(ns["decode_pod_view"])/med(ns["scan_pod_view"]))
 }

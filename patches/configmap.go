@@ -1,7 +1,6 @@
 package patches
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -19,7 +18,7 @@ type configMapView struct {
 // as written.
 func PatchConfigMap(raw []byte, namespace string, s aigw.Settings, _ objects.Objects) (Result, error) {
 	var cm configMapView
-	if err := json.Unmarshal(raw, &cm); err != nil {
+	if err := objects.Decode(raw, &cm); err != nil {
 		return Result{}, fmt.Errorf("decoding ConfigMap: %w", err)
 	}
 	if !s.Selected(cm.Metadata.Labels) {

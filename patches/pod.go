@@ -13,9 +13,10 @@ import (
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 )
 
-// podView is the part of a Pod the mutation reads. Decoding only these fields keeps the mutation
-// fast, and since the patch is built from paths into the request's own JSON, fields this view (or
-// k8s.io/api) does not know are never touched.
+// podView is the part of a Pod the mutation reads, decoded with objects.Decode: keys match as the
+// API server spells them, so a "Metadata" or "VolumeMounts" key is not read as the field. Since the
+// patch is built from paths into the request's own JSON, fields this view (or k8s.io/api) does not
+// know are never touched.
 type podView struct {
 	Metadata objectMeta `json:"metadata"`
 	Spec     struct {
@@ -77,8 +78,8 @@ func podMounts(s aigw.Settings, ann map[string]string) []mountSpec {
 // container of a Pod labelled with the selector. namespace is the request's namespace, used in
 // messages when the object carries none.
 func PatchPod(raw []byte, namespace string, s aigw.Settings, _ objects.Objects) (Result, error) {
-	pod, err := scanPodView(raw)
-	if err != nil {
+	var pod podView
+	if err := objects.Decode(raw, &pod); err != nil {
 		return Result{}, fmt.Errorf("decoding Pod: %w", err)
 	}
 	if !s.Selected(pod.Metadata.Labels) {
@@ -93,7 +94,7 @@ func PatchPod(raw []byte, namespace string, s aigw.Settings, _ objects.Objects) 
 	volumes := map[string]map[string]json.RawMessage{}
 	for _, v := range pod.Spec.Volumes {
 		var name string
-		_ = json.Unmarshal(v["name"], &name)
+		_ = objects.Decode(v["name"], &name)
 		volumes[name] = v
 	}
 
@@ -211,7 +212,7 @@ func mismatch(v map[string]json.RawMessage, m mountSpec) (found, fix string) {
 		return "a volume of type " + sourceKind(v), ""
 	}
 	var src secretSource
-	if err := json.Unmarshal(raw, &src); err != nil {
+	if err := objects.Decode(raw, &src); err != nil {
 		return "an unreadable secret source", ""
 	}
 	if src.SecretName != m.secret {

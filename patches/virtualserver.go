@@ -381,9 +381,9 @@ func vsSelectUpstreams(upstreams []json.RawMessage, ann map[string]string) (name
 	return names, "", nil
 }
 
-// The helpers below decode one level at a time with exact keys, as the API server spells them:
-// encoding/json would also fill a struct field from "Policies" or "TLS", and a patch built from
-// such a read would address a member that does not exist.
+// The helpers below decode one level at a time with objects.Decode, keeping each member's raw JSON:
+// the patch must tell an absent member (add) from a null one (replace), and addresses members by
+// the keys the object really has.
 
 // rawObject decodes a JSON object one level deep; absent or null gives nil.
 func rawObject(raw json.RawMessage, at string) (map[string]json.RawMessage, error) {
@@ -391,7 +391,7 @@ func rawObject(raw json.RawMessage, at string) (map[string]json.RawMessage, erro
 		return nil, nil
 	}
 	var o map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &o); err != nil {
+	if err := objects.Decode(raw, &o); err != nil {
 		return nil, fmt.Errorf("%s: expected an object: %w", at, err)
 	}
 	return o, nil
@@ -403,7 +403,7 @@ func rawList(raw json.RawMessage, at string) ([]json.RawMessage, error) {
 		return nil, nil
 	}
 	var l []json.RawMessage
-	if err := json.Unmarshal(raw, &l); err != nil {
+	if err := objects.Decode(raw, &l); err != nil {
 		return nil, fmt.Errorf("%s: expected a list: %w", at, err)
 	}
 	if l == nil {
@@ -415,7 +415,7 @@ func rawList(raw json.RawMessage, at string) ([]json.RawMessage, error) {
 func rawString(o map[string]json.RawMessage, key, at string) (string, error) {
 	var v string
 	if raw := o[key]; raw != nil && string(raw) != "null" {
-		if err := json.Unmarshal(raw, &v); err != nil {
+		if err := objects.Decode(raw, &v); err != nil {
 			return "", fmt.Errorf("%s.%s: expected a string: %w", at, key, err)
 		}
 	}
@@ -435,22 +435,14 @@ func rawPolicyRef(raw json.RawMessage, at string) (routePolicyRef, error) {
 	return routePolicyRef{Name: name, Namespace: ns}, err
 }
 
-// rawMeta reads objectMeta from exactly spelled keys (annotationOp addresses
-// /metadata/annotations by the presence of Annotations).
+// rawMeta reads the metadata the mutation needs; absent or null gives none.
 func rawMeta(raw json.RawMessage) (objectMeta, error) {
 	var m objectMeta
-	o, err := rawObject(raw, "metadata")
-	if err != nil {
-		return m, err
+	if raw == nil || string(raw) == "null" {
+		return m, nil
 	}
-	fields := map[string]any{"name": &m.Name, "generateName": &m.GenerateName, "namespace": &m.Namespace,
-		"labels": &m.Labels, "annotations": &m.Annotations}
-	for key, dst := range fields {
-		if v, ok := o[key]; ok {
-			if err := json.Unmarshal(v, dst); err != nil {
-				return m, fmt.Errorf("metadata.%s: %w", key, err)
-			}
-		}
+	if err := objects.Decode(raw, &m); err != nil {
+		return objectMeta{}, fmt.Errorf("metadata: %w", err)
 	}
 	return m, nil
 }

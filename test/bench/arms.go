@@ -66,6 +66,16 @@ func (b *bench) apiserverArms() error {
 		arms = append(arms, &arm{name: "same-patch", p: same, counts: true, mutates: true})
 	}
 	arms = append(arms, &arm{name: "ours", p: ours, mutates: true})
+	if c.binaryB != "" {
+		first := b.binary
+		b.binary = c.binaryB
+		oursB, err := b.startServe("ours-b", "")
+		b.binary = first
+		if err != nil {
+			return err
+		}
+		arms = append(arms, &arm{name: "ours-b", p: oursB, mutates: true})
+	}
 	for _, a := range arms {
 		if a.p == nil {
 			continue
@@ -190,6 +200,10 @@ func (b *bench) apiserverArms() error {
 		ratio("ours", "same-patch")
 	}
 	ratio("ours", "nothing")
+	if c.binaryB != "" {
+		ratio("ours-b", "nothing")
+		ratio("ours-b", "ours")
+	}
 	// The webhooks must stay out of the later phases.
 	for _, a := range arms {
 		if a.p != nil {

@@ -54,8 +54,9 @@ type config struct {
 	secrets, labelled, memRuns int
 	settle                     time.Duration
 	// common
-	binary string
-	keep   bool
+	binary  string
+	binaryB string
+	keep    bool
 }
 
 type bench struct {
@@ -100,6 +101,7 @@ func main() {
 	fs.IntVar(&c.memRuns, "mem-runs", 3, "memory: serve processes started per state (median RSS reported)")
 	fs.DurationVar(&c.settle, "settle", 10*time.Second, "memory: wait after readiness before reading RSS")
 	fs.StringVar(&c.binary, "binary", "", "the aigw-mtls-webhook binary (default: built from ./cmd/aigw-mtls-webhook into a temporary folder)")
+	fs.StringVar(&c.binaryB, "binary-b", "", "apiserver: also measure this aigw-mtls-webhook binary, as arm ours-b interleaved with ours (two builds compared in one run)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the temporary folder (logs of the servers)")
 	_ = fs.Parse(args)
 
