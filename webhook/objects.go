@@ -87,15 +87,7 @@ func StripPrivateKeys(obj any) (any, error) {
 		return obj, nil
 	}
 	sec.ManagedFields = nil
-	if sec.Annotations != nil {
-		delete(sec.Annotations, aigw.AnnotationKeyCheck)
-	}
-	if v := rules.RecordKeyCheck(sec.Data[corev1.TLSCertKey], sec.Data[corev1.TLSPrivateKeyKey]); v != "" {
-		if sec.Annotations == nil {
-			sec.Annotations = map[string]string{}
-		}
-		sec.Annotations[aigw.AnnotationKeyCheck] = v
-	}
+	sec.Annotations = rules.RecordKeyCheckIn(sec.Annotations, sec.Data[corev1.TLSCertKey], sec.Data[corev1.TLSPrivateKeyKey])
 	for k, v := range sec.Data {
 		if k == corev1.TLSPrivateKeyKey || bytes.Contains(v, []byte("PRIVATE KEY")) {
 			sec.Data[k] = []byte{}

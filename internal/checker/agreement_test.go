@@ -30,6 +30,12 @@ func TestCheckAgreesWithAdmissionOnEveryPolicyFixture(t *testing.T) {
 	settings := aigw.DefaultSettings()
 	for _, c := range fixtures.Cases(t, "../rules/testdata/policy", pki) {
 		t.Run(c.Name, func(t *testing.T) {
+			for _, raw := range c.Objects {
+				if strings.Contains(string(raw), aigw.AnnotationKeyCheck) {
+					// A copy as the webhook's cache holds it; no cluster holds such a Secret.
+					t.Skip("fixture holds a cache copy of a Secret, not a cluster object")
+				}
+			}
 			var p unstructured.Unstructured
 			if err := json.Unmarshal(c.Object, &p.Object); err != nil {
 				t.Fatal(err)

@@ -19,7 +19,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
 )
@@ -309,12 +308,7 @@ func (s *snapshot) wasListed(namespace string) bool { return s.listed[""] || s.l
 // redactPrivateKeys replaces every private key of a Secret with a marker as soon as it is read:
 // check only needs to know a key is there, and key material must never reach its output.
 func redactPrivateKeys(sec *corev1.Secret) {
-	if v := rules.RecordKeyCheck(sec.Data[corev1.TLSCertKey], sec.Data[corev1.TLSPrivateKeyKey]); v != "" {
-		if sec.Annotations == nil {
-			sec.Annotations = map[string]string{}
-		}
-		sec.Annotations[aigw.AnnotationKeyCheck] = v
-	}
+	sec.Annotations = rules.RecordKeyCheckIn(sec.Annotations, sec.Data[corev1.TLSCertKey], sec.Data[corev1.TLSPrivateKeyKey])
 	for k, v := range sec.Data {
 		if len(v) > 0 && (k == corev1.TLSPrivateKeyKey || bytes.Contains(v, []byte("PRIVATE KEY"))) {
 			sec.Data[k] = []byte("(redacted)")

@@ -95,3 +95,16 @@ func RecordKeyCheck(tlsCrt, tlsKey []byte) string {
 	}
 	return aigw.KeyCheckMatches
 }
+
+// RecordKeyCheckIn stores RecordKeyCheck's verdict in ann (a copy's annotations, which the copy
+// keeps after its key is dropped), replacing any verdict the object brought along.
+func RecordKeyCheckIn(ann map[string]string, tlsCrt, tlsKey []byte) map[string]string {
+	delete(ann, aigw.AnnotationKeyCheck)
+	if v := RecordKeyCheck(tlsCrt, tlsKey); v != "" {
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		ann[aigw.AnnotationKeyCheck] = v
+	}
+	return ann
+}

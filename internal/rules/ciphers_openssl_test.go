@@ -1,0 +1,27 @@
+package rules
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// TestCipherNamesMatchOpenSSL: every name the ciphers rule accepts selects ciphers in the openssl
+// CLI (the OpenSSL nginx links), and a misspelt one selects none.
+func TestCipherNamesMatchOpenSSL(t *testing.T) {
+	bin, err := exec.LookPath("openssl")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("openssl not found (apt-get install -y openssl)")
+		}
+		t.Skip("openssl not found (apt-get install -y openssl)")
+	}
+	for name := range opensslCipherNames {
+		if out, err := exec.Command(bin, "ciphers", name).CombinedOutput(); err != nil {
+			t.Errorf("openssl ciphers %s: %v: %s", name, err, out)
+		}
+	}
+	if err := exec.Command(bin, "ciphers", "NOPE-CIPHER").Run(); err == nil {
+		t.Error("openssl ciphers NOPE-CIPHER: want no cipher match")
+	}
+}
