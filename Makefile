@@ -3,8 +3,7 @@ SHELL := /usr/bin/env bash
 K8S_VERSION ?= 1.37.2
 ENVTEST_DIR ?= $(CURDIR)/bin/k8s/$(K8S_VERSION)
 NIC_VERSION ?= v5.5.4
-SHARED_NIC_CRDS := $(CURDIR)/../shared/crds/nginx
-NIC_CRDS_DIR ?= $(if $(wildcard $(SHARED_NIC_CRDS)/*.yaml),$(SHARED_NIC_CRDS),$(CURDIR)/bin/crds/nginx)
+NIC_CRDS_DIR ?= $(CURDIR)/test/crds/nginx
 HELM ?= $(CURDIR)/bin/helm
 TEST_ENV := KUBEBUILDER_ASSETS=$(ENVTEST_DIR) NIC_CRDS_DIR=$(NIC_CRDS_DIR) HELM=$(HELM)
 FUZZTIME ?= 10s
@@ -29,7 +28,7 @@ demo: envtest crds helm ## the seed's scenario on a local control plane started 
 envtest: ## kube-apiserver and etcd built from the Go module proxy (cached); prints their folder
 	@ENVTEST_DIR=$(ENVTEST_DIR) K8S_VERSION=$(K8S_VERSION) ./hack/envtest/build.sh
 
-crds: ## NGINX Ingress Controller CRDs: ../shared when present, else downloaded from NIC's release
+crds: ## NGINX Ingress Controller v5.5.4 CRDs: kept in test/crds/nginx (SOURCE.txt, LICENSE); downloaded only when NIC_CRDS_DIR points elsewhere and is empty
 	@if [ ! -e "$(NIC_CRDS_DIR)/k8s.nginx.org_virtualservers.yaml" ]; then \
 		mkdir -p "$(NIC_CRDS_DIR)"; \
 		for crd in virtualservers virtualserverroutes policies transportservers; do \

@@ -38,17 +38,13 @@ func AssetsDir() string {
 	return filepath.Join(RepoRoot(), "bin", "k8s", K8sVersion)
 }
 
-// NICCRDDir holds NGINX Ingress Controller's CRDs: $NIC_CRDS_DIR, else ../shared/crds/nginx, else
-// the copy `make crds` downloads.
+// NICCRDDir holds NGINX Ingress Controller's v5.5.4 CRDs: $NIC_CRDS_DIR, else the copy kept in
+// test/crds/nginx (with its SOURCE.txt and NIC's licence).
 func NICCRDDir() string {
 	if d := os.Getenv("NIC_CRDS_DIR"); d != "" {
 		return d
 	}
-	shared := filepath.Join(RepoRoot(), "..", "shared", "crds", "nginx")
-	if _, err := os.Stat(shared); err == nil {
-		return shared
-	}
-	return filepath.Join(RepoRoot(), "bin", "crds", "nginx")
+	return filepath.Join(RepoRoot(), "test", "crds", "nginx")
 }
 
 // CertManagerCRDDir holds cert-manager's CRDs, shipped inside its Go module.
