@@ -25,7 +25,7 @@ func benchPatchPod(b *testing.B, fn Mutation, raw string) {
 	s := aigw.DefaultSettings()
 	in := []byte(raw)
 	res, err := fn(in, "ai-gateway", s, nil)
-	if err != nil || len(res.Patch) == 0 || len(res.Conflicts) > 0 {
+	if err != nil || len(res.Patch()) == 0 || len(res.Conflicts()) > 0 {
 		b.Fatalf("unexpected result %+v %v", res, err)
 	}
 	b.SetBytes(int64(len(in)))

@@ -6,6 +6,7 @@ import (
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
 )
 
 type configMapView struct {
@@ -27,7 +28,9 @@ func PatchConfigMap(raw []byte, namespace string, s aigw.Settings, _ objects.Obj
 	obj := cm.Metadata.Ref("ConfigMap", namespace)
 	doc, ok := cm.Data[s.ConfigKey]
 	if !ok {
-		return Result{Warnings: []string{fmt.Sprintf("%s: data[%s]: expected the aigw config, found no such key; nothing injected (set the webhook's config key if aigw reads another key)", obj, s.ConfigKey)}}, nil
+		f := warning(obj, "data["+s.ConfigKey+"]", "no such key", rules.ConfigUnwired, "put the aigw config under that key, or set the webhook's config key to the key aigw reads")
+		f.Expected = "the aigw config"
+		return Result{Findings: rules.Findings{f}}, nil
 	}
 	out, changed, err := SetAIGWTLS(doc, s.TLSPaths())
 	if err != nil {
@@ -36,14 +39,14 @@ func PatchConfigMap(raw []byte, namespace string, s aigw.Settings, _ objects.Obj
 		if errors.As(err, &ye) {
 			found = ye.Error()
 		}
-		return Result{Conflicts: []string{conflict(obj, "data["+s.ConfigKey+"]", "valid YAML with a mapping at the top", found, "correct the YAML at that line")}}, nil
+		return Result{Findings: rules.Findings{conflict(obj, "data["+s.ConfigKey+"]", "valid YAML with a mapping at the top", found, rules.ConfigUnwired, "correct the YAML at that line")}}, nil
 	}
 	var res Result
 	if changed {
-		res.Patch = append(res.Patch, replace("/data/"+pointerEscape(s.ConfigKey), out))
+		res.Wiring = append(res.Wiring, replace("/data/"+pointerEscape(s.ConfigKey), out))
 	}
 	p := s.TLSPaths()
 	record := fmt.Sprintf("key=%s,serverCertPath=%s,serverKeyPath=%s,clientCertPath=%s", s.ConfigKey, p.ServerCertPath, p.ServerKeyPath, p.ClientCAPath)
-	res.Patch = append(res.Patch, annotationOp(cm.Metadata, aigw.AnnotationInjected, record)...)
+	res.Record = annotationOp(cm.Metadata, aigw.AnnotationInjected, record)
 	return res, nil
 }

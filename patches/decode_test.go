@@ -46,8 +46,8 @@ func TestMiscasedKeysAreNotRead(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s.%s: %v", sp.metadata, sp.labels, err)
 				}
-				if got := len(res.Patch) > 0; got != sp.selected || len(res.Conflicts) > 0 {
-					t.Errorf("%s.%s: want selected=%v, got patch %v conflicts %v", sp.metadata, sp.labels, sp.selected, res.Patch, res.Conflicts)
+				if got := len(res.Patch()) > 0; got != sp.selected || len(res.Conflicts()) > 0 {
+					t.Errorf("%s.%s: want selected=%v, got patch %v conflicts %v", sp.metadata, sp.labels, sp.selected, res.Patch(), res.Conflicts())
 				}
 			}
 		})

@@ -48,13 +48,13 @@ func runFixtures(t *testing.T, dir string, fn Mutation) {
 			if err != nil {
 				t.Fatalf("unexpected error: %v", err)
 			}
-			checkLines(t, name+".deny.txt", res.Conflicts)
-			checkLines(t, name+".warnings.txt", res.Warnings)
-			checkPatch(t, name+".patch.json", res.Patch)
+			checkLines(t, name+".deny.txt", res.Conflicts())
+			checkLines(t, name+".warnings.txt", res.Findings.Warnings())
+			checkPatch(t, name+".patch.json", res.Patch())
 
-			if len(res.Conflicts) > 0 {
+			if len(res.Conflicts()) > 0 {
 				d := res.Decide(aigw.ModeWarn)
-				if !d.Allowed || len(d.Patch) != 0 || len(d.Warnings) < len(res.Conflicts) {
+				if !d.Allowed || len(d.Patch) != 0 || len(d.Warnings) < len(res.Conflicts()) {
 					t.Errorf("warn mode: want allowed, unchanged, one warning per conflict; got %+v", d)
 				}
 				if d := res.Decide(aigw.ModeEnforce); d.Allowed || d.Denial == "" {
@@ -62,14 +62,14 @@ func runFixtures(t *testing.T, dir string, fn Mutation) {
 				}
 				return
 			}
-			if len(res.Patch) == 0 {
+			if len(res.Patch()) == 0 {
 				return
 			}
-			out := applyPatch(t, raw, res.Patch)
-			assertNothingLost(t, raw, out, res.Patch)
+			out := applyPatch(t, raw, res.Patch())
+			assertNothingLost(t, raw, out, res.Patch())
 			again, err := fn(out, "ai-gateway", s, objs)
-			if err != nil || len(again.Patch) != 0 || len(again.Conflicts) != 0 {
-				t.Errorf("not idempotent: second mutation gave patch %v conflicts %v err %v", again.Patch, again.Conflicts, err)
+			if err != nil || len(again.Patch()) != 0 || len(again.Conflicts()) != 0 {
+				t.Errorf("not idempotent: second mutation gave patch %v conflicts %v err %v", again.Patch(), again.Conflicts(), err)
 			}
 		})
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
 )
 
 // podView is the part of a Pod the mutation reads, decoded with objects.Decode: keys match as the
@@ -87,8 +88,9 @@ func PatchPod(raw []byte, namespace string, s aigw.Settings, _ objects.Objects) 
 	}
 	obj := pod.Metadata.Ref("Pod", namespace)
 	ci, problem := targetContainer(pod, s)
-	if problem != "" {
-		return Result{Conflicts: []string{obj + ": " + problem}}, nil
+	if problem != nil {
+		problem.Object = obj
+		return Result{Findings: rules.Findings{*problem}}, nil
 	}
 	c := pod.Spec.Containers[ci]
 	volumes := map[string]map[string]json.RawMessage{}
@@ -104,8 +106,9 @@ func PatchPod(raw []byte, namespace string, s aigw.Settings, _ objects.Objects) 
 	mounts := podMounts(s, pod.Metadata.Annotations)
 	for _, m := range mounts {
 		addVolume, addMount, problem := wire(c, ci, volumes, m)
-		if problem != "" {
-			res.Conflicts = append(res.Conflicts, obj+": "+problem)
+		if problem != nil {
+			problem.Object = obj
+			res.Findings = append(res.Findings, *problem)
 			continue
 		}
 		if addVolume {
@@ -116,46 +119,42 @@ func PatchPod(raw []byte, namespace string, s aigw.Settings, _ objects.Objects) 
 			newMounts = append(newMounts, map[string]any{"name": m.volume, "mountPath": m.mountPath, "readOnly": true})
 		}
 	}
-	if len(res.Conflicts) > 0 {
+	if len(res.Findings) > 0 {
 		return res, nil
 	}
-	res.Patch = append(res.Patch, appendOps("/spec/volumes", pod.Spec.Volumes == nil, newVolumes)...)
-	res.Patch = append(res.Patch, appendOps(fmt.Sprintf("/spec/containers/%d/volumeMounts", ci), c.VolumeMounts == nil, newMounts)...)
+	res.Wiring = append(res.Wiring, appendOps("/spec/volumes", pod.Spec.Volumes == nil, newVolumes)...)
+	res.Wiring = append(res.Wiring, appendOps(fmt.Sprintf("/spec/containers/%d/volumeMounts", ci), c.VolumeMounts == nil, newMounts)...)
 	record := fmt.Sprintf("container=%s,ca-secret=%s,server-tls-secret=%s", c.Name, mounts[0].secret, mounts[1].secret)
-	res.Patch = append(res.Patch, annotationOp(pod.Metadata, aigw.AnnotationInjected, record)...)
+	res.Record = annotationOp(pod.Metadata, aigw.AnnotationInjected, record)
 	return res, nil
 }
 
-// PodNeedsInjection reports whether a labelled Pod lacks the mounts (used on UPDATE, where a pod's
-// volumes can no longer change).
-func PodNeedsInjection(r Result) bool {
-	for _, op := range r.Patch {
-		if !strings.HasPrefix(op.Path, "/metadata/") {
-			return true
-		}
-	}
-	return false
+// podConflict is a conflict about a pod; the caller fills in the object.
+func podConflict(field, expected, found, fix string) *rules.Finding {
+	f := conflict("", field, expected, found, rules.NotMounted, fix)
+	return &f
 }
 
-func targetContainer(pod podView, s aigw.Settings) (int, string) {
+func targetContainer(pod podView, s aigw.Settings) (int, *rules.Finding) {
 	if len(pod.Spec.Containers) == 0 {
-		return 0, "spec.containers: expected at least one container, found none; fix: add the aigw container"
+		return 0, podConflict("spec.containers", "at least one container", "none", "add the aigw container")
 	}
 	if want, ok := pod.Metadata.Annotations[aigw.AnnotationContainer]; ok {
 		for i, c := range pod.Spec.Containers {
 			if c.Name == want {
-				return i, ""
+				return i, nil
 			}
 		}
-		return 0, fmt.Sprintf("metadata.annotations[%s]: expected the name of one of spec.containers (%s), found %q; fix: name an existing container (init and ephemeral containers are not injected) or remove the annotation",
-			aigw.AnnotationContainer, containerNames(pod), want)
+		return 0, podConflict("metadata.annotations["+aigw.AnnotationContainer+"]",
+			fmt.Sprintf("the name of one of spec.containers (%s)", containerNames(pod)), fmt.Sprintf("%q", want),
+			"name an existing container (init and ephemeral containers are not injected) or remove the annotation")
 	}
 	for i, c := range pod.Spec.Containers {
 		if c.Name == s.Container {
-			return i, ""
+			return i, nil
 		}
 	}
-	return 0, ""
+	return 0, nil
 }
 
 func containerNames(pod podView) string {
@@ -168,7 +167,7 @@ func containerNames(pod podView) string {
 
 // wire decides how mount m reaches container c: already there, volume present but not mounted, or
 // both to add. A volume name or mount path already used for something else is a conflict.
-func wire(c containerView, ci int, volumes map[string]map[string]json.RawMessage, m mountSpec) (addVolume, addMount bool, problem string) {
+func wire(c containerView, ci int, volumes map[string]map[string]json.RawMessage, m mountSpec) (addVolume, addMount bool, problem *rules.Finding) {
 	for i, vm := range c.VolumeMounts {
 		if path.Clean(vm.MountPath) != path.Clean(m.mountPath) {
 			continue
@@ -176,7 +175,7 @@ func wire(c containerView, ci int, volumes map[string]map[string]json.RawMessage
 		field := fmt.Sprintf("spec.containers[%d].volumeMounts[%d] (container %s, mountPath %s)", ci, i, c.Name, vm.MountPath)
 		v, ok := volumes[vm.Name]
 		if !ok {
-			return false, false, fmt.Sprintf("%s: expected a volume named %q in spec.volumes, found none; fix: add the volume or remove the mount", field, vm.Name)
+			return false, false, podConflict(field, fmt.Sprintf("a volume named %q in spec.volumes", vm.Name), "none", "add the volume or remove the mount")
 		}
 		found, fix := mismatch(v, m)
 		if found == "" && vm.SubPath != "" {
@@ -186,22 +185,23 @@ func wire(c containerView, ci int, volumes map[string]map[string]json.RawMessage
 			if fix == "" {
 				fix = fmt.Sprintf("move that mount off %s, or remove it and let the webhook mount %q there", m.mountPath, m.secret)
 			}
-			return false, false, fmt.Sprintf("%s: expected the %s Secret %q mounted as a directory with %s, found volume %q with %s; fix: %s",
-				field, m.what, m.secret, fileList(m.files), vm.Name, found, fix)
+			return false, false, podConflict(field,
+				fmt.Sprintf("the %s Secret %q mounted as a directory with %s", m.what, m.secret, fileList(m.files)),
+				fmt.Sprintf("volume %q with %s", vm.Name, found), fix)
 		}
-		return false, false, ""
+		return false, false, nil
 	}
 	if v, ok := volumes[m.volume]; ok {
 		if found, fix := mismatch(v, m); found != "" {
 			if fix == "" {
 				fix = "rename that volume, or remove it so the webhook can add its own"
 			}
-			return false, false, fmt.Sprintf("spec.volumes[name=%s]: expected the %s Secret %q with %s, found %s; fix: %s",
-				m.volume, m.what, m.secret, fileList(m.files), found, fix)
+			return false, false, podConflict("spec.volumes[name="+m.volume+"]",
+				fmt.Sprintf("the %s Secret %q with %s", m.what, m.secret, fileList(m.files)), found, fix)
 		}
-		return false, true, ""
+		return false, true, nil
 	}
-	return true, true, ""
+	return true, true, nil
 }
 
 // mismatch describes how volume v differs from what m needs (and, when the volume is only missing

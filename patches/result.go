@@ -1,7 +1,6 @@
 package patches
 
 import (
-	"fmt"
 	"path"
 	"strings"
 
@@ -9,15 +8,31 @@ import (
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
 )
 
-// Result is what a mutation found: the operations that wire the object, the conflicts that stop it,
-// and warnings that do not.
+// Result is what a mutation found: the operations that wire the object, the operations that record
+// the wiring in its metadata, and findings (errors stop the mutation, warnings do not).
 type Result struct {
-	Patch     []jsonpatch.Operation
-	Conflicts []string
-	Warnings  []string
+	Wiring   []jsonpatch.Operation
+	Record   []jsonpatch.Operation
+	Findings rules.Findings
 }
+
+// Patch is the whole JSON Patch: the wiring, then the record.
+func (r Result) Patch() []jsonpatch.Operation {
+	if len(r.Record) == 0 {
+		return r.Wiring
+	}
+	return append(append([]jsonpatch.Operation{}, r.Wiring...), r.Record...)
+}
+
+// Wired reports whether the object needs nothing more: no conflict and no wiring to add. The record
+// alone does not count: an object wired by hand is wired.
+func (r Result) Wired() bool { return len(r.Wiring) == 0 && len(r.Findings.Errors()) == 0 }
+
+// Conflicts are the error findings, one line each.
+func (r Result) Conflicts() []string { return r.Findings.Errors() }
 
 // Decision is a Result with the mode applied: what the API server (or the CLI) should do.
 type Decision struct {
@@ -28,16 +43,21 @@ type Decision struct {
 // Decide applies mode: in enforce mode a conflict denies the object; in warn mode the object is
 // allowed unchanged and each conflict becomes a warning.
 func (r Result) Decide(mode aigw.Mode) Decision {
-	d := Decision{Decision: aigw.Decide(r.Conflicts, r.Warnings, mode)}
-	if len(r.Conflicts) == 0 {
-		d.Patch = r.Patch
+	d := Decision{Decision: r.Findings.Decide(mode)}
+	if len(r.Findings.Errors()) == 0 {
+		d.Patch = r.Patch()
 	}
 	return d
 }
 
-// conflict formats one denial line: object, field, expected, found and the fix.
-func conflict(obj, field, expected, found, fix string) string {
-	return fmt.Sprintf("%s: %s: expected %s, found %s; fix: %s", obj, field, expected, found, fix)
+// conflict is a finding that stops the mutation.
+func conflict(obj, field, expected, found, consequence, fix string) rules.Finding {
+	return rules.Finding{Object: obj, Field: field, Severity: rules.Error, Expected: expected, Found: found, Consequence: consequence, Fix: fix}
+}
+
+// warning is a finding that does not.
+func warning(obj, field, found, consequence, fix string) rules.Finding {
+	return rules.Finding{Object: obj, Field: field, Severity: rules.Warning, Found: found, Consequence: consequence, Fix: fix}
 }
 
 // pointerEscape escapes one JSON Pointer reference token (RFC 6901).
@@ -70,16 +90,4 @@ func annotationOp(m objectMeta, key, value string) []jsonpatch.Operation {
 		return []jsonpatch.Operation{replace("/metadata/annotations/"+pointerEscape(key), value)}
 	}
 	return []jsonpatch.Operation{add("/metadata/annotations/"+pointerEscape(key), value)}
-}
-
-// WiringOps returns the operations of r that wire an object (everything but the record kept in
-// metadata): a labelled object whose mutation still yields such operations is not wired.
-func WiringOps(r Result) []jsonpatch.Operation {
-	var ops []jsonpatch.Operation
-	for _, op := range r.Patch {
-		if !strings.HasPrefix(op.Path, "/metadata/") {
-			ops = append(ops, op)
-		}
-	}
-	return ops
 }

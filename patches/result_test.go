@@ -4,17 +4,32 @@ import (
 	"testing"
 
 	"gomodules.xyz/jsonpatch/v2"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
 )
 
-func TestWiringOps(t *testing.T) {
-	r := Result{Patch: []jsonpatch.Operation{
-		add("/metadata/annotations", map[string]string{}),
-		add("/spec/volumes", []any{}),
-	}}
-	if ops := WiringOps(r); len(ops) != 1 || ops[0].Path != "/spec/volumes" {
-		t.Errorf("got %v", ops)
+func TestResultPatchAndWired(t *testing.T) {
+	wiring := []jsonpatch.Operation{add("/spec/volumes", []any{})}
+	record := []jsonpatch.Operation{add("/metadata/annotations", map[string]string{})}
+	r := Result{Wiring: wiring, Record: record}
+	if p := r.Patch(); len(p) != 2 || p[0].Path != "/spec/volumes" || p[1].Path != "/metadata/annotations" {
+		t.Errorf("Patch: want the wiring then the record, got %v", p)
 	}
-	if ops := WiringOps(Result{Patch: r.Patch[:1]}); len(ops) != 0 {
-		t.Errorf("annotation only: got %v", ops)
+	if r.Wired() {
+		t.Error("an object with wiring to add is not wired")
+	}
+	if !(Result{Record: record}).Wired() {
+		t.Error("an object needing only the record is wired")
+	}
+	conflicted := Result{Findings: rules.Findings{conflict("Pod/ns/p", "spec", "x", "y", "", "z")}}
+	if conflicted.Wired() {
+		t.Error("an object with a conflict is not wired")
+	}
+	if d := conflicted.Decide(aigw.ModeEnforce); d.Allowed || d.Denial != "Pod/ns/p: spec: expected x, found y; fix: z" {
+		t.Errorf("enforce: got %+v", d)
+	}
+	if d := (Result{Wiring: wiring, Findings: rules.Findings{warning("Pod/ns/p", "spec", "w", "", "")}}).Decide(aigw.ModeEnforce); !d.Allowed || len(d.Patch) != 1 || len(d.Warnings) != 1 {
+		t.Errorf("a warning does not stop the patch: got %+v", d)
 	}
 }

@@ -74,15 +74,17 @@ func patchVirtualServerKind(raw []byte, namespace string, s aigw.Settings, objs 
 		own = namespace
 	}
 	policy, problem := vsPolicyFor(s, meta.Annotations)
-	if problem != "" {
-		return Result{Conflicts: []string{obj + ": " + problem}}, nil
+	if problem != nil {
+		problem.Object = obj
+		return Result{Findings: rules.Findings{*problem}}, nil
 	}
 	names, problem, err := vsSelectUpstreams(upstreams, meta.Annotations)
 	if err != nil {
 		return Result{}, err
 	}
-	if problem != "" {
-		return Result{Conflicts: []string{obj + ": " + problem}}, nil
+	if problem != nil {
+		problem.Object = obj
+		return Result{Findings: rules.Findings{*problem}}, nil
 	}
 	w := vsWiring{obj: obj, own: own, objs: objs, policy: policy, selected: names}
 
@@ -96,15 +98,15 @@ func patchVirtualServerKind(raw []byte, namespace string, s aigw.Settings, objs 
 			return Result{}, err
 		}
 	}
-	if len(w.res.Conflicts) > 0 {
-		return Result{Conflicts: w.res.Conflicts, Warnings: w.res.Warnings}, nil
+	if len(w.res.Findings.Errors()) > 0 {
+		return Result{Findings: w.res.Findings}, nil
 	}
 
 	record := "policy=" + w.policy.key(own)
 	if len(names) > 0 {
 		record += ",upstreams=" + strings.Join(names, "+")
 	}
-	w.res.Patch = append(w.res.Patch, annotationOp(meta, aigw.AnnotationInjected, record)...)
+	w.res.Record = annotationOp(meta, aigw.AnnotationInjected, record)
 	return w.res, nil
 }
 
@@ -135,13 +137,13 @@ func (w *vsWiring) upstream(i int, raw json.RawMessage) error {
 	case err != nil:
 		return err
 	case tls == nil && u["tls"] == nil:
-		w.res.Patch = append(w.res.Patch, add(p, map[string]bool{"enable": true}))
+		w.res.Wiring = append(w.res.Wiring, add(p, map[string]bool{"enable": true}))
 	case tls == nil: // tls: null
-		w.res.Patch = append(w.res.Patch, replace(p, map[string]bool{"enable": true}))
+		w.res.Wiring = append(w.res.Wiring, replace(p, map[string]bool{"enable": true}))
 	case tls["enable"] == nil:
-		w.res.Patch = append(w.res.Patch, add(p+"/enable", true))
+		w.res.Wiring = append(w.res.Wiring, add(p+"/enable", true))
 	case string(tls["enable"]) != "true":
-		w.res.Patch = append(w.res.Patch, replace(p+"/enable", true))
+		w.res.Wiring = append(w.res.Wiring, replace(p+"/enable", true))
 	}
 	return nil
 }
@@ -191,9 +193,11 @@ func (w *vsWiring) route(kind, routesKey string, i int, raw json.RawMessage, s a
 		if k := ref.key(w.own); k == want {
 			found = true
 		} else if w.isEgressMTLS(ref) {
-			w.res.Conflicts = append(w.res.Conflicts, conflict(w.obj, field,
+			// NIC keeps the first egressMTLS Policy of a context and ignores the rest with a warning
+			// (internal/configs/policy.go: addEgressMTLSConfig).
+			w.res.Findings = append(w.res.Findings, conflict(w.obj, field,
 				fmt.Sprintf("one egressMTLS Policy (%s)", want),
-				k+" with egressMTLS already referenced",
+				k+" with egressMTLS already referenced", rules.PolicyIgnored,
 				fmt.Sprintf("remove the reference to %s or set annotation %s: %s", k, aigw.AnnotationPolicy, k)))
 		}
 	}
@@ -203,15 +207,15 @@ func (w *vsWiring) route(kind, routesKey string, i int, raw json.RawMessage, s a
 	case kind == "VirtualServerRoute" && len(list) == 0:
 		// NIC gives a subroute with no (or an empty) policies list the list of the VirtualServer
 		// route that delegates to it; creating one here would drop inherited JWT, rate limits...
-		w.res.Warnings = append(w.res.Warnings, fmt.Sprintf(
-			"%s: %s has no policies of its own and inherits the policies of the VirtualServer route that delegates to it; make sure that route references %s (the webhook adds it when the VirtualServer is labelled %s=%s)",
-			w.obj, field, want, s.SelectorKey, s.SelectorValue))
+		w.res.Findings = append(w.res.Findings, warning(w.obj, field,
+			"no policies of its own: it inherits the policies of the VirtualServer route that delegates to it", "",
+			fmt.Sprintf("make sure that route references %s (the webhook adds it when the VirtualServer is labelled %s=%s)", want, s.SelectorKey, s.SelectorValue)))
 	case r["policies"] == nil:
-		w.res.Patch = append(w.res.Patch, add(p, []routePolicyRef{w.policy}))
+		w.res.Wiring = append(w.res.Wiring, add(p, []routePolicyRef{w.policy}))
 	case list == nil: // policies: null
-		w.res.Patch = append(w.res.Patch, replace(p, []routePolicyRef{w.policy}))
+		w.res.Wiring = append(w.res.Wiring, replace(p, []routePolicyRef{w.policy}))
 	default:
-		w.res.Patch = append(w.res.Patch, add(p+"/-", w.policy))
+		w.res.Wiring = append(w.res.Wiring, add(p+"/-", w.policy))
 	}
 	return nil
 }
@@ -309,7 +313,7 @@ func (w *vsWiring) isEgressMTLS(ref routePolicyRef) bool {
 
 // vsPolicyFor is the Policy to reference: the annotation's, else the default; "ns/name" names
 // another namespace.
-func vsPolicyFor(s aigw.Settings, ann map[string]string) (routePolicyRef, string) {
+func vsPolicyFor(s aigw.Settings, ann map[string]string) (routePolicyRef, *rules.Finding) {
 	v, from := s.Policy, "the webhook's policy setting"
 	if a := strings.TrimSpace(ann[aigw.AnnotationPolicy]); a != "" {
 		v, from = a, "metadata.annotations["+aigw.AnnotationPolicy+"]"
@@ -321,30 +325,34 @@ func vsPolicyFor(s aigw.Settings, ann map[string]string) (routePolicyRef, string
 	case len(parts) == 2 && parts[0] != "" && parts[1] != "":
 		return checkedRef(routePolicyRef{Name: parts[1], Namespace: parts[0]}, from, v)
 	}
-	return routePolicyRef{}, fmt.Sprintf("%s: expected a Policy name or namespace/name, found %q; fix: name the EgressMTLS Policy, e.g. aigw-mtls or ai-gateway/aigw-mtls", from, v)
+	f := conflict("", from, "a Policy name or namespace/name", fmt.Sprintf("%q", v), rules.NotRouted, "name the EgressMTLS Policy, e.g. aigw-mtls or ai-gateway/aigw-mtls")
+	return routePolicyRef{}, &f
 }
 
 // checkedRef refuses a reference NIC's validatePolicies would refuse in the object it is written to.
-func checkedRef(ref routePolicyRef, from, v string) (routePolicyRef, string) {
+func checkedRef(ref routePolicyRef, from, v string) (routePolicyRef, *rules.Finding) {
 	if fs := rules.PolicyReference("", from, ref.Name, ref.Namespace); len(fs) > 0 {
-		return routePolicyRef{}, fmt.Sprintf("%s: expected a Policy name or namespace/name that NIC accepts, found %q: %s (%s); fix: %s", from, v, fs[0].Found, fs[0].Consequence, fs[0].Fix)
+		f := fs[0]
+		f.Field, f.Expected = from, "a Policy name or namespace/name that NIC accepts"
+		f.Found = fmt.Sprintf("%q: %s", v, f.Found)
+		return routePolicyRef{}, &f
 	}
-	return ref, ""
+	return ref, nil
 }
 
 // vsSelectUpstreams returns the names of the upstreams to wire, in the object's order: those the
 // annotation lists, else all. A listed name without an upstream is a problem.
-func vsSelectUpstreams(upstreams []json.RawMessage, ann map[string]string) (names []string, problem string, err error) {
+func vsSelectUpstreams(upstreams []json.RawMessage, ann map[string]string) (names []string, problem *rules.Finding, err error) {
 	var all []string
 	for i, raw := range upstreams {
 		at := fmt.Sprintf("spec.upstreams[%d]", i)
 		u, err := rawObject(raw, at)
 		if err != nil {
-			return nil, "", err
+			return nil, nil, err
 		}
 		name, err := rawString(u, "name", at)
 		if err != nil {
-			return nil, "", err
+			return nil, nil, err
 		}
 		if !slices.Contains(all, name) {
 			all = append(all, name)
@@ -357,7 +365,7 @@ func vsSelectUpstreams(upstreams []json.RawMessage, ann map[string]string) (name
 		}
 	}
 	if len(want) == 0 {
-		return all, "", nil
+		return all, nil, nil
 	}
 	var missing []string
 	for _, n := range want {
@@ -370,15 +378,18 @@ func vsSelectUpstreams(upstreams []json.RawMessage, ann map[string]string) (name
 		if existing == "" {
 			existing = "none"
 		}
-		return nil, fmt.Sprintf("metadata.annotations[%s]: expected a comma-separated list of spec.upstreams names (%s), found %q (no upstream named %s); fix: name only existing upstreams, or remove the annotation to wire all of them",
-			aigw.AnnotationUpstreams, existing, ann[aigw.AnnotationUpstreams], strings.Join(missing, ", ")), nil
+		f := conflict("", "metadata.annotations["+aigw.AnnotationUpstreams+"]",
+			fmt.Sprintf("a comma-separated list of spec.upstreams names (%s)", existing),
+			fmt.Sprintf("%q, with no upstream named %s", ann[aigw.AnnotationUpstreams], strings.Join(missing, ", ")),
+			rules.NotRouted, "name only existing upstreams, or remove the annotation to wire all of them")
+		return nil, &f, nil
 	}
 	for _, n := range all {
 		if slices.Contains(want, n) {
 			names = append(names, n)
 		}
 	}
-	return names, "", nil
+	return names, nil, nil
 }
 
 // The helpers below decode one level at a time with objects.Decode, keeping each member's raw JSON:

@@ -28,11 +28,11 @@ func TestVirtualServerRouteFixtures(t *testing.T) {
 func TestVirtualServerSeedRoundTrip(t *testing.T) {
 	unwired := readYAMLAsJSON(t, "testdata/virtualserver/seed-unwired.yaml")
 	res, err := PatchVirtualServer(unwired, "ai-gateway", aigw.DefaultSettings(), nil)
-	if err != nil || len(res.Conflicts) > 0 || len(res.Warnings) > 0 {
-		t.Fatalf("err %v conflicts %v warnings %v", err, res.Conflicts, res.Warnings)
+	if err != nil || len(res.Conflicts()) > 0 || len(res.Findings.Warnings()) > 0 {
+		t.Fatalf("err %v conflicts %v warnings %v", err, res.Conflicts(), res.Findings.Warnings())
 	}
 	var got, want map[string]any
-	if err := json.Unmarshal(applyPatch(t, unwired, res.Patch), &got); err != nil {
+	if err := json.Unmarshal(applyPatch(t, unwired, res.Patch()), &got); err != nil {
 		t.Fatal(err)
 	}
 	meta := got["metadata"].(map[string]any)
@@ -87,12 +87,12 @@ func TestVirtualServerExactKeys(t *testing.T) {
 		"spec":{"upstreams":[{"name":"aigw","TLS":{"enable":true}}],
 		"routes":[{"path":"/","Policies":[{"name":"aigw-mtls"}],"action":{"pass":"aigw"}}]}}`)
 	res, err := PatchVirtualServer(raw, "", aigw.DefaultSettings(), nil)
-	if err != nil || len(res.Conflicts) > 0 {
-		t.Fatalf("err %v conflicts %v", err, res.Conflicts)
+	if err != nil || len(res.Conflicts()) > 0 {
+		t.Fatalf("err %v conflicts %v", err, res.Conflicts())
 	}
-	out := applyPatch(t, raw, res.Patch)
-	if again, err := PatchVirtualServer(out, "", aigw.DefaultSettings(), nil); err != nil || len(again.Patch) > 0 {
-		t.Errorf("second mutation: %v %v", again.Patch, err)
+	out := applyPatch(t, raw, res.Patch())
+	if again, err := PatchVirtualServer(out, "", aigw.DefaultSettings(), nil); err != nil || len(again.Patch()) > 0 {
+		t.Errorf("second mutation: %v %v", again.Patch(), err)
 	}
 }
 
@@ -140,10 +140,10 @@ func FuzzPatchVirtualServer(f *testing.F) {
 		}
 		canonical, _ := json.Marshal(v)
 		res, err := fn(canonical, "ai-gateway", s, objs)
-		if err != nil || len(res.Conflicts) > 0 || len(res.Patch) == 0 {
+		if err != nil || len(res.Conflicts()) > 0 || len(res.Patch()) == 0 {
 			return
 		}
-		ops, _ := json.Marshal(res.Patch)
+		ops, _ := json.Marshal(res.Patch())
 		p, err := jsonpatchapply.DecodePatch(ops)
 		if err != nil {
 			t.Fatalf("patch does not decode: %v\n%s", err, ops)
@@ -153,8 +153,8 @@ func FuzzPatchVirtualServer(f *testing.F) {
 			t.Fatalf("patch does not apply: %v\ninput %s\npatch %s", err, canonical, ops)
 		}
 		again, err := fn(out, "ai-gateway", s, objs)
-		if err != nil || len(again.Patch) > 0 || len(again.Conflicts) > 0 {
-			t.Fatalf("not idempotent: patch %v conflicts %v err %v\ninput %s\nfirst patch %s", again.Patch, again.Conflicts, err, canonical, ops)
+		if err != nil || len(again.Patch()) > 0 || len(again.Conflicts()) > 0 {
+			t.Fatalf("not idempotent: patch %v conflicts %v err %v\ninput %s\nfirst patch %s", again.Patch(), again.Conflicts(), err, canonical, ops)
 		}
 	})
 }

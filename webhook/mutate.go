@@ -61,7 +61,7 @@ func (m *Mutator) handle(req admission.Request) admission.Response {
 	}
 	if m.CreateOnly && req.Operation == admissionv1.Update {
 		resp := admission.Allowed("")
-		if patches.PodNeedsInjection(res) {
+		if len(res.Wiring) > 0 {
 			resp.Warnings = append(resp.Warnings, fmt.Sprintf("%s %s/%s carries %s=%s but has no mTLS mounts; they are added when the pod is next created (roll out its workload)",
 				m.Kind, req.Namespace, req.Name, m.Settings.SelectorKey, m.Settings.SelectorValue))
 		}

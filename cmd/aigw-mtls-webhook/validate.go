@@ -70,13 +70,13 @@ func validate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "%s: %s: %v\n", d.source, d.ref(), err)
 				return 2
 			}
-			results = append(results, patches.Result{Conflicts: fs.Errors(), Warnings: fs.Warnings()})
+			results = append(results, patches.Result{Findings: fs})
 		}
 		for _, res := range results {
 			dec := res.Decide(s.Mode)
 			if !dec.Allowed {
 				refused = true
-				for _, c := range res.Conflicts {
+				for _, c := range res.Conflicts() {
 					fmt.Fprintln(stdout, c)
 				}
 			}

@@ -30,12 +30,10 @@ func TestCheckAgreesWithAdmissionOnEveryPolicyFixture(t *testing.T) {
 	settings := aigw.DefaultSettings()
 	for _, c := range fixtures.Cases(t, "../rules/testdata/policy", pki) {
 		t.Run(c.Name, func(t *testing.T) {
-			for _, raw := range c.Objects {
-				if strings.Contains(string(raw), aigw.AnnotationKeyCheck) {
-					// A copy as the webhook's cache holds it; no cluster holds such a Secret.
-					t.Skip("fixture holds a cache copy of a Secret, not a cluster object")
-				}
-			}
+			// A Secret copy as the webhook's cache holds it (key dropped, its verdict recorded) is no
+			// cluster object: the cluster holds the Secret it was made from. A copy named
+			// <name>-cached is made from the fixtures' Secret <name>.
+			inCluster := clusterObjects(t, c.Objects)
 			var p unstructured.Unstructured
 			if err := json.Unmarshal(c.Object, &p.Object); err != nil {
 				t.Fatal(err)
@@ -50,7 +48,7 @@ func TestCheckAgreesWithAdmissionOnEveryPolicyFixture(t *testing.T) {
 			}})
 			// check: the same objects in a cluster.
 			objs := []client.Object{&p}
-			for _, raw := range c.Objects {
+			for _, raw := range inCluster {
 				objs = append(objs, clusterObject(t, raw))
 			}
 			cl := fake.NewClientBuilder().WithScheme(coreScheme(t)).WithRESTMapper(restMapper()).WithObjects(objs...).Build()
@@ -74,6 +72,40 @@ func TestCheckAgreesWithAdmissionOnEveryPolicyFixture(t *testing.T) {
 			}
 		})
 	}
+}
+
+// clusterObjects replaces each cache copy of a Secret among objs by the Secret it was made from.
+func clusterObjects(t *testing.T, objs [][]byte) [][]byte {
+	t.Helper()
+	byName := map[string][]byte{}
+	for _, raw := range objs {
+		var m metav1.PartialObjectMetadata
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		byName[m.Kind+"/"+m.Name] = raw
+	}
+	var out [][]byte
+	for _, raw := range objs {
+		var m metav1.PartialObjectMetadata
+		_ = json.Unmarshal(raw, &m)
+		if _, cached := m.Annotations[aigw.AnnotationKeyCheck]; !cached {
+			out = append(out, raw)
+			continue
+		}
+		orig, ok := byName["Secret/"+strings.TrimSuffix(m.Name, "-cached")]
+		if !strings.HasSuffix(m.Name, "-cached") || !ok {
+			t.Fatalf("Secret %s is a cache copy: name it <name>-cached beside the Secret <name> it was made from", m.Name)
+		}
+		var sec map[string]any
+		if err := json.Unmarshal(orig, &sec); err != nil {
+			t.Fatal(err)
+		}
+		sec["metadata"].(map[string]any)["name"] = m.Name
+		b, _ := json.Marshal(sec)
+		out = append(out, b)
+	}
+	return out
 }
 
 // clusterObject turns a fixture object into what a client reads: Secrets typed, others

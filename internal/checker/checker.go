@@ -9,7 +9,6 @@ package checker
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -169,28 +168,10 @@ func (l *lines) findings(obj, prefix, okMsg string, fs rules.Findings) {
 	}
 }
 
-// result adds the conflicts (✗) and warnings (⚠) of a patches.Result about obj, whose messages
-// start with "obj: " and end with "; fix: ...". It reports whether there was any.
+// result adds the findings of a mutation about obj and reports whether there was any.
 func (l *lines) result(obj string, r patches.Result) bool {
-	for _, c := range r.Conflicts {
-		msg, fix := splitMessage(c, obj)
-		l.fail(obj, msg, fix)
-	}
-	for _, w := range r.Warnings {
-		msg, fix := splitMessage(w, obj)
-		l.warn(obj, msg, fix)
-	}
-	return len(r.Conflicts)+len(r.Warnings) > 0
-}
-
-// splitMessage turns "obj: field: expected ..., found ...; fix: do this" into the message without
-// the object and the fix.
-func splitMessage(s, obj string) (msg, fix string) {
-	s = strings.TrimPrefix(s, obj+": ")
-	if i := strings.LastIndex(s, "; fix: "); i >= 0 {
-		return s[:i], s[i+len("; fix: "):]
-	}
-	return s, ""
+	l.findings(obj, "", "", r.Findings)
+	return len(r.Findings) > 0
 }
 
 func ref(kind, namespace, name string) string {

@@ -58,13 +58,6 @@ cluster-wide
 	}
 }
 
-func TestSplitMessage(t *testing.T) {
-	msg, fix := splitMessage("Policy/ns/p: spec.x: expected a, found b; fix: do c", "Policy/ns/p")
-	if msg != "spec.x: expected a, found b" || fix != "do c" {
-		t.Errorf("got %q, %q", msg, fix)
-	}
-}
-
 // A cluster without NIC's and cert-manager's CRDs, and without anything labelled: check says so
 // instead of failing to read the cluster.
 func TestClusterWithoutCRDsOrLabelledObjects(t *testing.T) {

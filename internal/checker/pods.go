@@ -41,7 +41,7 @@ func (s *snapshot) checkLabelledPod(l *lines, p *corev1.Pod) {
 		l.fail(obj, "cannot be read: "+err.Error(), "")
 		return
 	}
-	if l.result(obj, res) && len(res.Conflicts) > 0 {
+	if l.result(obj, res) && len(res.Conflicts()) > 0 {
 		return
 	}
 	ca, tls := set.CASecret, set.ServerTLSSecret
@@ -55,7 +55,7 @@ func (s *snapshot) checkLabelledPod(l *lines, p *corev1.Pod) {
 		path.Clean(set.CAMountPath):        fmt.Sprintf("the CA Secret %s at %s", ca, set.CAMountPath),
 		path.Clean(set.ServerTLSMountPath): fmt.Sprintf("the server TLS Secret %s at %s", tls, set.ServerTLSMountPath),
 	}
-	if ops := patches.WiringOps(res); len(ops) > 0 {
+	if ops := res.Wiring; len(ops) > 0 {
 		var missing []string
 		for _, op := range ops {
 			for _, mp := range mountPaths(op.Value) {

@@ -110,12 +110,12 @@ func (s *snapshot) checkRouting(l *lines, u *unstructured.Unstructured, kind, ro
 	}
 	l.result(obj, res)
 	pns, pname := s.policyFor(u)
-	ops := patches.WiringOps(res)
+	ops := res.Wiring
 	for _, op := range ops {
 		msg, fix := describeRoutingOp(u, kind, routesKey, op.Path, pns+"/"+pname)
 		l.fail(obj, msg, fix)
 	}
-	if len(res.Conflicts) > 0 || len(ops) > 0 {
+	if !res.Wired() {
 		return
 	}
 	upstreams, routes := wiredParts(u, routesKey, pns, pname)
@@ -242,7 +242,7 @@ func checkConfigMaps(s *snapshot, ns string) []Check {
 			continue
 		}
 		found := l.result(obj, res)
-		if len(patches.WiringOps(res)) > 0 {
+		if len(res.Wiring) > 0 {
 			l.fail(obj, fmt.Sprintf("%s does not set server.tls (%s, %s) and server.mtls (%s): aigw does not serve mTLS with the mounted certificates",
 				set.ConfigKey, p.ServerCertPath, p.ServerKeyPath, p.ClientCAPath),
 				"re-apply the ConfigMap so the webhook sets them (it was admitted while the webhook was not in its admission path), then restart aigw")

@@ -35,6 +35,10 @@ const (
 	ExpiresSoon     = "nginx answers 502 once it expires, unless it is renewed first"
 	NotCheckedYet   = "checked again when the object is next applied"
 	CertificateDrop = "the renewed certificate no longer covers the Policy's sslName: nginx answers 502 after the renewal"
+	NotMounted      = "aigw starts without the CA and server certificate: it cannot serve mTLS and nginx answers 502"
+	NotRouted       = "the object stays unwired: nginx connects to aigw without the client certificate"
+	PolicyIgnored   = "NIC applies only the first egressMTLS Policy of a route and ignores the others"
+	ConfigUnwired   = "aigw's config gets no TLS paths: aigw does not serve mTLS with the mounted certificates"
 )
 
 // Finding is one problem found about an object.
