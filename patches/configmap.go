@@ -42,10 +42,13 @@ func PatchConfigMap(raw []byte, namespace string, s aigw.Settings, _ objects.Obj
 		return Result{Findings: rules.Findings{conflict(obj, "data["+s.ConfigKey+"]", "valid YAML with a mapping at the top", found, rules.ConfigUnwired, "correct the YAML at that line")}}, nil
 	}
 	var res Result
+	p := s.TLSPaths()
 	if changed {
 		res.Wiring = append(res.Wiring, replace("/data/"+pointerEscape(s.ConfigKey), out))
+		res.Unwired = append(res.Unwired, conflict(obj, "data["+s.ConfigKey+"]",
+			fmt.Sprintf("server.tls (%s, %s) and server.mtls (%s) set to the mounted files", p.ServerCertPath, p.ServerKeyPath, p.ClientCAPath),
+			"other values, or none", rules.ConfigUnwired, "re-apply the ConfigMap through the webhook so it sets them, then restart aigw"))
 	}
-	p := s.TLSPaths()
 	record := fmt.Sprintf("key=%s,serverCertPath=%s,serverKeyPath=%s,clientCertPath=%s", s.ConfigKey, p.ServerCertPath, p.ServerKeyPath, p.ClientCAPath)
 	res.Record = annotationOp(cm.Metadata, aigw.AnnotationInjected, record)
 	return res, nil

@@ -24,6 +24,7 @@ var update = flag.Bool("update", false, "rewrite the expected fixture files from
 //	<case>.patch.json     the JSON Patch (absent: no patch)
 //	<case>.deny.txt       the conflicts, one per line (absent: none)
 //	<case>.warnings.txt   the warnings, one per line (absent: none)
+//	<case>.unwired.txt    what the patch wires, one finding per part, as check reports it (absent: none)
 //	<case>.settings.json  overrides of aigw.DefaultSettings (optional)
 //	<case>.objects.yaml   other objects the mutation may look up, e.g. Policies (optional)
 //
@@ -51,6 +52,10 @@ func runFixtures(t *testing.T, dir string, fn Mutation) {
 			checkLines(t, name+".deny.txt", res.Conflicts())
 			checkLines(t, name+".warnings.txt", res.Findings.Warnings())
 			checkPatch(t, name+".patch.json", res.Patch())
+			checkLines(t, name+".unwired.txt", res.Unwired.Errors())
+			if (len(res.Wiring) > 0) != (len(res.Unwired) > 0) {
+				t.Errorf("the wiring and what it is said to add disagree: wiring %v, unwired %v", res.Wiring, res.Unwired)
+			}
 
 			if len(res.Conflicts()) > 0 {
 				d := res.Decide(aigw.ModeWarn)

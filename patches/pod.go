@@ -111,6 +111,11 @@ func PatchPod(raw []byte, namespace string, s aigw.Settings, _ objects.Objects) 
 			res.Findings = append(res.Findings, *problem)
 			continue
 		}
+		if addVolume || addMount {
+			res.Unwired = append(res.Unwired, conflict(obj, fmt.Sprintf("spec.containers[%d].volumeMounts", ci),
+				fmt.Sprintf("the %s Secret %s at %s", m.what, m.secret, m.mountPath), "no such mount", rules.NotMounted,
+				"delete the pod (or roll out its workload) so it is created again through the webhook: a pod's volumes cannot change"))
+		}
 		if addVolume {
 			src := secretSource{SecretName: m.secret, Items: m.items}
 			newVolumes = append(newVolumes, map[string]any{"name": m.volume, "secret": src})
@@ -120,7 +125,7 @@ func PatchPod(raw []byte, namespace string, s aigw.Settings, _ objects.Objects) 
 		}
 	}
 	if len(res.Findings) > 0 {
-		return res, nil
+		return Result{Findings: res.Findings}, nil
 	}
 	res.Wiring = append(res.Wiring, appendOps("/spec/volumes", pod.Spec.Volumes == nil, newVolumes)...)
 	res.Wiring = append(res.Wiring, appendOps(fmt.Sprintf("/spec/containers/%d/volumeMounts", ci), c.VolumeMounts == nil, newMounts)...)

@@ -17,6 +17,9 @@ type Result struct {
 	Wiring   []jsonpatch.Operation
 	Record   []jsonpatch.Operation
 	Findings rules.Findings
+	// Unwired says, one finding per part, what the wiring adds: what the object lacks until it is
+	// applied through the webhook (check reports them for objects admitted without it).
+	Unwired rules.Findings
 }
 
 // Patch is the whole JSON Patch: the wiring, then the record.

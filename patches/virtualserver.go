@@ -86,7 +86,7 @@ func patchVirtualServerKind(raw []byte, namespace string, s aigw.Settings, objs 
 		problem.Object = obj
 		return Result{Findings: rules.Findings{*problem}}, nil
 	}
-	w := vsWiring{obj: obj, own: own, objs: objs, policy: policy, selected: names}
+	w := vsWiring{obj: obj, kind: kind, own: own, objs: objs, policy: policy, selected: names}
 
 	for i, u := range upstreams {
 		if err := w.upstream(i, u); err != nil {
@@ -113,6 +113,7 @@ func patchVirtualServerKind(raw []byte, namespace string, s aigw.Settings, objs 
 // vsWiring collects what one VirtualServer or VirtualServerRoute needs.
 type vsWiring struct {
 	obj      string
+	kind     string
 	own      string // the object's namespace, against which references without one resolve
 	objs     objects.Objects
 	policy   routePolicyRef
@@ -133,6 +134,10 @@ func (w *vsWiring) upstream(i int, raw json.RawMessage) error {
 	}
 	p := fmt.Sprintf("/spec/upstreams/%d/tls", i)
 	tls, err := rawObject(u["tls"], at+".tls")
+	if err == nil && string(tls["enable"]) != "true" {
+		w.res.Unwired = append(w.res.Unwired, conflict(w.obj, at+" ("+name+")", "tls.enable: true", "TLS not enabled", rules.PlainHTTP,
+			fmt.Sprintf("re-apply the %s through the webhook, or set %s.tls.enable: true", w.kind, at)))
+	}
 	switch {
 	case err != nil:
 		return err
@@ -202,6 +207,20 @@ func (w *vsWiring) route(kind, routesKey string, i int, raw json.RawMessage, s a
 		}
 	}
 	p := fmt.Sprintf("/spec/%s/%d/policies", routesKey, i)
+	if !found && !(kind == "VirtualServerRoute" && len(list) == 0) {
+		why := "sends traffic to the aigw upstream"
+		if !reaches {
+			why = "delegates to a VirtualServerRoute whose subroutes inherit its policies"
+		}
+		entry := "{name: " + w.policy.Name + "}"
+		if w.policy.Namespace != "" && w.policy.Namespace != w.own {
+			entry = "{name: " + w.policy.Name + ", namespace: " + w.policy.Namespace + "}"
+		}
+		w.res.Unwired = append(w.res.Unwired, conflict(w.obj, field,
+			fmt.Sprintf("a reference to the EgressMTLS Policy %s: the %s %s", want, strings.TrimSuffix(routesKey, "s"), why),
+			"none", rules.NoClientCert,
+			fmt.Sprintf("re-apply the %s through the webhook, or add %s to %s.policies", kind, entry, at)))
+	}
 	switch {
 	case found:
 	case kind == "VirtualServerRoute" && len(list) == 0:

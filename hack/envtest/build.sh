@@ -11,6 +11,7 @@ mkdir -p "$out"
 work=${ENVTEST_WORK:-$root/bin/.envtest-build}
 
 if [ ! -x "$out/kube-apiserver" ]; then
+  echo "building kube-apiserver v$K8S_VERSION for envtest from the Go module proxy into $out (about 5 minutes on 2 cores, once)" >&2
   mkdir -p "$work/kube-apiserver"
   cd "$work/kube-apiserver"
   minor=${K8S_VERSION#*.}; minor=${minor%%.*}
@@ -39,6 +40,7 @@ GO
 fi
 
 if [ ! -x "$out/etcd" ]; then
+  echo "building etcd v$ETCD_VERSION for envtest from the Go module proxy into $out (about a minute, once)" >&2
   mkdir -p "$work/etcd"
   cd "$work/etcd"
   cat > go.mod <<MOD

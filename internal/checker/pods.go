@@ -2,8 +2,6 @@ package checker
 
 import (
 	"fmt"
-	"path"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -44,6 +42,10 @@ func (s *snapshot) checkLabelledPod(l *lines, p *corev1.Pod) {
 	if l.result(obj, res) && len(res.Conflicts()) > 0 {
 		return
 	}
+	if len(res.Unwired) > 0 {
+		l.findings(obj, "", "", res.Unwired)
+		return
+	}
 	ca, tls := set.CASecret, set.ServerTLSSecret
 	if v := p.Annotations[aigw.AnnotationCASecret]; v != "" {
 		ca = v
@@ -51,45 +53,7 @@ func (s *snapshot) checkLabelledPod(l *lines, p *corev1.Pod) {
 	if v := p.Annotations[aigw.AnnotationServerTLSSecret]; v != "" {
 		tls = v
 	}
-	what := map[string]string{
-		path.Clean(set.CAMountPath):        fmt.Sprintf("the CA Secret %s at %s", ca, set.CAMountPath),
-		path.Clean(set.ServerTLSMountPath): fmt.Sprintf("the server TLS Secret %s at %s", tls, set.ServerTLSMountPath),
-	}
-	if ops := res.Wiring; len(ops) > 0 {
-		var missing []string
-		for _, op := range ops {
-			for _, mp := range mountPaths(op.Value) {
-				if w, ok := what[path.Clean(mp)]; ok {
-					missing = append(missing, w)
-				}
-			}
-		}
-		if len(missing) == 0 {
-			missing = []string{"its volumes"}
-		}
-		l.fail(obj, fmt.Sprintf("does not mount %s: it was created while the webhook was not in its admission path, and a pod's volumes cannot change",
-			strings.Join(missing, " or ")),
-			"delete the pod (or kubectl rollout restart its Deployment) so it is re-created through the webhook")
-		return
-	}
-	l.ok(obj, fmt.Sprintf("mounts %s and %s", what[path.Clean(set.CAMountPath)], what[path.Clean(set.ServerTLSMountPath)]))
-}
-
-// mountPaths finds the mountPath of the volume mounts an operation adds (one mount, or a list).
-func mountPaths(v any) []string {
-	switch v := v.(type) {
-	case map[string]any:
-		if mp, ok := v["mountPath"].(string); ok {
-			return []string{mp}
-		}
-	case []any:
-		var out []string
-		for _, x := range v {
-			out = append(out, mountPaths(x)...)
-		}
-		return out
-	}
-	return nil
+	l.ok(obj, fmt.Sprintf("mounts the CA Secret %s at %s and the server TLS Secret %s at %s", ca, set.CAMountPath, tls, set.ServerTLSMountPath))
 }
 
 // checkServicePods: the pods the aigw Service sends traffic to all carry the selector label; an

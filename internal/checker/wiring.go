@@ -2,9 +2,7 @@ package checker
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -109,15 +107,11 @@ func (s *snapshot) checkRouting(l *lines, u *unstructured.Unstructured, kind, ro
 		return
 	}
 	l.result(obj, res)
-	pns, pname := s.policyFor(u)
-	ops := res.Wiring
-	for _, op := range ops {
-		msg, fix := describeRoutingOp(u, kind, routesKey, op.Path, pns+"/"+pname)
-		l.fail(obj, msg, fix)
-	}
+	l.findings(obj, "", "", res.Unwired)
 	if !res.Wired() {
 		return
 	}
+	pns, pname := s.policyFor(u)
 	upstreams, routes := wiredParts(u, routesKey, pns, pname)
 	msg := fmt.Sprintf("upstreams [%s] have tls.enable", strings.Join(upstreams, ", "))
 	if len(routes) > 0 {
@@ -171,30 +165,6 @@ func wiredParts(u *unstructured.Unstructured, routesKey, pns, pname string) (ups
 	return upstreams, routes
 }
 
-var routingOp = regexp.MustCompile(`^/spec/(upstreams|routes|subroutes)/(\d+)/(tls|policies)`)
-
-// describeRoutingOp says what an operation the webhook would still apply means for the user.
-func describeRoutingOp(u *unstructured.Unstructured, kind, routesKey, path, policy string) (msg, fix string) {
-	reapply := fmt.Sprintf("re-apply the %s so the webhook wires it (it was admitted while the webhook was not in its admission path)", kind)
-	m := routingOp.FindStringSubmatch(path)
-	if m == nil {
-		return "not wired: the webhook would still change " + path, reapply
-	}
-	i, _ := strconv.Atoi(m[2])
-	list, _, _ := unstructured.NestedSlice(u.Object, "spec", m[1])
-	var item map[string]any
-	if i < len(list) {
-		item, _ = list[i].(map[string]any)
-	}
-	if m[1] == "upstreams" {
-		return fmt.Sprintf("upstream %v has no tls.enable: true: NIC speaks plain HTTP to aigw, which expects TLS", item["name"]),
-			fmt.Sprintf("%s, or set spec.upstreams[%d].tls.enable: true", reapply, i)
-	}
-	return fmt.Sprintf("%s %v sends traffic to the aigw upstream without referencing the EgressMTLS Policy %s: NIC connects without its client certificate and aigw refuses",
-			strings.TrimSuffix(routesKey, "s"), item["path"], policy),
-		fmt.Sprintf("%s, or add {name: %s} to spec.%s[%d].policies", reapply, policy[strings.Index(policy, "/")+1:], routesKey, i)
-}
-
 // checkReferencedPolicy: the Policy the wired routes reference exists, has egressMTLS and passes
 // validation. A labelled Policy of a namespace in scope is reported in full under Policies.
 func (s *snapshot) checkReferencedPolicy(l *lines, obj, pns, pname string) {
@@ -242,11 +212,8 @@ func checkConfigMaps(s *snapshot, ns string) []Check {
 			continue
 		}
 		found := l.result(obj, res)
-		if len(res.Wiring) > 0 {
-			l.fail(obj, fmt.Sprintf("%s does not set server.tls (%s, %s) and server.mtls (%s): aigw does not serve mTLS with the mounted certificates",
-				set.ConfigKey, p.ServerCertPath, p.ServerKeyPath, p.ClientCAPath),
-				"re-apply the ConfigMap so the webhook sets them (it was admitted while the webhook was not in its admission path), then restart aigw")
-		} else if !found {
+		l.findings(obj, "", "", res.Unwired)
+		if !found && res.Wired() {
 			l.ok(obj, fmt.Sprintf("%s sets server.tls (%s, %s) and server.mtls (%s)", set.ConfigKey, p.ServerCertPath, p.ServerKeyPath, p.ClientCAPath))
 		}
 	}

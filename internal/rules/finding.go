@@ -39,6 +39,8 @@ const (
 	NotRouted       = "the object stays unwired: nginx connects to aigw without the client certificate"
 	PolicyIgnored   = "NIC applies only the first egressMTLS Policy of a route and ignores the others"
 	ConfigUnwired   = "aigw's config gets no TLS paths: aigw does not serve mTLS with the mounted certificates"
+	PlainHTTP       = "NIC speaks plain HTTP to aigw, which expects TLS"
+	NoClientCert    = "NIC connects without its client certificate and aigw refuses"
 )
 
 // Finding is one problem found about an object.

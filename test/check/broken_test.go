@@ -91,8 +91,8 @@ func TestEachBreakageIsReported(t *testing.T) {
 				})
 			},
 			want: []string{
-				"✗ VirtualServer/{ns}/unwired: route / sends traffic to the aigw upstream without referencing the EgressMTLS Policy {ns}/aigw-mtls: NIC connects without its client certificate and aigw refuses\n" +
-					"        fix: re-apply the VirtualServer so the webhook wires it (it was admitted while the webhook was not in its admission path), or add {name: aigw-mtls} to spec.routes[0].policies\n",
+				"✗ VirtualServer/{ns}/unwired: spec.routes[0] (path /): expected a reference to the EgressMTLS Policy {ns}/aigw-mtls: the route sends traffic to the aigw upstream, found none (NIC connects without its client certificate and aigw refuses)\n" +
+					"        fix: re-apply the VirtualServer through the webhook, or add {name: aigw-mtls} to spec.routes[0].policies\n",
 			},
 			failing: []string{"VirtualServer/{ns}/unwired"},
 		},
@@ -104,7 +104,8 @@ func TestEachBreakageIsReported(t *testing.T) {
 				withoutMutation(t, func() error { return kube.Create(context.Background(), p) })
 			},
 			want: []string{
-				"✗ Pod/{ns}/aigw-before-webhook: does not mount the CA Secret internal-ca at /etc/internal-ca or the server TLS Secret aigw-server-tls at /tls: it was created while the webhook was not in its admission path",
+				"✗ Pod/{ns}/aigw-before-webhook: spec.containers[0].volumeMounts: expected the CA Secret internal-ca at /etc/internal-ca, found no such mount",
+				"✗ Pod/{ns}/aigw-before-webhook: spec.containers[0].volumeMounts: expected the server TLS Secret aigw-server-tls at /tls, found no such mount",
 			},
 			failing: []string{"Pod/{ns}/aigw-before-webhook"},
 		},
