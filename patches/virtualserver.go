@@ -308,17 +308,19 @@ func vsActionUpstream(raw json.RawMessage, at string) (string, error) {
 	return rawString(proxy, "upstream", at+".proxy")
 }
 
-// isEgressMTLS reports whether ref names a Policy known to have spec.egressMTLS. A Policy that
-// cannot be found is not a conflict: it may simply not be applied yet.
+// isEgressMTLS reports whether ref names a Policy known to have spec.egressMTLS.
 func (w *vsWiring) isEgressMTLS(ref routePolicyRef) bool {
-	if w.objs == nil {
-		return false
-	}
 	ns := ref.Namespace
 	if ns == "" {
 		ns = w.own
 	}
-	raw, ok := w.objs.Get("Policy", ns, ref.Name)
+	return isEgressMTLSPolicy(w.objs, ns, ref.Name)
+}
+
+// isEgressMTLSPolicy reports whether the Policy namespace/name is known to have spec.egressMTLS.
+// A Policy that cannot be found is not a conflict: it may simply not be applied yet.
+func isEgressMTLSPolicy(objs objects.Objects, namespace, name string) bool {
+	raw, ok := objects.Get(objs, "Policy", namespace, name)
 	if !ok {
 		return false
 	}

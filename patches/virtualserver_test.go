@@ -158,3 +158,7 @@ func FuzzPatchVirtualServer(f *testing.F) {
 		}
 	})
 }
+
+func TestIngressFixtures(t *testing.T) {
+	runFixtures(t, "testdata/ingress", PatchIngress)
+}

@@ -8,6 +8,7 @@ const (
 	KindVirtualServer      = "k8s.nginx.org/v1 VirtualServer"
 	KindVirtualServerRoute = "k8s.nginx.org/v1 VirtualServerRoute"
 	KindCertificate        = "cert-manager.io/v1 Certificate"
+	KindIngress            = "networking.k8s.io/v1 Ingress"
 )
 
 // Kind joins an apiVersion and a kind as the constants above spell them.

@@ -32,6 +32,7 @@ const (
 	AnnotationServerTLSSecret = "mtls.aigw.io/server-tls-secret"
 	AnnotationPolicy          = "mtls.aigw.io/policy"
 	AnnotationUpstreams       = "mtls.aigw.io/upstreams"
+	AnnotationServices        = "mtls.aigw.io/services"
 	AnnotationInjected        = "mtls.aigw.io/injected"
 )
 

@@ -37,10 +37,11 @@ const (
 	CertificateDrop = "the renewed certificate no longer covers the Policy's sslName: nginx answers 502 after the renewal"
 	NotMounted      = "aigw starts without the CA and server certificate: it cannot serve mTLS and nginx answers 502"
 	NotRouted       = "the object stays unwired: nginx connects to aigw without the client certificate"
-	PolicyIgnored   = "NIC applies only the first egressMTLS Policy of a route and ignores the others"
+	PolicyIgnored   = "NIC applies only the first egressMTLS Policy it meets and ignores the others"
 	ConfigUnwired   = "aigw's config gets no TLS paths: aigw does not serve mTLS with the mounted certificates"
 	PlainHTTP       = "NIC speaks plain HTTP to aigw, which expects TLS"
 	NoClientCert    = "NIC connects without its client certificate and aigw refuses"
+	IngressRejected = "NIC rejects the whole Ingress and serves none of its paths"
 )
 
 // Finding is one problem found about an object.

@@ -26,6 +26,8 @@ func For(apiVersion, kind string) Rule {
 		return ignoreOld(VirtualServerRoute)
 	case aigw.KindCertificate:
 		return Certificate
+	case aigw.KindIngress:
+		return ignoreOld(Ingress)
 	}
 	return nil
 }

@@ -74,3 +74,7 @@ func checkLines(t *testing.T, path string, got []string) {
 func TestVirtualServerRouteFixtures(t *testing.T) {
 	runValidationFixtures(t, "testdata/policy-via-virtualserverroute", For("k8s.nginx.org/v1", "VirtualServerRoute"))
 }
+
+func TestIngressFixtures(t *testing.T) {
+	runValidationFixtures(t, "testdata/policy-via-ingress", For("networking.k8s.io/v1", "Ingress"))
+}

@@ -105,24 +105,8 @@ func judgeRoutes(raw []byte, namespace string, s aigw.Settings, objs objects.Obj
 				continue
 			}
 			judged[key] = true
-			at := fmt.Sprintf("%s[%d]", field, j)
-			praw, ok := objects.Get(objs, "Policy", pns, ref.Name)
-			if !ok {
-				if objs != nil {
-					c.warn(at, "Policy "+key+" not found yet", "NIC answers 500 on the routes that reference it until it exists", "apply the Policy")
-				}
-				continue
-			}
-			p, err := decodePolicy(praw)
-			if err != nil {
-				return nil, fmt.Errorf("Policy %s: %w", key, err)
-			}
-			if p.egress == nil {
-				continue
-			}
-			for _, f := range p.judge(pns, s, objs, now) {
-				f.Object = fmt.Sprintf("%s: %s references %s", c.obj, at, f.Object)
-				c.out = append(c.out, f)
+			if err := referencedPolicy(c, fmt.Sprintf("%s[%d]", field, j), pns, ref.Name, s, objs, now); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -130,6 +114,32 @@ func judgeRoutes(raw []byte, namespace string, s aigw.Settings, objs objects.Obj
 		grpcUnderServerPolicy(c, &vs, ns, objs)
 	}
 	return c.out, nil
+}
+
+// referencedPolicy judges the Policy namespace/name that field at references: not found yet is a
+// warning; an egressMTLS Policy's findings are added as the referencing object's, prefixed with
+// where it is referenced.
+func referencedPolicy(c *collector, at, namespace, name string, s aigw.Settings, objs objects.Objects, now time.Time) error {
+	key := namespace + "/" + name
+	praw, ok := objects.Get(objs, "Policy", namespace, name)
+	if !ok {
+		if objs != nil {
+			c.warn(at, "Policy "+key+" not found yet", "NIC answers 500 on the routes that reference it until it exists", "apply the Policy")
+		}
+		return nil
+	}
+	p, err := decodePolicy(praw)
+	if err != nil {
+		return fmt.Errorf("Policy %s: %w", key, err)
+	}
+	if p.egress == nil {
+		return nil
+	}
+	for _, f := range p.judge(namespace, s, objs, now) {
+		f.Object = fmt.Sprintf("%s: %s references %s", c.obj, at, f.Object)
+		c.out = append(c.out, f)
+	}
+	return nil
 }
 
 // grpcUnderServerPolicy: NIC renders an egressMTLS Policy of spec.policies in the server block as

@@ -1,0 +1,157 @@
+package rules
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/ingress"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
+)
+
+// Ingress judges a labelled networking.k8s.io/v1 Ingress: its nginx.org/policies and
+// nginx.org/ssl-services annotations as NIC v5.5.4 validates them, TLS to its aigw Services, the
+// egressMTLS Policies it references (whether or not those carry the label), and gRPC Services
+// under an Ingress-wide Policy.
+func Ingress(raw []byte, namespace string, s aigw.Settings, objs objects.Objects, now time.Time) (Findings, error) {
+	ing, err := ingress.Decode(raw)
+	if err != nil {
+		return nil, err
+	}
+	if !s.Selected(ing.Metadata.Labels) {
+		return nil, nil
+	}
+	ns := ing.Metadata.In(namespace)
+	c := &collector{obj: ing.Metadata.Ref("Ingress", ns)}
+	ann := ing.Metadata.Annotations
+	services := ing.Services()
+
+	sslField := "metadata.annotations[" + ingress.AnnotationSSLServices + "]"
+	ssl, hasSSL := ann[ingress.AnnotationSSLServices]
+	if hasSSL {
+		ingressServiceList(c, sslField, ssl, services)
+	}
+
+	var egress []string
+	polField := "metadata.annotations[" + ingress.AnnotationPolicies + "]"
+	if v, ok := ann[ingress.AnnotationPolicies]; ok {
+		refs := ingressPolicyNames(c, polField, v, ns)
+		judged := map[string]bool{}
+		for _, ref := range refs {
+			if judged[ref.Key()] {
+				continue
+			}
+			judged[ref.Key()] = true
+			if err := referencedPolicy(c, fmt.Sprintf("%s (%s)", polField, ref.Entry), ref.Namespace, ref.Name, s, objs, now); err != nil {
+				return nil, err
+			}
+			if raw, ok := objects.Get(objs, "Policy", ref.Namespace, ref.Name); ok {
+				if p, err := decodePolicy(raw); err == nil && p.egress != nil {
+					egress = append(egress, ref.Key())
+				}
+			}
+		}
+	}
+	if ing.Type() == ingress.Master || len(egress) == 0 {
+		return c.out, nil
+	}
+
+	// The Services the webhook wires: those mtls.aigw.io/services names, else every backend.
+	aigwServices := services
+	if v := strings.TrimSpace(ann[aigw.AnnotationServices]); v != "" {
+		aigwServices = nil
+		for _, n := range strings.Split(v, ",") {
+			if n = strings.TrimSpace(n); slices.Contains(services, n) {
+				aigwServices = append(aigwServices, n)
+			}
+		}
+	}
+	// NIC proxies to a Service over https:// only when nginx.org/ssl-services names it
+	// (internal/configs/ingress.go generateNginxCfg: isSSLEnabled); the proxy_ssl_* directives of
+	// the Policy apply to https:// upstreams only.
+	var listed []string
+	if hasSSL {
+		listed = ingress.ServiceList(ssl)
+	}
+	for _, svc := range aigwServices {
+		if !slices.Contains(listed, svc) {
+			c.refuse(sslField, "the aigw Service "+svc+", which the egressMTLS Policy "+egress[0]+" is for",
+				"none", PlainHTTP, fmt.Sprintf("add %s to %s (comma-separated, no spaces)", svc, ingress.AnnotationSSLServices))
+		}
+	}
+	// A regular Ingress's Policy is rendered in the server block as proxy_ssl_* only
+	// (internal/configs/version1/nginx.ingress.tmpl "with $server.EgressMTLS"); a gRPC location
+	// grpc_passes and does not read them. A minion's Policy is rendered per location with
+	// $proxyOrGRPC, as grpc_ssl_* for a gRPC Service (generateNginxCfg: isMinion → loc.EgressMTLS).
+	if ing.Type() != ingress.Minion {
+		if v, ok := ann[ingress.AnnotationGRPCServices]; ok {
+			for _, svc := range ingress.ServiceList(v) {
+				if slices.Contains(aigwServices, svc) {
+					c.refuse("metadata.annotations["+ingress.AnnotationGRPCServices+"]",
+						fmt.Sprintf("no aigw Service under the Ingress-wide egressMTLS Policy %s", egress[0]),
+						fmt.Sprintf("%s: NIC renders the Policy as proxy_ssl_* in the server block, which grpc_pass ignores", svc),
+						AigwRefuses, "move the gRPC paths to a minion Ingress (nginx.org/mergeable-ingress-type: minion) that references the Policy itself: NIC renders it as grpc_ssl_* there")
+				}
+			}
+		}
+	}
+	return c.out, nil
+}
+
+// ingressPolicyNames follows internal/k8s/validation.go for nginx.org/policies
+// (validateRequiredAnnotation, validateCommaSeparatedList, validatePolicyNames): a value that is
+// empty, or an entry whose name (or namespace) is not a DNS-1123 subdomain, makes NIC reject the
+// Ingress. It returns the entries NIC resolves.
+func ingressPolicyNames(c *collector, field, v, namespace string) []ingress.PolicyRef {
+	fix := "list Policies as name or namespace/name, separated by ','"
+	if strings.TrimSpace(v) == "" {
+		c.refuse(field, "a comma-separated list of Policies", "an empty value", IngressRejected, fix+", or remove the annotation")
+		return nil
+	}
+	var out []ingress.PolicyRef
+	for _, ref := range ingress.PolicyRefs(v, namespace) {
+		bad := false
+		name := ref.Entry
+		if ns, n, ok := strings.Cut(ref.Entry, "/"); ok {
+			for _, msg := range validation.IsDNS1123Subdomain(ns) {
+				c.refuse(field, "a Policy namespace (a DNS-1123 subdomain)", fmt.Sprintf("%q in %q: %s", ns, ref.Entry, msg), IngressRejected, fix)
+				bad = true
+			}
+			name = n
+		}
+		for _, msg := range validation.IsDNS1123Subdomain(name) {
+			c.refuse(field, "a Policy name (a DNS-1123 subdomain)", fmt.Sprintf("%q in %q: %s", name, ref.Entry, msg), IngressRejected, fix)
+			bad = true
+		}
+		if !bad {
+			out = append(out, ref)
+		}
+	}
+	return out
+}
+
+// ingressServiceList follows internal/k8s/validation.go validateServiceListAnnotation: every
+// entry, split on ',' without trimming, must be a Service the Ingress sends to, else NIC rejects
+// the Ingress.
+func ingressServiceList(c *collector, field, v string, services []string) {
+	var unknown []string
+	for _, svc := range ingress.ServiceList(v) {
+		if !slices.Contains(services, svc) {
+			unknown = append(unknown, fmt.Sprintf("%q", svc))
+		}
+	}
+	if len(unknown) == 0 {
+		return
+	}
+	known := strings.Join(services, ",")
+	if known == "" {
+		known = "none: the Ingress has no paths"
+	}
+	c.refuse(field, "Services of this Ingress's backends separated by ',' without spaces ("+known+")",
+		fmt.Sprintf("%q, naming %s", v, strings.Join(unknown, ", ")), IngressRejected,
+		"list only this Ingress's backend Services, without spaces (NIC does not trim them); on a mergeable master, move the annotation to the minions")
+}
