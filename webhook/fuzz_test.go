@@ -67,6 +67,19 @@ func FuzzValidateVirtualServerRoute(f *testing.F) {
 		metav1.GroupVersionResource{Group: "k8s.nginx.org", Version: "v1", Resource: "virtualserverroutes"}, "policy-via-virtualserverroute")
 }
 
+func FuzzMutateIngress(f *testing.F) {
+	fuzzHandler(f, PathMutateIngress, ingKind, ingRes, "ingress")
+}
+
+func FuzzValidateIngress(f *testing.F) {
+	fuzzHandler(f, PathValidateIngress, ingKind, ingRes, "policy-via-ingress")
+}
+
+var (
+	ingKind = metav1.GroupVersionKind{Group: "networking.k8s.io", Version: "v1", Kind: "Ingress"}
+	ingRes  = metav1.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "ingresses"}
+)
+
 func FuzzValidateCertificate(f *testing.F) {
 	fuzzHandler(f, PathValidateCertificate,
 		metav1.GroupVersionKind{Group: "cert-manager.io", Version: "v1", Kind: "Certificate"},

@@ -36,6 +36,8 @@ const (
 	PathValidateVirtualServer      = "/validate-k8s-nginx-org-v1-virtualserver"
 	PathValidateVirtualServerRoute = "/validate-k8s-nginx-org-v1-virtualserverroute"
 	PathValidateCertificate        = "/validate-cert-manager-io-v1-certificate"
+	PathMutateIngress              = "/mutate-networking-k8s-io-v1-ingress"
+	PathValidateIngress            = "/validate-networking-k8s-io-v1-ingress"
 )
 
 // Options configure the webhook server.
@@ -102,6 +104,8 @@ func Handlers(o Options, objs objects.Objects) map[string]admission.Handler {
 		PathValidateVirtualServer:      validator("VirtualServer", rules.For("k8s.nginx.org/v1", "VirtualServer")),
 		PathValidateVirtualServerRoute: validator("VirtualServerRoute", rules.For("k8s.nginx.org/v1", "VirtualServerRoute")),
 		PathValidateCertificate:        validator("Certificate", rules.Certificate),
+		PathMutateIngress:              mutator("Ingress", patches.PatchIngress),
+		PathValidateIngress:            validator("Ingress", rules.For("networking.k8s.io/v1", "Ingress")),
 	}
 }
 

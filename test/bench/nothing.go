@@ -63,7 +63,8 @@ var samePatch = []jsonpatch.JsonPatchOperation{
 }
 
 var allPaths = []string{webhook.PathMutatePod, webhook.PathMutateConfigMap, webhook.PathMutateVirtualServer,
-	webhook.PathMutateVirtualServerRoute, webhook.PathValidatePolicy, webhook.PathValidateVirtualServer, webhook.PathValidateVirtualServerRoute, webhook.PathValidateCertificate}
+	webhook.PathMutateVirtualServerRoute, webhook.PathValidatePolicy, webhook.PathValidateVirtualServer, webhook.PathValidateVirtualServerRoute, webhook.PathValidateCertificate,
+	webhook.PathMutateIngress, webhook.PathValidateIngress}
 
 func runNothing(args []string) int {
 	fs := flag.NewFlagSet("nothing", flag.ExitOnError)

@@ -142,6 +142,7 @@ func MutatingConfiguration(name, baseURL string, caBundle []byte) *admissionregi
 			hook("configmaps.mtls.aigw.io", webhook.PathMutateConfigMap, "", "configmaps"),
 			hook("virtualservers.mtls.aigw.io", webhook.PathMutateVirtualServer, "k8s.nginx.org", "virtualservers"),
 			hook("virtualserverroutes.mtls.aigw.io", webhook.PathMutateVirtualServerRoute, "k8s.nginx.org", "virtualserverroutes"),
+			hook("ingresses.mtls.aigw.io", webhook.PathMutateIngress, "networking.k8s.io", "ingresses"),
 		},
 	}
 }
@@ -160,6 +161,7 @@ func ValidatingConfiguration(name, baseURL string, caBundle []byte) *admissionre
 			hook("virtualservers.validate.mtls.aigw.io", webhook.PathValidateVirtualServer, "k8s.nginx.org", "virtualservers"),
 			hook("virtualserverroutes.validate.mtls.aigw.io", webhook.PathValidateVirtualServerRoute, "k8s.nginx.org", "virtualserverroutes"),
 			hook("certificates.mtls.aigw.io", webhook.PathValidateCertificate, "cert-manager.io", "certificates"),
+			hook("ingresses.validate.mtls.aigw.io", webhook.PathValidateIngress, "networking.k8s.io", "ingresses"),
 		},
 	}
 }
