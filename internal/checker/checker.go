@@ -25,6 +25,7 @@ const (
 	SectionCertificates   = "Certificates"
 	SectionPolicies       = "Policies"
 	SectionVirtualServers = "VirtualServers"
+	SectionIngresses      = "Ingresses"
 	SectionConfigMaps     = "ConfigMaps"
 	SectionPods           = "Pods"
 	SectionWebhooks       = "Webhooks"
@@ -92,6 +93,7 @@ var namespaceChecks = []func(*snapshot, string) []Check{
 	checkCertificates,
 	checkPolicies,
 	checkVirtualServers,
+	checkIngresses,
 	checkConfigMaps,
 	checkPods,
 }

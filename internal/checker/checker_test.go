@@ -80,7 +80,7 @@ func TestClusterWithoutCRDsOrLabelledObjects(t *testing.T) {
 		"⚠ k8s.nginx.org/v1 Policy: not served by the API server (CRD not installed)",
 		"⚠ cert-manager.io/v1 Certificate: not served by the API server",
 		"⚠ namespaces: no object labelled aigw=mtls in any namespace: nothing is wired",
-		"✗ MutatingWebhookConfiguration: none with a webhook named *.mtls.aigw.io: labelled pods, ConfigMaps and VirtualServers are not wired",
+		"✗ MutatingWebhookConfiguration: none with a webhook named *.mtls.aigw.io: labelled pods, ConfigMaps, VirtualServers and Ingresses are not wired",
 		"✗ ValidatingWebhookConfiguration: none with a webhook named *.mtls.aigw.io",
 	} {
 		if !strings.Contains(b.String(), want) {
@@ -126,6 +126,7 @@ func restMapper() meta.RESTMapper {
 	m := meta.NewDefaultRESTMapper(nil)
 	for _, gvk := range []schema.GroupVersionKind{corev1.SchemeGroupVersion.WithKind("Secret"), corev1.SchemeGroupVersion.WithKind("Pod"),
 		corev1.SchemeGroupVersion.WithKind("Service"), corev1.SchemeGroupVersion.WithKind("ConfigMap"),
+		{Group: "networking.k8s.io", Version: "v1", Kind: "Ingress"},
 		{Group: "discovery.k8s.io", Version: "v1", Kind: "EndpointSlice"}} {
 		m.Add(gvk, meta.RESTScopeNamespace)
 	}

@@ -12,6 +12,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -47,6 +48,7 @@ type snapshot struct {
 	policies     []unstructured.Unstructured
 	vss          []unstructured.Unstructured // labelled only
 	vsrs         []unstructured.Unstructured // labelled only
+	ingresses    []networkingv1.Ingress      // labelled only
 	certificates []unstructured.Unstructured
 	hooks        []hookConfig // the product's webhook configurations
 
@@ -129,6 +131,11 @@ func collect(ctx context.Context, c client.Reader, o Options) (*snapshot, error)
 		{"Policies", app, &policyGVK, func(ns string) error { return listCustom(ctx, c, policyGVK, ns, &s.policies) }},
 		{"VirtualServers", app, &vsGVK, func(ns string) error { return listCustom(ctx, c, vsGVK, ns, &s.vss, selected) }},
 		{"VirtualServerRoutes", app, &vsrGVK, func(ns string) error { return listCustom(ctx, c, vsrGVK, ns, &s.vsrs, selected) }},
+		{"Ingresses", app, nil, func(ns string) error {
+			return listPages(ctx, c, func() client.ObjectList { return &networkingv1.IngressList{} }, ns, func(l client.ObjectList) {
+				s.ingresses = append(s.ingresses, l.(*networkingv1.IngressList).Items...)
+			}, selected)
+		}},
 	}
 	for _, step := range steps {
 		for _, ns := range step.namespaces {

@@ -50,8 +50,8 @@ type dialResult struct {
 
 func (w *webhookChecker) missing(kind string) {
 	what := map[string]string{
-		"MutatingWebhookConfiguration":   "labelled pods, ConfigMaps and VirtualServers are not wired",
-		"ValidatingWebhookConfiguration": "EgressMTLS Policies and VirtualServers are not validated",
+		"MutatingWebhookConfiguration":   "labelled pods, ConfigMaps, VirtualServers and Ingresses are not wired",
+		"ValidatingWebhookConfiguration": "EgressMTLS Policies, VirtualServers and Ingresses are not validated",
 	}[kind]
 	if n := w.s.o.WebhookName; n != "" {
 		w.l.fail(ref(kind, "", n), "not found: "+what, "install the chart (helm install aigw-mtls-webhook charts/aigw-mtls-webhook), or correct --webhook-name")

@@ -45,7 +45,7 @@ func TestEachBreakageIsReported(t *testing.T) {
 			want: []string{
 				"✗ Secret/{ns}/internal-ca: type kubernetes.io/tls, expected nginx.org/ca\n        fix: NIC accepts only type nginx.org/ca for trustedCertSecret",
 			},
-			failing: []string{"Secret/{ns}/internal-ca", "Policy/{ns}/aigw-mtls", "VirtualServer/{ns}/aigw-mtls"},
+			failing: []string{"Secret/{ns}/internal-ca", "Policy/{ns}/aigw-mtls", "VirtualServer/{ns}/aigw-mtls", "Ingress/{ns}/aigw-ingress"},
 		},
 		{
 			name: "server certificate from another CA", ns: "broken-server-ca",
@@ -60,7 +60,7 @@ func TestEachBreakageIsReported(t *testing.T) {
 				"✗ Policy/{ns}/aigw-mtls: spec.egressMTLS (aigw server certificate): expected a server certificate that chains to the CA in trustedCertSecret internal-ca",
 				"✗ VirtualServer/{ns}/aigw-mtls: references Policy {ns}/aigw-mtls, which fails validation (see Policies in {ns})",
 			},
-			failing: []string{"Secret/{ns}/aigw-server-tls", "Policy/{ns}/aigw-mtls", "VirtualServer/{ns}/aigw-mtls"},
+			failing: []string{"Secret/{ns}/aigw-server-tls", "Policy/{ns}/aigw-mtls", "VirtualServer/{ns}/aigw-mtls", "Ingress/{ns}/aigw-ingress"},
 		},
 		{
 			name: "expired client certificate", ns: "broken-client-expired",
@@ -73,7 +73,7 @@ func TestEachBreakageIsReported(t *testing.T) {
 				"✗ Secret/{ns}/aigw-nic-client-tls: data.tls.crt: expected a client certificate valid now, found CN=nginx-ingress-client expired on ",
 			},
 			notWant: []string{"does not chain"},
-			failing: []string{"Secret/{ns}/aigw-nic-client-tls", "Policy/{ns}/aigw-mtls", "VirtualServer/{ns}/aigw-mtls"},
+			failing: []string{"Secret/{ns}/aigw-nic-client-tls", "Policy/{ns}/aigw-mtls", "VirtualServer/{ns}/aigw-mtls", "Ingress/{ns}/aigw-ingress"},
 		},
 		{
 			name: "VirtualServer route without the Policy", ns: "broken-vs-route",
@@ -95,6 +95,20 @@ func TestEachBreakageIsReported(t *testing.T) {
 					"        fix: re-apply the VirtualServer through the webhook, or add {name: aigw-mtls} to spec.routes[0].policies\n",
 			},
 			failing: []string{"VirtualServer/{ns}/unwired"},
+		},
+		{
+			name: "ingress without the wiring", ns: "broken-ingress",
+			breakIt: func(t *testing.T, sc *scenario) {
+				ing := sample(t, "aigw-ingress.yaml", sc.ns)
+				ing.SetName("unwired-ingress")
+				withoutMutation(t, func() error { return kube.Create(context.Background(), ing) })
+			},
+			want: []string{
+				"✗ Ingress/{ns}/unwired-ingress: metadata.annotations[nginx.org/ssl-services]: expected the aigw Service aigw, found none (NIC speaks plain HTTP to aigw, which expects TLS)\n" +
+					"        fix: re-apply the Ingress through the webhook, or add aigw to nginx.org/ssl-services (comma-separated, no spaces)\n",
+				"✗ Ingress/{ns}/unwired-ingress: metadata.annotations[nginx.org/policies]: expected the EgressMTLS Policy {ns}/aigw-mtls, found none",
+			},
+			failing: []string{"Ingress/{ns}/unwired-ingress"},
 		},
 		{
 			name: "pod without the mounts", ns: "broken-pod-mounts",
@@ -133,8 +147,8 @@ func TestEachBreakageIsReported(t *testing.T) {
 				})
 			},
 			want: []string{
-				"✗ MutatingWebhookConfiguration/" + configName + ": the caBundle of webhook(s) pods.mtls.aigw.io, pod-updates.mtls.aigw.io, configmaps.mtls.aigw.io, virtualservers.mtls.aigw.io, virtualserverroutes.mtls.aigw.io does not verify the serving certificate served at https://127.0.0.1:",
-				"✗ ValidatingWebhookConfiguration/" + configName + ": the caBundle of webhook(s) policies.mtls.aigw.io, virtualservers.validate.mtls.aigw.io, virtualserverroutes.validate.mtls.aigw.io, certificates.mtls.aigw.io does not verify the serving certificate served at https://127.0.0.1:",
+				"✗ MutatingWebhookConfiguration/" + configName + ": the caBundle of webhook(s) pods.mtls.aigw.io, pod-updates.mtls.aigw.io, configmaps.mtls.aigw.io, virtualservers.mtls.aigw.io, virtualserverroutes.mtls.aigw.io, ingresses.mtls.aigw.io does not verify the serving certificate served at https://127.0.0.1:",
+				"✗ ValidatingWebhookConfiguration/" + configName + ": the caBundle of webhook(s) policies.mtls.aigw.io, virtualservers.validate.mtls.aigw.io, virtualserverroutes.validate.mtls.aigw.io, certificates.mtls.aigw.io, ingresses.validate.mtls.aigw.io does not verify the serving certificate served at https://127.0.0.1:",
 			},
 			failing: []string{mutating, validating},
 		},

@@ -77,16 +77,17 @@ func TestHealthyClusterPasses(t *testing.T) {
 		"✓ Policy/{ns}/aigw-mtls: egressMTLS passes validation: sslName aigw.{ns}.svc.cluster.local, trustedCertSecret internal-ca, tlsSecret aigw-nic-client-tls, protocols TLSv1.3\n",
 		"✓ VirtualServer/{ns}/aigw-mtls: upstreams [aigw] have tls.enable; routes [/] reference Policy {ns}/aigw-mtls\n",
 		"✓ VirtualServer/{ns}/aigw-mtls: references Policy {ns}/aigw-mtls, which passes validation\n",
+		"✓ Ingress/{ns}/aigw-ingress: nginx.org/ssl-services: aigw; nginx.org/policies: aigw-mtls\n",
 		"✓ ConfigMap/{ns}/aigw-config: aigw.yaml sets server.tls (/tls/server.crt, /tls/server.key) and server.mtls (/etc/internal-ca/ca.crt)\n",
 		"✓ Pod/{ns}/aigw: mounts the CA Secret internal-ca at /etc/internal-ca and the server TLS Secret aigw-server-tls at /tls\n",
 		"✓ Service/{ns}/aigw: all 1 pod(s) behind it are labelled aigw=mtls\n",
 		"cluster-wide\n  Webhooks\n",
-		"✓ MutatingWebhookConfiguration/aigw-mtls-webhook: 5 webhook(s): pods.mtls.aigw.io, pod-updates.mtls.aigw.io, configmaps.mtls.aigw.io, virtualservers.mtls.aigw.io, virtualserverroutes.mtls.aigw.io\n",
+		"✓ MutatingWebhookConfiguration/aigw-mtls-webhook: 6 webhook(s): pods.mtls.aigw.io, pod-updates.mtls.aigw.io, configmaps.mtls.aigw.io, virtualservers.mtls.aigw.io, virtualserverroutes.mtls.aigw.io, ingresses.mtls.aigw.io\n",
 		"✓ MutatingWebhookConfiguration/aigw-mtls-webhook: " + hook.URL + " answers TLS\n",
 		"✓ MutatingWebhookConfiguration/aigw-mtls-webhook: caBundle verifies the serving certificate served at " + hook.URL + " (CN=aigw-mtls-webhook, expires in ",
 		"✓ ValidatingWebhookConfiguration/aigw-mtls-webhook: " + hook.URL + " answers TLS\n",
 		"✓ ValidatingWebhookConfiguration/aigw-mtls-webhook: caBundle verifies the serving certificate served at " + hook.URL,
-		"✓ 19 ok, ⚠ 0 warning(s), ✗ 0 error(s): the NIC → aigw mTLS wiring is complete\n",
+		"✓ 20 ok, ⚠ 0 warning(s), ✗ 0 error(s): the NIC → aigw mTLS wiring is complete\n",
 	} {
 		if !strings.Contains(out, expand(want)) {
 			t.Errorf("missing %q", expand(want))
@@ -110,7 +111,7 @@ func TestHealthyClusterPasses(t *testing.T) {
 			sections = append(sections, c.Section)
 		}
 	}
-	if want := []string{"Secrets", "Certificates", "Policies", "VirtualServers", "ConfigMaps", "Pods", "Webhooks"}; !slices.Equal(sections, want) {
+	if want := []string{"Secrets", "Certificates", "Policies", "VirtualServers", "Ingresses", "ConfigMaps", "Pods", "Webhooks"}; !slices.Equal(sections, want) {
 		t.Errorf("sections %v, want %v", sections, want)
 	}
 }

@@ -93,6 +93,7 @@ func newScenario(t *testing.T, base string, opts ...scenarioOption) *scenario {
 	must(t, unstructured.SetNestedField(vs.Object, ns+".example.com", "spec", "host"))
 	_, err = dyn.Resource(vsGVR).Namespace(ns).Create(ctx, vs, metav1.CreateOptions{})
 	must(t, err)
+	must(t, kube.Create(ctx, sample(t, "aigw-ingress.yaml", ns)))
 	must(t, kube.Create(ctx, sample(t, "aigw-config.yaml", ns)))
 	must(t, kube.Create(ctx, sample(t, "aigw-pod.yaml", ns)))
 

@@ -117,6 +117,6 @@ func TestWebhookBehindAService(t *testing.T) {
 	})
 	t.Run("configuration missing", func(t *testing.T) {
 		must(t, kube.Delete(ctx, validating))
-		check(t, 1, "✗ ValidatingWebhookConfiguration/svc-hooks: not found: EgressMTLS Policies and VirtualServers are not validated\n")
+		check(t, 1, "✗ ValidatingWebhookConfiguration/svc-hooks: not found: EgressMTLS Policies, VirtualServers and Ingresses are not validated\n")
 	})
 }
