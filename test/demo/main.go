@@ -166,6 +166,19 @@ func run() error {
 	heading("VirtualServer ai-gateway/aigw-mtls after admission: upstream tls and the Policy on the route")
 	printYAML(map[string]any{"metadata": map[string]any{"annotations": vs.GetAnnotations()}, "spec": vs.Object["spec"]})
 
+	ing := &unstructured.Unstructured{}
+	if err := load("aigw-ingress.yaml", &ing.Object); err != nil {
+		return err
+	}
+	if err := admit(ctx, c, ing, "aigw-ingress.yaml"); err != nil {
+		return err
+	}
+	heading("Ingress ai-gateway/aigw-ingress after admission: aigw in nginx.org/ssl-services, the Policy in nginx.org/policies")
+	printYAML(map[string]any{"metadata": map[string]any{"annotations": ing.GetAnnotations()}})
+	if ing.GetAnnotations()["nginx.org/ssl-services"] != "aigw" || ing.GetAnnotations()["nginx.org/policies"] != "aigw-mtls" {
+		return fmt.Errorf("the Ingress was not wired: %v", ing.GetAnnotations())
+	}
+
 	heading("A Policy whose sslName the server certificate does not cover is refused")
 	bad := policy.DeepCopy()
 	bad.SetName("aigw-mtls-typo")
