@@ -543,6 +543,8 @@ var wantWebhooks = []webhookSpec{
 	{"ValidatingWebhookConfiguration", "policies.mtls.aigw.io", "/validate-k8s-nginx-org-v1-policy", "k8s.nginx.org", "policies", []string{"CREATE", "UPDATE"}, ""},
 	{"ValidatingWebhookConfiguration", "virtualservers.validate.mtls.aigw.io", "/validate-k8s-nginx-org-v1-virtualserver", "k8s.nginx.org", "virtualservers", []string{"CREATE", "UPDATE"}, ""},
 	{"ValidatingWebhookConfiguration", "virtualserverroutes.validate.mtls.aigw.io", "/validate-k8s-nginx-org-v1-virtualserverroute", "k8s.nginx.org", "virtualserverroutes", []string{"CREATE", "UPDATE"}, ""},
+	{"MutatingWebhookConfiguration", "ingresses.mtls.aigw.io", "/mutate-networking-k8s-io-v1-ingress", "networking.k8s.io", "ingresses", []string{"CREATE", "UPDATE"}, ""},
+	{"ValidatingWebhookConfiguration", "ingresses.validate.mtls.aigw.io", "/validate-networking-k8s-io-v1-ingress", "networking.k8s.io", "ingresses", []string{"CREATE", "UPDATE"}, ""},
 	{"ValidatingWebhookConfiguration", "certificates.mtls.aigw.io", "/validate-cert-manager-io-v1-certificate", "cert-manager.io", "certificates", []string{"UPDATE"}, ""},
 	// A new Certificate is only warned about; Ignore so the chart's own Certificates never wait
 	// for the webhook, whatever order an install tool applies the objects in.
