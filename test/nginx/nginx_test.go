@@ -115,16 +115,32 @@ func (f *fixtures) clientCert(s certSpec, parent *cert) *cert {
 type setup struct {
 	policy nicconf.EgressMTLS
 	// otherType, when set, is a second policy type in the same Policy.
-	otherType   *nicconf.AccessControl
-	level       nicconf.Level // where the VirtualServer references the Policy ("" = route)
-	grpc        bool          // the VirtualServer upstream has type: grpc (grpc_pass grpcs://)
-	serverChain []*cert       // aigw-server-tls tls.crt, leaf first: what the aigw side serves
-	clientChain []*cert       // aigw-nic-client-tls tls.crt, leaf first: what nginx presents
-	ca          []*cert       // internal-ca ca.crt: what nginx trusts for the server and aigw for clients
+	otherType *nicconf.AccessControl
+	level     nicconf.Level // where the VirtualServer references the Policy ("" = route)
+	grpc      bool          // the VirtualServer upstream has type: grpc (grpc_pass grpcs://)
+	// ingress, when set, renders the Ingress form instead of the VirtualServer: NIC renders a
+	// regular Ingress's Policy in the server block and a minion's in its locations
+	// (internal/configs/ingress.go generateNginxCfg; nginx.ingress.tmpl has the same egressMTLS
+	// blocks as nginx.virtualserver.tmpl).
+	ingress ingressKind
+	// plainHTTP: the aigw Service is not in nginx.org/ssl-services, so NIC proxies with http://
+	// (grpc://) and no TLS at all.
+	plainHTTP   bool
+	serverChain []*cert // aigw-server-tls tls.crt, leaf first: what the aigw side serves
+	clientChain []*cert // aigw-nic-client-tls tls.crt, leaf first: what nginx presents
+	ca          []*cert // internal-ca ca.crt: what nginx trusts for the server and aigw for clients
 	// secrets, when set, edits the namespace's Secrets (made from the chains above) before NIC and
 	// the validator see them: another type, other data, a Secret deleted.
 	secrets func(m map[string]nicconf.Secret)
 }
+
+// ingressKind is a networking.k8s.io/v1 Ingress's role for NIC.
+type ingressKind string
+
+const (
+	regularIngress ingressKind = "regular"
+	minionIngress  ingressKind = "minion"
+)
 
 // seedPolicy is the Policy of SPEC "The problem", step 3.
 func seedPolicy() nicconf.EgressMTLS {
@@ -366,6 +382,19 @@ func variants() []variant {
 			s.level = nicconf.ServerLevel
 			s.grpc = true
 		})},
+
+		// The Ingress form: nginx.org/policies and nginx.org/ssl-services.
+		{name: "ingress", ok: true, build: with(func(_ *fixtures, s *setup) { s.ingress = regularIngress })},
+		{name: "ingress-minion", ok: true, build: with(func(_ *fixtures, s *setup) { s.ingress = minionIngress })},
+		{name: "ingress-without-ssl-services", build: with(func(_ *fixtures, s *setup) { s.ingress, s.plainHTTP = regularIngress, true })},
+		{name: "ingress-minion-without-ssl-services", build: with(func(_ *fixtures, s *setup) { s.ingress, s.plainHTTP = minionIngress, true })},
+		// A regular Ingress's Policy is server-level proxy_ssl_*; grpc_pass ignores it.
+		{name: "ingress-grpc-services", build: with(func(_ *fixtures, s *setup) { s.ingress, s.grpc = regularIngress, true })},
+		{name: "ingress-minion-grpc-services", ok: true, build: with(func(_ *fixtures, s *setup) { s.ingress, s.grpc = minionIngress, true })},
+		{name: "ingress-CA-Secret-missing", nic: nicconf.Return500, warnOnly: missingSecret, build: with(func(_ *fixtures, s *setup) {
+			s.ingress = regularIngress
+			s.secrets = func(m map[string]nicconf.Secret) { delete(m, caSecret) }
+		})},
 	}
 }
 
@@ -605,7 +634,10 @@ var nonSlug = regexp.MustCompile(`[^a-zA-Z0-9.-]+`)
 
 func prepare(t *testing.T, f *fixtures, v variant, i int, secretsDir string) *run {
 	s := v.build(f)
-	if s.level == "" {
+	switch {
+	case s.ingress == regularIngress:
+		s.level = nicconf.ServerLevel
+	case s.ingress == minionIngress || s.level == "":
 		s.level = nicconf.RouteLevel
 	}
 	slug := fmt.Sprintf("v%02d-%s", i, strings.Trim(nonSlug.ReplaceAllString(v.name, "-"), "-"))
@@ -865,6 +897,9 @@ http {
 		p, pass := "proxy", "proxy_pass https://"
 		if r.s.grpc {
 			p, pass = "grpc", "grpc_pass grpcs://"
+		}
+		if r.s.plainHTTP {
+			pass = strings.Replace(pass, "s://", "://", 1)
 		}
 		loc := fmt.Sprintf("%[1]s_connect_timeout 5s;\n%[1]s_read_timeout 5s;\n%[1]s_send_timeout 5s;\n", p)
 		if !r.s.grpc {

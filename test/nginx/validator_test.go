@@ -34,11 +34,16 @@ func validate(r *run, now time.Time) (validation, error) {
 	if err != nil {
 		return validation{}, err
 	}
-	vfs, err := rules.VirtualServer(virtualServerJSON(r), namespace, s, objs, now)
+	var vfs rules.Findings
+	if r.s.ingress != "" {
+		vfs, err = rules.Ingress(ingressJSON(r), namespace, s, objs, now)
+	} else {
+		vfs, err = rules.VirtualServer(virtualServerJSON(r), namespace, s, objs, now)
+	}
 	if err != nil {
 		return validation{}, err
 	}
-	// The VirtualServer repeats the Policy's findings as its own; keep its other findings.
+	// The VirtualServer (or Ingress) repeats the Policy's findings as its own; keep its other findings.
 	var own rules.Findings
 	for _, f := range vfs {
 		if !strings.Contains(f.Object, " references ") {
@@ -68,6 +73,34 @@ func virtualServerJSON(r *run) []byte {
 		"apiVersion": "k8s.nginx.org/v1", "kind": "VirtualServer",
 		"metadata": map[string]any{"name": r.slug, "namespace": namespace, "labels": selectorLabels},
 		"spec":     spec,
+	})
+	if err != nil {
+		panic(err)
+	}
+	return raw
+}
+
+// ingressJSON is the labelled Ingress of the variant, as the webhook wires it: the Policy in
+// nginx.org/policies, the aigw Service in nginx.org/ssl-services (unless the variant leaves it
+// out) and nginx.org/grpc-services when it proxies gRPC.
+func ingressJSON(r *run) []byte {
+	ann := map[string]string{"nginx.org/policies": policyName}
+	if !r.s.plainHTTP {
+		ann["nginx.org/ssl-services"] = "aigw"
+	}
+	if r.s.grpc {
+		ann["nginx.org/grpc-services"] = "aigw"
+	}
+	if r.s.ingress == minionIngress {
+		ann["nginx.org/mergeable-ingress-type"] = "minion"
+	}
+	path := map[string]any{"path": "/", "pathType": "Prefix",
+		"backend": map[string]any{"service": map[string]any{"name": "aigw", "port": map[string]any{"number": 443}}}}
+	raw, err := json.Marshal(map[string]any{
+		"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+		"metadata": map[string]any{"name": r.slug, "namespace": namespace, "labels": selectorLabels, "annotations": ann},
+		"spec": map[string]any{"ingressClassName": "nginx", "rules": []any{map[string]any{
+			"host": "aigw.example.com", "http": map[string]any{"paths": []any{path}}}}},
 	})
 	if err != nil {
 		panic(err)
