@@ -31,7 +31,8 @@ func TestInjectSamplesDirectory(t *testing.T) {
 		}
 		kinds = append(kinds, obj["kind"].(string))
 	}
-	if !strings.Contains(out, "mountPath: /etc/internal-ca") || !strings.Contains(out, "clientCertPath: /etc/internal-ca/ca.crt") {
+	if !strings.Contains(out, "mountPath: /etc/internal-ca") || !strings.Contains(out, "clientCertPath: /etc/internal-ca/ca.crt") ||
+		!strings.Contains(out, "nginx.org/ssl-services: aigw\n") || !strings.Contains(out, "nginx.org/policies: aigw-mtls\n") {
 		t.Errorf("samples not mutated:\n%s", out)
 	}
 	// Idempotent offline too: injecting the output again changes nothing.
