@@ -144,6 +144,7 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	}
 	synced := &atomic.Bool{}
 	objs := cacheObjects{reader: mgr.GetCache()}
+	certExpiry.watch(mgr.GetCache(), o.Settings)
 	// GetWebhookServer adds the server to the manager's runnables.
 	for path, h := range Handlers(o, objs) {
 		mgr.GetWebhookServer().Register(path, (&admission.Webhook{Handler: h}).WithRecoverPanic(true))
