@@ -941,6 +941,12 @@ func TestSchemaRejects(t *testing.T) {
 		"pki.ca.duration=90d",
 		"excludeNamespaces=kube-public",
 		"caSync.namespaces={bad_ns}",
+		"nicReload.configMap=nginx-ingress",
+		"nicReload.configMap=a/b/c",
+		"nicReload.delay=5",
+		"restartOnRenewal.namespaces={Bad}",
+		"prometheusRule.enabled=yes",
+		"prometheusRule.certificateExpiryDays=0",
 	} {
 		t.Run(set, func(t *testing.T) {
 			out, err := runHelm(t, "template", defaultRelease, chartDir(), "--namespace", defaultNamespace, "--set", set)
@@ -958,7 +964,7 @@ func TestSchemaRejects(t *testing.T) {
 // of the chart.
 func TestNotes(t *testing.T) {
 	helmBinary(t)
-	for _, v := range []valueSet{valueSetNamed("defaults"), valueSetNamed("pki-disabled"), valueSetNamed("other-names")} {
+	for _, v := range []valueSet{valueSetNamed("defaults"), valueSetNamed("pki-disabled"), valueSetNamed("other-names"), valueSetNamed("rollouts-and-alerts")} {
 		t.Run(v.name, func(t *testing.T) {
 			notes := renderNotes(t, v)
 			r := rendering{v: v}
@@ -973,6 +979,15 @@ func TestNotes(t *testing.T) {
 				want = append(want, "Certificate/"+r.wiring("serverTLSSecret"), "Certificate/"+r.wiring("clientTLSSecret"), "Secret/"+r.wiring("caSecret"))
 			} else {
 				want = append(want, "no CA sync")
+			}
+			if cm := r.value("nicReload.configMap", ""); cm != "" {
+				want = append(want, "ConfigMap/"+cm+" is annotated mtls.aigw.io/ca-bundle")
+			}
+			if ns := r.value("restartOnRenewal.namespaces", ""); ns != "" {
+				want = append(want, "restart on renewal in "+strings.ReplaceAll(strings.Trim(ns, "{}"), ",", ", "))
+			}
+			if r.value("prometheusRule.enabled", "") == "true" {
+				want = append(want, "PrometheusRule/"+r.fullname())
 			}
 			for _, w := range want {
 				if !strings.Contains(notes, w) {
