@@ -41,15 +41,22 @@ func TestNGINXIngressControllerVersion(t *testing.T) {
 	must(t, kube.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}))
 	nicCM := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "nginx-ingress", Namespace: ns}}
 	must(t, kube.Create(ctx, nicCM))
+	// Not NGINX Ingress Controller (no -nginx-configmaps): never reported.
+	other := nicDeployment(ns, "nginx/nginx-ingress:5.5.4")
+	other.Name, other.Spec.Template.Spec.Containers[0].Args = "sidecar", []string{"-ssl-dynamic-reload=true"}
+	must(t, kube.Create(ctx, other))
+	defer func() { must(t, kube.Delete(ctx, other)) }()
 	obj := "Deployment/" + ns + "/nginx-ingress-controller"
 	for _, tc := range []struct {
-		name    string
-		image   string
-		args    []string
-		nudged  bool
-		status  string
-		message string // a part of the message
-		fix     string // a part of the fix
+		name   string
+		image  string
+		args   []string
+		nudged bool
+		// daemonSet: NIC runs as a DaemonSet (its chart's controller.kind: daemonset)
+		daemonSet bool
+		status    string
+		message   string // a part of the message
+		fix       string // a part of the fix
 	}{
 		{name: "5.5.4 with the chart's default", image: "nginx/nginx-ingress:5.5.4", args: []string{"-ssl-dynamic-reload=true"},
 			status: "warning", message: "NGINX Ingress Controller 5.5.4 in container nginx-ingress is affected: with -ssl-dynamic-reload (its default), an update of the nginx.org/ca Secret rewrites the file without reloading nginx",
@@ -62,13 +69,21 @@ func TestNGINXIngressControllerVersion(t *testing.T) {
 			status: "ok", message: "NGINX Ingress Controller 5.6.0 in container nginx-ingress: an update of the CA Secret reaches nginx"},
 		{name: "affected, reloaded by the webhook", image: "nginx/nginx-ingress:5.5.4", nudged: true,
 			status: "ok", message: "the webhook reloads it after each CA change through ConfigMap " + ns + "/nginx-ingress"},
+		{name: "as a DaemonSet", image: "nginx/nginx-ingress:5.5.4", daemonSet: true,
+			status: "warning", message: "NGINX Ingress Controller 5.5.4 in container nginx-ingress is affected"},
 		{name: "untagged", image: "nginx/nginx-ingress@sha256:0000000000000000000000000000000000000000000000000000000000000000",
 			status: "warning", message: "the version cannot be read from the image tag", fix: "use an image tagged with its version"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := nicDeployment(ns, tc.image, tc.args...)
-			must(t, kube.Create(ctx, d))
-			defer func() { must(t, kube.Delete(ctx, d)) }()
+			var workload client.Object = d
+			want := obj
+			if tc.daemonSet {
+				workload = &appsv1.DaemonSet{ObjectMeta: d.ObjectMeta, Spec: appsv1.DaemonSetSpec{Selector: d.Spec.Selector, Template: d.Spec.Template}}
+				want = "DaemonSet/" + ns + "/nginx-ingress-controller"
+			}
+			must(t, kube.Create(ctx, workload))
+			defer func() { must(t, kube.Delete(ctx, workload)) }()
 			annotations := map[string]string{}
 			if tc.nudged {
 				annotations[aigw.AnnotationCABundle] = "sha256:0123"
@@ -85,8 +100,8 @@ func TestNGINXIngressControllerVersion(t *testing.T) {
 					continue
 				}
 				lines = append(lines, c.Status+" "+c.Object+": "+c.Message+" / fix: "+c.Fix)
-				if c.Object != obj || c.Namespace != ns || c.Status != tc.status || !strings.Contains(c.Message, tc.message) || !strings.Contains(c.Fix, tc.fix) {
-					t.Errorf("got %s %s (namespace %s): %s / fix: %s\nwant %s %s: …%s… / fix: …%s…", c.Status, c.Object, c.Namespace, c.Message, c.Fix, tc.status, obj, tc.message, tc.fix)
+				if c.Object != want || c.Namespace != ns || c.Status != tc.status || !strings.Contains(c.Message, tc.message) || !strings.Contains(c.Fix, tc.fix) {
+					t.Errorf("got %s %s (namespace %s): %s / fix: %s\nwant %s %s: …%s… / fix: …%s…", c.Status, c.Object, c.Namespace, c.Message, c.Fix, tc.status, want, tc.message, tc.fix)
 				}
 			}
 			if len(lines) != 1 {
