@@ -62,24 +62,28 @@ func fingerprint(data []byte) string {
 	return hex.EncodeToString(sum[:])[:16]
 }
 
-// fingerprints of the certificates mounted into d's pods; "" while one of them is missing.
-func (r *RestartOnRenewal) fingerprints(ctx context.Context, d *appsv1.Deployment) (string, error) {
+// fingerprints of the certificates mounted into d's pods; "" and what is missing while one of
+// them is.
+func (r *RestartOnRenewal) fingerprints(ctx context.Context, d *appsv1.Deployment) (string, string, error) {
 	server, ca := r.secretsOf(d)
 	var out string
 	for _, s := range []struct{ name, key, label string }{{server, corev1.TLSCertKey, "server"}, {ca, r.Settings.CAKey, "ca"}} {
 		var sec corev1.Secret
 		if err := r.Secrets.Get(ctx, types.NamespacedName{Namespace: d.Namespace, Name: s.name}, &sec); err != nil {
-			return "", client.IgnoreNotFound(err)
+			if client.IgnoreNotFound(err) != nil {
+				return "", "", err
+			}
+			return "", fmt.Sprintf("Secret %s/%s labelled %s=%s", d.Namespace, s.name, r.Settings.SelectorKey, r.Settings.SelectorValue), nil
 		}
 		if len(sec.Data[s.key]) == 0 {
-			return "", nil
+			return "", fmt.Sprintf("key %s in Secret %s/%s", s.key, d.Namespace, s.name), nil
 		}
 		if out != "" {
 			out += ","
 		}
 		out += fmt.Sprintf("%s/%s=sha256:%s", s.label, s.name, fingerprint(sec.Data[s.key]))
 	}
-	return out, nil
+	return out, "", nil
 }
 
 func (r *RestartOnRenewal) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
@@ -90,9 +94,15 @@ func (r *RestartOnRenewal) Reconcile(ctx context.Context, req reconcile.Request)
 	if d.Annotations[aigw.AnnotationRestartOnRenewal] != "true" || d.DeletionTimestamp != nil {
 		return reconcile.Result{}, nil
 	}
-	current, err := r.fingerprints(ctx, &d)
-	if err != nil || current == "" {
+	current, missing, err := r.fingerprints(ctx, &d)
+	if err != nil {
 		return reconcile.Result{}, err
+	}
+	if missing != "" {
+		r.Events.Eventf(&d, nil, corev1.EventTypeWarning, "CertificatesNotFound", "Restart",
+			"%s=true: expected the %s the webhook mounts into its pods, found none; it is not restarted on renewal until it exists (annotations %s, %s pick other Secrets)",
+			aigw.AnnotationRestartOnRenewal, missing, aigw.AnnotationServerTLSSecret, aigw.AnnotationCASecret)
+		return reconcile.Result{}, nil
 	}
 	recorded := d.Spec.Template.Annotations[aigw.AnnotationCertificates]
 	if recorded == "" {

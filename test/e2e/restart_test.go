@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,7 +74,10 @@ func TestRestartOnRenewal(t *testing.T) {
 		}
 	}
 	aigwDep, plain, outside := deployment(space, "aigw", true), deployment(space, "other", false), deployment(elsewhere, "aigw", true)
-	for _, d := range []*appsv1.Deployment{aigwDep, plain, outside} {
+	// Opted in, but its pod template names a server certificate Secret that does not exist.
+	unmounted := deployment(space, "unmounted", true)
+	unmounted.Spec.Template.Annotations = map[string]string{aigw.AnnotationServerTLSSecret: "no-such-tls"}
+	for _, d := range []*appsv1.Deployment{aigwDep, plain, outside, unmounted} {
 		if err := env.Client.Create(ctx, d); err != nil {
 			t.Fatal(err)
 		}
@@ -168,9 +172,9 @@ func TestRestartOnRenewal(t *testing.T) {
 	settle()
 	expect("no loop", rotated, rotated)
 
-	for _, d := range []*appsv1.Deployment{plain, outside} {
+	for _, d := range []*appsv1.Deployment{plain, outside, unmounted} {
 		live := get(d)
-		if live.Annotations[aigw.AnnotationCertificates] != "" || live.Spec.Template.Annotations != nil {
+		if live.Annotations[aigw.AnnotationCertificates] != "" || live.Spec.Template.Annotations[aigw.AnnotationCertificates] != "" {
 			t.Errorf("Deployment %s/%s was touched: annotations %v, pod template annotations %v", d.Namespace, d.Name, live.Annotations, live.Spec.Template.Annotations)
 		}
 	}
@@ -178,14 +182,20 @@ func TestRestartOnRenewal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
+	n, notFound := 0, ""
 	for _, e := range evs.Items {
 		if e.Reason == "CertificatesRenewed" && e.Regarding.Name == "aigw" {
 			n++
 		}
+		if e.Reason == "CertificatesNotFound" && e.Regarding.Name == "unmounted" {
+			notFound = e.Note
+		}
 	}
 	if n != 2 {
 		t.Errorf("%d CertificatesRenewed events, want 2", n)
+	}
+	if want := "expected the Secret " + space + "/no-such-tls labelled aigw=mtls the webhook mounts into its pods, found none"; !strings.Contains(notFound, want) {
+		t.Errorf("CertificatesNotFound event %q, want it to say %q", notFound, want)
 	}
 }
 
