@@ -5,17 +5,18 @@ ENVTEST_DIR ?= $(CURDIR)/bin/k8s/$(K8S_VERSION)
 NIC_VERSION ?= v5.5.4
 NIC_CRDS_DIR ?= $(CURDIR)/test/crds/nginx
 HELM ?= $(CURDIR)/bin/helm
-TEST_ENV := KUBEBUILDER_ASSETS=$(ENVTEST_DIR) NIC_CRDS_DIR=$(NIC_CRDS_DIR) HELM=$(HELM)
+PROMTOOL ?= $(CURDIR)/bin/promtool
+TEST_ENV := KUBEBUILDER_ASSETS=$(ENVTEST_DIR) NIC_CRDS_DIR=$(NIC_CRDS_DIR) HELM=$(HELM) PROMTOOL=$(PROMTOOL)
 FUZZTIME ?= 10s
 
-.PHONY: all build test unit demo envtest crds helm chart manifests lint fuzz bench docker clean
+.PHONY: all build test unit demo envtest crds helm promtool chart manifests lint fuzz bench docker clean
 
 all: build
 
 build: ## the binary: bin/aigw-mtls-webhook
 	CGO_ENABLED=0 go build -trimpath -o bin/aigw-mtls-webhook ./cmd/aigw-mtls-webhook
 
-test: envtest crds helm lint ## every test: unit, fixtures, end to end on a real API server, short fuzzing
+test: envtest crds helm promtool lint ## every test: unit, fixtures, end to end on a real API server, short fuzzing
 	$(TEST_ENV) go test -count=1 ./...
 	$(MAKE) fuzz
 
@@ -39,6 +40,9 @@ crds: ## NGINX Ingress Controller v5.5.4 CRDs: kept in test/crds/nginx (SOURCE.t
 
 helm: ## helm v3.22.0 built from the Go module proxy into bin/ (cached); prints its path
 	@./hack/helm.sh
+
+promtool: ## promtool (Prometheus v3) built from the Go module proxy into bin/ (cached); prints its path
+	@if [ "$(PROMTOOL)" = "$(CURDIR)/bin/promtool" ]; then ./hack/promtool.sh; else echo "$(PROMTOOL)"; fi
 
 chart: helm ## lint and render the chart; check config/default is in step with it
 	$(HELM) lint --strict charts/aigw-mtls-webhook

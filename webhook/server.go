@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -57,6 +58,13 @@ type Options struct {
 	// CASyncSource is the cert-manager CA Secret the CA sync copies into the nginx.org/ca Secret
 	// (Settings.CASecret) of its namespace; empty disables the CA sync.
 	CASyncSource string
+	// NICConfigMap (namespace/name) is NGINX Ingress Controller's main ConfigMap, annotated
+	// NICReloadDelay after the CA sync changed a bundle so that NIC reloads nginx; empty: off.
+	NICConfigMap   string
+	NICReloadDelay time.Duration
+	// RestartNamespaces are where Deployments annotated mtls.aigw.io/restart-on-renewal are
+	// rolled out when their certificates change; empty: off.
+	RestartNamespaces []string
 }
 
 // DefaultOptions are the serve command's defaults.
@@ -69,6 +77,7 @@ func DefaultOptions() Options {
 		HealthAddr:        ":8081",
 		ExcludeNamespaces: []string{"kube-system", "kube-node-lease"},
 		CASyncSource:      "aigw-ca",
+		NICReloadDelay:    5 * time.Second,
 	}
 }
 
@@ -139,6 +148,7 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	}
 	synced := &atomic.Bool{}
 	objs := cacheObjects{reader: mgr.GetCache()}
+	certExpiry.watch(mgr.GetCache(), o.Settings)
 	// GetWebhookServer adds the server to the manager's runnables.
 	for path, h := range Handlers(o, objs) {
 		mgr.GetWebhookServer().Register(path, (&admission.Webhook{Handler: h}).WithRecoverPanic(true))
@@ -154,6 +164,9 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 		if err := sync.SetupWithManager(mgr); err != nil {
 			return nil, err
 		}
+	}
+	if err := setupRollouts(mgr, o, events); err != nil {
+		return nil, err
 	}
 	if err := (&PolicyAudit{Objects: objs, Settings: o.Settings, Events: events}).SetupWithManager(mgr); err != nil {
 		return nil, err

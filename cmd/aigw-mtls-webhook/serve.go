@@ -21,6 +21,7 @@ type serveConfig struct {
 	settings   *settingsFlags
 	kubeconfig string
 	exclude    string
+	restart    string
 	zap        zap.Options
 }
 
@@ -38,6 +39,9 @@ func newServeFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	fs.StringVar(&c.o.Namespace, "leader-election-namespace", "", "namespace of the leader-election lease (default $POD_NAMESPACE)")
 	fs.StringVar(&c.o.CASyncSource, "ca-sync-source-secret", c.o.CASyncSource, "cert-manager CA Secret copied into the nginx.org/ca Secret (--ca-secret) of its namespace; empty disables the CA sync")
 	fs.StringVar(&c.exclude, "exclude-namespaces", strings.Join(c.o.ExcludeNamespaces, ","), "namespaces never mutated or validated (comma list); $POD_NAMESPACE, the webhook's own, is always added")
+	fs.StringVar(&c.o.NICConfigMap, "nic-configmap", "", "NGINX Ingress Controller's main ConfigMap (namespace/name, as its -nginx-configmaps): annotated after the CA sync changes a CA bundle, so NIC reloads nginx; empty disables")
+	fs.DurationVar(&c.o.NICReloadDelay, "nic-reload-delay", c.o.NICReloadDelay, "wait after a CA bundle change before annotating --nic-configmap (NIC writes the Secret to disk first)")
+	fs.StringVar(&c.restart, "restart-on-renewal-namespaces", "", "namespaces where Deployments annotated mtls.aigw.io/restart-on-renewal=true roll out when their mounted certificates change (comma list); empty disables")
 	c.zap.BindFlags(fs)
 	return fs, c
 }
@@ -55,6 +59,7 @@ func serve(args []string, stderr io.Writer) int {
 	o := c.o
 	o.Settings = s
 	o.ExcludeNamespaces = splitList(c.exclude)
+	o.RestartNamespaces = splitList(c.restart)
 	if own := os.Getenv("POD_NAMESPACE"); own != "" {
 		o.ExcludeNamespaces = append(o.ExcludeNamespaces, own)
 		if o.Namespace == "" {

@@ -118,6 +118,7 @@ func Run(ctx context.Context, c client.Reader, o Options) (*Report, error) {
 			checks = append(checks, run(s, ns)...)
 		}
 	}
+	checks = append(checks, checkNGINXIngress(ctx, c)...)
 	checks = append(checks, checkWebhooks(s)...)
 	return newReport(checks, s.namespaces), nil
 }

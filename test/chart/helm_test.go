@@ -99,6 +99,10 @@ var valueSets = []valueSet{
 	{name: "ca-sync-everywhere", release: defaultRelease, namespace: defaultNamespace, set: []string{"caSync.namespaces={*}"}},
 	{name: "ca-sync-own-ca", release: defaultRelease, namespace: defaultNamespace, set: []string{"pki.enabled=false", "caSync.sourceSecret=corp-ca", "caSync.namespaces={ai-gateway,ai-gateway-staging}"}},
 	{name: "service-monitor", release: defaultRelease, namespace: defaultNamespace, set: []string{"serviceMonitor.enabled=true", "serviceMonitor.labels.release=prometheus"}},
+	{name: "rollouts-and-alerts", release: defaultRelease, namespace: defaultNamespace, set: []string{
+		"nicReload.configMap=gateway/nginx-ingress", "nicReload.delay=10s", "restartOnRenewal.namespaces={ai-gateway,ai-gateway-staging}",
+		"prometheusRule.enabled=true", "prometheusRule.labels.release=prometheus",
+	}},
 }
 
 func valueSetNamed(name string) valueSet {
@@ -282,6 +286,9 @@ func checkCommon(t *testing.T, r rendering) {
 			t.Errorf("the chart renders a Secret %s: the CA sync owns %s, cert-manager the others", o.GetName(), r.wiring("caSecret"))
 		}
 	}
+	if pr := r.all("PrometheusRule"); len(pr) != map[bool]int{true: 1}[slices.Contains(r.v.set, "prometheusRule.enabled=true")] {
+		t.Errorf("PrometheusRule rendered %d times, want it only with prometheusRule.enabled", len(pr))
+	}
 	sm := r.all("ServiceMonitor")
 	if want := slices.Contains(r.v.set, "serviceMonitor.enabled=true"); want != (len(sm) == 1) {
 		t.Errorf("ServiceMonitor rendered %d times, want it only with serviceMonitor.enabled", len(sm))
@@ -456,6 +463,12 @@ func checkDeployment(t *testing.T, r rendering) {
 	}
 	for key, flag := range wiringFlags {
 		want[flag] = r.wiring(key)
+	}
+	if cm := r.value("nicReload.configMap", ""); cm != "" {
+		want["nic-configmap"], want["nic-reload-delay"] = cm, r.value("nicReload.delay", "5s")
+	}
+	if ns := r.value("restartOnRenewal.namespaces", ""); ns != "" {
+		want["restart-on-renewal-namespaces"] = strings.Trim(ns, "{}")
 	}
 	for k, v := range want {
 		if got, ok := f[k]; !ok || got != v {
@@ -768,7 +781,10 @@ func checkPKI(t *testing.T, r rendering) {
 // only of the CA Secret by name; leases in the release namespace.
 func checkRBAC(t *testing.T, r rendering) {
 	t.Helper()
-	cr := r.one(t, "ClusterRole")
+	cr := r.named("ClusterRole", "", r.fullname())
+	if cr == nil {
+		t.Fatalf("no ClusterRole %s", r.fullname())
+	}
 	type grant struct{ group, resource, verb string }
 	grants := func(o *unstructured.Unstructured) map[grant][]string {
 		out := map[grant][]string{}
@@ -819,7 +835,7 @@ func checkRBAC(t *testing.T, r rendering) {
 		}
 	}
 	// Roles: leases in the release namespace; Secret writes in each CA sync namespace.
-	var caSyncNamespaces []string
+	var caSyncNamespaces, restartNamespaces []string
 	for _, role := range r.all("Role") {
 		g := grants(role)
 		switch {
@@ -842,9 +858,32 @@ func checkRBAC(t *testing.T, r rendering) {
 					t.Errorf("ca-sync Role: %s secrets limited to %v, want [%s]", v, names, r.wiring("caSecret"))
 				}
 			}
+		case strings.HasSuffix(role.GetName(), "-nic-reload"):
+			// Only NIC's ConfigMap, by name: get and patch.
+			ns, name, _ := strings.Cut(r.value("nicReload.configMap", ""), "/")
+			if role.GetNamespace() != ns || len(g) != 2 || !slices.Equal(g[grant{"", "configmaps", "get"}], []string{name}) ||
+				!slices.Equal(g[grant{"", "configmaps", "patch"}], []string{name}) {
+				t.Errorf("nic-reload Role in %s grants %v, want get and patch of ConfigMap %s/%s only", role.GetNamespace(), g, ns, name)
+			}
+		case strings.HasSuffix(role.GetName(), "-restart-on-renewal"):
+			restartNamespaces = append(restartNamespaces, role.GetNamespace())
+			if len(g) != 4 {
+				t.Errorf("restart-on-renewal Role grants %v", g)
+			}
+			for _, v := range []string{"get", "list", "watch", "patch"} {
+				if names, ok := g[grant{"apps", "deployments", v}]; !ok || len(names) != 0 {
+					t.Errorf("restart-on-renewal Role: %s deployments %v %v", v, ok, names)
+				}
+			}
 		default:
 			t.Errorf("unexpected Role %s", role.GetName())
 		}
+	}
+	if want := strings.Trim(r.value("restartOnRenewal.namespaces", ""), "{}"); strings.Join(restartNamespaces, ",") != want {
+		t.Errorf("restart-on-renewal Roles in %v, want %s", restartNamespaces, want)
+	}
+	if (r.value("nicReload.configMap", "") != "") != (r.named("Role", strings.Split(r.value("nicReload.configMap", "x/"), "/")[0], r.fullname()+"-nic-reload") != nil) {
+		t.Errorf("nic-reload Role rendered without nicReload.configMap, or missing with it")
 	}
 	var want []string
 	switch {
@@ -857,8 +896,19 @@ func checkRBAC(t *testing.T, r rendering) {
 	if !slices.Equal(caSyncNamespaces, want) {
 		t.Errorf("ca-sync Roles in %v, want %v", caSyncNamespaces, want)
 	}
+	// check lists Deployments and DaemonSets to find NGINX Ingress Controller; nothing more.
+	nicVersion := r.named("ClusterRole", "", r.fullname()+"-nic-version")
+	if nicVersion == nil || len(r.all("ClusterRole")) != 2 {
+		t.Fatalf("want ClusterRoles %s and %s-nic-version", r.fullname(), r.fullname())
+	}
+	g := grants(nicVersion)
+	_, deployments := g[grant{"apps", "deployments", "list"}]
+	_, daemonSets := g[grant{"apps", "daemonsets", "list"}]
+	if len(g) != 2 || !deployments || !daemonSets {
+		t.Errorf("ClusterRole %s grants %v, want list of apps deployments and daemonsets only", nicVersion.GetName(), g)
+	}
 	// Every Role has its RoleBinding to the ServiceAccount.
-	for _, role := range append(r.all("Role"), cr) {
+	for _, role := range append(r.all("Role"), cr, nicVersion) {
 		kind := "RoleBinding"
 		if role.GetKind() == "ClusterRole" {
 			kind = "ClusterRoleBinding"
@@ -893,6 +943,12 @@ func TestSchemaRejects(t *testing.T) {
 		"pki.ca.duration=90d",
 		"excludeNamespaces=kube-public",
 		"caSync.namespaces={bad_ns}",
+		"nicReload.configMap=nginx-ingress",
+		"nicReload.configMap=a/b/c",
+		"nicReload.delay=5",
+		"restartOnRenewal.namespaces={Bad}",
+		"prometheusRule.enabled=yes",
+		"prometheusRule.certificateExpiryDays=0",
 	} {
 		t.Run(set, func(t *testing.T) {
 			out, err := runHelm(t, "template", defaultRelease, chartDir(), "--namespace", defaultNamespace, "--set", set)
@@ -910,7 +966,7 @@ func TestSchemaRejects(t *testing.T) {
 // of the chart.
 func TestNotes(t *testing.T) {
 	helmBinary(t)
-	for _, v := range []valueSet{valueSetNamed("defaults"), valueSetNamed("pki-disabled"), valueSetNamed("other-names")} {
+	for _, v := range []valueSet{valueSetNamed("defaults"), valueSetNamed("pki-disabled"), valueSetNamed("other-names"), valueSetNamed("rollouts-and-alerts")} {
 		t.Run(v.name, func(t *testing.T) {
 			notes := renderNotes(t, v)
 			r := rendering{v: v}
@@ -925,6 +981,15 @@ func TestNotes(t *testing.T) {
 				want = append(want, "Certificate/"+r.wiring("serverTLSSecret"), "Certificate/"+r.wiring("clientTLSSecret"), "Secret/"+r.wiring("caSecret"))
 			} else {
 				want = append(want, "no CA sync")
+			}
+			if cm := r.value("nicReload.configMap", ""); cm != "" {
+				want = append(want, "ConfigMap/"+cm+" is annotated mtls.aigw.io/ca-bundle")
+			}
+			if ns := r.value("restartOnRenewal.namespaces", ""); ns != "" {
+				want = append(want, "restart on renewal in "+strings.ReplaceAll(strings.Trim(ns, "{}"), ",", ", "))
+			}
+			if r.value("prometheusRule.enabled", "") == "true" {
+				want = append(want, "PrometheusRule/"+r.fullname())
 			}
 			for _, w := range want {
 				if !strings.Contains(notes, w) {

@@ -1,0 +1,86 @@
+package webhook
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/certs"
+)
+
+// certExpiryDesc: when the certificates of the labelled Secrets expire, read from the informer
+// cache at each scrape (so a deleted Secret leaves no stale series).
+var certExpiryDesc = prometheus.NewDesc("aigw_mtls_certificate_expiry_timestamp_seconds",
+	"Expiry (notAfter, Unix seconds) of the certificates in the Secrets labelled with the selector: "+
+		"key tls.crt is the Secret's own certificate (aigw server, NIC client, cert-manager's CA), "+
+		"key ca.crt of the nginx.org/ca bundle its latest-expiring CA.",
+	[]string{"namespace", "secret", "key"}, nil)
+
+type certExpiryCollector struct {
+	source atomic.Pointer[certExpirySource]
+}
+
+type certExpirySource struct {
+	reader   client.Reader
+	settings aigw.Settings
+}
+
+var certExpiry = &certExpiryCollector{}
+
+func init() { metrics.Registry.MustRegister(certExpiry) }
+
+// watch makes the collector read the labelled Secrets from reader (the last manager built wins).
+func (c *certExpiryCollector) watch(reader client.Reader, s aigw.Settings) {
+	c.source.Store(&certExpirySource{reader: reader, settings: s})
+}
+
+func (c *certExpiryCollector) Describe(ch chan<- *prometheus.Desc) { ch <- certExpiryDesc }
+
+func (c *certExpiryCollector) Collect(ch chan<- prometheus.Metric) {
+	src := c.source.Load()
+	if src == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var l corev1.SecretList
+	if err := src.reader.List(ctx, &l, client.MatchingLabels{src.settings.SelectorKey: src.settings.SelectorValue}); err != nil {
+		return
+	}
+	for _, s := range l.Items {
+		keys := []string{corev1.TLSCertKey}
+		if s.Type == "nginx.org/ca" {
+			keys = []string{src.settings.CAKey}
+		}
+		for _, key := range keys {
+			if notAfter, ok := latestExpiry(s.Data[key], key != corev1.TLSCertKey); ok {
+				ch <- prometheus.MustNewConstMetric(certExpiryDesc, prometheus.GaugeValue, float64(notAfter.Unix()), s.Namespace, s.Name, key)
+			}
+		}
+	}
+}
+
+// latestExpiry is the notAfter of the first certificate in pemData, or with bundle the latest of
+// all (a CA bundle during a rotation holds the old CA until it expires; the new one is what counts).
+func latestExpiry(pemData []byte, bundle bool) (time.Time, bool) {
+	list, err := certs.Parse(pemData)
+	if err != nil || len(list) == 0 {
+		return time.Time{}, false
+	}
+	if !bundle {
+		return list[0].NotAfter, true
+	}
+	latest := list[0].NotAfter
+	for _, c := range list[1:] {
+		if c.NotAfter.After(latest) {
+			latest = c.NotAfter
+		}
+	}
+	return latest, true
+}
