@@ -320,6 +320,9 @@ func (w *vsWiring) isEgressMTLS(ref routePolicyRef) bool {
 // isEgressMTLSPolicy reports whether the Policy namespace/name is known to have spec.egressMTLS.
 // A Policy that cannot be found is not a conflict: it may simply not be applied yet.
 func isEgressMTLSPolicy(objs objects.Objects, namespace, name string) bool {
+	if objects.Available(objs, "Policy", namespace) != nil {
+		return false // withheld from the requesting user: never a conflict that names it
+	}
 	raw, ok := objects.Get(objs, "Policy", namespace, name)
 	if !ok {
 		return false

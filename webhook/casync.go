@@ -30,9 +30,13 @@ const AnnotationCASyncSource = "mtls.aigw.io/ca-sync-source"
 // cert-manager issued into Source (a kubernetes.io/tls Secret, labelled with the selector), in
 // every namespace Source exists. When the CA rotates, the bundle holds the old CA and the new
 // until the old one expires. A target Secret it does not own is never overwritten.
+//
+// The source is read from the informer cache, which holds its certificates but never its private
+// key; only the target is read from the API server, by name.
 type CASync struct {
-	Client   client.Client // writes; reads of the target go to APIReader
-	API      client.Reader // uncached reads: a hand-made target may not carry the label the cache selects
+	Client   client.Client // writes
+	Cache    client.Reader // the source: labelled, so cached (without its private key)
+	API      client.Reader // the target: a hand-made one may not carry the label the cache selects
 	Source   string
 	Settings aigw.Settings
 	Events   recorder.EventRecorder
@@ -41,11 +45,11 @@ type CASync struct {
 
 func (r *CASync) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	logger := log.FromContext(ctx).WithValues("namespace", req.Namespace, "source", r.Source, "target", r.Settings.CASecret)
-	// These reads return whole Secrets, the CA's private key included: client-go logs response
-	// bodies at high verbosity, so they run with a logger that writes nothing.
+	// The target is read whole from the API server (a hand-made one may hold anything): client-go
+	// logs response bodies at high verbosity, so the read runs with a logger that writes nothing.
 	quiet := log.IntoContext(ctx, logger.WithSink(nil))
 	var src corev1.Secret
-	if err := r.API.Get(quiet, types.NamespacedName{Namespace: req.Namespace, Name: r.Source}, &src); err != nil {
+	if err := r.Cache.Get(ctx, types.NamespacedName{Namespace: req.Namespace, Name: r.Source}, &src); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	current := src.Data[corev1.TLSCertKey]

@@ -34,7 +34,11 @@ type Mutator struct {
 var _ admission.Handler = (*Mutator)(nil)
 
 func (m *Mutator) Handle(ctx context.Context, req admission.Request) admission.Response {
-	resp := m.handle(req)
+	objs, failed := lookups(ctx, m.Objects, req)
+	resp := m.handle(req, objs)
+	if err := failed(); err != nil {
+		resp = cacheFailure(m.Kind, req, err)
+	}
 	observe(m.Kind, "mutate", resp)
 	if !resp.Allowed {
 		log.FromContext(ctx).Info("denied", "kind", m.Kind, "namespace", req.Namespace, "name", req.Name, "reason", resp.Result.Message)
@@ -42,7 +46,7 @@ func (m *Mutator) Handle(ctx context.Context, req admission.Request) admission.R
 	return resp
 }
 
-func (m *Mutator) handle(req admission.Request) admission.Response {
+func (m *Mutator) handle(req admission.Request, objs objects.Objects) admission.Response {
 	if req.Kind.Kind != m.Kind {
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("this endpoint mutates %s objects, the request holds a %q: check the webhook configuration's rules", m.Kind, req.Kind.Kind))
 	}
@@ -55,7 +59,7 @@ func (m *Mutator) handle(req admission.Request) admission.Response {
 	if len(req.Object.Raw) == 0 {
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("%s %s/%s: the admission request carries no object", m.Kind, req.Namespace, req.Name))
 	}
-	res, err := m.Patch(req.Object.Raw, req.Namespace, m.Settings, m.Objects)
+	res, err := m.Patch(req.Object.Raw, req.Namespace, m.Settings, objs)
 	if err != nil {
 		return admission.Errored(http.StatusBadRequest, err)
 	}

@@ -1,21 +1,12 @@
 package webhook
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"sync/atomic"
-
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
@@ -63,106 +54,58 @@ func newCachedList(kind string) client.ObjectList {
 
 var cachedKinds = []string{"Secret", "Policy", "Certificate"}
 
-// CacheOptions restricts the informer cache to what the webhook reads: labelled Secrets (without
-// private keys), all Policies, labelled Certificates.
-func CacheOptions(s aigw.Settings) cache.Options {
+// CacheOptions restricts the informer cache to what the webhook reads: labelled Secrets (only
+// their certificates: KeepCertificates) in secretNamespaces (none given: every namespace), all
+// Policies, labelled Certificates.
+func CacheOptions(s aigw.Settings, secretNamespaces ...string) cache.Options {
 	selected := labels.SelectorFromSet(labels.Set{s.SelectorKey: s.SelectorValue})
+	secrets := cache.ByObject{Label: selected, Transform: KeepCertificates(s.CAKey)}
+	if len(secretNamespaces) > 0 {
+		secrets.Namespaces = map[string]cache.Config{}
+		for _, ns := range secretNamespaces {
+			secrets.Namespaces[ns] = cache.Config{}
+		}
+	}
 	return cache.Options{
 		ReaderFailOnMissingInformer: true,
 		DefaultTransform:            cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}:               {Label: selected, Transform: StripPrivateKeys},
+			&corev1.Secret{}:               secrets,
 			newCachedObject("Certificate"): {Label: selected},
 		},
 	}
 }
 
-// StripPrivateKeys empties every private key of a Secret before it enters the cache: tls.key and
-// any value holding a PEM private key. The keys stay (empty) so their presence can be checked, and
-// whether tls.key matched tls.crt is recorded in the cached copy's aigw.AnnotationKeyCheck (NIC
-// refuses a Secret whose key does not match; the rules read the verdict).
+// KeepCertificates keeps of a Secret's data only what the rules and the CA sync read: tls.crt,
+// ca.crt and caKey (the CA Secret's key). Everything else is dropped before it enters the cache,
+// whatever its encoding (PEM or DER keys, PKCS#12 keystores, passwords); tls.key stays as an empty
+// value so its presence can be checked, and whether it matched tls.crt is recorded in the cached
+// copy's aigw.AnnotationKeyCheck (NIC refuses a Secret whose key does not match; the rules read
+// the verdict).
+func KeepCertificates(caKey string) func(any) (any, error) {
+	keep := map[string]bool{corev1.TLSCertKey: true, corev1.ServiceAccountRootCAKey: true, caKey: true}
+	return func(obj any) (any, error) {
+		sec, ok := obj.(*corev1.Secret)
+		if !ok {
+			return obj, nil
+		}
+		sec.ManagedFields = nil
+		sec.Annotations = rules.RecordKeyCheckIn(sec.Annotations, sec.Data[corev1.TLSCertKey], sec.Data[corev1.TLSPrivateKeyKey])
+		_, hasKey := sec.Data[corev1.TLSPrivateKeyKey]
+		for k := range sec.Data {
+			if !keep[k] {
+				delete(sec.Data, k)
+			}
+		}
+		if hasKey {
+			sec.Data[corev1.TLSPrivateKeyKey] = []byte{}
+		}
+		sec.StringData = nil
+		return sec, nil
+	}
+}
+
+// StripPrivateKeys is KeepCertificates with the default CA key (ca.crt).
 func StripPrivateKeys(obj any) (any, error) {
-	sec, ok := obj.(*corev1.Secret)
-	if !ok {
-		return obj, nil
-	}
-	sec.ManagedFields = nil
-	sec.Annotations = rules.RecordKeyCheckIn(sec.Annotations, sec.Data[corev1.TLSCertKey], sec.Data[corev1.TLSPrivateKeyKey])
-	for k, v := range sec.Data {
-		if k == corev1.TLSPrivateKeyKey || bytes.Contains(v, []byte("PRIVATE KEY")) {
-			sec.Data[k] = []byte{}
-		}
-	}
-	for k, v := range sec.StringData {
-		if k == corev1.TLSPrivateKeyKey || bytes.Contains([]byte(v), []byte("PRIVATE KEY")) {
-			sec.StringData[k] = ""
-		}
-	}
-	return sec, nil
-}
-
-// cacheObjects serves objects.Objects from the informer cache; it never calls the API server.
-type cacheObjects struct {
-	reader cache.Cache
-}
-
-func (o cacheObjects) Get(kind, namespace, name string) ([]byte, bool) {
-	obj := newCachedObject(kind)
-	if obj == nil {
-		return nil, false
-	}
-	if err := o.reader.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: name}, obj); err != nil {
-		return nil, false
-	}
-	raw, err := json.Marshal(obj)
-	return raw, err == nil
-}
-
-func (o cacheObjects) List(kind, namespace string) [][]byte {
-	l := newCachedList(kind)
-	if l == nil {
-		return nil
-	}
-	if err := o.reader.List(context.Background(), l, client.InNamespace(namespace)); err != nil {
-		return nil
-	}
-	var out [][]byte
-	switch l := l.(type) {
-	case *corev1.SecretList:
-		for i := range l.Items {
-			if raw, err := json.Marshal(&l.Items[i]); err == nil {
-				out = append(out, raw)
-			}
-		}
-	case *unstructured.UnstructuredList:
-		for i := range l.Items {
-			if raw, err := json.Marshal(l.Items[i].Object); err == nil {
-				out = append(out, raw)
-			}
-		}
-	}
-	return out
-}
-
-// startInformers starts the informers of the cached kinds and marks the cache synced. A kind whose
-// CRD is not installed (no NIC, no cert-manager yet) is skipped with a log line; its lookups find
-// nothing, so validations warn instead of refusing.
-func startInformers(ctx context.Context, c cache.Cache, synced *atomic.Bool) error {
-	logger := log.FromContext(ctx)
-	for _, kind := range cachedKinds {
-		if _, err := c.GetInformer(ctx, newCachedObject(kind)); err != nil {
-			if meta.IsNoMatchError(err) {
-				logger.Info("kind not served by the API server; lookups of it find nothing", "kind", kind)
-				continue
-			}
-			return fmt.Errorf("starting the %s informer: %w", kind, err)
-		}
-	}
-	if !c.WaitForCacheSync(ctx) {
-		return errors.New("informer cache did not sync")
-	}
-	synced.Store(true)
-	logger.Info("informer cache synced")
-	<-ctx.Done()
-	return nil
+	return KeepCertificates(corev1.ServiceAccountRootCAKey)(obj)
 }

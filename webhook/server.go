@@ -65,6 +65,12 @@ type Options struct {
 	// RestartNamespaces are where Deployments annotated mtls.aigw.io/restart-on-renewal are
 	// rolled out when their certificates change; empty: off.
 	RestartNamespaces []string
+	// SecretNamespaces are the namespaces whose labelled Secrets are cached (empty: every
+	// namespace, which needs cluster-wide read access to Secrets).
+	SecretNamespaces []string
+	// ClientCAName is a file in CertDir holding the CA that signs the API server's client
+	// certificate: set, the server requires and verifies a client certificate on every connection.
+	ClientCAName string
 }
 
 // DefaultOptions are the serve command's defaults.
@@ -129,12 +135,14 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 		Host:    o.Host,
 		Port:    o.Port,
 		CertDir: o.CertDir,
-		TLSOpts: []func(*tls.Config){TLSConfig},
+		// Client authentication of the API server (its admission kubeconfig): see README "Security".
+		ClientCAName: o.ClientCAName,
+		TLSOpts:      []func(*tls.Config){TLSConfig},
 	})
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		WebhookServer:           srv,
-		Cache:                   CacheOptions(o.Settings),
+		Cache:                   CacheOptions(o.Settings, o.SecretNamespaces...),
 		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress:  o.HealthAddr,
 		LeaderElection:          o.LeaderElect,
@@ -147,20 +155,20 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
 	synced := &atomic.Bool{}
-	objs := cacheObjects{reader: mgr.GetCache()}
+	objs := newCacheObjects(mgr, o)
 	certExpiry.watch(mgr.GetCache(), o.Settings)
 	// GetWebhookServer adds the server to the manager's runnables.
 	for path, h := range Handlers(o, objs) {
 		mgr.GetWebhookServer().Register(path, (&admission.Webhook{Handler: h}).WithRecoverPanic(true))
 	}
 	if err := mgr.Add(everyReplica(func(ctx context.Context) error {
-		return startInformers(ctx, mgr.GetCache(), synced)
+		return objs.informers.run(ctx, synced)
 	})); err != nil {
 		return nil, err
 	}
 	events := mgr.GetEventRecorder("aigw-mtls-webhook")
 	if o.CASyncSource != "" {
-		sync := &CASync{Client: mgr.GetClient(), API: mgr.GetAPIReader(), Source: o.CASyncSource, Settings: o.Settings, Events: events}
+		sync := &CASync{Client: mgr.GetClient(), API: mgr.GetAPIReader(), Cache: mgr.GetCache(), Source: o.CASyncSource, Settings: o.Settings, Events: events}
 		if err := sync.SetupWithManager(mgr); err != nil {
 			return nil, err
 		}

@@ -29,7 +29,11 @@ type Validator struct {
 var _ admission.Handler = (*Validator)(nil)
 
 func (v *Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
-	resp := v.handle(req)
+	objs, failed := lookups(ctx, v.Objects, req)
+	resp := v.handle(req, objs)
+	if err := failed(); err != nil {
+		resp = cacheFailure(v.Kind, req, err)
+	}
 	observe(v.Kind, "validate", resp)
 	if !resp.Allowed {
 		log.FromContext(ctx).Info("refused", "kind", v.Kind, "namespace", req.Namespace, "name", req.Name, "reason", resp.Result.Message)
@@ -37,7 +41,7 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) admission
 	return resp
 }
 
-func (v *Validator) handle(req admission.Request) admission.Response {
+func (v *Validator) handle(req admission.Request, objs objects.Objects) admission.Response {
 	if req.Kind.Kind != v.Kind {
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("this endpoint validates %s objects, the request holds a %q: check the webhook configuration's rules", v.Kind, req.Kind.Kind))
 	}
@@ -55,7 +59,7 @@ func (v *Validator) handle(req admission.Request) admission.Response {
 	if v.Now != nil {
 		now = v.Now
 	}
-	fs, err := v.Validate(req.Object.Raw, old, req.Namespace, v.Settings, v.Objects, now())
+	fs, err := v.Validate(req.Object.Raw, old, req.Namespace, v.Settings, objs, now())
 	if err != nil {
 		return admission.Errored(http.StatusBadRequest, err)
 	}

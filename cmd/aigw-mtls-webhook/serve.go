@@ -22,6 +22,7 @@ type serveConfig struct {
 	kubeconfig string
 	exclude    string
 	restart    string
+	secretNS   string
 	zap        zap.Options
 }
 
@@ -42,6 +43,8 @@ func newServeFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	fs.StringVar(&c.o.NICConfigMap, "nic-configmap", "", "NGINX Ingress Controller's main ConfigMap (namespace/name, as its -nginx-configmaps): annotated after the CA sync changes a CA bundle, so NIC reloads nginx; empty disables")
 	fs.DurationVar(&c.o.NICReloadDelay, "nic-reload-delay", c.o.NICReloadDelay, "wait after a CA bundle change before annotating --nic-configmap (NIC writes the Secret to disk first)")
 	fs.StringVar(&c.restart, "restart-on-renewal-namespaces", "", "namespaces where Deployments annotated mtls.aigw.io/restart-on-renewal=true roll out when their mounted certificates change (comma list); empty disables")
+	fs.StringVar(&c.secretNS, "secret-namespaces", "", "namespaces whose labelled Secrets the webhook reads (comma list); empty: every namespace (needs cluster-wide read access to Secrets)")
+	fs.StringVar(&c.o.ClientCAName, "client-ca-name", "", "file in --cert-dir holding the CA of the API server's client certificate: set, every connection must present a certificate it signed")
 	c.zap.BindFlags(fs)
 	return fs, c
 }
@@ -60,6 +63,7 @@ func serve(args []string, stderr io.Writer) int {
 	o.Settings = s
 	o.ExcludeNamespaces = splitList(c.exclude)
 	o.RestartNamespaces = splitList(c.restart)
+	o.SecretNamespaces = splitList(c.secretNS)
 	if own := os.Getenv("POD_NAMESPACE"); own != "" {
 		o.ExcludeNamespaces = append(o.ExcludeNamespaces, own)
 		if o.Namespace == "" {

@@ -2,7 +2,11 @@
 // decodes objects as the API server does.
 package objects
 
-import "strings"
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
 
 // Objects gives the patches and validations read access to the other objects they consult: the
 // webhook serves them from its informer cache, the CLI from the manifests it was given.
@@ -90,4 +94,42 @@ func List(objs Objects, kind, namespace string) [][]byte {
 		return nil
 	}
 	return objs.List(kind, namespace)
+}
+
+// Unavailable says why lookups of a kind in a namespace cannot be answered: the requesting user
+// may not read them, or the webhook does not watch them there. Such a reference is reported as
+// one that cannot be checked, never as missing, and the message names nothing found there.
+type Unavailable struct {
+	Kind      string // "Policy", "Secret", "Certificate"
+	Namespace string
+	Reason    string
+}
+
+func (u *Unavailable) Error() string {
+	return fmt.Sprintf("%s objects in namespace %s cannot be checked: %s", u.Kind, u.Namespace, u.Reason)
+}
+
+// Guarded is implemented by Objects that do not answer every lookup (the webhook's cache as seen
+// by one admission request).
+type Guarded interface {
+	// Available is nil when lookups of kind in namespace are answered, an *Unavailable when they
+	// are withheld.
+	Available(kind, namespace string) error
+}
+
+// Available is nil when objs answers lookups of kind in namespace (always, unless objs is Guarded).
+func Available(objs Objects, kind, namespace string) error {
+	if g, ok := objs.(Guarded); ok {
+		return g.Available(kind, namespace)
+	}
+	return nil
+}
+
+// AsUnavailable returns err's *Unavailable, or nil.
+func AsUnavailable(err error) *Unavailable {
+	var u *Unavailable
+	if errors.As(err, &u) {
+		return u
+	}
+	return nil
 }

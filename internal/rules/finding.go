@@ -34,6 +34,7 @@ const (
 	WeakProtocols   = "nginx offers TLS versions below 1.2 to aigw"
 	ExpiresSoon     = "nginx answers 502 once it expires, unless it is renewed first"
 	NotCheckedYet   = "checked again when the object is next applied"
+	NotCheckable    = "not checked: admitted as it is; NIC answers 500 or nginx 502 at run time if it is wrong"
 	CertificateDrop = "the renewed certificate no longer covers the Policy's sslName: nginx answers 502 after the renewal"
 	NotMounted      = "aigw starts without the CA and server certificate: it cannot serve mTLS and nginx answers 502"
 	NotRouted       = "the object stays unwired: nginx connects to aigw without the client certificate"

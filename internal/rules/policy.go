@@ -162,11 +162,15 @@ type serverCert struct {
 	source    string
 	namespace string
 	err       string
+	withheld  string // why the certificate cannot be read at all
 }
 
 func findServerCertificate(objs objects.Objects, namespace, secretName string) serverCert {
 	sec, found, err := lookupSecret(objs, namespace, secretName)
 	source := fmt.Sprintf("Secret %s/%s", namespace, secretName)
+	if u := objects.AsUnavailable(err); u != nil {
+		return serverCert{source: source, withheld: u.Reason}
+	}
 	if err != nil {
 		return serverCert{source: source, err: err.Error()}
 	}
@@ -176,6 +180,9 @@ func findServerCertificate(objs objects.Objects, namespace, secretName string) s
 			return serverCert{source: source, err: err.Error()}
 		}
 		return serverCert{leaf: cs[0], pool: cs[1:], issued: true, source: source, namespace: namespace}
+	}
+	if err := objects.Available(objs, "Certificate", namespace); err != nil {
+		return serverCert{source: source, withheld: objects.AsUnavailable(err).Reason}
 	}
 	if crt, ok := certificateForSecret(objs, namespace, secretName); ok {
 		return serverCert{leaf: crt.template(), source: fmt.Sprintf("Certificate %s/%s (spec, not issued yet)", namespace, crt.Metadata.Name)}
@@ -232,6 +239,11 @@ func checkSSLName(c *collector, e *egressMTLS, server serverCert) {
 	}
 	if len(dns1123Subdomain(e.SSLName)) > 0 {
 		return // refused by NIC's validation already
+	}
+	if server.withheld != "" {
+		c.warn(field, fmt.Sprintf("the aigw server certificate (%s) cannot be checked: %s", server.source, server.withheld), NotCheckable,
+			"run `aigw-mtls-webhook check` as a user who may read it")
+		return
 	}
 	if server.leaf == nil {
 		c.warn(field, fmt.Sprintf("cannot be checked yet: neither %s nor a cert-manager Certificate with that secretName exists", server.source), NotCheckedYet,

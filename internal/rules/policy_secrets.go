@@ -25,6 +25,8 @@ func checkTrustedCertSecret(c *collector, objs objects.Objects, namespace string
 	sec, found, err := lookupSecret(objs, namespace, name)
 	ref := fmt.Sprintf("Secret %s/%s", namespace, name)
 	switch {
+	case notCheckable(c, field, ref, err):
+		return nil
 	case err != nil:
 		c.refuse(field, "a readable Secret", err.Error(), Route500, "recreate the Secret")
 		return nil
@@ -62,6 +64,8 @@ func checkClientSecret(c *collector, objs objects.Objects, namespace, name strin
 	ref := fmt.Sprintf("Secret %s/%s", namespace, name)
 	sec, found, err := lookupSecret(objs, namespace, name)
 	switch {
+	case notCheckable(c, field, ref, err):
+		return nil
 	case err != nil:
 		c.refuse(field, "a readable Secret", err.Error(), Route500, "recreate the Secret")
 		return nil
@@ -85,11 +89,15 @@ func checkClientSecret(c *collector, objs objects.Objects, namespace, name strin
 	}
 	var roots []*x509.Certificate
 	rootsName := fmt.Sprintf("Secret %s/%s", namespace, s.CASecret)
-	if ca, found, err := lookupSecret(objs, namespace, s.CASecret); err == nil && found {
+	ca, found, err := lookupSecret(objs, namespace, s.CASecret)
+	switch {
+	case objects.AsUnavailable(err) != nil:
+		c.warn(field, fmt.Sprintf("cannot check the client certificate's chain: %s: %s", rootsName, objects.AsUnavailable(err).Reason), NotCheckedYet, "")
+	case err == nil && found:
 		if roots, err = ca.certificates(s.CAKey); err != nil {
 			c.warn(field, fmt.Sprintf("cannot check the client certificate's chain: %s: %v", rootsName, err), NotCheckedYet, "")
 		}
-	} else {
+	default:
 		c.warn(field, fmt.Sprintf("cannot check the client certificate's chain yet: the CA Secret aigw trusts (%s) is not found", rootsName), NotCheckedYet, "")
 	}
 	fs, _ := ClientCertificate(c.obj, field, chain, roots, rootsName, now)
@@ -105,4 +113,15 @@ func checkServerChain(c *collector, e *egressMTLS, server serverCert, trusted []
 	fs, _ := ServerCertificate(c.obj, "spec.egressMTLS (aigw server certificate)", append([]*x509.Certificate{server.leaf}, server.pool...), server.source,
 		trusted, "trustedCertSecret "+e.TrustedCertSecret, depth, now)
 	c.out = append(c.out, fs...)
+}
+
+// notCheckable reports a Secret that cannot be read (withheld from the requesting user, or not
+// watched by the webhook) as a warning that says only that: nothing about the Secret itself.
+func notCheckable(c *collector, field, ref string, err error) bool {
+	u := objects.AsUnavailable(err)
+	if u == nil {
+		return false
+	}
+	c.warn(field, ref+" cannot be checked: "+u.Reason, NotCheckable, "run `aigw-mtls-webhook check` as a user who may read it")
+	return true
 }

@@ -18,7 +18,11 @@ type secret struct {
 	StringData map[string]string `json:"stringData"`
 }
 
+// lookupSecret returns an *objects.Unavailable error when Secrets of namespace cannot be read.
 func lookupSecret(objs objects.Objects, namespace, name string) (*secret, bool, error) {
+	if err := objects.Available(objs, "Secret", namespace); err != nil {
+		return nil, false, err
+	}
 	raw, ok := objects.Get(objs, "Secret", namespace, name)
 	if !ok {
 		return nil, false, nil

@@ -121,6 +121,10 @@ func judgeRoutes(raw []byte, namespace string, s aigw.Settings, objs objects.Obj
 // where it is referenced.
 func referencedPolicy(c *collector, at, namespace, name string, s aigw.Settings, objs objects.Objects, now time.Time) error {
 	key := namespace + "/" + name
+	if u := objects.AsUnavailable(objects.Available(objs, "Policy", namespace)); u != nil {
+		c.warn(at, "Policy "+key+" cannot be checked: "+u.Reason, NotCheckable, "run `aigw-mtls-webhook check` as a user who may read it")
+		return nil
+	}
 	praw, ok := objects.Get(objs, "Policy", namespace, name)
 	if !ok {
 		if objs != nil {
@@ -154,6 +158,9 @@ func grpcUnderServerPolicy(c *collector, vs *virtualServer, ns string, objs obje
 		pns := ref.Namespace
 		if pns == "" {
 			pns = ns
+		}
+		if objects.Available(objs, "Policy", pns) != nil {
+			continue
 		}
 		if raw, ok := objects.Get(objs, "Policy", pns, ref.Name); ok {
 			if p, err := decodePolicy(raw); err == nil && p.egress != nil {

@@ -405,19 +405,37 @@ func testBinaryWithChartArgs(t *testing.T, ctx context.Context, env *harness.Env
 		t.Errorf("pod admitted by the binary has volumes %s, want internal-ca-volume", vols)
 	}
 
-	// NOTES' check command, run as the ServiceAccount (as kubectl exec runs it in the pod), reads
-	// the cluster under the chart's RBAC: exit 0 or 1 (a finding), not 2 (cannot read).
+	// NOTES' check command, run with a user's own kubeconfig bound to the chart's opt-in check
+	// ClusterRole, reads the cluster: exit 0 or 1 (a finding), not 2 (cannot read).
+	_, withCheckRole := render(t, valueSet{name: "check-role", release: defaultRelease, namespace: defaultNamespace, set: []string{"access.checkClusterRole=true"}})
+	checkRole := rendering{objs: withCheckRole}.named("ClusterRole", "", defaultRelease+"-check")
+	if checkRole == nil {
+		t.Fatal("access.checkClusterRole=true renders no ClusterRole " + defaultRelease + "-check")
+	}
+	if err := apply(ctx, c, checkRole); err != nil {
+		t.Fatal(err)
+	}
+	binding := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+		"metadata": map[string]any{"name": "platform-engineer-check"},
+		"roleRef":  map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": checkRole.GetName()},
+		"subjects": []any{map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "platform-engineer"}},
+	}}
+	if err := apply(ctx, c, binding); err != nil {
+		t.Fatal(err)
+	}
+	userKubeconfig := writeImpersonatingKubeconfig(t, env, filepath.Join(dir, "user-kubeconfig"), "platform-engineer", "default")
 	checkCmd := notesCheckArgs(t)
-	check := exec.Command(bin, append(checkCmd, "--kubeconfig="+kubeconfig)...)
+	check := exec.Command(bin, append(checkCmd, "--kubeconfig="+userKubeconfig)...)
 	out, err := check.CombinedOutput()
 	var exit *exec.ExitError
 	if err != nil && (!errors.As(err, &exit) || exit.ExitCode() != 1) {
 		t.Errorf("%s: %v\n%s", strings.Join(checkCmd, " "), err, out)
 	}
 	if bytes.Contains(bytes.ToLower(out), []byte("forbidden")) {
-		t.Errorf("check denied by the chart's RBAC:\n%s", out)
+		t.Errorf("check denied by the chart's check ClusterRole:\n%s", out)
 	}
-	t.Logf("check as the ServiceAccount:\n%s", out)
+	t.Logf("check as a user bound to the check ClusterRole:\n%s", out)
 
 	// Nothing the leader asked for was forbidden by the chart's RBAC.
 	time.Sleep(time.Second)
@@ -616,12 +634,16 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// notesCheckArgs is the check command NOTES.txt tells the user to run in the pod (args after the
-// binary).
+// notesCheckArgs is the check command NOTES.txt tells the user to run with their own kubeconfig
+// (args after the binary).
 func notesCheckArgs(t *testing.T) []string {
 	t.Helper()
-	for _, line := range strings.Split(renderNotes(t, valueSetNamed("defaults")), "\n") {
-		if _, cmd, ok := strings.Cut(line, "-- /aigw-mtls-webhook "); ok {
+	notes := renderNotes(t, valueSetNamed("defaults"))
+	if strings.Contains(notes, "exec ") {
+		t.Errorf("NOTES.txt suggests kubectl exec (the webhook's rights to whoever may exec into its pod):\n%s", notes)
+	}
+	for _, line := range strings.Split(notes, "\n") {
+		if cmd, ok := strings.CutPrefix(line, "  aigw-mtls-webhook "); ok {
 			return strings.Fields(cmd)
 		}
 	}

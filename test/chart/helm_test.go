@@ -98,6 +98,8 @@ var valueSets = []valueSet{
 	}},
 	{name: "ca-sync-everywhere", release: defaultRelease, namespace: defaultNamespace, set: []string{"caSync.namespaces={*}"}},
 	{name: "ca-sync-own-ca", release: defaultRelease, namespace: defaultNamespace, set: []string{"pki.enabled=false", "caSync.sourceSecret=corp-ca", "caSync.namespaces={ai-gateway,ai-gateway-staging}"}},
+	{name: "cluster-wide-secrets", release: defaultRelease, namespace: defaultNamespace, set: []string{"access.clusterWideSecrets=true", "access.checkClusterRole=true"}},
+	{name: "secret-namespaces", release: defaultRelease, namespace: defaultNamespace, set: []string{"access.secretNamespaces={ai-gateway,gateway}", "networkPolicy.metricsNamespace=", "clientAuth.caConfigMap=apiserver-client-ca"}},
 	{name: "service-monitor", release: defaultRelease, namespace: defaultNamespace, set: []string{"serviceMonitor.enabled=true", "serviceMonitor.labels.release=prometheus"}},
 	{name: "rollouts-and-alerts", release: defaultRelease, namespace: defaultNamespace, set: []string{
 		"nicReload.configMap=gateway/nginx-ingress", "nicReload.delay=10s", "restartOnRenewal.namespaces={ai-gateway,ai-gateway-staging}",
@@ -265,7 +267,8 @@ func TestRenderings(t *testing.T) {
 // checkCommon: labels, namespaces, no Secret of the chart's own.
 func checkCommon(t *testing.T, r rendering) {
 	t.Helper()
-	clusterScoped := map[string]bool{"ClusterRole": true, "ClusterRoleBinding": true, "MutatingWebhookConfiguration": true, "ValidatingWebhookConfiguration": true}
+	clusterScoped := map[string]bool{"ClusterRole": true, "ClusterRoleBinding": true, "MutatingWebhookConfiguration": true, "ValidatingWebhookConfiguration": true,
+		"ValidatingAdmissionPolicy": true, "ValidatingAdmissionPolicyBinding": true}
 	for _, o := range r.objs {
 		id := o.GetKind() + "/" + o.GetName()
 		l := o.GetLabels()
@@ -423,12 +426,26 @@ func checkDeployment(t *testing.T, r rendering) {
 	if certVolume == "" {
 		t.Fatalf("no volumeMount at /certs: %v", mounts)
 	}
-	var certSecret string
+	var certSecret, clientCA string
 	for _, v := range slice(pod, "volumes") {
 		vm := v.(map[string]any)
-		if vm["name"] == certVolume {
-			certSecret = str(&unstructured.Unstructured{Object: vm}, "secret", "secretName")
+		if vm["name"] != certVolume {
+			continue
 		}
+		certSecret = str(&unstructured.Unstructured{Object: vm}, "secret", "secretName")
+		// With clientAuth.caConfigMap: the serving Secret and the client CA projected together.
+		for _, src := range slice(vm, "projected", "sources") {
+			sm := src.(map[string]any)
+			if s := str(&unstructured.Unstructured{Object: sm}, "secret", "name"); s != "" {
+				certSecret = s
+			}
+			if cm := str(&unstructured.Unstructured{Object: sm}, "configMap", "name"); cm != "" {
+				clientCA = cm
+			}
+		}
+	}
+	if want := r.value("clientAuth.caConfigMap", ""); clientCA != want {
+		t.Errorf("/certs holds the client CA of ConfigMap %q, want %q", clientCA, want)
 	}
 	if want := r.fullname() + "-serving-tls"; certSecret != want {
 		t.Errorf("/certs comes from Secret %q, want %q", certSecret, want)
@@ -459,6 +476,7 @@ func checkDeployment(t *testing.T, r rendering) {
 		"exclude-namespaces":        strings.Join(r.excluded(), ","),
 		"selector":                  r.value("selector.key", "aigw") + "=" + r.value("selector.value", "mtls"),
 		"ca-sync-source-secret":     r.caSyncSource(),
+		"secret-namespaces":         f["secret-namespaces"], // checkRBAC: equal to the Roles' namespaces
 		"zap-log-level":             "info", "zap-encoder": "json",
 	}
 	for key, flag := range wiringFlags {
@@ -469,6 +487,9 @@ func checkDeployment(t *testing.T, r rendering) {
 	}
 	if ns := r.value("restartOnRenewal.namespaces", ""); ns != "" {
 		want["restart-on-renewal-namespaces"] = strings.Trim(ns, "{}")
+	}
+	if r.value("clientAuth.caConfigMap", "") != "" {
+		want["client-ca-name"] = "client-ca.crt"
 	}
 	for k, v := range want {
 		if got, ok := f[k]; !ok || got != v {
@@ -777,8 +798,10 @@ func checkPKI(t *testing.T, r rendering) {
 	}
 }
 
-// checkRBAC: reads cluster wide; Secret writes only where the CA sync writes, update/patch/delete
-// only of the CA Secret by name; leases in the release namespace.
+// checkRBAC: Policies and Certificates read cluster wide, Secrets only in the namespaces served
+// (cluster wide only with access.clusterWideSecrets or caSync.namespaces={*}); Secret writes only
+// where the CA sync writes, update/patch/delete only of the CA Secret by name, create limited to
+// it by the ValidatingAdmissionPolicy; leases in the release namespace; nothing `check` alone needs.
 func checkRBAC(t *testing.T, r rendering) {
 	t.Helper()
 	cr := r.named("ClusterRole", "", r.fullname())
@@ -806,24 +829,43 @@ func checkRBAC(t *testing.T, r rendering) {
 	}
 	cluster := grants(cr)
 	for _, g := range []grant{
-		{"", "secrets", "list"}, {"", "secrets", "watch"}, {"", "pods", "list"}, {"", "services", "get"}, {"", "configmaps", "list"},
-		{"discovery.k8s.io", "endpointslices", "list"},
-		{"k8s.nginx.org", "policies", "watch"}, {"k8s.nginx.org", "virtualservers", "list"}, {"k8s.nginx.org", "virtualserverroutes", "list"},
-		{"cert-manager.io", "certificates", "watch"}, {"cert-manager.io", "issuers", "get"},
+		{"k8s.nginx.org", "policies", "watch"}, {"cert-manager.io", "certificates", "watch"},
 		{"", "events", "create"}, {"events.k8s.io", "events", "create"},
-		{"admissionregistration.k8s.io", "validatingwebhookconfigurations", "get"},
+		{"authorization.k8s.io", "subjectaccessreviews", "create"},
 	} {
 		if _, ok := cluster[g]; !ok {
 			t.Errorf("ClusterRole: %s %s/%s missing", g.verb, g.group, g.resource)
 		}
 	}
 	everywhere := r.value("caSync.namespaces", "") == "{*}"
+	clusterSecrets := everywhere || r.value("access.clusterWideSecrets", "false") == "true"
 	for g := range cluster {
-		write := g.verb != "get" && g.verb != "list" && g.verb != "watch"
-		allowed := !write || (g.resource == "events" && (g.verb == "create" || g.verb == "patch")) ||
+		read := g.verb == "get" || g.verb == "list" || g.verb == "watch"
+		allowed := (read && (g.resource == "policies" || g.resource == "certificates" || (g.resource == "secrets" && clusterSecrets))) ||
+			(g.resource == "events" && (g.verb == "create" || g.verb == "patch")) ||
+			(g.resource == "subjectaccessreviews" && g.verb == "create") ||
 			(everywhere && g.group == "" && g.resource == "secrets" && g.verb != "deletecollection")
-		if !allowed || g.verb == "*" || g.resource == "*" || g.resource == "leases" {
+		if !allowed || g.verb == "*" || g.resource == "*" {
 			t.Errorf("ClusterRole grants %s %s/%s", g.verb, g.group, g.resource)
+		}
+	}
+	if _, ok := cluster[grant{"", "secrets", "list"}]; ok != clusterSecrets {
+		t.Errorf("ClusterRole lists Secrets: %v, want it only with access.clusterWideSecrets or caSync.namespaces={*}", ok)
+	}
+	// Whenever the ServiceAccount may create Secrets, the admission policy limits it to the CA Secret.
+	if r.caSyncSource() != "" {
+		vap := r.named("ValidatingAdmissionPolicy", "", r.fullname()+"-secret-writes")
+		bind := r.named("ValidatingAdmissionPolicyBinding", "", r.fullname()+"-secret-writes")
+		if vap == nil || bind == nil {
+			t.Errorf("CA sync on: no ValidatingAdmissionPolicy (and binding) %s-secret-writes", r.fullname())
+		} else {
+			expr := fmt.Sprint(slice(vap.Object, "spec", "validations"))
+			if !strings.Contains(expr, `"`+r.wiring("caSecret")+`"`) || !strings.Contains(expr, "nginx.org/ca") {
+				t.Errorf("ValidatingAdmissionPolicy validations %s: want name %s and type nginx.org/ca", expr, r.wiring("caSecret"))
+			}
+			if cond := fmt.Sprint(slice(vap.Object, "spec", "matchConditions")); !strings.Contains(cond, "system:serviceaccount:"+r.v.namespace+":"+r.fullname()) {
+				t.Errorf("ValidatingAdmissionPolicy matchConditions %s: want the ServiceAccount", cond)
+			}
 		}
 	}
 	if _, ok := cluster[grant{"", "secrets", "create"}]; ok != everywhere {
@@ -834,8 +876,9 @@ func checkRBAC(t *testing.T, r rendering) {
 			t.Errorf("ClusterRole Secret update limited to %v, want [%s]", names, r.wiring("caSecret"))
 		}
 	}
-	// Roles: leases in the release namespace; Secret writes in each CA sync namespace.
-	var caSyncNamespaces, restartNamespaces []string
+	// Roles: leases in the release namespace; Secret reads in each namespace served; Secret writes
+	// in each CA sync namespace.
+	var caSyncNamespaces, restartNamespaces, secretNamespaces []string
 	for _, role := range r.all("Role") {
 		g := grants(role)
 		switch {
@@ -848,12 +891,20 @@ func checkRBAC(t *testing.T, r rendering) {
 					t.Errorf("leader-election Role: %s leases missing", v)
 				}
 			}
+		case strings.HasSuffix(role.GetName(), "-secrets"):
+			secretNamespaces = append(secretNamespaces, role.GetNamespace())
+			_, get := g[grant{"", "secrets", "get"}]
+			_, list := g[grant{"", "secrets", "list"}]
+			_, watch := g[grant{"", "secrets", "watch"}]
+			if len(g) != 3 || !get || !list || !watch {
+				t.Errorf("secrets Role %s grants %v, want get, list, watch on secrets", role.GetNamespace(), g)
+			}
 		case strings.HasSuffix(role.GetName(), "-ca-sync"):
 			caSyncNamespaces = append(caSyncNamespaces, role.GetNamespace())
 			if names, ok := g[grant{"", "secrets", "create"}]; !ok || len(names) != 0 {
 				t.Errorf("ca-sync Role: create secrets %v %v", ok, names)
 			}
-			for _, v := range []string{"update", "patch", "delete"} {
+			for _, v := range []string{"get", "update", "patch", "delete"} {
 				if names := g[grant{"", "secrets", v}]; !slices.Equal(names, []string{r.wiring("caSecret")}) {
 					t.Errorf("ca-sync Role: %s secrets limited to %v, want [%s]", v, names, r.wiring("caSecret"))
 				}
@@ -896,19 +947,49 @@ func checkRBAC(t *testing.T, r rendering) {
 	if !slices.Equal(caSyncNamespaces, want) {
 		t.Errorf("ca-sync Roles in %v, want %v", caSyncNamespaces, want)
 	}
-	// check lists Deployments and DaemonSets to find NGINX Ingress Controller; nothing more.
-	nicVersion := r.named("ClusterRole", "", r.fullname()+"-nic-version")
-	if nicVersion == nil || len(r.all("ClusterRole")) != 2 {
-		t.Fatalf("want ClusterRoles %s and %s-nic-version", r.fullname(), r.fullname())
+	wantRead := []string{r.value("pki.namespace", "ai-gateway")}
+	for _, ns := range want {
+		if !slices.Contains(wantRead, ns) {
+			wantRead = append(wantRead, ns)
+		}
 	}
-	g := grants(nicVersion)
-	_, deployments := g[grant{"apps", "deployments", "list"}]
-	_, daemonSets := g[grant{"apps", "daemonsets", "list"}]
-	if len(g) != 2 || !deployments || !daemonSets {
-		t.Errorf("ClusterRole %s grants %v, want list of apps deployments and daemonsets only", nicVersion.GetName(), g)
+	for _, ns := range restartNamespaces { // restart-on-renewal reads the Secrets its Deployments mount
+		if !slices.Contains(wantRead, ns) {
+			wantRead = append(wantRead, ns)
+		}
+	}
+	if v := r.value("access.secretNamespaces", ""); v != "" {
+		wantRead = strings.Split(strings.Trim(v, "{}"), ",")
+	}
+	if clusterSecrets {
+		wantRead = nil
+	}
+	if !slices.Equal(secretNamespaces, wantRead) {
+		t.Errorf("secrets Roles in %v, want %v", secretNamespaces, wantRead)
+	}
+	if got := flags(t, r.one(t, "Deployment"))["secret-namespaces"]; got != strings.Join(wantRead, ",") {
+		t.Errorf("--secret-namespaces=%s, want %s", got, strings.Join(wantRead, ","))
+	}
+	// check's ClusterRole (it lists Deployments and DaemonSets to find NGINX Ingress Controller):
+	// only with access.checkClusterRole, read only, bound to nobody.
+	if crc := r.named("ClusterRole", "", r.fullname()+"-check"); crc != nil {
+		g := grants(crc)
+		_, deployments := g[grant{"apps", "deployments", "list"}]
+		_, daemonSets := g[grant{"apps", "daemonsets", "list"}]
+		if !deployments || !daemonSets {
+			t.Errorf("check ClusterRole %v: want list of apps deployments and daemonsets", g)
+		}
+		for g := range grants(crc) {
+			if g.verb != "get" && g.verb != "list" {
+				t.Errorf("check ClusterRole grants %s %s/%s", g.verb, g.group, g.resource)
+			}
+		}
+		if r.named("ClusterRoleBinding", "", r.fullname()+"-check") != nil {
+			t.Errorf("the chart binds the check ClusterRole: it is for users to bind")
+		}
 	}
 	// Every Role has its RoleBinding to the ServiceAccount.
-	for _, role := range append(r.all("Role"), cr, nicVersion) {
+	for _, role := range append(r.all("Role"), cr) {
 		kind := "RoleBinding"
 		if role.GetKind() == "ClusterRole" {
 			kind = "ClusterRoleBinding"

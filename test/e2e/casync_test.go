@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/pem"
 	"fmt"
 	"strings"
 	"testing"
@@ -125,7 +126,9 @@ func TestCASyncLeavesAHandMadeSecretAlone(t *testing.T) {
 	}
 }
 
-// The webhook's cache holds labelled Secrets only, and never their private keys.
+// The webhook's cache holds labelled Secrets only, and of them only tls.crt, ca.crt and an empty
+// tls.key: no private key in any encoding (DER, PKCS#12 keystores: cert-manager's
+// additionalOutputFormats), no other value.
 func TestCachedSecretsHaveNoKeyMaterial(t *testing.T) {
 	issueSeedPKI(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -152,6 +155,14 @@ func TestCachedSecretsHaveNoKeyMaterial(t *testing.T) {
 	}
 	// Events arrive in order: once a labelled Secret created after it is cached, the unlabelled
 	// one would be too, were it not filtered out.
+	keyDER, _ := pem.Decode(seedPKI.server.KeyPEM)
+	outputs := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "additional-output-formats", Namespace: ns, Labels: map[string]string{"aigw": "mtls"}},
+		Type: corev1.SecretTypeTLS,
+		Data: map[string][]byte{"tls.crt": seedPKI.server.CertPEM, "tls.key": seedPKI.server.KeyPEM, "ca.crt": seedPKI.ca.CertPEM,
+			"key.der": keyDER.Bytes, "keystore.p12": append([]byte{0x30, 0x82}, keyDER.Bytes...), "password": []byte("hunter2")}}
+	if err := env.Client.Create(ctx, outputs); err != nil {
+		t.Fatal(err)
+	}
 	marker := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "cache-marker", Namespace: ns, Labels: map[string]string{"aigw": "mtls"}}}
 	if err := env.Client.Create(ctx, marker); err != nil {
 		t.Fatal(err)
@@ -179,6 +190,16 @@ func TestCachedSecretsHaveNoKeyMaterial(t *testing.T) {
 			if strings.Contains(string(v), "PRIVATE KEY") {
 				t.Errorf("Secret %s/%s key %s holds key material in the cache", s.Namespace, s.Name, k)
 			}
+			if k != "tls.crt" && k != "ca.crt" && (k != "tls.key" || len(v) != 0) {
+				t.Errorf("Secret %s/%s key %s (%d bytes) is cached: only tls.crt, ca.crt and an empty tls.key may be", s.Namespace, s.Name, k, len(v))
+			}
 		}
+	}
+	var cached corev1.Secret
+	if err := c.Get(ctx, client.ObjectKeyFromObject(outputs), &cached); err != nil {
+		t.Fatal(err)
+	}
+	if len(cached.Data["ca.crt"]) == 0 || len(cached.Data["tls.crt"]) == 0 || cached.Annotations["mtls.aigw.io/cached-key-check"] == "" {
+		t.Errorf("the certificates and the key verdict must stay: %v %v", cached.Annotations, len(cached.Data["ca.crt"]))
 	}
 }

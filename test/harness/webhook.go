@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -33,6 +34,12 @@ type Webhook struct {
 // StartWebhook serves the webhook with o (host, port and certificates are chosen here) and waits
 // until it answers TLS.
 func StartWebhook(cfg *rest.Config, o webhook.Options) (*Webhook, error) {
+	return StartWebhookWithFiles(cfg, o, nil)
+}
+
+// StartWebhookWithFiles is StartWebhook with more files in the certificate folder (a client CA
+// named by o.ClientCAName).
+func StartWebhookWithFiles(cfg *rest.Config, o webhook.Options, files map[string][]byte) (*Webhook, error) {
 	dir, err := os.MkdirTemp("", "aigw-webhook-certs-")
 	if err != nil {
 		return nil, err
@@ -40,6 +47,11 @@ func StartWebhook(cfg *rest.Config, o webhook.Options) (*Webhook, error) {
 	ca, err := WriteServingCert(dir)
 	if err != nil {
 		return nil, err
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			return nil, err
+		}
 	}
 	port, err := freePort()
 	if err != nil {

@@ -113,6 +113,30 @@ separated (the schema keeps spaces out of every value). */}}
 {{- end }}
 {{- end }}
 
+{{/* Whether the webhook reads Secrets in every namespace: access.clusterWideSecrets, or a CA sync
+in every namespace (caSync.namespaces ["*"]), whose sources it reads from its cache. */}}
+{{- define "aigw-mtls-webhook.clusterWideSecrets" -}}
+{{- if or .Values.access.clusterWideSecrets (has "*" (splitList "," (include "aigw-mtls-webhook.caSyncNamespaces" .))) }}true{{ end }}
+{{- end }}
+
+{{/* Namespaces whose labelled Secrets the webhook reads (comma list; empty when it reads every
+namespace): access.secretNamespaces, else pki.namespace and the CA sync's namespaces. */}}
+{{- define "aigw-mtls-webhook.secretNamespaces" -}}
+{{- if not (include "aigw-mtls-webhook.clusterWideSecrets" .) }}
+{{- if .Values.access.secretNamespaces }}
+{{- .Values.access.secretNamespaces | uniq | join "," }}
+{{- else }}
+{{- $caSync := include "aigw-mtls-webhook.caSyncNamespaces" . }}
+{{- concat (list .Values.pki.namespace) (ternary (splitList "," $caSync) (list) (ne $caSync "")) .Values.restartOnRenewal.namespaces | uniq | join "," }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The ServiceAccount's user name, as the API server authenticates it. */}}
+{{- define "aigw-mtls-webhook.serviceAccountUser" -}}
+system:serviceaccount:{{ .Release.Namespace }}:{{ include "aigw-mtls-webhook.serviceAccountName" . }}
+{{- end }}
+
 {{/* aigw's server certificate DNS names (YAML list). */}}
 {{- define "aigw-mtls-webhook.serverDNSNames" -}}
 {{- $ns := .Values.pki.namespace -}}
@@ -176,11 +200,21 @@ yet), so create is granted for any Secret; update, patch and delete only for the
 The CA sync writes only the Secret it owns (annotated mtls.aigw.io/ca-sync-source), never a
 hand-made one, and deletes its own only to change its type to nginx.org/ca. */}}
 {{- define "aigw-mtls-webhook.caSyncRules" -}}
+# create: only the nginx.org/ca Secret {{ .Values.wiring.caSecret }}, enforced by the
+# ValidatingAdmissionPolicy {{ include "aigw-mtls-webhook.fullname" . }}-secret-writes (RBAC cannot scope create by name).
 - apiGroups: [""]
   resources: [secrets]
   verbs: [create]
 - apiGroups: [""]
   resources: [secrets]
   resourceNames: [{{ .Values.wiring.caSecret }}]
-  verbs: [update, patch, delete]
+  verbs: [get, update, patch, delete]
+{{- end }}
+
+{{/* Reading the labelled Secrets the rules and the CA sync consult (the cache keeps only their
+certificates). */}}
+{{- define "aigw-mtls-webhook.secretReadRules" -}}
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get, list, watch]
 {{- end }}

@@ -1,0 +1,243 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
+)
+
+// lookupTimeout bounds one cache lookup, including starting a late informer.
+const lookupTimeout = 3 * time.Second
+
+// cacheObjects serves lookups from the informer cache; it never calls the API server. A cache
+// error is an error, never "not found".
+type cacheObjects struct {
+	reader    cache.Cache
+	informers *informers
+	// secretNamespaces are the namespaces whose Secrets are cached (empty: every namespace).
+	secretNamespaces map[string]bool
+	// access reviews reads outside an admission request's namespace (nil: not reviewed).
+	access *Access
+}
+
+// available is nil when lookups of kind in namespace can be answered, an *objects.Unavailable when
+// they cannot (the kind is not served, or its Secrets are not cached there), another error when
+// the cache fails.
+func (o *cacheObjects) available(ctx context.Context, kind, namespace string) error {
+	if kind == "Secret" && len(o.secretNamespaces) > 0 && namespace != "" && !o.secretNamespaces[namespace] {
+		var served []string
+		for ns := range o.secretNamespaces {
+			served = append(served, ns)
+		}
+		sort.Strings(served)
+		return &objects.Unavailable{Kind: kind, Namespace: namespace,
+			Reason: fmt.Sprintf("the webhook reads Secrets only in the namespaces it serves (%s; chart value access.secretNamespaces, flag --secret-namespaces)", strings.Join(served, ", "))}
+	}
+	if o.informers == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
+	err := o.informers.ensure(ctx, kind)
+	if errors.Is(err, errNotServed) {
+		return &objects.Unavailable{Kind: kind, Namespace: namespace, Reason: err.Error()}
+	}
+	return err
+}
+
+func (o *cacheObjects) get(ctx context.Context, kind, namespace, name string) ([]byte, bool, error) {
+	obj := newCachedObject(kind)
+	if obj == nil {
+		return nil, false, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
+	if err := o.reader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, false, nil
+		}
+		return nil, false, fmt.Errorf("reading %s %s/%s from the webhook's cache: %w", kind, namespace, name, err)
+	}
+	raw, err := json.Marshal(obj)
+	return raw, err == nil, err
+}
+
+func (o *cacheObjects) list(ctx context.Context, kind, namespace string) ([][]byte, error) {
+	l := newCachedList(kind)
+	if l == nil {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
+	if err := o.reader.List(ctx, l, client.InNamespace(namespace)); err != nil {
+		return nil, fmt.Errorf("listing %ss in namespace %q from the webhook's cache: %w", kind, namespace, err)
+	}
+	var out [][]byte
+	switch l := l.(type) {
+	case *corev1.SecretList:
+		for i := range l.Items {
+			if raw, err := json.Marshal(&l.Items[i]); err == nil {
+				out = append(out, raw)
+			}
+		}
+	case *unstructured.UnstructuredList:
+		for i := range l.Items {
+			if raw, err := json.Marshal(l.Items[i].Object); err == nil {
+				out = append(out, raw)
+			}
+		}
+	}
+	return out, nil
+}
+
+// view is what one admission request (or one audit pass) sees of the cache: lookups outside
+// namespace only when user may read them (when access is set), and the first cache error
+// remembered, so the handler answers with an error instead of a verdict built on a missing object.
+func (o *cacheObjects) view(ctx context.Context, namespace string, user *admission.Request) *cacheView {
+	v := &cacheView{ctx: ctx, o: o, namespace: namespace}
+	if user != nil && o.access != nil {
+		v.req = user
+	}
+	return v
+}
+
+// ForRequest is the view of one admission request.
+func (o *cacheObjects) ForRequest(ctx context.Context, req admission.Request) requestObjects {
+	return o.view(ctx, req.Namespace, &req)
+}
+
+// requestObjects are the lookups of one admission request.
+type requestObjects interface {
+	objects.Objects
+	objects.Guarded
+	// Failed is the first lookup the cache could not answer, nil if none.
+	Failed() error
+}
+
+// perRequest is implemented by Objects that give every admission request its own view.
+type perRequest interface {
+	ForRequest(ctx context.Context, req admission.Request) requestObjects
+}
+
+type cacheView struct {
+	ctx       context.Context
+	o         *cacheObjects
+	namespace string
+	req       *admission.Request
+
+	mu     sync.Mutex
+	failed error
+	known  map[string]error
+}
+
+var (
+	_ objects.Objects = (*cacheView)(nil)
+	_ objects.Guarded = (*cacheView)(nil)
+)
+
+func (v *cacheView) Available(kind, namespace string) error {
+	key := kind + "/" + namespace
+	v.mu.Lock()
+	err, ok := v.known[key]
+	v.mu.Unlock()
+	if ok {
+		return err
+	}
+	err = v.o.available(v.ctx, kind, namespace)
+	// The API server always names the requesting user (system:anonymous at least): a review that
+	// names none was not sent by it, and is answered from nothing but the object it carries.
+	if err == nil && v.req != nil && v.req.UserInfo.Username == "" {
+		err = &objects.Unavailable{Kind: kind, Namespace: namespace, Reason: "the admission request names no user"}
+	}
+	// namespace is where a reference resolves as NIC v5.5.4 resolves it (internal/configs/policy.go
+	// generatePolicies: the reference's namespace, else its owner's; internal/rules does the same).
+	if err == nil && v.req != nil && namespace != v.namespace {
+		if denied := v.o.access.MayRead(v.ctx, v.req.UserInfo, kind, namespace); denied != nil {
+			err = &objects.Unavailable{Kind: kind, Namespace: namespace, Reason: denied.Error()}
+		}
+	}
+	if err != nil && objects.AsUnavailable(err) == nil {
+		v.fail(err)
+	}
+	v.mu.Lock()
+	if v.known == nil {
+		v.known = map[string]error{}
+	}
+	v.known[key] = err
+	v.mu.Unlock()
+	return err
+}
+
+func (v *cacheView) Get(kind, namespace, name string) ([]byte, bool) {
+	if v.Available(kind, namespace) != nil {
+		return nil, false
+	}
+	raw, ok, err := v.o.get(v.ctx, kind, namespace, name)
+	if err != nil {
+		v.fail(err)
+	}
+	return raw, ok
+}
+
+func (v *cacheView) List(kind, namespace string) [][]byte {
+	if v.Available(kind, namespace) != nil {
+		return nil
+	}
+	out, err := v.o.list(v.ctx, kind, namespace)
+	if err != nil {
+		v.fail(err)
+	}
+	return out
+}
+
+func (v *cacheView) fail(err error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.failed == nil {
+		v.failed = err
+	}
+}
+
+func (v *cacheView) Failed() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.failed
+}
+
+// newCacheObjects reads from mgr's cache; reads outside a request's namespace are reviewed with
+// SubjectAccessReviews (mgr's client).
+func newCacheObjects(mgr manager.Manager, o Options) *cacheObjects {
+	c := &cacheObjects{reader: mgr.GetCache(), informers: newInformers(mgr.GetCache()), access: NewAccess(mgr.GetClient())}
+	if len(o.SecretNamespaces) > 0 {
+		c.secretNamespaces = map[string]bool{}
+		for _, ns := range o.SecretNamespaces {
+			c.secretNamespaces[ns] = true
+		}
+	}
+	return c
+}
+
+// Get and List serve lookups outside admission (no request: nothing reviewed); a cache error reads
+// as nothing found, so callers that must tell the two apart use view.
+func (o *cacheObjects) Get(kind, namespace, name string) ([]byte, bool) {
+	return o.view(context.Background(), namespace, nil).Get(kind, namespace, name)
+}
+
+func (o *cacheObjects) List(kind, namespace string) [][]byte {
+	return o.view(context.Background(), namespace, nil).List(kind, namespace)
+}

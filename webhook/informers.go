@@ -1,0 +1,121 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+)
+
+// informers starts the informers of the cached kinds. A kind whose CRD is not installed yet (NIC
+// or cert-manager installed after the webhook) is started as soon as its CRD appears: a background
+// retry every RetryEvery, and at once when a lookup needs it. Until then lookups of it are
+// answered with "cannot be checked", never with "not found".
+type informers struct {
+	cache      cache.Cache
+	RetryEvery time.Duration
+
+	mu      sync.Mutex
+	started map[string]bool
+	missing map[string]error     // kind → why its informer is not running
+	tried   map[string]time.Time // kind → when a missing kind was last looked for
+}
+
+// retryMissingAfter spaces the lookups a request triggers for a kind that is not served: each is a
+// discovery call to the API server.
+const retryMissingAfter = time.Second
+
+func newInformers(c cache.Cache) *informers {
+	return &informers{cache: c, RetryEvery: 5 * time.Second, started: map[string]bool{}, missing: map[string]error{}, tried: map[string]time.Time{}}
+}
+
+// errNotServed is wrapped when the API server does not serve a kind (its CRD is missing).
+var errNotServed = errors.New("not served by the API server")
+
+// ensure starts kind's informer if it is not running and waits until it has synced (bounded by
+// ctx). It returns an error wrapping errNotServed when the kind's CRD is not installed.
+func (i *informers) ensure(ctx context.Context, kind string) error {
+	i.mu.Lock()
+	if i.started[kind] {
+		i.mu.Unlock()
+		return nil
+	}
+	if missing := i.missing[kind]; missing != nil && time.Since(i.tried[kind]) < retryMissingAfter {
+		i.mu.Unlock()
+		return missing
+	}
+	i.tried[kind] = time.Now()
+	i.mu.Unlock()
+	obj := newCachedObject(kind)
+	if obj == nil {
+		return fmt.Errorf("%s: not a cached kind", kind)
+	}
+	_, err := i.cache.GetInformer(ctx, obj)
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	switch {
+	case err == nil:
+		if !i.started[kind] && i.missing[kind] != nil {
+			log.FromContext(ctx).Info("kind now served by the API server; its informer started", "kind", kind)
+		}
+		i.started[kind] = true
+		delete(i.missing, kind)
+		return nil
+	case meta.IsNoMatchError(err):
+		err = fmt.Errorf("%s %w (CRD not installed)", obj.GetObjectKind().GroupVersionKind().GroupVersion().WithKind(kind), errNotServed)
+		if i.missing[kind] == nil {
+			log.FromContext(ctx).Info("kind not served by the API server; its informer starts when its CRD appears", "kind", kind)
+		}
+		i.missing[kind] = err
+		return err
+	default:
+		return fmt.Errorf("starting the %s informer: %w", kind, err)
+	}
+}
+
+// run starts every cached kind it can, marks the cache synced, then retries the missing kinds
+// until ctx ends.
+func (i *informers) run(ctx context.Context, synced *atomic.Bool) error {
+	for _, kind := range cachedKinds {
+		if err := i.ensure(ctx, kind); err != nil && !errors.Is(err, errNotServed) {
+			return err
+		}
+	}
+	if !i.cache.WaitForCacheSync(ctx) {
+		return errors.New("informer cache did not sync")
+	}
+	synced.Store(true)
+	log.FromContext(ctx).Info("informer cache synced")
+	t := time.NewTicker(i.RetryEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		for _, kind := range i.missingKinds() {
+			if err := i.ensure(ctx, kind); err != nil && !errors.Is(err, errNotServed) {
+				log.FromContext(ctx).Error(err, "starting an informer", "kind", kind)
+			}
+		}
+	}
+}
+
+func (i *informers) missingKinds() []string {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	var out []string
+	for _, k := range cachedKinds {
+		if !i.started[k] {
+			out = append(out, k)
+		}
+	}
+	return out
+}
