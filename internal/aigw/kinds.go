@@ -8,6 +8,8 @@ const (
 	KindVirtualServer      = "k8s.nginx.org/v1 VirtualServer"
 	KindVirtualServerRoute = "k8s.nginx.org/v1 VirtualServerRoute"
 	KindCertificate        = "cert-manager.io/v1 Certificate"
+	KindBackendTLSPolicy   = "gateway.networking.k8s.io/v1 BackendTLSPolicy"
+	KindGateway            = "gateway.networking.k8s.io/v1 Gateway"
 )
 
 // Kind joins an apiVersion and a kind as the constants above spell them.

@@ -26,6 +26,10 @@ func For(apiVersion, kind string) Rule {
 		return ignoreOld(VirtualServerRoute)
 	case aigw.KindCertificate:
 		return Certificate
+	case aigw.KindBackendTLSPolicy:
+		return ignoreOld(BackendTLSPolicy)
+	case aigw.KindGateway:
+		return ignoreOld(Gateway)
 	}
 	return nil
 }

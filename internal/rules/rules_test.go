@@ -74,3 +74,11 @@ func checkLines(t *testing.T, path string, got []string) {
 func TestVirtualServerRouteFixtures(t *testing.T) {
 	runValidationFixtures(t, "testdata/policy-via-virtualserverroute", For("k8s.nginx.org/v1", "VirtualServerRoute"))
 }
+
+func TestBackendTLSPolicyFixtures(t *testing.T) {
+	runValidationFixtures(t, "testdata/backendtlspolicy", For("gateway.networking.k8s.io/v1", "BackendTLSPolicy"))
+}
+
+func TestGatewayFixtures(t *testing.T) {
+	runValidationFixtures(t, "testdata/gateway", For("gateway.networking.k8s.io/v1", "Gateway"))
+}
