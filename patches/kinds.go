@@ -22,6 +22,8 @@ func MutationFor(apiVersion, kind string) Mutation {
 		return PatchVirtualServer
 	case aigw.KindVirtualServerRoute:
 		return PatchVirtualServerRoute
+	case aigw.KindBackendTLSPolicy:
+		return PatchBackendTLSPolicy
 	}
 	return nil
 }
