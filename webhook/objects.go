@@ -33,6 +33,8 @@ func newCachedObject(kind string) client.Object {
 	switch kind {
 	case "Secret":
 		return &corev1.Secret{}
+	case "ConfigMap":
+		return &corev1.ConfigMap{}
 	case "Policy":
 		u := &unstructured.Unstructured{}
 		u.SetGroupVersionKind(policyGVK)
@@ -49,6 +51,8 @@ func newCachedList(kind string) client.ObjectList {
 	switch kind {
 	case "Secret":
 		return &corev1.SecretList{}
+	case "ConfigMap":
+		return &corev1.ConfigMapList{}
 	case "Policy", "Certificate":
 		l := &unstructured.UnstructuredList{}
 		gvk := policyGVK
@@ -134,6 +138,12 @@ func (o cacheObjects) List(kind, namespace string) [][]byte {
 				out = append(out, raw)
 			}
 		}
+	case *corev1.ConfigMapList:
+		for i := range l.Items {
+			if raw, err := json.Marshal(&l.Items[i]); err == nil {
+				out = append(out, raw)
+			}
+		}
 	case *unstructured.UnstructuredList:
 		for i := range l.Items {
 			if raw, err := json.Marshal(l.Items[i].Object); err == nil {
@@ -147,9 +157,9 @@ func (o cacheObjects) List(kind, namespace string) [][]byte {
 // startInformers starts the informers of the cached kinds and marks the cache synced. A kind whose
 // CRD is not installed (no NIC, no cert-manager yet) is skipped with a log line; its lookups find
 // nothing, so validations warn instead of refusing.
-func startInformers(ctx context.Context, c cache.Cache, synced *atomic.Bool) error {
+func startInformers(ctx context.Context, c cache.Cache, synced *atomic.Bool, extraKinds ...string) error {
 	logger := log.FromContext(ctx)
-	for _, kind := range cachedKinds {
+	for _, kind := range append(cachedKinds, extraKinds...) {
 		if _, err := c.GetInformer(ctx, newCachedObject(kind)); err != nil {
 			if meta.IsNoMatchError(err) {
 				logger.Info("kind not served by the API server; lookups of it find nothing", "kind", kind)

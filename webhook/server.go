@@ -36,6 +36,10 @@ const (
 	PathValidateVirtualServer      = "/validate-k8s-nginx-org-v1-virtualserver"
 	PathValidateVirtualServerRoute = "/validate-k8s-nginx-org-v1-virtualserverroute"
 	PathValidateCertificate        = "/validate-cert-manager-io-v1-certificate"
+
+	PathMutateBackendTLSPolicy   = "/mutate-gateway-networking-k8s-io-v1-backendtlspolicy"
+	PathValidateBackendTLSPolicy = "/validate-gateway-networking-k8s-io-v1-backendtlspolicy"
+	PathValidateGateway          = "/validate-gateway-networking-k8s-io-v1-gateway"
 )
 
 // Options configure the webhook server.
@@ -55,6 +59,10 @@ type Options struct {
 	// CASyncSource is the cert-manager CA Secret the CA sync copies into the nginx.org/ca Secret
 	// (Settings.CASecret) of its namespace; empty disables the CA sync.
 	CASyncSource string
+	// GatewayAPI turns on what the Gateway API (NGINX Gateway Fabric) side needs from the manager:
+	// the cache of the CA ConfigMaps (named Settings.CASecret) BackendTLSPolicies reference, and
+	// the CA sync's ConfigMap (key ca.crt) beside its nginx.org/ca Secret.
+	GatewayAPI bool
 }
 
 // DefaultOptions are the serve command's defaults.
@@ -102,6 +110,9 @@ func Handlers(o Options, objs objects.Objects) map[string]admission.Handler {
 		PathValidateVirtualServer:      validator("VirtualServer", rules.For("k8s.nginx.org/v1", "VirtualServer")),
 		PathValidateVirtualServerRoute: validator("VirtualServerRoute", rules.For("k8s.nginx.org/v1", "VirtualServerRoute")),
 		PathValidateCertificate:        validator("Certificate", rules.Certificate),
+		PathMutateBackendTLSPolicy:     mutator("BackendTLSPolicy", patches.PatchBackendTLSPolicy),
+		PathValidateBackendTLSPolicy:   validator("BackendTLSPolicy", rules.For("gateway.networking.k8s.io/v1", "BackendTLSPolicy")),
+		PathValidateGateway:            validator("Gateway", rules.For("gateway.networking.k8s.io/v1", "Gateway")),
 	}
 }
 
@@ -121,7 +132,7 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		WebhookServer:           srv,
-		Cache:                   CacheOptions(o.Settings),
+		Cache:                   cacheOptions(o),
 		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress:  o.HealthAddr,
 		LeaderElection:          o.LeaderElect,
@@ -140,13 +151,13 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 		mgr.GetWebhookServer().Register(path, (&admission.Webhook{Handler: h}).WithRecoverPanic(true))
 	}
 	if err := mgr.Add(everyReplica(func(ctx context.Context) error {
-		return startInformers(ctx, mgr.GetCache(), synced)
+		return startInformers(ctx, mgr.GetCache(), synced, gatewayAPIKinds(o)...)
 	})); err != nil {
 		return nil, err
 	}
 	events := mgr.GetEventRecorder("aigw-mtls-webhook")
 	if o.CASyncSource != "" {
-		sync := &CASync{Client: mgr.GetClient(), API: mgr.GetAPIReader(), Source: o.CASyncSource, Settings: o.Settings, Events: events}
+		sync := &CASync{Client: mgr.GetClient(), API: mgr.GetAPIReader(), Source: o.CASyncSource, Settings: o.Settings, Events: events, ConfigMap: o.GatewayAPI}
 		if err := sync.SetupWithManager(mgr); err != nil {
 			return nil, err
 		}
