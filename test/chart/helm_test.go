@@ -99,6 +99,8 @@ var valueSets = []valueSet{
 	{name: "ca-sync-everywhere", release: defaultRelease, namespace: defaultNamespace, set: []string{"caSync.namespaces={*}"}},
 	{name: "ca-sync-own-ca", release: defaultRelease, namespace: defaultNamespace, set: []string{"pki.enabled=false", "caSync.sourceSecret=corp-ca", "caSync.namespaces={ai-gateway,ai-gateway-staging}"}},
 	{name: "service-monitor", release: defaultRelease, namespace: defaultNamespace, set: []string{"serviceMonitor.enabled=true", "serviceMonitor.labels.release=prometheus"}},
+	{name: "gateway-api", release: defaultRelease, namespace: defaultNamespace, set: []string{"gatewayAPI.enabled=true"}},
+	{name: "gateway-api-ca-sync-everywhere", release: defaultRelease, namespace: defaultNamespace, set: []string{"gatewayAPI.enabled=true", "caSync.namespaces={*}"}},
 }
 
 func valueSetNamed(name string) valueSet {
@@ -457,6 +459,9 @@ func checkDeployment(t *testing.T, r rendering) {
 	for key, flag := range wiringFlags {
 		want[flag] = r.wiring(key)
 	}
+	if r.gatewayAPI() {
+		want["gateway-api"] = "true"
+	}
 	for k, v := range want {
 		if got, ok := f[k]; !ok || got != v {
 			t.Errorf("--%s=%q, want %q", k, got, v)
@@ -549,8 +554,21 @@ var wantWebhooks = []webhookSpec{
 	{"ValidatingWebhookConfiguration", "new-certificates.mtls.aigw.io", "/validate-cert-manager-io-v1-certificate", "cert-manager.io", "certificates", []string{"CREATE"}, "Ignore"},
 }
 
+// wantGatewayAPIWebhooks are rendered only with gatewayAPI.enabled (the CRDs may be absent).
+var wantGatewayAPIWebhooks = []webhookSpec{
+	{"MutatingWebhookConfiguration", "backendtlspolicies.mtls.aigw.io", "/mutate-gateway-networking-k8s-io-v1-backendtlspolicy", "gateway.networking.k8s.io", "backendtlspolicies", []string{"CREATE", "UPDATE"}, ""},
+	{"ValidatingWebhookConfiguration", "backendtlspolicies.validate.mtls.aigw.io", "/validate-gateway-networking-k8s-io-v1-backendtlspolicy", "gateway.networking.k8s.io", "backendtlspolicies", []string{"CREATE", "UPDATE"}, ""},
+	{"ValidatingWebhookConfiguration", "gateways.validate.mtls.aigw.io", "/validate-gateway-networking-k8s-io-v1-gateway", "gateway.networking.k8s.io", "gateways", []string{"CREATE", "UPDATE"}, ""},
+}
+
+func (r rendering) gatewayAPI() bool { return r.value("gatewayAPI.enabled", "false") == "true" }
+
 func checkWebhooks(t *testing.T, r rendering) {
 	t.Helper()
+	wantWebhooks := wantWebhooks
+	if r.gatewayAPI() {
+		wantWebhooks = append(slices.Clip(wantWebhooks), wantGatewayAPIWebhooks...)
+	}
 	seen := map[string]bool{}
 	for _, kind := range []string{"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"} {
 		cfg := r.one(t, kind)
@@ -803,13 +821,29 @@ func checkRBAC(t *testing.T, r rendering) {
 	for g := range cluster {
 		write := g.verb != "get" && g.verb != "list" && g.verb != "watch"
 		allowed := !write || (g.resource == "events" && (g.verb == "create" || g.verb == "patch")) ||
-			(everywhere && g.group == "" && g.resource == "secrets" && g.verb != "deletecollection")
+			(everywhere && g.group == "" && g.resource == "secrets" && g.verb != "deletecollection") ||
+			(everywhere && r.gatewayAPI() && g.group == "" && g.resource == "configmaps" && (g.verb == "create" || g.verb == "update"))
 		if !allowed || g.verb == "*" || g.resource == "*" || g.resource == "leases" {
 			t.Errorf("ClusterRole grants %s %s/%s", g.verb, g.group, g.resource)
 		}
 	}
 	if _, ok := cluster[grant{"", "secrets", "create"}]; ok != everywhere {
 		t.Errorf("ClusterRole Secret create: %v, want it only with caSync.namespaces={*}", ok)
+	}
+	// Gateway API: the CA ConfigMaps are cached (watch), the CA sync writes the one named like
+	// the CA Secret, and check reads BackendTLSPolicies and Gateways; none of it without the value.
+	for _, g := range []grant{{"", "configmaps", "watch"}, {"gateway.networking.k8s.io", "backendtlspolicies", "list"}, {"gateway.networking.k8s.io", "gateways", "list"}} {
+		if _, ok := cluster[g]; ok != r.gatewayAPI() {
+			t.Errorf("ClusterRole %s %s/%s: %v, want it only with gatewayAPI.enabled", g.verb, g.group, g.resource, ok)
+		}
+	}
+	if _, ok := cluster[grant{"", "configmaps", "create"}]; ok != (everywhere && r.gatewayAPI()) {
+		t.Errorf("ClusterRole ConfigMap create: %v, want it only with gatewayAPI.enabled and caSync.namespaces={*}", ok)
+	}
+	if everywhere && r.gatewayAPI() {
+		if names := cluster[grant{"", "configmaps", "update"}]; !slices.Equal(names, []string{r.wiring("caSecret")}) {
+			t.Errorf("ClusterRole ConfigMap update limited to %v, want [%s]", names, r.wiring("caSecret"))
+		}
 	}
 	if everywhere {
 		if names := cluster[grant{"", "secrets", "update"}]; !slices.Equal(names, []string{r.wiring("caSecret")}) {
@@ -839,6 +873,12 @@ func checkRBAC(t *testing.T, r rendering) {
 				if names := g[grant{"", "secrets", v}]; !slices.Equal(names, []string{r.wiring("caSecret")}) {
 					t.Errorf("ca-sync Role: %s secrets limited to %v, want [%s]", v, names, r.wiring("caSecret"))
 				}
+			}
+			if _, ok := g[grant{"", "configmaps", "create"}]; ok != r.gatewayAPI() {
+				t.Errorf("ca-sync Role: create configmaps %v, want it only with gatewayAPI.enabled", ok)
+			}
+			if names, ok := g[grant{"", "configmaps", "update"}]; ok != r.gatewayAPI() || (ok && !slices.Equal(names, []string{r.wiring("caSecret")})) {
+				t.Errorf("ca-sync Role: update configmaps %v limited to %v, want it only with gatewayAPI.enabled, limited to [%s]", ok, names, r.wiring("caSecret"))
 			}
 		default:
 			t.Errorf("unexpected Role %s", role.GetName())

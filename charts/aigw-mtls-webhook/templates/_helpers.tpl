@@ -183,4 +183,13 @@ hand-made one, and deletes its own only to change its type to nginx.org/ca. */}}
   resources: [secrets]
   resourceNames: [{{ .Values.wiring.caSecret }}]
   verbs: [update, patch, delete]
+{{- if .Values.gatewayAPI.enabled }}
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [create]
+- apiGroups: [""]
+  resources: [configmaps]
+  resourceNames: [{{ .Values.wiring.caSecret }}]
+  verbs: [update]
+{{- end }}
 {{- end }}
