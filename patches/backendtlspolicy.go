@@ -18,7 +18,7 @@ const btpNoTLS = "NGF marks the BackendTLSPolicy Invalid: the routes to aigw ans
 // (<service>.<namespace>.svc.cluster.local, the name the chart's server certificate carries);
 // without caCertificateRefs (and without wellKnownCACertificates) it gets the ConfigMap of the CA
 // aigw's certificates come from (named like the CA Secret, kept by the CA sync with
-// --ca-sync-configmap). Everything the policy sets itself is left as written.
+// serve --gateway-api). Everything the policy sets itself is left as written.
 func PatchBackendTLSPolicy(raw []byte, namespace string, s aigw.Settings, _ objects.Objects) (Result, error) {
 	top, err := rawObject(raw, "BackendTLSPolicy")
 	if err != nil {

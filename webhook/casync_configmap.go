@@ -20,7 +20,8 @@ const caConfigMapKey = "ca.crt"
 
 // syncConfigMap keeps the ConfigMap named Settings.CASecret (key ca.crt) equal to the CA bundle,
 // the old CA kept until it expires as in the Secret. A ConfigMap it does not own is left alone.
-// It carries no selector label: it is no aigw config, so the ConfigMap mutation leaves it alone.
+// It carries the selector label, so the webhook's cache holds it; the ConfigMap mutation leaves
+// a CA bundle alone.
 func (r *CASync) syncConfigMap(ctx context.Context, src *corev1.Secret, current []byte) error {
 	logger := log.FromContext(ctx)
 	name := r.Settings.CASecret
@@ -45,13 +46,14 @@ func (r *CASync) syncConfigMap(ctx context.Context, src *corev1.Secret, current 
 	if err != nil {
 		return nil // the Secret's sync reports the unreadable source
 	}
-	if exists && bytes.Equal([]byte(cm.Data[caConfigMapKey]), bundle) {
+	if exists && bytes.Equal([]byte(cm.Data[caConfigMapKey]), bundle) && cm.Labels[r.Settings.SelectorKey] == r.Settings.SelectorValue {
 		return nil
 	}
 	owner := []metav1.OwnerReference{{APIVersion: "v1", Kind: "Secret", Name: src.Name, UID: src.UID}}
 	if !exists {
 		cm = corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: src.Namespace}}
 	}
+	cm.Labels = mergeMaps(cm.Labels, map[string]string{r.Settings.SelectorKey: r.Settings.SelectorValue})
 	cm.Annotations = mergeMaps(cm.Annotations, map[string]string{AnnotationCASyncSource: r.Source})
 	cm.OwnerReferences = owner
 	cm.Data = map[string]string{caConfigMapKey: string(bundle)}

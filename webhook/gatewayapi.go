@@ -2,16 +2,17 @@ package webhook
 
 import (
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 )
 
-// cacheOptions are CacheOptions plus, with Gateway API on, the ConfigMaps named like the CA Secret:
-// the CA ConfigMaps BackendTLSPolicies reference (no other ConfigMap enters the cache).
+// cacheOptions are CacheOptions plus, with Gateway API on, the labelled ConfigMaps: the CA
+// ConfigMaps BackendTLSPolicies reference (the CA sync labels its own).
 func cacheOptions(o Options) cache.Options {
 	opts := CacheOptions(o.Settings)
 	if o.GatewayAPI {
-		opts.ByObject[&corev1.ConfigMap{}] = cache.ByObject{Field: fields.OneTermEqualSelector("metadata.name", o.Settings.CASecret)}
+		selected := labels.SelectorFromSet(labels.Set{o.Settings.SelectorKey: o.Settings.SelectorValue})
+		opts.ByObject[&corev1.ConfigMap{}] = cache.ByObject{Label: selected}
 	}
 	return opts
 }

@@ -60,7 +60,7 @@ type Options struct {
 	// (Settings.CASecret) of its namespace; empty disables the CA sync.
 	CASyncSource string
 	// GatewayAPI turns on what the Gateway API (NGINX Gateway Fabric) side needs from the manager:
-	// the cache of the CA ConfigMaps (named Settings.CASecret) BackendTLSPolicies reference, and
+	// the cache of the labelled ConfigMaps (the CA ConfigMaps BackendTLSPolicies reference), and
 	// the CA sync's ConfigMap (key ca.crt) beside its nginx.org/ca Secret.
 	GatewayAPI bool
 }

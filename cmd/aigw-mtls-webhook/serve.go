@@ -37,7 +37,7 @@ func newServeFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	fs.BoolVar(&c.o.LeaderElect, "leader-elect", false, "elect one replica to run the CA sync and the Policy audit (every replica serves admission)")
 	fs.StringVar(&c.o.Namespace, "leader-election-namespace", "", "namespace of the leader-election lease (default $POD_NAMESPACE)")
 	fs.StringVar(&c.o.CASyncSource, "ca-sync-source-secret", c.o.CASyncSource, "cert-manager CA Secret copied into the nginx.org/ca Secret (--ca-secret) of its namespace; empty disables the CA sync")
-	fs.BoolVar(&c.o.GatewayAPI, "gateway-api", c.o.GatewayAPI, "Gateway API (NGINX Gateway Fabric): cache the CA ConfigMaps named --ca-secret that BackendTLSPolicies reference, and let the CA sync keep that ConfigMap (key ca.crt) too")
+	fs.BoolVar(&c.o.GatewayAPI, "gateway-api", c.o.GatewayAPI, "Gateway API (NGINX Gateway Fabric): cache the labelled ConfigMaps (the CA BackendTLSPolicies reference), and let the CA sync keep a ConfigMap named --ca-secret (key ca.crt) too")
 	fs.StringVar(&c.exclude, "exclude-namespaces", strings.Join(c.o.ExcludeNamespaces, ","), "namespaces never mutated or validated (comma list); $POD_NAMESPACE, the webhook's own, is always added")
 	c.zap.BindFlags(fs)
 	return fs, c

@@ -183,7 +183,7 @@ func checkBTPCA(c *collector, v btpValidation, objs objects.Objects, namespace s
 		// internal/controller/state/resolver/configmaps.go validate: data or binaryData ca.crt.
 		raw, ok := objects.Get(objs, "ConfigMap", namespace, ref.Name)
 		if !ok {
-			c.warn(field, what+" not found yet", BTPInvalid+" until it exists", "run the webhook's CA sync with --ca-sync-configmap (chart: gatewayAPI.enabled), or apply the ConfigMap")
+			c.warn(field, what+" not found yet", BTPInvalid+" until it exists", "let the CA sync keep it (chart: gatewayAPI.enabled), or apply it labelled "+s.SelectorKey+"="+s.SelectorValue+" (the webhook reads labelled ConfigMaps only)")
 			return nil
 		}
 		var cm struct {
