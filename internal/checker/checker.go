@@ -28,6 +28,7 @@ const (
 	SectionConfigMaps     = "ConfigMaps"
 	SectionPods           = "Pods"
 	SectionWebhooks       = "Webhooks"
+	SectionGatewayAPI     = "Gateway API"
 )
 
 // Status of one check.
@@ -94,6 +95,7 @@ var namespaceChecks = []func(*snapshot, string) []Check{
 	checkVirtualServers,
 	checkConfigMaps,
 	checkPods,
+	checkGatewayAPI,
 }
 
 // Run lists what the checks need from the cluster and runs them. An error means the cluster could

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/checker"
 	"github.com/aigw-mtls/aigw-mtls-webhook/test/harness"
 	"github.com/aigw-mtls/aigw-mtls-webhook/webhook"
 )
@@ -138,6 +139,52 @@ func TestGatewayAPIEndToEnd(t *testing.T) {
 		gw := gateway(map[string]any{"name": "aigw-nic-client-tls"})
 		if err := c.Create(ctx, gw); err != nil {
 			t.Errorf("the chart's client certificate: %v", err)
+		}
+	})
+
+	t.Run("check reports the Gateway API section, and a renewal that breaks the policy's hostname", func(t *testing.T) {
+		o := checker.DefaultOptions()
+		o.Namespace = ns
+		lines := func() map[string]string {
+			r, err := checker.Run(ctx, c, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := map[string]string{}
+			for _, ch := range r.Checks {
+				if ch.Section == checker.SectionGatewayAPI {
+					out[ch.Object] += string(ch.Status) + " " + ch.Message + "\n"
+				}
+			}
+			return out
+		}
+		got := lines()
+		if l := got["BackendTLSPolicy/ai-gateway/aigw-bare"]; !strings.HasPrefix(l, "ok hostname aigw.ai-gateway.svc.cluster.local") {
+			t.Errorf("BackendTLSPolicy line %q", l)
+		}
+		if l := got["Gateway/ai-gateway/aigw"]; !strings.HasPrefix(l, "ok backend client certificate aigw-nic-client-tls") {
+			t.Errorf("Gateway line %q", l)
+		}
+		// cert-manager renews the server certificate without the Service's names: Secret writes are
+		// never blocked, check reports what nginx will refuse.
+		_, server, _ := harness.SeedCertificates(ns)
+		server.Spec.DNSNames = []string{"aigw.example.com"}
+		renewed, err := harness.Issue(server, ca)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sec := renewed.Secret(server)
+		var live corev1.Secret
+		if err := c.Get(ctx, client.ObjectKeyFromObject(sec), &live); err != nil {
+			t.Fatal(err)
+		}
+		live.Data = sec.Data
+		if err := c.Update(ctx, &live); err != nil {
+			t.Fatal(err)
+		}
+		l := lines()["BackendTLSPolicy/ai-gateway/aigw-bare"]
+		if !strings.HasPrefix(l, "error spec.validation.hostname: expected a name the aigw server certificate") || !strings.Contains(l, "[aigw.example.com]") {
+			t.Errorf("after the renewal, BackendTLSPolicy line %q", l)
 		}
 	})
 }
