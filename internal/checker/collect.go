@@ -48,7 +48,7 @@ type snapshot struct {
 	vss          []unstructured.Unstructured // labelled only
 	vsrs         []unstructured.Unstructured // labelled only
 	certificates []unstructured.Unstructured
-	hooks        []hookConfig // the product's webhook configurations
+	hooks        []hookConfig                // the product's webhook configurations
 	btps         []unstructured.Unstructured // labelled only; none when Gateway API is not served
 	gateways     []unstructured.Unstructured // labelled only
 
