@@ -1,5 +1,5 @@
 // Package harness starts the real parts the end-to-end tests and the demo run against: a
-// kube-apiserver and etcd (envtest) with the cert-manager and NGINX Ingress Controller CRDs, and
+// kube-apiserver and etcd (envtest) with the cert-manager, NGINX Ingress Controller and Gateway API CRDs, and
 // the webhook serving over TLS on loopback.
 package harness
 
