@@ -3,6 +3,7 @@ package checker
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -85,6 +86,12 @@ func checkGatewayAPI(s *snapshot, ns string) []Check {
 			l.fail(obj, "cannot be read: "+err.Error(), "correct its spec")
 			continue
 		}
+		// What the mutation would add is reported once, as such.
+		unwired := map[string]bool{}
+		for _, f := range res.Unwired {
+			unwired[f.Field] = true
+		}
+		fs = slices.DeleteFunc(fs, func(f rules.Finding) bool { return unwired[f.Field] })
 		hostname, _, _ := unstructured.NestedString(u.Object, "spec", "validation", "hostname")
 		okMsg := ""
 		if !found && res.Wired() {
