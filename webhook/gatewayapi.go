@@ -3,6 +3,7 @@ package webhook
 import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 )
 
@@ -17,10 +18,14 @@ func cacheOptions(o Options) cache.Options {
 	return opts
 }
 
-// gatewayAPIKinds are the kinds cached only with Gateway API on.
+// gatewayAPIKinds are the kinds cached only with Gateway API on: the labelled ConfigMaps, and all
+// BackendTLSPolicies (small, keyless; an unlabelled one targeting the aigw Service conflicts with
+// a labelled one).
 func gatewayAPIKinds(o Options) []string {
 	if o.GatewayAPI {
-		return []string{"ConfigMap"}
+		return []string{"ConfigMap", "BackendTLSPolicy"}
 	}
 	return nil
 }
+
+var backendTLSPolicyGVK = schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "BackendTLSPolicy"}

@@ -43,6 +43,10 @@ func newCachedObject(kind string) client.Object {
 		u := &unstructured.Unstructured{}
 		u.SetGroupVersionKind(certificateGVK)
 		return u
+	case "BackendTLSPolicy":
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(backendTLSPolicyGVK)
+		return u
 	}
 	return nil
 }
@@ -53,6 +57,10 @@ func newCachedList(kind string) client.ObjectList {
 		return &corev1.SecretList{}
 	case "ConfigMap":
 		return &corev1.ConfigMapList{}
+	case "BackendTLSPolicy":
+		l := &unstructured.UnstructuredList{}
+		l.SetGroupVersionKind(backendTLSPolicyGVK.GroupVersion().WithKind("BackendTLSPolicyList"))
+		return l
 	case "Policy", "Certificate":
 		l := &unstructured.UnstructuredList{}
 		gvk := policyGVK

@@ -49,7 +49,7 @@ type snapshot struct {
 	vsrs         []unstructured.Unstructured // labelled only
 	certificates []unstructured.Unstructured
 	hooks        []hookConfig                // the product's webhook configurations
-	btps         []unstructured.Unstructured // labelled only; none when Gateway API is not served
+	btps         []unstructured.Unstructured // all; none when Gateway API is not served
 	gateways     []unstructured.Unstructured // labelled only
 
 	objs       *objects.ObjectSet // Secrets, Policies and Certificates, for the validations

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -21,16 +22,19 @@ var (
 	gatewayGVK = schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "Gateway"}
 )
 
-// listGatewayAPI lists the labelled BackendTLSPolicies and Gateways. Gateway API is optional: a
-// cluster without its CRDs has nothing to report here.
+// listGatewayAPI lists the BackendTLSPolicies (all: an unlabelled one may conflict with a labelled
+// one) and the labelled Gateways. Gateway API is optional: a cluster without its CRDs, or an
+// install without gatewayAPI.enabled (whose RBAC does not grant reading them), has nothing to
+// report here.
 func (s *snapshot) listGatewayAPI(ctx context.Context, c client.Reader, namespaces []string, selected client.MatchingLabels) error {
 	for _, k := range []struct {
 		gvk  schema.GroupVersionKind
 		into *[]unstructured.Unstructured
-	}{{btpGVK, &s.btps}, {gatewayGVK, &s.gateways}} {
+		opts []client.ListOption
+	}{{btpGVK, &s.btps, nil}, {gatewayGVK, &s.gateways, []client.ListOption{selected}}} {
 		for _, ns := range namespaces {
-			err := listCustom(ctx, c, k.gvk, ns, k.into, selected)
-			if meta.IsNoMatchError(err) {
+			err := listCustom(ctx, c, k.gvk, ns, k.into, k.opts...)
+			if meta.IsNoMatchError(err) || apierrors.IsForbidden(err) {
 				break
 			}
 			if err != nil {
@@ -41,11 +45,16 @@ func (s *snapshot) listGatewayAPI(ctx context.Context, c client.Reader, namespac
 	return nil
 }
 
-// indexGatewayAPI adds the labelled ConfigMaps, where BackendTLSPolicies find their CA, to the
-// lookups (the webhook's cache holds the same).
+// indexGatewayAPI adds the labelled ConfigMaps, where BackendTLSPolicies find their CA, and the
+// BackendTLSPolicies to the lookups (the webhook's cache holds the same).
 func (s *snapshot) indexGatewayAPI() {
 	for i := range s.configMaps {
 		s.objs.Add("", rawTyped(&s.configMaps[i], "v1", "ConfigMap"))
+	}
+	for i := range s.btps {
+		if raw, err := s.btps[i].MarshalJSON(); err == nil {
+			s.objs.Add("", raw)
+		}
 	}
 }
 
@@ -65,7 +74,7 @@ func checkGatewayAPI(s *snapshot, ns string) []Check {
 	l := newLines(SectionGatewayAPI, ns)
 	for i := range s.btps {
 		u := &s.btps[i]
-		if u.GetNamespace() != ns {
+		if u.GetNamespace() != ns || !s.selected(u.GetLabels()) {
 			continue
 		}
 		obj := ref("BackendTLSPolicy", ns, u.GetName())

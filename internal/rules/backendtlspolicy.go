@@ -107,6 +107,7 @@ func BackendTLSPolicy(raw []byte, namespace string, s aigw.Settings, objs object
 			"NGF verifies the aigw server certificate against hostname only", "make sure hostname is a name the certificate covers (checked below); subjectAltNames may stay")
 	}
 
+	checkBTPConflicts(c, raw, namespace, objs)
 	trusted := checkBTPCA(c, v, objs, namespace, s, now)
 
 	serverSecret := s.ServerTLSSecret
