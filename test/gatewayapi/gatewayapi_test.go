@@ -134,6 +134,19 @@ func TestGatewayAPIEndToEnd(t *testing.T) {
 		refused(t, ctx, c, p, "spec.validation (aigw server certificate)", "chains to the CA in caCertificateRefs (CN=Other CA)")
 	})
 
+	t.Run("a labelled BackendTLSPolicy for a Service an older policy already covers is refused (NGF marks it Conflicted)", func(t *testing.T) {
+		legacy := policy(t, "chat-legacy", "chat.ai-gateway.svc.cluster.local")
+		legacy.SetLabels(nil)
+		_ = unstructured.SetNestedSlice(legacy.Object, []any{map[string]any{"group": "", "kind": "Service", "name": "chat"}}, "spec", "targetRefs")
+		_ = unstructured.SetNestedField(legacy.Object, "System", "spec", "validation", "wellKnownCACertificates")
+		if err := c.Create(ctx, legacy); err != nil {
+			t.Fatal(err)
+		}
+		p := policy(t, "chat-mtls", "")
+		_ = unstructured.SetNestedSlice(p.Object, []any{map[string]any{"group": "", "kind": "Service", "name": "chat"}}, "spec", "targetRefs")
+		refused(t, ctx, c, p, "spec.targetRefs[0]", "BackendTLSPolicy ai-gateway/chat-legacy, older, targets it too")
+	})
+
 	t.Run("a Gateway without a backend client certificate is refused; with the chart's client certificate it is admitted", func(t *testing.T) {
 		refused(t, ctx, c, gateway(nil), "spec.tls.backend.clientCertificateRef", "found none")
 		gw := gateway(map[string]any{"name": "aigw-nic-client-tls"})
