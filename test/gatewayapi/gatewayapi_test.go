@@ -200,6 +200,70 @@ func TestGatewayAPIEndToEnd(t *testing.T) {
 			t.Errorf("after the renewal, BackendTLSPolicy line %q", l)
 		}
 	})
+
+	t.Run("a CA rotation: the ConfigMap holds the new CA and keeps the old one; a hand-made ConfigMap is left alone", func(t *testing.T) {
+		caCrt, _, _ := harness.SeedCertificates(ns)
+		rotated, err := harness.Issue(caCrt, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var src corev1.Secret
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "aigw-ca"}, &src); err != nil {
+			t.Fatal(err)
+		}
+		src.Data = rotated.Secret(caCrt).Data
+		if err := c.Update(ctx, &src); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "ConfigMap internal-ca after the rotation", func() error {
+			var cm corev1.ConfigMap
+			if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "internal-ca"}, &cm); err != nil {
+				return err
+			}
+			if !strings.HasPrefix(cm.Data["ca.crt"], string(rotated.CertPEM)) || !strings.Contains(cm.Data["ca.crt"], string(ca.CertPEM)) {
+				return fmt.Errorf("ca.crt does not hold the new CA first and the old one after it")
+			}
+			return nil
+		})
+
+		// Another namespace with cert-manager's CA Secret and a ConfigMap internal-ca of its own.
+		other := "team-b"
+		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: other}}); err != nil {
+			t.Fatal(err)
+		}
+		own := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "internal-ca", Namespace: other}, Data: map[string]string{"ca.crt": "mine"}}
+		if err := c.Create(ctx, own); err != nil {
+			t.Fatal(err)
+		}
+		caB, _, _ := harness.SeedCertificates(other)
+		issuedB, err := harness.Issue(caB, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Create(ctx, issuedB.Secret(caB)); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the CA sync's Secret in "+other, func() error {
+			var sec corev1.Secret
+			return c.Get(ctx, client.ObjectKey{Namespace: other, Name: "internal-ca"}, &sec)
+		})
+		eventually(t, "Event CAConfigMapNotOwned", func() error {
+			var evs corev1.EventList
+			if err := c.List(ctx, &evs, client.InNamespace(other)); err != nil {
+				return err
+			}
+			for _, e := range evs.Items {
+				if e.Reason == "CAConfigMapNotOwned" {
+					return nil
+				}
+			}
+			return fmt.Errorf("no CAConfigMapNotOwned event among %d", len(evs.Items))
+		})
+		var cm corev1.ConfigMap
+		if err := c.Get(ctx, client.ObjectKeyFromObject(own), &cm); err != nil || cm.Data["ca.crt"] != "mine" {
+			t.Errorf("the hand-made ConfigMap was changed: %v %v", cm.Data, err)
+		}
+	})
 }
 
 func policy(t *testing.T, name, hostname string) *unstructured.Unstructured {
