@@ -931,6 +931,8 @@ func TestSchemaRejects(t *testing.T) {
 		"pki.ca.duration=90d",
 		"excludeNamespaces=kube-public",
 		"caSync.namespaces={bad_ns}",
+		"gatewayAPI.enabled=maybe",
+		"gatewayAPI.nope=1",
 	} {
 		t.Run(set, func(t *testing.T) {
 			out, err := runHelm(t, "template", defaultRelease, chartDir(), "--namespace", defaultNamespace, "--set", set)
