@@ -104,7 +104,7 @@ func BackendTLSPolicy(raw []byte, namespace string, s aigw.Settings, objs object
 		// subjectAltNames instead of hostname, but NGF renders only proxy_ssl_name <hostname>
 		// (dataplane/configuration.go convertBackendTLS reads Validation.Hostname alone).
 		c.warn("spec.validation.subjectAltNames", fmt.Sprintf("%d name(s), which NGF does not use", len(v.SubjectAltNames)),
-			"NGF verifies the aigw server certificate against hostname only", "make sure hostname is a name the certificate covers (checked below); subjectAltNames may stay")
+			"NGF verifies the aigw server certificate against hostname only", "make sure hostname is a name the certificate covers; subjectAltNames may stay")
 	}
 
 	checkBTPConflicts(c, raw, namespace, objs)
