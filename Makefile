@@ -65,6 +65,10 @@ fuzz: ## each fuzz target for $(FUZZTIME)
 		echo "go test ./webhook -run '^$$' -fuzz '^$$f\$$' -fuzztime $(FUZZTIME)"; \
 		go test ./webhook -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) || exit 1; \
 	done
+	@for f in FuzzMutateBackendTLSPolicy FuzzValidateBackendTLSPolicy FuzzValidateGateway; do \
+		echo "go test ./webhook -run '^$$' -fuzz '^$$f\$$' -fuzztime $(FUZZTIME)"; \
+		go test ./webhook -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
 
 bench: envtest crds ## micro-benchmarks, then the API-server, HTTPS and memory figures (BENCHMARKS.md)
 	go test ./patches/... ./webhook/... -run '^$$' -bench . -benchmem

@@ -10,8 +10,9 @@ import (
 )
 
 type configMapView struct {
-	Metadata objectMeta        `json:"metadata"`
-	Data     map[string]string `json:"data"`
+	Metadata   objectMeta        `json:"metadata"`
+	Data       map[string]string `json:"data"`
+	BinaryData map[string][]byte `json:"binaryData"`
 }
 
 // PatchConfigMap sets server.tls and server.mtls in the aigw config held by a ConfigMap labelled
@@ -27,6 +28,11 @@ func PatchConfigMap(raw []byte, namespace string, s aigw.Settings, _ objects.Obj
 	}
 	obj := cm.Metadata.Ref("ConfigMap", namespace)
 	doc, ok := cm.Data[s.ConfigKey]
+	_, caData := cm.Data["ca.crt"]
+	_, caBinary := cm.BinaryData["ca.crt"]
+	if !ok && (caData || caBinary) {
+		return Result{}, nil // a labelled CA bundle (a BackendTLSPolicy's caCertificateRefs), no aigw config
+	}
 	if !ok {
 		f := warning(obj, "data["+s.ConfigKey+"]", "no such key", rules.ConfigUnwired, "put the aigw config under that key, or set the webhook's config key to the key aigw reads")
 		f.Expected = "the aigw config"

@@ -254,3 +254,7 @@ func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 
 func TestPodFixtures(t *testing.T)       { runFixtures(t, "testdata/pod", PatchPod) }
 func TestConfigMapFixtures(t *testing.T) { runFixtures(t, "testdata/configmap", PatchConfigMap) }
+
+func TestBackendTLSPolicyFixtures(t *testing.T) {
+	runFixtures(t, "testdata/backendtlspolicy", PatchBackendTLSPolicy)
+}

@@ -24,6 +24,8 @@ func MutationFor(apiVersion, kind string) Mutation {
 		return PatchVirtualServerRoute
 	case aigw.KindIngress:
 		return PatchIngress
+	case aigw.KindBackendTLSPolicy:
+		return PatchBackendTLSPolicy
 	}
 	return nil
 }

@@ -95,6 +95,12 @@ func (o *cacheObjects) list(ctx context.Context, kind, namespace string) ([][]by
 				out = append(out, raw)
 			}
 		}
+	case *corev1.ConfigMapList:
+		for i := range l.Items {
+			if raw, err := json.Marshal(&l.Items[i]); err == nil {
+				out = append(out, raw)
+			}
+		}
 	case *unstructured.UnstructuredList:
 		for i := range l.Items {
 			if raw, err := json.Marshal(l.Items[i].Object); err == nil {
@@ -222,7 +228,8 @@ func (v *cacheView) Failed() error {
 // newCacheObjects reads from mgr's cache; reads outside a request's namespace are reviewed with
 // SubjectAccessReviews (mgr's client).
 func newCacheObjects(mgr manager.Manager, o Options) *cacheObjects {
-	c := &cacheObjects{reader: mgr.GetCache(), informers: newInformers(mgr.GetCache()), access: NewAccess(mgr.GetClient())}
+	kinds := append(append([]string{}, cachedKinds...), gatewayAPIKinds(o)...)
+	c := &cacheObjects{reader: mgr.GetCache(), informers: newInformers(mgr.GetCache(), kinds...), access: NewAccess(mgr.GetClient())}
 	if len(o.SecretNamespaces) > 0 {
 		c.secretNamespaces = map[string]bool{}
 		for _, ns := range o.SecretNamespaces {

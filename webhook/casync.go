@@ -41,6 +41,9 @@ type CASync struct {
 	Settings aigw.Settings
 	Events   recorder.EventRecorder
 	Now      func() time.Time
+	// ConfigMap also keeps a ConfigMap named Settings.CASecret with key ca.crt in step: the form
+	// a Gateway API BackendTLSPolicy references (caCertificateRefs kind ConfigMap).
+	ConfigMap bool
 }
 
 func (r *CASync) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
@@ -55,6 +58,11 @@ func (r *CASync) Reconcile(ctx context.Context, req reconcile.Request) (reconcil
 	current := src.Data[corev1.TLSCertKey]
 	if len(current) == 0 {
 		current = src.Data["ca.crt"]
+	}
+	if r.ConfigMap {
+		if err := r.syncConfigMap(ctx, &src, current); err != nil {
+			return reconcile.Result{}, err
+		}
 	}
 	var target corev1.Secret
 	err := r.API.Get(quiet, types.NamespacedName{Namespace: req.Namespace, Name: r.Settings.CASecret}, &target)

@@ -19,6 +19,7 @@ import (
 // answered with "cannot be checked", never with "not found".
 type informers struct {
 	cache      cache.Cache
+	kinds      []string
 	RetryEvery time.Duration
 
 	mu      sync.Mutex
@@ -31,8 +32,12 @@ type informers struct {
 // discovery call to the API server.
 const retryMissingAfter = time.Second
 
-func newInformers(c cache.Cache) *informers {
-	return &informers{cache: c, RetryEvery: 5 * time.Second, started: map[string]bool{}, missing: map[string]error{}, tried: map[string]time.Time{}}
+// newInformers starts the informers of kinds (none given: cachedKinds).
+func newInformers(c cache.Cache, kinds ...string) *informers {
+	if len(kinds) == 0 {
+		kinds = cachedKinds
+	}
+	return &informers{cache: c, kinds: kinds, RetryEvery: 5 * time.Second, started: map[string]bool{}, missing: map[string]error{}, tried: map[string]time.Time{}}
 }
 
 // errNotServed is wrapped when the API server does not serve a kind (its CRD is missing).
@@ -82,7 +87,7 @@ func (i *informers) ensure(ctx context.Context, kind string) error {
 // run starts every cached kind it can, marks the cache synced, then retries the missing kinds
 // until ctx ends.
 func (i *informers) run(ctx context.Context, synced *atomic.Bool) error {
-	for _, kind := range cachedKinds {
+	for _, kind := range i.kinds {
 		if err := i.ensure(ctx, kind); err != nil && !errors.Is(err, errNotServed) {
 			return err
 		}
@@ -112,7 +117,7 @@ func (i *informers) missingKinds() []string {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	var out []string
-	for _, k := range cachedKinds {
+	for _, k := range i.kinds {
 		if !i.started[k] {
 			out = append(out, k)
 		}

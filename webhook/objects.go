@@ -24,6 +24,12 @@ func newCachedObject(kind string) client.Object {
 	switch kind {
 	case "Secret":
 		return &corev1.Secret{}
+	case "ConfigMap":
+		return &corev1.ConfigMap{}
+	case "BackendTLSPolicy":
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(backendTLSPolicyGVK)
+		return u
 	case "Policy":
 		u := &unstructured.Unstructured{}
 		u.SetGroupVersionKind(policyGVK)
@@ -40,6 +46,12 @@ func newCachedList(kind string) client.ObjectList {
 	switch kind {
 	case "Secret":
 		return &corev1.SecretList{}
+	case "ConfigMap":
+		return &corev1.ConfigMapList{}
+	case "BackendTLSPolicy":
+		l := &unstructured.UnstructuredList{}
+		l.SetGroupVersionKind(backendTLSPolicyGVK.GroupVersion().WithKind("BackendTLSPolicyList"))
+		return l
 	case "Policy", "Certificate":
 		l := &unstructured.UnstructuredList{}
 		gvk := policyGVK

@@ -39,6 +39,10 @@ const (
 	PathValidateCertificate        = "/validate-cert-manager-io-v1-certificate"
 	PathMutateIngress              = "/mutate-networking-k8s-io-v1-ingress"
 	PathValidateIngress            = "/validate-networking-k8s-io-v1-ingress"
+
+	PathMutateBackendTLSPolicy   = "/mutate-gateway-networking-k8s-io-v1-backendtlspolicy"
+	PathValidateBackendTLSPolicy = "/validate-gateway-networking-k8s-io-v1-backendtlspolicy"
+	PathValidateGateway          = "/validate-gateway-networking-k8s-io-v1-gateway"
 )
 
 // Options configure the webhook server.
@@ -71,6 +75,10 @@ type Options struct {
 	// ClientCAName is a file in CertDir holding the CA that signs the API server's client
 	// certificate: set, the server requires and verifies a client certificate on every connection.
 	ClientCAName string
+	// GatewayAPI turns on what the Gateway API (NGINX Gateway Fabric) side needs from the manager:
+	// the cache of the labelled ConfigMaps (the CA ConfigMaps BackendTLSPolicies reference), and
+	// the CA sync's ConfigMap (key ca.crt) beside its nginx.org/ca Secret.
+	GatewayAPI bool
 }
 
 // DefaultOptions are the serve command's defaults.
@@ -121,6 +129,9 @@ func Handlers(o Options, objs objects.Objects) map[string]admission.Handler {
 		PathValidateCertificate:        validator("Certificate", rules.Certificate),
 		PathMutateIngress:              mutator("Ingress", patches.PatchIngress),
 		PathValidateIngress:            validator("Ingress", rules.For("networking.k8s.io/v1", "Ingress")),
+		PathMutateBackendTLSPolicy:     mutator("BackendTLSPolicy", patches.PatchBackendTLSPolicy),
+		PathValidateBackendTLSPolicy:   validator("BackendTLSPolicy", rules.For("gateway.networking.k8s.io/v1", "BackendTLSPolicy")),
+		PathValidateGateway:            validator("Gateway", rules.For("gateway.networking.k8s.io/v1", "Gateway")),
 	}
 }
 
@@ -142,7 +153,7 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		WebhookServer:           srv,
-		Cache:                   CacheOptions(o.Settings, o.SecretNamespaces...),
+		Cache:                   cacheOptions(o),
 		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
 		HealthProbeBindAddress:  o.HealthAddr,
 		LeaderElection:          o.LeaderElect,
@@ -168,7 +179,7 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	}
 	events := mgr.GetEventRecorder("aigw-mtls-webhook")
 	if o.CASyncSource != "" {
-		sync := &CASync{Client: mgr.GetClient(), API: mgr.GetAPIReader(), Cache: mgr.GetCache(), Source: o.CASyncSource, Settings: o.Settings, Events: events}
+		sync := &CASync{Client: mgr.GetClient(), API: mgr.GetAPIReader(), Cache: mgr.GetCache(), Source: o.CASyncSource, Settings: o.Settings, Events: events, ConfigMap: o.GatewayAPI}
 		if err := sync.SetupWithManager(mgr); err != nil {
 			return nil, err
 		}

@@ -39,6 +39,7 @@ func newServeFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	fs.BoolVar(&c.o.LeaderElect, "leader-elect", false, "elect one replica to run the CA sync and the Policy audit (every replica serves admission)")
 	fs.StringVar(&c.o.Namespace, "leader-election-namespace", "", "namespace of the leader-election lease (default $POD_NAMESPACE)")
 	fs.StringVar(&c.o.CASyncSource, "ca-sync-source-secret", c.o.CASyncSource, "cert-manager CA Secret copied into the nginx.org/ca Secret (--ca-secret) of its namespace; empty disables the CA sync")
+	fs.BoolVar(&c.o.GatewayAPI, "gateway-api", c.o.GatewayAPI, "Gateway API (NGINX Gateway Fabric): cache the labelled ConfigMaps (the CA BackendTLSPolicies reference), and let the CA sync keep a ConfigMap named --ca-secret (key ca.crt) too")
 	fs.StringVar(&c.exclude, "exclude-namespaces", strings.Join(c.o.ExcludeNamespaces, ","), "namespaces never mutated or validated (comma list); $POD_NAMESPACE, the webhook's own, is always added")
 	fs.StringVar(&c.o.NICConfigMap, "nic-configmap", "", "NGINX Ingress Controller's main ConfigMap (namespace/name, as its -nginx-configmaps): annotated after the CA sync changes a CA bundle, so NIC reloads nginx; empty disables")
 	fs.DurationVar(&c.o.NICReloadDelay, "nic-reload-delay", c.o.NICReloadDelay, "wait after a CA bundle change before annotating --nic-configmap (NIC writes the Secret to disk first)")

@@ -9,6 +9,8 @@ const (
 	KindVirtualServerRoute = "k8s.nginx.org/v1 VirtualServerRoute"
 	KindCertificate        = "cert-manager.io/v1 Certificate"
 	KindIngress            = "networking.k8s.io/v1 Ingress"
+	KindBackendTLSPolicy   = "gateway.networking.k8s.io/v1 BackendTLSPolicy"
+	KindGateway            = "gateway.networking.k8s.io/v1 Gateway"
 )
 
 // Kind joins an apiVersion and a kind as the constants above spell them.

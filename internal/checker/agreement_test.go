@@ -26,7 +26,7 @@ import (
 // check (as it reads a cluster holding the fixture's objects): both refuse or both pass, with the
 // same problems. They share the rules; this holds the wiring around them to it.
 func TestCheckAgreesWithAdmissionOnEveryPolicyFixture(t *testing.T) {
-	pki := fixtures.PKI(t)
+	pki := agreementPKI(t)
 	settings := aigw.DefaultSettings()
 	for _, c := range fixtures.Cases(t, "../rules/testdata/policy", pki) {
 		t.Run(c.Name, func(t *testing.T) {

@@ -29,6 +29,7 @@ const (
 	SectionConfigMaps     = "ConfigMaps"
 	SectionPods           = "Pods"
 	SectionWebhooks       = "Webhooks"
+	SectionGatewayAPI     = "Gateway API"
 )
 
 // Status of one check.
@@ -96,6 +97,7 @@ var namespaceChecks = []func(*snapshot, string) []Check{
 	checkIngresses,
 	checkConfigMaps,
 	checkPods,
+	checkGatewayAPI,
 }
 
 // Run lists what the checks need from the cluster and runs them. An error means the cluster could

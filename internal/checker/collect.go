@@ -50,7 +50,9 @@ type snapshot struct {
 	vsrs         []unstructured.Unstructured // labelled only
 	ingresses    []networkingv1.Ingress      // labelled only
 	certificates []unstructured.Unstructured
-	hooks        []hookConfig // the product's webhook configurations
+	hooks        []hookConfig                // the product's webhook configurations
+	btps         []unstructured.Unstructured // all; none when Gateway API is not served
+	gateways     []unstructured.Unstructured // labelled only
 
 	objs       *objects.ObjectSet // Secrets, Policies and Certificates, for the validations
 	namespaces []string           // in scope, sorted
@@ -149,7 +151,11 @@ func collect(ctx context.Context, c client.Reader, o Options) (*snapshot, error)
 			}
 		}
 	}
+	if err := s.listGatewayAPI(ctx, c, app, selected); err != nil {
+		return nil, err
+	}
 	s.index()
+	s.indexGatewayAPI()
 	s.namespaces = s.scope()
 	return s, nil
 }
@@ -282,7 +288,7 @@ func (s *snapshot) scope() []string {
 	for i := range s.configMaps {
 		mark(&s.configMaps[i])
 	}
-	for _, list := range [][]unstructured.Unstructured{s.policies, s.vss, s.vsrs, s.certificates} {
+	for _, list := range [][]unstructured.Unstructured{s.policies, s.vss, s.vsrs, s.certificates, s.btps, s.gateways} {
 		for i := range list {
 			mark(&list[i])
 		}

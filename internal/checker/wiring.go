@@ -205,6 +205,9 @@ func checkConfigMaps(s *snapshot, ns string) []Check {
 		if cm.Namespace != ns || !s.selected(cm.Labels) {
 			continue
 		}
+		if isCABundle(cm, set.ConfigKey) {
+			continue // reported under Gateway API
+		}
 		obj := ref("ConfigMap", ns, cm.Name)
 		res, err := patches.PatchConfigMap(rawTyped(cm, "v1", "ConfigMap"), ns, set, nil)
 		if err != nil {

@@ -28,6 +28,10 @@ func For(apiVersion, kind string) Rule {
 		return Certificate
 	case aigw.KindIngress:
 		return ignoreOld(Ingress)
+	case aigw.KindBackendTLSPolicy:
+		return ignoreOld(BackendTLSPolicy)
+	case aigw.KindGateway:
+		return ignoreOld(Gateway)
 	}
 	return nil
 }

@@ -78,3 +78,11 @@ func TestVirtualServerRouteFixtures(t *testing.T) {
 func TestIngressFixtures(t *testing.T) {
 	runValidationFixtures(t, "testdata/policy-via-ingress", For("networking.k8s.io/v1", "Ingress"))
 }
+
+func TestBackendTLSPolicyFixtures(t *testing.T) {
+	runValidationFixtures(t, "testdata/backendtlspolicy", For("gateway.networking.k8s.io/v1", "BackendTLSPolicy"))
+}
+
+func TestGatewayFixtures(t *testing.T) {
+	runValidationFixtures(t, "testdata/gateway", For("gateway.networking.k8s.io/v1", "Gateway"))
+}

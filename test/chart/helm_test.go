@@ -105,6 +105,8 @@ var valueSets = []valueSet{
 		"nicReload.configMap=gateway/nginx-ingress", "nicReload.delay=10s", "restartOnRenewal.namespaces={ai-gateway,ai-gateway-staging}",
 		"prometheusRule.enabled=true", "prometheusRule.labels.release=prometheus",
 	}},
+	{name: "gateway-api", release: defaultRelease, namespace: defaultNamespace, set: []string{"gatewayAPI.enabled=true"}},
+	{name: "gateway-api-ca-sync-everywhere", release: defaultRelease, namespace: defaultNamespace, set: []string{"gatewayAPI.enabled=true", "caSync.namespaces={*}"}},
 }
 
 func valueSetNamed(name string) valueSet {
@@ -491,6 +493,9 @@ func checkDeployment(t *testing.T, r rendering) {
 	if r.value("clientAuth.caConfigMap", "") != "" {
 		want["client-ca-name"] = "client-ca.crt"
 	}
+	if r.gatewayAPI() {
+		want["gateway-api"] = "true"
+	}
 	for k, v := range want {
 		if got, ok := f[k]; !ok || got != v {
 			t.Errorf("--%s=%q, want %q", k, got, v)
@@ -585,8 +590,21 @@ var wantWebhooks = []webhookSpec{
 	{"ValidatingWebhookConfiguration", "new-certificates.mtls.aigw.io", "/validate-cert-manager-io-v1-certificate", "cert-manager.io", "certificates", []string{"CREATE"}, "Ignore"},
 }
 
+// wantGatewayAPIWebhooks are rendered only with gatewayAPI.enabled (the CRDs may be absent).
+var wantGatewayAPIWebhooks = []webhookSpec{
+	{"MutatingWebhookConfiguration", "backendtlspolicies.mtls.aigw.io", "/mutate-gateway-networking-k8s-io-v1-backendtlspolicy", "gateway.networking.k8s.io", "backendtlspolicies", []string{"CREATE", "UPDATE"}, ""},
+	{"ValidatingWebhookConfiguration", "backendtlspolicies.validate.mtls.aigw.io", "/validate-gateway-networking-k8s-io-v1-backendtlspolicy", "gateway.networking.k8s.io", "backendtlspolicies", []string{"CREATE", "UPDATE"}, ""},
+	{"ValidatingWebhookConfiguration", "gateways.validate.mtls.aigw.io", "/validate-gateway-networking-k8s-io-v1-gateway", "gateway.networking.k8s.io", "gateways", []string{"CREATE", "UPDATE"}, ""},
+}
+
+func (r rendering) gatewayAPI() bool { return r.value("gatewayAPI.enabled", "false") == "true" }
+
 func checkWebhooks(t *testing.T, r rendering) {
 	t.Helper()
+	wantWebhooks := wantWebhooks
+	if r.gatewayAPI() {
+		wantWebhooks = append(slices.Clip(wantWebhooks), wantGatewayAPIWebhooks...)
+	}
 	seen := map[string]bool{}
 	for _, kind := range []string{"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"} {
 		cfg := r.one(t, kind)
@@ -841,10 +859,12 @@ func checkRBAC(t *testing.T, r rendering) {
 	clusterSecrets := everywhere || r.value("access.clusterWideSecrets", "false") == "true"
 	for g := range cluster {
 		read := g.verb == "get" || g.verb == "list" || g.verb == "watch"
-		allowed := (read && (g.resource == "policies" || g.resource == "certificates" || (g.resource == "secrets" && clusterSecrets))) ||
+		allowed := (read && (g.resource == "policies" || g.resource == "certificates" || (g.resource == "secrets" && clusterSecrets) ||
+			(r.gatewayAPI() && (g.resource == "configmaps" || g.resource == "backendtlspolicies")))) ||
 			(g.resource == "events" && (g.verb == "create" || g.verb == "patch")) ||
 			(g.resource == "subjectaccessreviews" && g.verb == "create") ||
-			(everywhere && g.group == "" && g.resource == "secrets" && g.verb != "deletecollection")
+			(everywhere && g.group == "" && g.resource == "secrets" && g.verb != "deletecollection") ||
+			(everywhere && r.gatewayAPI() && g.group == "" && g.resource == "configmaps" && (g.verb == "create" || g.verb == "update"))
 		if !allowed || g.verb == "*" || g.resource == "*" {
 			t.Errorf("ClusterRole grants %s %s/%s", g.verb, g.group, g.resource)
 		}
@@ -870,6 +890,25 @@ func checkRBAC(t *testing.T, r rendering) {
 	}
 	if _, ok := cluster[grant{"", "secrets", "create"}]; ok != everywhere {
 		t.Errorf("ClusterRole Secret create: %v, want it only with caSync.namespaces={*}", ok)
+	}
+	// Gateway API: the CA ConfigMaps and the BackendTLSPolicies are cached (list, watch); none of
+	// it without the value. Gateways are judged from the request: never read by the server (check
+	// reads them with the check ClusterRole).
+	for _, g := range []grant{{"", "configmaps", "watch"}, {"gateway.networking.k8s.io", "backendtlspolicies", "list"}, {"gateway.networking.k8s.io", "backendtlspolicies", "watch"}} {
+		if _, ok := cluster[g]; ok != r.gatewayAPI() {
+			t.Errorf("ClusterRole %s %s/%s: %v, want it only with gatewayAPI.enabled", g.verb, g.group, g.resource, ok)
+		}
+	}
+	if _, ok := cluster[grant{"gateway.networking.k8s.io", "gateways", "list"}]; ok {
+		t.Error("ClusterRole lists Gateways: the server never reads them")
+	}
+	if _, ok := cluster[grant{"", "configmaps", "create"}]; ok != (everywhere && r.gatewayAPI()) {
+		t.Errorf("ClusterRole ConfigMap create: %v, want it only with gatewayAPI.enabled and caSync.namespaces={*}", ok)
+	}
+	if everywhere && r.gatewayAPI() {
+		if names := cluster[grant{"", "configmaps", "update"}]; !slices.Equal(names, []string{r.wiring("caSecret")}) {
+			t.Errorf("ClusterRole ConfigMap update limited to %v, want [%s]", names, r.wiring("caSecret"))
+		}
 	}
 	if everywhere {
 		if names := cluster[grant{"", "secrets", "update"}]; !slices.Equal(names, []string{r.wiring("caSecret")}) {
@@ -908,6 +947,12 @@ func checkRBAC(t *testing.T, r rendering) {
 				if names := g[grant{"", "secrets", v}]; !slices.Equal(names, []string{r.wiring("caSecret")}) {
 					t.Errorf("ca-sync Role: %s secrets limited to %v, want [%s]", v, names, r.wiring("caSecret"))
 				}
+			}
+			if _, ok := g[grant{"", "configmaps", "create"}]; ok != r.gatewayAPI() {
+				t.Errorf("ca-sync Role: create configmaps %v, want it only with gatewayAPI.enabled", ok)
+			}
+			if names, ok := g[grant{"", "configmaps", "update"}]; ok != r.gatewayAPI() || (ok && !slices.Equal(names, []string{r.wiring("caSecret")})) {
+				t.Errorf("ca-sync Role: update configmaps %v limited to %v, want it only with gatewayAPI.enabled, limited to [%s]", ok, names, r.wiring("caSecret"))
 			}
 		case strings.HasSuffix(role.GetName(), "-nic-reload"):
 			// Only NIC's ConfigMap, by name: get and patch.
@@ -1030,6 +1075,8 @@ func TestSchemaRejects(t *testing.T) {
 		"restartOnRenewal.namespaces={Bad}",
 		"prometheusRule.enabled=yes",
 		"prometheusRule.certificateExpiryDays=0",
+		"gatewayAPI.enabled=maybe",
+		"gatewayAPI.nope=1",
 	} {
 		t.Run(set, func(t *testing.T) {
 			out, err := runHelm(t, "template", defaultRelease, chartDir(), "--namespace", defaultNamespace, "--set", set)

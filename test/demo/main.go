@@ -45,7 +45,7 @@ func (warnings) HandleWarningHeader(_ int, _ string, text string) { fmt.Println(
 
 func run() error {
 	start := time.Now()
-	heading("Starting a local control plane: kube-apiserver " + harness.K8sVersion + " + etcd, with the cert-manager and NGINX Ingress Controller CRDs")
+	heading("Starting a local control plane: kube-apiserver " + harness.K8sVersion + " + etcd, with the cert-manager, NGINX Ingress Controller and Gateway API CRDs")
 	env, err := harness.Start()
 	if err != nil {
 		return err
@@ -70,8 +70,8 @@ func run() error {
 		return err
 	}
 
-	heading("Installing what the Helm chart installs (helm template charts/aigw-mtls-webhook, defaults)")
-	objs, err := harness.RenderChart(release, releaseNamespace)
+	heading("Installing what the Helm chart installs (helm template charts/aigw-mtls-webhook --set gatewayAPI.enabled=true)")
+	objs, err := harness.RenderChart(release, releaseNamespace, "--set", "gatewayAPI.enabled=true")
 	if err != nil {
 		return err
 	}
@@ -98,7 +98,9 @@ func run() error {
 	}
 
 	heading("Running the webhook (the chart's serve flags) and pointing the chart's webhook configurations at it")
-	hook, err := harness.StartWebhook(env.Config, webhook.DefaultOptions())
+	opts := webhook.DefaultOptions()
+	opts.GatewayAPI = true // the chart's --gateway-api
+	hook, err := harness.StartWebhook(env.Config, opts)
 	if err != nil {
 		return err
 	}
@@ -189,6 +191,10 @@ func run() error {
 		return fmt.Errorf("the Policy with a wrong sslName was admitted")
 	}
 	fmt.Println(err)
+
+	if err := runNGF(ctx, c); err != nil {
+		return err
+	}
 
 	heading("aigw-mtls-webhook check -n ai-gateway")
 	o := checker.DefaultOptions()

@@ -1,5 +1,5 @@
 // Package harness starts the real parts the end-to-end tests and the demo run against: a
-// kube-apiserver and etcd (envtest) with the cert-manager and NGINX Ingress Controller CRDs, and
+// kube-apiserver and etcd (envtest) with the cert-manager, NGINX Ingress Controller and Gateway API CRDs, and
 // the webhook serving over TLS on loopback.
 package harness
 
@@ -47,6 +47,13 @@ func NICCRDDir() string {
 	return filepath.Join(RepoRoot(), "test", "crds", "nginx")
 }
 
+// GatewayAPICRDDir holds the Gateway API v1.6.0 standard-channel CRDs (BackendTLSPolicy, Gateway,
+// GatewayClass, HTTPRoute, ReferenceGrant) copied from the sigs.k8s.io/gateway-api module into
+// test/crds/gateway-api (with its SOURCE.txt and licence).
+func GatewayAPICRDDir() string {
+	return filepath.Join(RepoRoot(), "test", "crds", "gateway-api")
+}
+
 // CertManagerCRDDir holds cert-manager's CRDs, shipped inside its Go module.
 func CertManagerCRDDir() (string, error) {
 	if d := os.Getenv("CERT_MANAGER_CRDS_DIR"); d != "" {
@@ -89,7 +96,7 @@ func Start() (*Env, error) {
 	}
 	te := &envtest.Environment{
 		BinaryAssetsDirectory: assets,
-		CRDDirectoryPaths:     []string{cm, NICCRDDir()},
+		CRDDirectoryPaths:     []string{cm, NICCRDDir(), GatewayAPICRDDir()},
 		ErrorIfCRDPathMissing: true,
 	}
 	cfg, err := te.Start()

@@ -209,6 +209,15 @@ hand-made one, and deletes its own only to change its type to nginx.org/ca. */}}
   resources: [secrets]
   resourceNames: [{{ .Values.wiring.caSecret }}]
   verbs: [get, update, patch, delete]
+{{- if .Values.gatewayAPI.enabled }}
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [create]
+- apiGroups: [""]
+  resources: [configmaps]
+  resourceNames: [{{ .Values.wiring.caSecret }}]
+  verbs: [update]
+{{- end }}
 {{- end }}
 
 {{/* Reading the labelled Secrets the rules and the CA sync consult (the cache keeps only their

@@ -1,0 +1,131 @@
+package checker
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
+	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
+)
+
+// The Gateway API side (NGINX Gateway Fabric): labelled BackendTLSPolicies and Gateways.
+var (
+	btpGVK     = schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "BackendTLSPolicy"}
+	gatewayGVK = schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "Gateway"}
+)
+
+// listGatewayAPI lists the BackendTLSPolicies (all: an unlabelled one may conflict with a labelled
+// one) and the labelled Gateways. Gateway API is optional: a cluster without its CRDs, or an
+// install without gatewayAPI.enabled (whose RBAC does not grant reading them), has nothing to
+// report here.
+func (s *snapshot) listGatewayAPI(ctx context.Context, c client.Reader, namespaces []string, selected client.MatchingLabels) error {
+	for _, k := range []struct {
+		gvk  schema.GroupVersionKind
+		into *[]unstructured.Unstructured
+		opts []client.ListOption
+	}{{btpGVK, &s.btps, nil}, {gatewayGVK, &s.gateways, []client.ListOption{selected}}} {
+		for _, ns := range namespaces {
+			err := listCustom(ctx, c, k.gvk, ns, k.into, k.opts...)
+			if meta.IsNoMatchError(err) || apierrors.IsForbidden(err) {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("listing %ss: %w", k.gvk.Kind, err)
+			}
+		}
+	}
+	return nil
+}
+
+// indexGatewayAPI adds the labelled ConfigMaps, where BackendTLSPolicies find their CA, and the
+// BackendTLSPolicies to the lookups (the webhook's cache holds the same).
+func (s *snapshot) indexGatewayAPI() {
+	for i := range s.configMaps {
+		s.objs.Add("", rawTyped(&s.configMaps[i], "v1", "ConfigMap"))
+	}
+	for i := range s.btps {
+		if raw, err := s.btps[i].MarshalJSON(); err == nil {
+			s.objs.Add("", raw)
+		}
+	}
+}
+
+// isCABundle: a labelled ConfigMap with ca.crt and no aigw config is a BackendTLSPolicy's CA.
+func isCABundle(cm *corev1.ConfigMap, configKey string) bool {
+	if _, ok := cm.Data[configKey]; ok {
+		return false
+	}
+	_, data := cm.Data["ca.crt"]
+	_, binary := cm.BinaryData["ca.crt"]
+	return data || binary
+}
+
+// checkGatewayAPI: each labelled BackendTLSPolicy is complete (admitting it again would add
+// nothing) and passes validation; each labelled Gateway's backend client certificate passes.
+func checkGatewayAPI(s *snapshot, ns string) []Check {
+	l := newLines(SectionGatewayAPI, ns)
+	for i := range s.btps {
+		u := &s.btps[i]
+		if u.GetNamespace() != ns || !s.selected(u.GetLabels()) {
+			continue
+		}
+		obj := ref("BackendTLSPolicy", ns, u.GetName())
+		raw, err := u.MarshalJSON()
+		if err != nil {
+			l.fail(obj, "cannot be encoded: "+err.Error(), "")
+			continue
+		}
+		res, err := patches.PatchBackendTLSPolicy(raw, ns, s.o.Settings, s.objs)
+		if err != nil {
+			l.fail(obj, "cannot be read: "+err.Error(), "correct its spec")
+			continue
+		}
+		found := l.result(obj, res)
+		l.findings(obj, "", "", res.Unwired)
+		fs, err := rules.BackendTLSPolicy(raw, ns, s.o.Settings, s.objs, s.o.Now)
+		if err != nil {
+			l.fail(obj, "cannot be read: "+err.Error(), "correct its spec")
+			continue
+		}
+		// What the mutation would add is reported once, as such.
+		unwired := map[string]bool{}
+		for _, f := range res.Unwired {
+			unwired[f.Field] = true
+		}
+		fs = slices.DeleteFunc(fs, func(f rules.Finding) bool { return unwired[f.Field] })
+		hostname, _, _ := unstructured.NestedString(u.Object, "spec", "validation", "hostname")
+		okMsg := ""
+		if !found && res.Wired() {
+			okMsg = fmt.Sprintf("hostname %s covered by the aigw server certificate; the CA issues it (passes validation)", hostname)
+		}
+		l.findings(obj, "", okMsg, fs)
+	}
+	for i := range s.gateways {
+		u := &s.gateways[i]
+		if u.GetNamespace() != ns {
+			continue
+		}
+		obj := ref("Gateway", ns, u.GetName())
+		raw, err := u.MarshalJSON()
+		if err != nil {
+			l.fail(obj, "cannot be encoded: "+err.Error(), "")
+			continue
+		}
+		fs, err := rules.Gateway(raw, ns, s.o.Settings, s.objs, s.o.Now)
+		if err != nil {
+			l.fail(obj, "cannot be read: "+err.Error(), "correct its spec")
+			continue
+		}
+		name, _, _ := unstructured.NestedString(u.Object, "spec", "tls", "backend", "clientCertificateRef", "name")
+		l.findings(obj, "", "backend client certificate "+name+" passes validation (client auth, chains to the CA aigw trusts)", fs)
+	}
+	return l.out
+}

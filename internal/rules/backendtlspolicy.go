@@ -1,0 +1,278 @@
+package rules
+
+import (
+	"crypto/x509"
+	"fmt"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/certs"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
+)
+
+// The rules for the Gateway API side of the hop, as NGINX Gateway Fabric (NGF) v2.6.7 implements it.
+// NGF renders a valid BackendTLSPolicy into the location that proxies to the Service
+// (internal/controller/nginx/config/servers_template.go, the ProxySSLVerify block):
+//
+//	proxy_ssl_server_name on; proxy_ssl_verify on; proxy_ssl_verify_depth 4;
+//	proxy_ssl_name <validation.hostname>; proxy_ssl_trusted_certificate <caCertificateRefs[0] ca.crt>;
+//
+// and the Gateway's spec.tls.backend.clientCertificateRef into proxy_ssl_certificate and
+// proxy_ssl_certificate_key at http level (base_http_config_template.go), for every backend of
+// that Gateway.
+
+// What happens at run time when a Gateway API finding is ignored.
+const (
+	BTPInvalid         = "NGF marks the BackendTLSPolicy Invalid (Accepted False): the backendRefs to the Service become invalid and their routes answer 500"
+	AigwRefusesGateway = "aigw refuses the Gateway's client certificate: nginx answers 502"
+	GatewayRefBad      = "NGF reports the Gateway's backend client certificate invalid (ResolvedRefs False) and renders no proxy_ssl_certificate: aigw refuses the connection"
+)
+
+// ngfVerifyDepth is the proxy_ssl_verify_depth NGF always renders (servers_template.go).
+const ngfVerifyDepth = 4
+
+type localObjectRef struct {
+	Group string `json:"group"`
+	Kind  string `json:"kind"`
+	Name  string `json:"name"`
+}
+
+type backendTLSPolicy struct {
+	Metadata objects.Meta `json:"metadata"`
+	Spec     struct {
+		TargetRefs []struct {
+			Group       string  `json:"group"`
+			Kind        string  `json:"kind"`
+			Name        string  `json:"name"`
+			SectionName *string `json:"sectionName"`
+		} `json:"targetRefs"`
+		Validation btpValidation `json:"validation"`
+	} `json:"spec"`
+}
+
+type btpValidation struct {
+	CACertificateRefs       []localObjectRef `json:"caCertificateRefs"`
+	WellKnownCACertificates *string          `json:"wellKnownCACertificates"`
+	Hostname                string           `json:"hostname"`
+	SubjectAltNames         []struct {
+		Type     string `json:"type"`
+		Hostname string `json:"hostname"`
+		URI      string `json:"uri"`
+	} `json:"subjectAltNames"`
+}
+
+// BackendTLSPolicy judges a gateway.networking.k8s.io/v1 BackendTLSPolicy labelled with the
+// selector: what NGF marks Invalid, and the aigw server certificate nginx will meet with the
+// directives NGF renders. Unlabelled BackendTLSPolicies are not judged.
+func BackendTLSPolicy(raw []byte, namespace string, s aigw.Settings, objs objects.Objects, now time.Time) (Findings, error) {
+	var p backendTLSPolicy
+	if err := objects.Decode(raw, &p); err != nil {
+		return nil, fmt.Errorf("decoding BackendTLSPolicy: %w", err)
+	}
+	if !s.Selected(p.Metadata.Labels) {
+		return nil, nil
+	}
+	namespace = p.Metadata.In(namespace)
+	c := &collector{obj: p.Metadata.Ref("BackendTLSPolicy", namespace)}
+	v := p.Spec.Validation
+
+	// internal/controller/state/graph/backend_tls_policy.go collectOrderedGateways: NGF applies a
+	// policy only through its targetRefs of kind Service (core group).
+	services := 0
+	for _, t := range p.Spec.TargetRefs {
+		if t.Kind == "Service" && (t.Group == "" || t.Group == "core") {
+			services++
+		}
+	}
+	if services == 0 {
+		c.refuse("spec.targetRefs", "a reference to the aigw Service (group \"\", kind Service)", fmt.Sprintf("%d Service references", services),
+			"NGF applies the policy to no backend: nginx speaks plain HTTP to aigw, which expects TLS", "add {group: \"\", kind: Service, name: aigw}")
+	}
+
+	// backend_tls_policy.go validateBackendTLSHostname → validation.go validateHostname.
+	hostnameValid := true
+	if msg := ngfHostname(v.Hostname); msg != "" {
+		hostnameValid = false
+		c.refuse("spec.validation.hostname", "a DNS-1123 subdomain (the name the aigw server certificate covers)", fmt.Sprintf("%q: %s", v.Hostname, msg), BTPInvalid,
+			"set hostname to the aigw Service's DNS name in lower case, for example aigw.ai-gateway.svc.cluster.local")
+	}
+	if len(v.SubjectAltNames) > 0 {
+		// NGF differs from the Gateway API spec here: the spec verifies the certificate against
+		// subjectAltNames instead of hostname, but NGF renders only proxy_ssl_name <hostname>
+		// (dataplane/configuration.go convertBackendTLS reads Validation.Hostname alone).
+		c.warn("spec.validation.subjectAltNames", fmt.Sprintf("%d name(s), which NGF does not use", len(v.SubjectAltNames)),
+			"NGF verifies the aigw server certificate against hostname only", "make sure hostname is a name the certificate covers; subjectAltNames may stay")
+	}
+
+	checkBTPConflicts(c, raw, namespace, objs)
+	trusted := checkBTPCA(c, v, objs, namespace, s, now)
+
+	serverSecret := s.ServerTLSSecret
+	if a := p.Metadata.Annotations[aigw.AnnotationServerTLSSecret]; a != "" {
+		serverSecret = a
+	}
+	server := findServerCertificate(objs, namespace, serverSecret)
+	if server.err != "" {
+		c.refuse("spec.validation (aigw server certificate)", "a readable certificate in "+server.source, server.err, Nginx502, "re-issue the server certificate")
+	}
+	if hostnameValid {
+		checkBTPHostname(c, v.Hostname, server)
+	}
+	if server.leaf != nil && server.issued {
+		checkBTPServerChain(c, server, trusted, now)
+	}
+	return c.out, nil
+}
+
+// ngfHostname is NGF's validateHostname (internal/controller/state/graph/validation.go): not
+// empty, a DNS-1123 subdomain, or a wildcard one when it starts with "*.".
+func ngfHostname(h string) string {
+	if h == "" {
+		return "cannot be empty string"
+	}
+	if strings.HasPrefix(h, "*.") {
+		return strings.Join(validation.IsWildcardDNS1123Subdomain(h), ",")
+	}
+	return strings.Join(validation.IsDNS1123Subdomain(h), ",")
+}
+
+// checkBTPCA judges caCertificateRefs/wellKnownCACertificates as NGF resolves them
+// (backend_tls_policy.go validateBackendTLSPolicy, validateBackendTLSCACertRef) and returns the
+// CA certificates nginx will trust.
+func checkBTPCA(c *collector, v btpValidation, objs objects.Objects, namespace string, s aigw.Settings, now time.Time) []*x509.Certificate {
+	field := "spec.validation.caCertificateRefs"
+	useCA := fmt.Sprintf("caCertificateRefs: [{group: \"\", kind: ConfigMap, name: %s}] (the ConfigMap the CA sync keeps), or label the policy and let the webhook add it", s.CASecret)
+	refs, wk := v.CACertificateRefs, v.WellKnownCACertificates
+	switch {
+	case len(refs) > 0 && wk != nil:
+		c.refuse("spec.validation", "either caCertificateRefs or wellKnownCACertificates", "both", BTPInvalid, "remove wellKnownCACertificates")
+		return nil
+	case wk != nil && *wk != "System":
+		// validateBackendTLSWellKnownCACerts.
+		c.refuse("spec.validation.wellKnownCACertificates", "System (the only value NGF supports)", fmt.Sprintf("%q", *wk), BTPInvalid, "replace it with "+useCA)
+		return nil
+	case wk != nil:
+		// Stricter than NGF: convertBackendTLS then renders the image's public roots
+		// (AlpineSSLRootCAPath), which never hold the CA that issued aigw's certificate.
+		c.refuse("spec.validation.wellKnownCACertificates", "caCertificateRefs naming the CA that issued the aigw server certificate",
+			"System (the public roots of the NGINX image)", Nginx502, "replace it with "+useCA)
+		return nil
+	case len(refs) == 0:
+		c.refuse(field, "one reference to the CA that issued the aigw server certificate", "none", BTPInvalid, "set "+useCA)
+		return nil
+	case len(refs) > 1:
+		// validateBackendTLSCACertRef: NGF supports exactly one reference.
+		c.refuse(field, "exactly one reference (NGF supports one)", fmt.Sprintf("%d references", len(refs)), BTPInvalid, "keep only the reference to the aigw CA")
+		return nil
+	}
+	ref := refs[0]
+	field += "[0]"
+	if ref.Kind != "ConfigMap" && ref.Kind != "Secret" {
+		c.refuse(field+".kind", "ConfigMap or Secret", fmt.Sprintf("%q", ref.Kind), BTPInvalid, "set "+useCA)
+		return nil
+	}
+	if ref.Group != "" && ref.Group != "core" {
+		c.refuse(field+".group", "\"\" (or core)", fmt.Sprintf("%q", ref.Group), BTPInvalid, "set group: \"\"")
+		return nil
+	}
+	what := fmt.Sprintf("%s %s/%s", ref.Kind, namespace, ref.Name)
+	var bundle []byte
+	if ref.Kind == "ConfigMap" {
+		// internal/controller/state/resolver/configmaps.go validate: data or binaryData ca.crt.
+		raw, ok := objects.Get(objs, "ConfigMap", namespace, ref.Name)
+		if !ok {
+			c.warn(field, what+" not found yet", BTPInvalid+" until it exists", "let the CA sync keep it (chart: gatewayAPI.enabled), or apply it labelled "+s.SelectorKey+"="+s.SelectorValue+" (the webhook reads labelled ConfigMaps only)")
+			return nil
+		}
+		var cm struct {
+			Data       map[string]string `json:"data"`
+			BinaryData map[string][]byte `json:"binaryData"`
+		}
+		if err := objects.Decode(raw, &cm); err != nil {
+			c.refuse(field, "a readable ConfigMap", err.Error(), BTPInvalid, "recreate the ConfigMap")
+			return nil
+		}
+		if d, ok := cm.BinaryData["ca.crt"]; ok {
+			bundle = d
+		} else if d, ok := cm.Data["ca.crt"]; ok {
+			bundle = []byte(d)
+		} else {
+			c.refuse(field, what+" with key ca.crt (data or binaryData)", "no key ca.crt", BTPInvalid, "store the PEM CA certificate under ca.crt")
+			return nil
+		}
+	} else {
+		// internal/controller/state/resolver/secrets.go validate: a BackendTLSPolicy resolves its
+		// Secret without an expected key, so only kubernetes.io/tls Secrets are supported.
+		sec, found, err := lookupSecret(objs, namespace, ref.Name)
+		switch {
+		case err != nil:
+			c.refuse(field, "a readable Secret", err.Error(), BTPInvalid, "recreate the Secret")
+			return nil
+		case !found:
+			c.warn(field, what+" not found yet", BTPInvalid+" until it exists", "apply it, or use "+useCA)
+			return nil
+		case sec.Type != "kubernetes.io/tls":
+			c.refuse(field, what+" of type kubernetes.io/tls, or a ConfigMap (NGF: unsupported secret type)", "type "+sec.Type, BTPInvalid, "use "+useCA)
+			return nil
+		}
+		if why := sec.keyMismatch(); why != "" {
+			// secrets.go validate → ValidateTLS: tls.key must be the key of tls.crt.
+			c.refuse(field, what+" whose tls.key is the private key of tls.crt (NGF ValidateTLS)", why, BTPInvalid, "use "+useCA)
+			return nil
+		}
+		d, ok := sec.Data["ca.crt"]
+		if !ok {
+			// Stricter than NGF, which accepts the Secret and trusts an empty bundle.
+			c.refuse(field, what+" with key ca.crt", "no key ca.crt", Nginx502, "use "+useCA)
+			return nil
+		}
+		bundle = d
+	}
+	// shared/secrets/secrets.go ValidateCA: the first PEM block must be a CERTIFICATE that parses.
+	if t := certs.FirstBlock(bundle); t != "CERTIFICATE" {
+		found := "no PEM block"
+		if t != "" {
+			found = "a PEM block of type " + t + " first"
+		}
+		c.refuse(field, what+" whose ca.crt starts with a PEM CERTIFICATE block (NGF ValidateCA)", found, BTPInvalid, "store the PEM CA certificate first under ca.crt")
+		return nil
+	}
+	trusted, fs, _ := CABundle(c.obj, field, bundle, now)
+	c.out = append(c.out, fs...)
+	return trusted
+}
+
+func checkBTPHostname(c *collector, hostname string, server serverCert) {
+	field := "spec.validation.hostname"
+	if server.leaf == nil {
+		c.warn(field, fmt.Sprintf("cannot be checked yet: neither %s nor a cert-manager Certificate with that secretName exists", server.source), NotCheckedYet,
+			"issue the aigw server certificate")
+		return
+	}
+	// nginx checks proxy_ssl_name with OpenSSL's X509_check_host.
+	if certs.CheckHost(server.leaf, hostname) {
+		return
+	}
+	names := certs.HostNames(server.leaf)
+	c.refuse(field,
+		fmt.Sprintf("a name the aigw server certificate (%s) covers as nginx checks it, one of [%s]", server.source, strings.Join(names, ", ")),
+		fmt.Sprintf("%q", hostname), Nginx502,
+		fmt.Sprintf("set hostname to %s, or add %q to the server certificate's dnsNames", quoteFirst(names), hostname))
+}
+
+func checkBTPServerChain(c *collector, server serverCert, trusted []*x509.Certificate, now time.Time) {
+	chain := append([]*x509.Certificate{server.leaf}, server.pool...)
+	fs, _ := ServerCertificate(c.obj, "spec.validation (aigw server certificate)", chain, server.source, trusted, "caCertificateRefs", -1, now)
+	c.out = append(c.out, fs...)
+	if len(trusted) == 0 {
+		return
+	}
+	// proxy_ssl_verify_depth 4, always (servers_template.go).
+	if n := certs.OpenSSLIntermediates(server.leaf, server.pool, certs.ValidAt(trusted, now)); n > ngfVerifyDepth {
+		c.refuse("spec.validation (aigw server certificate)", fmt.Sprintf("at most %d intermediate CAs between the server certificate and the root (NGF renders proxy_ssl_verify_depth %d)", ngfVerifyDepth, ngfVerifyDepth),
+			fmt.Sprint(n), Nginx502, "issue the server certificate from a CA closer to the root")
+	}
+}
