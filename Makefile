@@ -7,6 +7,11 @@ NIC_CRDS_DIR ?= $(CURDIR)/test/crds/nginx
 HELM ?= $(CURDIR)/bin/helm
 PROMTOOL ?= $(CURDIR)/bin/promtool
 KUSTOMIZE ?= $(CURDIR)/bin/kustomize
+GREMLINS ?= $(CURDIR)/bin/gremlins
+# kustomize v5.8.2 and later need Go 1.27.
+KUSTOMIZE_PKG := sigs.k8s.io/kustomize/kustomize/v5@v5.8.1
+GREMLINS_PKG := github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
+MUTATE_PKGS ?= ./internal/rules ./internal/certs
 TEST_ENV := KUBEBUILDER_ASSETS=$(ENVTEST_DIR) NIC_CRDS_DIR=$(NIC_CRDS_DIR) HELM=$(HELM) PROMTOOL=$(PROMTOOL) KUSTOMIZE=$(KUSTOMIZE)
 # nginx and openssl: $NGINX / $OPENSSL, else on the PATH, else Debian's packages unpacked into bin/.
 # A tool that cannot be had fails the run, unless AIGW_TEST_ALLOW_MISSING=1 (its tests then skip).
@@ -15,7 +20,7 @@ DEB_TOOLS = nginx=$$(./hack/deb-tool.sh nginx) || [ "$$AIGW_TEST_ALLOW_MISSING" 
 	export NGINX=$$nginx OPENSSL=$$openssl
 FUZZTIME ?= 10s
 
-.PHONY: all build test unit demo envtest crds helm promtool kustomize nginx openssl chart manifests lint fuzz mutate bench docker clean
+.PHONY: all build test unit demo envtest crds helm promtool kustomize gremlins nginx openssl chart manifests lint fuzz mutate bench docker clean
 
 all: build
 
@@ -51,7 +56,10 @@ promtool: ## promtool (Prometheus v3) built from the Go module proxy into bin/ (
 	@if [ "$(PROMTOOL)" = "$(CURDIR)/bin/promtool" ]; then ./hack/promtool.sh; else echo "$(PROMTOOL)"; fi
 
 kustomize: ## kustomize v5.8.1 (what kubectl apply -k runs) built from the Go module proxy into bin/ (cached); prints its path
-	@./hack/kustomize.sh
+	@KUSTOMIZE=$(filter-out $(CURDIR)/bin/kustomize,$(KUSTOMIZE)) ./hack/go-install.sh kustomize $(KUSTOMIZE_PKG)
+
+gremlins: ## gremlins v0.6.0 (mutation testing) built from the Go module proxy into bin/ (cached); prints its path
+	@GREMLINS=$(filter-out $(CURDIR)/bin/gremlins,$(GREMLINS)) ./hack/go-install.sh gremlins $(GREMLINS_PKG) "about 10 seconds"
 
 nginx openssl: ## $NGINX / $OPENSSL, else on the PATH, else Debian's package unpacked into bin/ (no root needed); prints its path
 	@./hack/deb-tool.sh $@
@@ -76,6 +84,12 @@ fuzz: ## each fuzz target for $(FUZZTIME)
 		FuzzMutateIngress FuzzValidateIngress; do \
 		echo "go test ./webhook -run '^$$' -fuzz '^$$f\$$' -fuzztime $(FUZZTIME)"; \
 		go test ./webhook -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
+
+mutate: gremlins ## mutation testing of the rule set ($(MUTATE_PKGS)) with gremlins, each mutant against the package's tests; lists the mutants that live (several minutes; not part of make test)
+	@$(DEB_TOOLS); for p in $(MUTATE_PKGS); do \
+		echo "gremlins unleash $$p"; \
+		$(GREMLINS) unleash --workers 2 --timeout-coefficient 5 --output-statuses lt $$p || exit 1; \
 	done
 
 bench: envtest crds ## micro-benchmarks, then the API-server, HTTPS and memory figures (BENCHMARKS.md)
