@@ -17,7 +17,7 @@ TEST_ENV := KUBEBUILDER_ASSETS=$(ENVTEST_DIR) NIC_CRDS_DIR=$(NIC_CRDS_DIR) HELM=
 # A tool that cannot be had fails the run, unless AIGW_TEST_ALLOW_MISSING=1 (its tests then skip).
 DEB_TOOLS = nginx=$$(./hack/deb-tool.sh nginx) || [ "$$AIGW_TEST_ALLOW_MISSING" = 1 ] || exit 1; \
 	openssl=$$(./hack/deb-tool.sh openssl) || [ "$$AIGW_TEST_ALLOW_MISSING" = 1 ] || exit 1; \
-	export NGINX=$$nginx OPENSSL=$$openssl
+	export NGINX=$$nginx OPENSSL=$$openssl; echo "nginx: $${nginx:-missing}, openssl: $${openssl:-missing}"
 FUZZTIME ?= 10s
 
 .PHONY: all build test unit demo envtest crds helm promtool kustomize gremlins nginx openssl chart manifests lint fuzz mutate bench docker clean

@@ -12,7 +12,7 @@ openssl) pkgs="openssl" bin=usr/bin/openssl var=OPENSSL ;;
 *) echo "hack/deb-tool.sh: unknown tool $tool (nginx or openssl)" >&2; exit 2 ;;
 esac
 if [ -n "${!var:-}" ]; then
-	[ -x "${!var}" ] || { echo "$var=${!var} is not an executable" >&2; exit 1; }
+	[ -x "${!var}" ] || { echo "$var=${!var} is not an executable: point $var at $tool, or unset it to use the one on the PATH (else Debian's package, fetched into bin/)" >&2; exit 1; }
 	echo "${!var}"
 	exit 0
 fi
