@@ -6,18 +6,29 @@ NIC_VERSION ?= v5.5.4
 NIC_CRDS_DIR ?= $(CURDIR)/test/crds/nginx
 HELM ?= $(CURDIR)/bin/helm
 PROMTOOL ?= $(CURDIR)/bin/promtool
-TEST_ENV := KUBEBUILDER_ASSETS=$(ENVTEST_DIR) NIC_CRDS_DIR=$(NIC_CRDS_DIR) HELM=$(HELM) PROMTOOL=$(PROMTOOL)
+KUSTOMIZE ?= $(CURDIR)/bin/kustomize
+GREMLINS ?= $(CURDIR)/bin/gremlins
+# kustomize v5.8.2 and later need Go 1.27.
+KUSTOMIZE_PKG := sigs.k8s.io/kustomize/kustomize/v5@v5.8.1
+GREMLINS_PKG := github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
+MUTATE_PKGS ?= ./internal/rules ./internal/certs
+TEST_ENV := KUBEBUILDER_ASSETS=$(ENVTEST_DIR) NIC_CRDS_DIR=$(NIC_CRDS_DIR) HELM=$(HELM) PROMTOOL=$(PROMTOOL) KUSTOMIZE=$(KUSTOMIZE)
+# nginx and openssl: $NGINX / $OPENSSL, else on the PATH, else Debian's packages unpacked into bin/.
+# A tool that cannot be had fails the run, unless AIGW_TEST_ALLOW_MISSING=1 (its tests then skip).
+DEB_TOOLS = nginx=$$(./hack/deb-tool.sh nginx) || [ "$$AIGW_TEST_ALLOW_MISSING" = 1 ] || exit 1; \
+	openssl=$$(./hack/deb-tool.sh openssl) || [ "$$AIGW_TEST_ALLOW_MISSING" = 1 ] || exit 1; \
+	export NGINX=$$nginx OPENSSL=$$openssl; echo "nginx: $${nginx:-missing}, openssl: $${openssl:-missing}"
 FUZZTIME ?= 10s
 
-.PHONY: all build test unit demo envtest crds helm promtool chart manifests lint fuzz bench docker clean
+.PHONY: all build test unit demo envtest crds helm promtool kustomize gremlins nginx openssl chart manifests lint fuzz mutate bench docker clean
 
 all: build
 
 build: ## the binary: bin/aigw-mtls-webhook
 	CGO_ENABLED=0 go build -trimpath -o bin/aigw-mtls-webhook ./cmd/aigw-mtls-webhook
 
-test: envtest crds helm promtool lint ## every test: unit, fixtures, end to end on a real API server, short fuzzing
-	$(TEST_ENV) go test -count=1 ./...
+test: envtest crds helm promtool kustomize lint ## every test: unit, fixtures, end to end on a real API server, real nginx and openssl, short fuzzing; fails on any skip hack/noskip/skips.txt does not allow
+	@$(DEB_TOOLS); set -x; $(TEST_ENV) go run ./hack/noskip -count=1 ./...
 	$(MAKE) fuzz
 
 unit: ## the pure tests only (no API server)
@@ -44,7 +55,16 @@ helm: ## helm v3.22.0 built from the Go module proxy into bin/ (cached); prints 
 promtool: ## promtool (Prometheus v3) built from the Go module proxy into bin/ (cached); prints its path
 	@if [ "$(PROMTOOL)" = "$(CURDIR)/bin/promtool" ]; then ./hack/promtool.sh; else echo "$(PROMTOOL)"; fi
 
-chart: helm ## lint and render the chart; check config/default is in step with it
+kustomize: ## kustomize v5.8.1 (what kubectl apply -k runs) built from the Go module proxy into bin/ (cached); prints its path
+	@KUSTOMIZE=$(filter-out $(CURDIR)/bin/kustomize,$(KUSTOMIZE)) ./hack/go-install.sh kustomize $(KUSTOMIZE_PKG)
+
+gremlins: ## gremlins v0.6.0 (mutation testing) built from the Go module proxy into bin/ (cached); prints its path
+	@GREMLINS=$(filter-out $(CURDIR)/bin/gremlins,$(GREMLINS)) ./hack/go-install.sh gremlins $(GREMLINS_PKG) "about 10 seconds"
+
+nginx openssl: ## $NGINX / $OPENSSL, else on the PATH, else Debian's package unpacked into bin/ (no root needed); prints its path
+	@./hack/deb-tool.sh $@
+
+chart: helm kustomize ## lint and render the chart; check config/default is in step with it
 	$(HELM) lint --strict charts/aigw-mtls-webhook
 	$(TEST_ENV) go test -count=1 ./test/chart/
 
@@ -68,6 +88,14 @@ fuzz: ## each fuzz target for $(FUZZTIME)
 	@for f in FuzzMutateBackendTLSPolicy FuzzValidateBackendTLSPolicy FuzzValidateGateway; do \
 		echo "go test ./webhook -run '^$$' -fuzz '^$$f\$$' -fuzztime $(FUZZTIME)"; \
 		go test ./webhook -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
+
+# The timeout is a multiple of the coverage run's time, which go test's cache makes tiny: a low
+# coefficient reports mutants as timed out while their test binary still builds.
+mutate: gremlins ## mutation testing of the rule set ($(MUTATE_PKGS)) with gremlins, each mutant against the package's tests; lists the mutants that live (several minutes; not part of make test)
+	@$(DEB_TOOLS); for p in $(MUTATE_PKGS); do \
+		echo "gremlins unleash $$p"; \
+		$(GREMLINS) unleash --workers 2 --timeout-coefficient 100 --output-statuses lt $$p || exit 1; \
 	done
 
 bench: envtest crds ## micro-benchmarks, then the API-server, HTTPS and memory figures (BENCHMARKS.md)

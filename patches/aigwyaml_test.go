@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -69,6 +70,9 @@ func TestSetAIGWTLSFixtures(t *testing.T) {
 			}
 			checkAIGWOutput(t, in, out)
 			checkOtherKeys(t, in, out)
+			if textEdited(in, out) {
+				checkOtherLinesKept(t, in, out)
+			}
 		})
 	}
 }
@@ -190,5 +194,61 @@ func FuzzSetAIGWTLS(f *testing.F) {
 			t.Fatalf("unchanged but out != doc")
 		}
 		checkAIGWOutput(t, doc, out)
+		if textEdited(doc, out) {
+			checkOtherLinesKept(t, doc, out)
+		}
 	})
+}
+
+// textEdited reports whether out is the text editor's answer for doc (not the tree editor's
+// re-encoding, which keeps values but not formatting).
+func textEdited(doc, out string) bool {
+	ws, err := aigwWants(testAIGWPaths)
+	if err != nil || !textSafe(doc) {
+		return false
+	}
+	in, err := parseDoc(doc)
+	if err != nil {
+		return false
+	}
+	edited, err := textEdit(doc, in, ws)
+	return err == nil && edited == out
+}
+
+// A line of a key SetAIGWTLS sets, with the lines of its value (deeper lines after it), or of
+// server, whose other keys stay.
+var (
+	setKeyLine = regexp.MustCompile(`^( *)(tls|mtls|enabled|serverCertPath|serverKeyPath|clientCertPath) *:`)
+	serverLine = regexp.MustCompile(`^ *server *:`)
+)
+
+// checkOtherLinesKept: the text editor keeps every other line of the input byte for byte (line
+// breaks included), in order; it only inserts lines and rewrites the keys it sets.
+func checkOtherLinesKept(t *testing.T, in, out string) {
+	t.Helper()
+	outLines := strings.SplitAfter(out, "\n")
+	j := 0
+	within := -1 // the indent of the set key whose value lines follow
+	for n, l := range strings.SplitAfter(in, "\n") {
+		indent := len(l) - len(strings.TrimLeft(l, " "))
+		if within >= 0 && (indent > within || strings.TrimSpace(l) == "") {
+			continue
+		}
+		within = -1
+		if m := setKeyLine.FindStringSubmatch(l); m != nil {
+			within = len(m[1])
+			continue
+		}
+		if l == "" || serverLine.MatchString(l) {
+			continue
+		}
+		last := n == strings.Count(in, "\n") // the input's last line may gain the line break it lacked
+		for j < len(outLines) && outLines[j] != l && !(last && strings.TrimRight(outLines[j], "\r\n") == l) {
+			j++
+		}
+		if j == len(outLines) {
+			t.Fatalf("input line %d %q is not kept byte for byte, in order\ninput:\n%q\noutput:\n%q", n+1, l, in, out)
+		}
+		j++
+	}
 }

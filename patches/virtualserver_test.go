@@ -152,6 +152,7 @@ func FuzzPatchVirtualServer(f *testing.F) {
 		if err != nil {
 			t.Fatalf("patch does not apply: %v\ninput %s\npatch %s", err, canonical, ops)
 		}
+		assertNothingLost(t, canonical, out, res.Patch())
 		again, err := fn(out, "ai-gateway", s, objs)
 		if err != nil || len(again.Patch()) > 0 || len(again.Conflicts()) > 0 {
 			t.Fatalf("not idempotent: patch %v conflicts %v err %v\ninput %s\nfirst patch %s", again.Patch(), again.Conflicts(), err, canonical, ops)

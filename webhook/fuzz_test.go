@@ -12,18 +12,22 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	jsonpatchapply "github.com/evanphx/json-patch/v5"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
-	"sigs.k8s.io/yaml"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules/fixtures"
 )
 
-// Fuzz targets for each handler's request decoding (issue 7). Each target takes an operation and
-// the raw object and old object of an admission request, seeded with the real requests of the
-// fixtures under patches/testdata and internal/rules/testdata (and the corpus in testdata/fuzz). For every input:
+// Fuzz targets for each handler's request decoding. Each target takes an operation, the object
+// set the handler looks objects up in, and the raw object and old object of an admission request,
+// seeded with the real requests of the fixtures under patches/testdata and internal/rules/testdata,
+// each with its own objects (and the corpus in testdata/fuzz). For every input:
 //   - the handler does not panic (called without controller-runtime's panic recovery);
 //   - its answer is well formed: allowed, or refused with a Result carrying a code and a message;
 //   - sent as an AdmissionReview through controller-runtime's HTTP handler (as the API server
@@ -88,59 +92,80 @@ func FuzzValidateCertificate(f *testing.F) {
 
 var fuzzOps = []admissionv1.Operation{admissionv1.Create, admissionv1.Update, admissionv1.Delete, admissionv1.Connect, ""}
 
-// fuzzSeeds are the fixtures of internal/rules/testdata/<dir> (patches/testdata/<dir> for mutations) as JSON: each object is sent as a CREATE,
-// and as an UPDATE of its <case>.old.yaml when there is one (else of itself); plus malformed
-// requests every handler must refuse cleanly.
-func fuzzSeeds(tb testing.TB, dir string) [][3][]byte {
-	var seeds [][3][]byte
-	files, _ := filepath.Glob(filepath.Join("..", "internal", "rules", "testdata", dir, "*.yaml"))
-	if len(files) == 0 {
-		files, _ = filepath.Glob(filepath.Join("..", "patches", "testdata", dir, "*.yaml"))
+// fuzzSeed is one seed: the operation, the index of the object set the handler looks objects up
+// in, the object and the old object.
+type fuzzSeed struct {
+	op, set  uint8
+	obj, old []byte
+	refused  *bool // the fixture's verdict, for the request its fixture test sends
+}
+
+func (s fuzzSeed) key() string { return fmt.Sprintf("%d/%d/%q/%q", s.op, s.set, s.obj, s.old) }
+
+// fuzzSeeds are the fixtures of internal/rules/testdata/<dir> (patches/testdata/<dir> for
+// mutations), rendered as the fixture tests render them: each object is sent as a CREATE, and as
+// an UPDATE of its <case>.old.yaml when there is one (else of itself), judged against its own
+// objects (objects.yaml or <case>.objects.yaml); plus malformed requests every handler must
+// refuse cleanly. sets[0] is the benchmark's objects, used by the malformed seeds and the corpus
+// in testdata/fuzz; the fuzzer may pair any object set with any input.
+func fuzzSeeds(tb testing.TB, dir string, mutation bool) (sets []objects.Objects, seeds []fuzzSeed) {
+	tb.Helper()
+	d := filepath.Join("..", "internal", "rules", "testdata", dir)
+	if mutation {
+		d = filepath.Join("..", "patches", "testdata", dir)
 	}
-	for _, file := range files {
-		base := filepath.Base(file)
-		if base == "objects.yaml" || strings.HasSuffix(base, ".objects.yaml") || strings.HasSuffix(base, ".old.yaml") {
-			continue
+	sets = []objects.Objects{benchObjects(tb)}
+	index := map[string]uint8{}
+	for _, c := range fixtures.Cases(tb, d, fixtures.PKI(tb)) {
+		key := string(bytes.Join(c.Objects, []byte("\n---\n")))
+		set, ok := index[key]
+		if !ok {
+			set = uint8(len(sets))
+			index[key] = set
+			sets = append(sets, objects.NewObjectSet("ai-gateway", c.Objects...))
 		}
-		obj := fixtureJSON(tb, file)
-		old := obj
-		if b, err := os.ReadFile(strings.TrimSuffix(file, ".yaml") + ".old.yaml"); err == nil {
-			if j, err := yaml.YAMLToJSON(b); err == nil {
-				old = j
-			}
+		_, err := os.Stat(c.Path + ".deny.txt")
+		refused := err == nil
+		create, update := fuzzSeed{0, set, c.Object, nil, &refused}, fuzzSeed{1, set, c.Object, c.Old, nil}
+		if c.Old != nil {
+			create.refused, update.refused = nil, &refused
+		} else {
+			update.old = c.Object
 		}
-		seeds = append(seeds, [3][]byte{{0}, obj, nil}, [3][]byte{{1}, obj, old})
+		seeds = append(seeds, create, update)
 	}
-	if len(seeds) == 0 {
-		tb.Fatalf("no fixtures for %s in ../internal/rules/testdata or ../patches/testdata", dir)
+	if len(sets) > 256 {
+		tb.Fatalf("%d object sets for %s: more than a uint8 selects", len(sets), dir)
 	}
 	for _, bad := range []string{``, `null`, `{}`, `[]`, `"pod"`, `{"metadata":`, `{"metadata":{"labels":{"aigw":"mtls"}},"spec":[]}`,
 		`{"metadata":{"labels":{"aigw":"mtls"}},"spec":null,"data":null}`, `{"metadata":{"labels":["aigw"]}}`,
 		`{"metadata":{"labels":{"aigw":"mtls"},"annotations":{"mtls.aigw.io/container":"nope"}},"spec":{"containers":[{"name":1}]}}`} {
-		seeds = append(seeds, [3][]byte{{0}, []byte(bad), nil})
+		seeds = append(seeds, fuzzSeed{0, 0, []byte(bad), nil, nil})
 	}
-	return seeds
+	return sets, seeds
 }
 
-func fixtureJSON(tb testing.TB, file string) []byte {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		tb.Fatal(err)
+func fuzzHandler(f *testing.F, path string, kind metav1.GroupVersionKind, res metav1.GroupVersionResource, dir string) {
+	sets, seeds := fuzzSeeds(f, dir, strings.HasPrefix(path, "/mutate-"))
+	handlers := make([]admission.Handler, len(sets))
+	webhooks := make([]*admission.Webhook, len(sets))
+	for i, set := range sets {
+		h := Handlers(DefaultOptions(), set)[path]
+		if v, ok := h.(*Validator); ok && i > 0 {
+			v.Now = func() time.Time { return fixtures.Now } // the fixtures' certificates are judged at their date
+		}
+		handlers[i] = h
+		webhooks[i] = (&admission.Webhook{Handler: h}).WithRecoverPanic(false)
 	}
-	j, err := yaml.YAMLToJSON(b)
-	if err != nil {
-		tb.Fatalf("%s: %v", file, err)
+	verdicts := map[string]bool{}
+	for _, s := range seeds {
+		f.Add(s.op, s.set, s.obj, s.old)
+		if s.refused != nil {
+			verdicts[s.key()] = *s.refused
+		}
 	}
-	return j
-}
-
-func fuzzHandler(f *testing.F, path string, kind metav1.GroupVersionKind, res metav1.GroupVersionResource, fixtures string) {
-	h := Handlers(DefaultOptions(), benchObjects(f))[path]
-	for _, s := range fuzzSeeds(f, fixtures) {
-		f.Add(s[0][0], s[1], s[2])
-	}
-	wh := (&admission.Webhook{Handler: h}).WithRecoverPanic(false)
-	f.Fuzz(func(t *testing.T, op uint8, obj, old []byte) {
+	f.Fuzz(func(t *testing.T, op, set uint8, obj, old []byte) {
+		h, wh := handlers[int(set)%len(handlers)], webhooks[int(set)%len(handlers)]
 		req := admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
 			UID: "fuzz-uid", Kind: kind, Resource: res, Name: "fuzzed", Namespace: "ai-gateway",
 			Operation: fuzzOps[int(op)%len(fuzzOps)],
@@ -148,6 +173,10 @@ func fuzzHandler(f *testing.F, path string, kind metav1.GroupVersionKind, res me
 		}}
 		resp := h.Handle(context.Background(), req)
 		checkResponse(t, "handler", resp.AdmissionResponse, resp.Patches != nil)
+		// A fixture's own request, with its own objects, gets the fixture's verdict.
+		if refused, ok := verdicts[fuzzSeed{op, set, obj, old, nil}.key()]; ok && resp.Allowed == refused {
+			t.Fatalf("fixture seed: allowed=%v, but the fixture says refused=%v: %v", resp.Allowed, refused, resp.Result)
+		}
 		if len(resp.Patches) > 0 {
 			if _, err := json.Marshal(resp.Patches); err != nil {
 				t.Fatalf("patch does not encode: %v", err)
@@ -311,7 +340,8 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		content := fmt.Sprintf("go test fuzz v1\nuint8(%d)\n[]byte(%s)\n[]byte(%s)\n", op, strconv.Quote(string(obj)), strconv.Quote(string(old)))
+		// The object set is 0, the benchmark's objects.
+		content := fmt.Sprintf("go test fuzz v1\nuint8(%d)\nuint8(0)\n[]byte(%s)\n[]byte(%s)\n", op, strconv.Quote(string(obj)), strconv.Quote(string(old)))
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}

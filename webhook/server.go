@@ -27,7 +27,7 @@ import (
 	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
 )
 
-// Serving paths (kubebuilder convention, SPEC "Serving").
+// Serving paths (kubebuilder convention); the chart calls each (test/chart TestChartPathsAreServed).
 const (
 	PathMutatePod                  = "/mutate-v1-pod"
 	PathMutateConfigMap            = "/mutate-v1-configmap"

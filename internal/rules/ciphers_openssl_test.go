@@ -1,21 +1,16 @@
 package rules
 
 import (
-	"os"
 	"os/exec"
 	"testing"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/test/tools"
 )
 
 // TestCipherNamesMatchOpenSSL: every name the ciphers rule accepts selects ciphers in the openssl
 // CLI (the OpenSSL nginx links), and a misspelt one selects none.
 func TestCipherNamesMatchOpenSSL(t *testing.T) {
-	bin, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("openssl not found (apt-get install -y openssl)")
-		}
-		t.Skip("openssl not found (apt-get install -y openssl)")
-	}
+	bin := tools.OpenSSL.Need(t)
 	for name := range opensslCipherNames {
 		if out, err := exec.Command(bin, "ciphers", name).CombinedOutput(); err != nil {
 			t.Errorf("openssl ciphers %s: %v: %s", name, err, out)

@@ -16,24 +16,14 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/test/harness"
+	"github.com/aigw-mtls/aigw-mtls-webhook/test/tools"
 	_ "github.com/aigw-mtls/aigw-mtls-webhook/webhook" // registers the server's metrics
 )
 
-// promtool is $PROMTOOL, else bin/promtool (hack/promtool.sh builds it). Missing: the test
-// fails in CI and is skipped elsewhere.
+// promtool is $PROMTOOL, else bin/promtool (`make promtool` builds it), else promtool on the PATH.
 func promtool(t *testing.T) string {
 	t.Helper()
-	p := os.Getenv("PROMTOOL")
-	if p == "" {
-		p = filepath.Join(harness.RepoRoot(), "bin", "promtool")
-	}
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("promtool not found at %s: run `make promtool`", p)
-		}
-		t.Skipf("promtool not found at %s: run `make promtool`", p)
-	}
-	return p
+	return tools.Promtool.Need(t)
 }
 
 // rulesFile renders the chart with the PrometheusRule and writes its groups where promtool reads

@@ -151,7 +151,7 @@ func TestChartOnAPIServer(t *testing.T) {
 			t.Errorf("the seed's ConfigMap came back without the TLS paths:\n%s", got)
 		}
 
-		if registered(webhook.PathValidatePolicy) {
+		{
 			// The chart's aigw server Certificate (not issued here) is what the Policy is checked against.
 			policy := sample(t, "aigw-policy.yaml")
 			if err := c.Create(ctx, policy); err != nil {
@@ -166,7 +166,7 @@ func TestChartOnAPIServer(t *testing.T) {
 			}
 		}
 
-		if registered(webhook.PathMutateVirtualServer) {
+		{
 			vs := sample(t, "aigw-virtualserver.yaml")
 			if err := c.Create(ctx, vs); err != nil {
 				t.Fatal(err)
@@ -179,7 +179,7 @@ func TestChartOnAPIServer(t *testing.T) {
 			}
 		}
 
-		if registered(webhook.PathValidateCertificate) && registered(webhook.PathValidatePolicy) {
+		{
 			// Dropping the DNS name the live Policy needs from the chart's Certificate is refused.
 			deadline := time.Now().Add(15 * time.Second)
 			for {
@@ -213,40 +213,28 @@ func apply(ctx context.Context, c client.Client, o *unstructured.Unstructured, o
 	return c.Apply(ctx, client.ApplyConfigurationFromUnstructured(o.DeepCopy()), append(opts, client.FieldOwner(fieldOwner), client.ForceOwnership)...)
 }
 
-// registered reports whether the webhook server serves path. Paths are being added one issue at a
-// time: a webhook whose path the server does not register yet would fail closed on every request
-// it matches, so pointWebhooksAt drops those and the checks that need them are left out.
-func registered(path string) bool {
-	_, ok := webhook.Handlers(webhook.DefaultOptions(), nil)[path]
-	return ok
-}
-
 // pointWebhooksAt registers the chart's rendered webhook configurations with every clientConfig
 // rewritten to url + its path and caBundle, everything else as the chart says (selectors, rules,
 // failurePolicy, timeouts).
 func pointWebhooksAt(t *testing.T, ctx context.Context, c client.Client, objs []*unstructured.Unstructured, url string, caBundle []byte) {
 	t.Helper()
 	r := rendering{v: valueSetNamed("defaults"), objs: objs}
-	cc := func(name string, cfg admissionregistrationv1.WebhookClientConfig) (admissionregistrationv1.WebhookClientConfig, bool) {
+	cc := func(name string, cfg admissionregistrationv1.WebhookClientConfig) admissionregistrationv1.WebhookClientConfig {
 		if cfg.Service == nil || cfg.Service.Path == nil {
 			t.Fatalf("webhook %s: clientConfig %+v", name, cfg)
 		}
-		if !registered(*cfg.Service.Path) {
-			t.Logf("webhook %s: path %s not served yet, left out", name, *cfg.Service.Path)
-			return cfg, false
+		if _, ok := webhook.Handlers(webhook.DefaultOptions(), nil)[*cfg.Service.Path]; !ok {
+			t.Fatalf("webhook %s: path %s is not served by the binary (TestChartPathsAreServed says which)", name, *cfg.Service.Path)
 		}
 		u := url + *cfg.Service.Path
-		return admissionregistrationv1.WebhookClientConfig{URL: &u, CABundle: caBundle}, true
+		return admissionregistrationv1.WebhookClientConfig{URL: &u, CABundle: caBundle}
 	}
 
 	var m admissionregistrationv1.MutatingWebhookConfiguration
 	fromUnstructured(t, r.one(t, "MutatingWebhookConfiguration"), &m)
-	var hooks []admissionregistrationv1.MutatingWebhook
-	for _, h := range m.Webhooks {
-		var ok bool
-		if h.ClientConfig, ok = cc(h.Name, h.ClientConfig); ok {
-			hooks = append(hooks, h)
-		}
+	hooks := m.Webhooks
+	for i := range hooks {
+		hooks[i].ClientConfig = cc(hooks[i].Name, hooks[i].ClientConfig)
 	}
 	var liveM admissionregistrationv1.MutatingWebhookConfiguration
 	if err := c.Get(ctx, client.ObjectKey{Name: m.Name}, &liveM); err != nil {
@@ -259,12 +247,9 @@ func pointWebhooksAt(t *testing.T, ctx context.Context, c client.Client, objs []
 
 	var v admissionregistrationv1.ValidatingWebhookConfiguration
 	fromUnstructured(t, r.one(t, "ValidatingWebhookConfiguration"), &v)
-	var vhooks []admissionregistrationv1.ValidatingWebhook
-	for _, h := range v.Webhooks {
-		var ok bool
-		if h.ClientConfig, ok = cc(h.Name, h.ClientConfig); ok {
-			vhooks = append(vhooks, h)
-		}
+	vhooks := v.Webhooks
+	for i := range vhooks {
+		vhooks[i].ClientConfig = cc(vhooks[i].Name, vhooks[i].ClientConfig)
 	}
 	var liveV admissionregistrationv1.ValidatingWebhookConfiguration
 	if err := c.Get(ctx, client.ObjectKey{Name: v.Name}, &liveV); err != nil {

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/test/harness"
+	"github.com/aigw-mtls/aigw-mtls-webhook/test/tools"
 )
 
 var update = flag.Bool("update", false, "rewrite config/default from the chart's default rendering")
@@ -165,19 +166,15 @@ func TestConfigInStepWithChart(t *testing.T) {
 	}
 }
 
-// TestConfigKustomizes builds config/default with kubectl's kustomize when kubectl is installed:
-// the objects are the chart's (minus the Helm labels) and the Namespace.
+// TestConfigKustomizes builds config/default with kustomize, what `kubectl apply -k` runs: the
+// objects are the chart's (minus the Helm labels) and the Namespace.
 func TestConfigKustomizes(t *testing.T) {
-	kubectl, err := exec.LookPath("kubectl")
-	if err != nil {
-		t.Skip("kubectl not installed: kustomize build not checked")
-	}
-	cmd := exec.Command(kubectl, "kustomize", configDir())
+	cmd := exec.Command(tools.Kustomize.Need(t), "build", configDir())
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("kubectl kustomize config/default: %v\n%s", err, stderr.String())
+		t.Fatalf("kustomize build config/default: %v\n%s", err, stderr.String())
 	}
 	built, err := decode(string(out))
 	if err != nil {

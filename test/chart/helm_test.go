@@ -21,6 +21,7 @@ import (
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 	"github.com/aigw-mtls/aigw-mtls-webhook/test/harness"
+	"github.com/aigw-mtls/aigw-mtls-webhook/test/tools"
 )
 
 const (
@@ -30,22 +31,10 @@ const (
 
 func chartDir() string { return filepath.Join(harness.RepoRoot(), "charts", "aigw-mtls-webhook") }
 
-// helmBinary is $HELM, else bin/helm (hack/helm.sh installs it). Missing: the test fails in CI
-// and is skipped elsewhere.
+// helmBinary is $HELM, else bin/helm (`make helm` builds it), else helm on the PATH.
 func helmBinary(t *testing.T) string {
 	t.Helper()
-	h := os.Getenv("HELM")
-	if h == "" {
-		h = filepath.Join(harness.RepoRoot(), "bin", "helm")
-	}
-	if _, err := os.Stat(h); err != nil {
-		msg := fmt.Sprintf("helm not found at %s: run hack/helm.sh or set HELM", h)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return h
+	return tools.Helm.Need(t)
 }
 
 func runHelm(t *testing.T, args ...string) (string, error) {
@@ -566,7 +555,7 @@ func chartAppVersion(t *testing.T) string {
 	return ""
 }
 
-// webhookSpec is what the chart must register for each serving path of SPEC.md.
+// webhookSpec is what the chart must register for each serving path (README, "The walkthrough").
 type webhookSpec struct {
 	kind, name, path, group, resource string
 	operations                        []string

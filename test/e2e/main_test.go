@@ -69,7 +69,13 @@ func run(m *testing.M) int {
 			_ = hook.Stop()
 		}
 	}()
-	return m.Run()
+	code := m.Run()
+	// After every test, in whatever order they ran.
+	if problems := checkNoKeyMaterialInLogs(); len(problems) > 0 {
+		fmt.Println("FAIL: no key material in the logs:\n  " + strings.Join(problems, "\n  "))
+		code = 1
+	}
+	return code
 }
 
 func setup() error {
@@ -182,13 +188,14 @@ func (w *warningLog) HandleWarningHeader(code int, agent, text string) {
 	w.msgs = append(w.msgs, text)
 }
 
-// since returns the warnings logged after mark.
+// mark returns how many warnings are logged so far: since(mark) returns those logged after it.
 func (w *warningLog) mark() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return len(w.msgs)
 }
 
+// since returns the warnings logged after mark, one a line.
 func (w *warningLog) since(mark int) string {
 	w.mu.Lock()
 	defer w.mu.Unlock()

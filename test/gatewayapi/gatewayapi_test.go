@@ -6,7 +6,6 @@ package gatewayapi
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/checker"
 	"github.com/aigw-mtls/aigw-mtls-webhook/test/harness"
+	"github.com/aigw-mtls/aigw-mtls-webhook/test/tools"
 	"github.com/aigw-mtls/aigw-mtls-webhook/webhook"
 )
 
@@ -37,18 +37,13 @@ var (
 func TestGatewayAPIEndToEnd(t *testing.T) {
 	env, err := harness.Start()
 	if harness.SkipWithout(err) {
-		t.Skip(err)
+		tools.Missing(t, err)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = env.Stop() })
-	if _, err := harness.HelmBinary(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
+	tools.Helm.Need(t)
 	ctx := t.Context()
 	c := env.Client
 	for _, n := range []string{ns, releaseNS} {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 
@@ -18,19 +17,12 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/test/tools"
 )
 
-// HelmBinary is $HELM, else the helm `make helm` builds into bin/.
-func HelmBinary() (string, error) {
-	helm := os.Getenv("HELM")
-	if helm == "" {
-		helm = filepath.Join(RepoRoot(), "bin", "helm")
-	}
-	if _, err := os.Stat(helm); err != nil {
-		return "", fmt.Errorf("helm not found at %s: run `make helm`", helm)
-	}
-	return helm, nil
-}
+// HelmBinary is $HELM, else the helm `make helm` builds into bin/, else helm on the PATH.
+func HelmBinary() (string, error) { return tools.Helm.Path() }
 
 // RenderChart renders charts/aigw-mtls-webhook with helm template.
 func RenderChart(release, namespace string, args ...string) ([]*unstructured.Unstructured, error) {

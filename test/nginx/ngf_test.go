@@ -40,6 +40,7 @@ import (
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
+	"github.com/aigw-mtls/aigw-mtls-webhook/test/tools"
 )
 
 // ngfSetup is one variant as it is in the cluster.
@@ -360,7 +361,7 @@ http {
 }
 
 func TestBackendTLSPolicyAgainstNginx(t *testing.T) {
-	bin := nginxBinary(t)
+	bin := tools.Nginx.Need(t)
 	now := time.Now()
 	f := newFixtures(t, now)
 	dir := t.TempDir()

@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/test/nginx/nicconf"
+	"github.com/aigw-mtls/aigw-mtls-webhook/test/tools"
 )
 
 const (
@@ -142,7 +143,7 @@ const (
 	minionIngress  ingressKind = "minion"
 )
 
-// seedPolicy is the Policy of SPEC "The problem", step 3.
+// seedPolicy is the Policy of the README's walkthrough, step 3.
 func seedPolicy() nicconf.EgressMTLS {
 	return nicconf.EgressMTLS{
 		TLSSecret: clientSecret, TrustedCertSecret: caSecret,
@@ -317,7 +318,7 @@ func variants() []variant {
 		{name: "protocols-TLSv1", build: policy(func(p *nicconf.EgressMTLS) { p.Protocols = "TLSv1" })},
 		{name: "protocols-TLSv1-TLSv1.1", build: policy(func(p *nicconf.EgressMTLS) { p.Protocols = "TLSv1 TLSv1.1" })},
 		{name: "protocols-TLSv1.1-TLSv1.2", ok: true, build: policy(func(p *nicconf.EgressMTLS) { p.Protocols = "TLSv1.1 TLSv1.2" }),
-			notRuntime: "SPEC allows only TLSv1.2/TLSv1.3 tokens; nginx negotiates TLS 1.2 with aigw today"},
+			notRuntime: "the rules allow only TLSv1.2/TLSv1.3 tokens (README, Validation); nginx negotiates TLS 1.2 with aigw today"},
 		// nginx compares protocol names case-insensitively (ngx_conf_set_bitmask_slot).
 		{name: "protocols-lowercase-tlsv1.3", ok: true, build: policy(func(p *nicconf.EgressMTLS) { p.Protocols = "tlsv1.3" })},
 		{name: "protocols-unknown-TLSv9", build: policy(func(p *nicconf.EgressMTLS) { p.Protocols = "TLSv9" })},
@@ -437,23 +438,8 @@ func (o outcome) String() string {
 	return s
 }
 
-// nginxBinary finds nginx, or fails (CI=true) / skips the test.
-func nginxBinary(t *testing.T) string {
-	for _, p := range []string{"nginx", "/usr/sbin/nginx"} {
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	msg := "nginx not found (apt-get install -y nginx): the egressMTLS end-to-end proof needs real nginx"
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
 func TestEgressMTLSAgainstNginx(t *testing.T) {
-	bin := nginxBinary(t)
+	bin := tools.Nginx.Need(t)
 	chart := chartVariants(t) // issued before now: cert-manager's certificates start at issuance
 	start := time.Now()
 	now := time.Now()

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/certs"
+	"github.com/aigw-mtls/aigw-mtls-webhook/test/tools"
 )
 
 // certCase is one certificate (subject, subjectAltName) and the names checked against it.
@@ -128,13 +129,7 @@ var corpus = []certCase{
 }
 
 func TestCheckHostMatchesOpenSSL(t *testing.T) {
-	bin, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("openssl CLI not found; it is the oracle for X509_check_host (see TESTING.md)")
-		}
-		t.Skip("openssl CLI not found")
-	}
+	bin := tools.OpenSSL.Need(t) // the oracle for X509_check_host
 	version, _ := exec.Command(bin, "version").Output()
 	t.Logf("oracle: %s", strings.TrimSpace(string(version)))
 

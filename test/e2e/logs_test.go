@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"flag"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -25,8 +26,9 @@ import (
 )
 
 // The whole end-to-end suite runs with the webhook logging at the most verbose level the serve
-// command offers (--zap-log-level=10, JSON as in production), into a buffer; the last test reads
-// it: there is output, debug lines among it, and no key material.
+// command offers (--zap-log-level=10, JSON as in production), into a buffer; TestMain reads it
+// after every test has run, in whatever order (-shuffle): there is output, debug lines among it,
+// and no key material.
 
 var suiteLog = &lockedBuffer{}
 
@@ -56,44 +58,46 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
-// Runs last (file and function order): a labelled Secret holding a private key and a Policy
-// that names it and is refused go through the webhook here, after everything the suite did.
-func TestZZNoKeyMaterialInLogs(t *testing.T) {
+// checkNoKeyMaterialInLogs sends a labelled Secret holding a private key, and a Policy that names
+// it and is refused, through the webhook, after everything the suite did; then it reads the whole
+// log. It returns what is wrong, one line each.
+func checkNoKeyMaterialInLogs() []string {
+	var problems []string
 	ctx := context.Background()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		t.Fatal(err)
+		return []string{err.Error()}
 	}
 	der, _ := x509.MarshalPKCS8PrivateKey(key)
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 	sec := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: "zz-logs-client", Namespace: ns, Labels: map[string]string{"aigw": "mtls"}},
+		ObjectMeta: metav1.ObjectMeta{Name: "logs-client", Namespace: ns, Labels: map[string]string{"aigw": "mtls"}},
 		Type:       corev1.SecretTypeTLS,
 		Data:       map[string][]byte{corev1.TLSCertKey: []byte("not a certificate"), corev1.TLSPrivateKeyKey: keyPEM},
 	}
 	if err := env.Client.Create(ctx, sec); err != nil {
-		t.Fatal(err)
+		return []string{"creating Secret logs-client: " + err.Error()}
 	}
-	t.Cleanup(func() { _ = env.Client.Delete(ctx, sec) })
+	defer func() { _ = env.Client.Delete(ctx, sec) }()
 	policy := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "k8s.nginx.org/v1", "kind": "Policy",
-		"metadata": map[string]any{"name": "zz-logs", "namespace": ns, "labels": map[string]any{"aigw": "mtls"}},
-		"spec": map[string]any{"egressMTLS": map[string]any{"tlsSecret": "zz-logs-client", "trustedCertSecret": "internal-ca",
+		"metadata": map[string]any{"name": "logs", "namespace": ns, "labels": map[string]any{"aigw": "mtls"}},
+		"spec": map[string]any{"egressMTLS": map[string]any{"tlsSecret": "logs-client", "trustedCertSecret": "internal-ca",
 			"verifyServer": true, "protocols": "TLSv1.3"}},
 	}}
 	if err := env.Client.Create(ctx, policy); err == nil {
-		t.Errorf("a Policy with verifyServer and no sslName was admitted")
+		problems = append(problems, "a Policy with verifyServer and no sslName was admitted")
 		_ = env.Client.Delete(ctx, policy)
 	}
 	time.Sleep(time.Second) // let the controllers react to the Secret
 
 	out := suiteLog.String()
 	if len(out) == 0 {
-		t.Fatal("no log output captured: the suite's logger was replaced or nothing logged")
+		return append(problems, "no log output captured: the suite's logger was replaced or nothing logged")
 	}
 	for _, want := range []string{`"msg":"received request"`, `"msg":"refused"`} {
 		if !strings.Contains(out, want) {
-			t.Errorf("log lacks %s: not at debug verbosity, or the webhook logged elsewhere", want)
+			problems = append(problems, "log lacks "+want+": not at debug verbosity, or the webhook logged elsewhere")
 		}
 	}
 	needles := map[string]string{
@@ -116,7 +120,7 @@ func TestZZNoKeyMaterialInLogs(t *testing.T) {
 						entry[k] = s[:40] + "…(elided)"
 					}
 				}
-				t.Errorf("key material in the logs (%s) in the entry %v", what, entry)
+				problems = append(problems, fmt.Sprintf("key material in the logs (%s) in the entry %v", what, entry))
 				break
 			}
 		}
@@ -124,7 +128,10 @@ func TestZZNoKeyMaterialInLogs(t *testing.T) {
 	if p := os.Getenv("AIGW_E2E_LOG"); p != "" {
 		_ = os.WriteFile(p, []byte(out), 0o600)
 	}
-	t.Logf("checked %d bytes, %d lines of debug-level log", len(out), strings.Count(out, "\n"))
+	if testing.Verbose() {
+		fmt.Printf("logs: checked %d bytes, %d lines of debug-level log\n", len(out), strings.Count(out, "\n"))
+	}
+	return problems
 }
 
 // base64Forms returns how s reads inside base64 text at each of the three byte offsets: the
