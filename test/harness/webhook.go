@@ -29,8 +29,8 @@ type Webhook struct {
 	// MetricsURL is https://127.0.0.1:<port>/metrics when started with StartWebhookWithMetrics.
 	MetricsURL string
 	readyz     string
-	cancel   context.CancelFunc
-	done     chan error
+	cancel     context.CancelFunc
+	done       chan error
 }
 
 // StartWebhook serves the webhook with o (host, port and certificates are chosen here; metrics
