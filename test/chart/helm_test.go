@@ -482,10 +482,10 @@ func checkDeployment(t *testing.T, r rendering) {
 		"ca-sync-source-secret":     r.caSyncSource(),
 		"secret-namespaces":         f["secret-namespaces"], // checkRBAC: equal to the Roles' namespaces
 		"zap-log-level":             "info", "zap-encoder": "json",
-		"metrics-secure":            r.value("metrics.secure", "true"),
-		"request-read-timeout":      r.value("serving.readTimeout", "10s"),
-		"max-in-flight":             r.value("serving.maxInFlight", "200"),
-		"shutdown-delay":            r.value("serving.shutdownDelaySeconds", "10") + "s",
+		"metrics-secure":       r.value("metrics.secure", "true"),
+		"request-read-timeout": r.value("serving.readTimeout", "10s"),
+		"max-in-flight":        r.value("serving.maxInFlight", "200"),
+		"shutdown-delay":       r.value("serving.shutdownDelaySeconds", "10") + "s",
 	}
 	for key, flag := range wiringFlags {
 		want[flag] = r.wiring(key)
