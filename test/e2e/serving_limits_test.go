@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,7 +18,11 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/test/harness"
 	"github.com/aigw-mtls/aigw-mtls-webhook/webhook"
@@ -305,4 +311,95 @@ func TestServingOverloadAnswer(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// Through the API server: an overload answer is retried after its Retry-After, within the
+// webhook's timeout, so a short overload delays a labelled create instead of failing it.
+func TestServingOverloadRetriedByTheAPIServer(t *testing.T) {
+	ctx := context.Background()
+	o := webhook.DefaultOptions()
+	o.Serving.MaxInFlight = 2
+	o.Serving.ReadTimeout = 2500 * time.Millisecond
+	o.Serving.ShutdownDelay = 0
+	w, err := harness.StartWebhook(env.Config, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = w.Stop() }()
+	nsObj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "overload-"}}
+	must(t, env.Client.Create(ctx, nsObj))
+	space := nsObj.Name
+	addr := strings.TrimPrefix(w.URL, "https://")
+	lb := newServiceLB(t)
+	lb.add(addr)
+	cfg := harness.MutatingConfiguration(space, lb.URL(), w.CABundle)
+	cfg.Webhooks = cfg.Webhooks[:1]
+	cfg.Webhooks[0].NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": space}}
+	must(t, env.Client.Create(ctx, cfg))
+	t.Cleanup(func() {
+		_ = env.Client.Delete(ctx, &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: space}})
+	})
+	eventually(t, "the configuration in the admission path", func() error {
+		p := pod("probe", true)
+		p.Namespace = space
+		if err := env.Client.Create(ctx, p, client.DryRunAll); err != nil {
+			return err
+		}
+		if lb.connections(addr) == 0 {
+			return errors.New("the API server has not called the webhook yet")
+		}
+		return nil
+	})
+
+	before := overloadRejections(t)
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(w.CABundle)
+	head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{", webhook.PathMutatePod, len(validReview))
+	for i := 0; i < o.Serving.MaxInFlight; i++ {
+		conn, err := tls.DialWithDialer(&netDialer, "tcp", addr, &tls.Config{RootCAs: pool})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if _, err := io.WriteString(conn, head); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	p := pod("overloaded", true)
+	p.Namespace = space
+	if err := env.Client.Create(ctx, p); err != nil {
+		t.Fatalf("labelled create during a short overload: %v", err)
+	}
+	took := time.Since(start)
+	if len(p.Spec.Volumes) == 0 {
+		t.Errorf("created without the mTLS mounts")
+	}
+	if n := overloadRejections(t) - before; n == 0 || took < time.Second {
+		t.Errorf("the create took %s with %v overload answers: want it answered 429 first, then retried after Retry-After", took, n)
+	} else {
+		t.Logf("created after %s and %v overload answers", took.Round(time.Millisecond), n)
+	}
+}
+
+func overloadRejections(t *testing.T) float64 {
+	t.Helper()
+	mfs, err := crmetrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "aigw_mtls_requests_rejected_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "reason" && l.GetValue() == "overload" {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }
