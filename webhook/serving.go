@@ -205,7 +205,6 @@ func (s *Server) httpServer(ctx context.Context) *http.Server {
 		WriteTimeout:   read + 30*time.Second,
 		IdleTimeout:    90 * time.Second,
 		MaxHeaderBytes: 64 << 10,
-		ErrorLog:       nil,
 	}
 }
 
