@@ -81,7 +81,7 @@ fuzz: ## each fuzz target for $(FUZZTIME)
 	go test ./patches -run '^$$' -fuzz '^FuzzPatchVirtualServer$$' -fuzztime $(FUZZTIME)
 	@for f in FuzzMutatePod FuzzMutateConfigMap FuzzMutateVirtualServer FuzzMutateVirtualServerRoute \
 		FuzzValidatePolicy FuzzValidateVirtualServer FuzzValidateVirtualServerRoute FuzzValidateCertificate \
-		FuzzMutateIngress FuzzValidateIngress; do \
+		FuzzMutateIngress FuzzValidateIngress FuzzReviewGuard; do \
 		echo "go test ./webhook -run '^$$' -fuzz '^$$f\$$' -fuzztime $(FUZZTIME)"; \
 		go test ./webhook -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) || exit 1; \
 	done

@@ -29,6 +29,7 @@ type PolicyAudit struct {
 	Settings aigw.Settings
 	Events   recorder.EventRecorder
 	Now      func() time.Time
+	series   policySeries
 }
 
 func (a *PolicyAudit) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
@@ -38,6 +39,8 @@ func (a *PolicyAudit) Reconcile(ctx context.Context, req reconcile.Request) (rec
 	}
 	s := a.Settings
 	s.Mode = aigw.ModeEnforce
+	problems := map[string]int{}
+	defer func() { a.series.set(req.Namespace, problems) }()
 	for _, raw := range a.Objects.List("Policy", req.Namespace) {
 		var p unstructured.Unstructured
 		if err := json.Unmarshal(raw, &p.Object); err != nil {
@@ -47,9 +50,9 @@ func (a *PolicyAudit) Reconcile(ctx context.Context, req reconcile.Request) (rec
 		if err != nil {
 			continue
 		}
-		problems := fs.Errors()
-		policyProblems.WithLabelValues(req.Namespace, p.GetName()).Set(float64(len(problems)))
-		for _, c := range problems {
+		errs := fs.Errors()
+		problems[p.GetName()] = len(errs)
+		for _, c := range errs {
 			log.FromContext(ctx).Info("live Policy would fail at run time", "policy", p.GetName(), "problem", c)
 			a.Events.Eventf(&p, nil, corev1.EventTypeWarning, "EgressMTLSBroken", "Audit", "%s", c)
 		}
@@ -62,5 +65,8 @@ func (a *PolicyAudit) SetupWithManager(mgr ctrl.Manager) error {
 	toNamespace := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
 		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: "policies"}}}
 	})
+	if err := a.series.watchDeletes(mgr); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).Named("policy-audit").Watches(&corev1.Secret{}, toNamespace).Complete(a)
 }

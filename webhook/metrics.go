@@ -37,3 +37,10 @@ var policyProblems = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 }, []string{"namespace", "policy"})
 
 func init() { metrics.Registry.MustRegister(caSyncOutcomes, policyProblems) }
+
+var rejected = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "aigw_mtls_requests_rejected_total",
+	Help: "Requests refused before admission by reason: overload (the in-flight limit) or malformed (not an admission.k8s.io/v1 AdmissionReview with a request uid).",
+}, []string{"reason"})
+
+func init() { metrics.Registry.MustRegister(rejected) }

@@ -16,9 +16,10 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
@@ -79,6 +80,12 @@ type Options struct {
 	// the cache of the labelled ConfigMaps (the CA ConfigMaps BackendTLSPolicies reference), and
 	// the CA sync's ConfigMap (key ca.crt) beside its nginx.org/ca Secret.
 	GatewayAPI bool
+	// Serving bounds requests and delays shutdown (see ServingLimits).
+	Serving ServingLimits
+	// MetricsSecure serves metrics over HTTPS (the serving certificate in CertDir) to callers the
+	// API server authenticates (TokenReview) and authorizes (SubjectAccessReview: get on the
+	// non-resource URL /metrics); false serves them over plain HTTP to anyone.
+	MetricsSecure bool
 }
 
 // DefaultOptions are the serve command's defaults.
@@ -92,14 +99,29 @@ func DefaultOptions() Options {
 		ExcludeNamespaces: []string{"kube-system", "kube-node-lease"},
 		CASyncSource:      "aigw-ca",
 		NICReloadDelay:    5 * time.Second,
+		Serving:           DefaultServingLimits(),
+		MetricsSecure:     true,
 	}
 }
 
-// TLSConfig is applied to the serving TLS config: TLS 1.2 at least, and HTTP/1.1 only, so the
-// server is not exposed to HTTP/2 rapid-reset floods.
+// TLSConfig is applied to the serving TLS config (webhooks and metrics): TLS 1.2 at least, TLS 1.2
+// with forward-secret AEAD suites only (Go would otherwise negotiate CBC-SHA1 suites), and
+// HTTP/1.1 only, so the server is not exposed to HTTP/2 rapid-reset floods. TLS 1.3's suites are
+// all AEAD.
 func TLSConfig(c *tls.Config) {
 	c.MinVersion = tls.VersionTLS12
+	c.CipherSuites = AEADCipherSuites
 	c.NextProtos = []string{"http/1.1"}
+}
+
+// AEADCipherSuites are the TLS 1.2 suites the server accepts.
+var AEADCipherSuites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 }
 
 // Handlers returns the admission handlers by serving path; objs is where they look up other
@@ -142,19 +164,21 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return nil, err
 	}
-	srv := crwebhook.NewServer(crwebhook.Options{
-		Host:    o.Host,
-		Port:    o.Port,
-		CertDir: o.CertDir,
-		// Client authentication of the API server (its admission kubeconfig): see README "Security".
-		ClientCAName: o.ClientCAName,
-		TLSOpts:      []func(*tls.Config){TLSConfig},
-	})
+	srv := NewServer(o.Host, o.Port, o.CertDir, o.Serving, TLSConfig)
+	// Client authentication of the API server (its admission kubeconfig): see README "Security".
+	srv.ClientCAName = o.ClientCAName
+	metricsOpts := metricsserver.Options{BindAddress: o.MetricsAddr}
+	if o.MetricsSecure {
+		metricsOpts.SecureServing = true
+		metricsOpts.CertDir = o.CertDir
+		metricsOpts.TLSOpts = []func(*tls.Config){TLSConfig}
+		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		WebhookServer:           srv,
 		Cache:                   cacheOptions(o),
-		Metrics:                 metricsserver.Options{BindAddress: o.MetricsAddr},
+		Metrics:                 metricsOpts,
 		HealthProbeBindAddress:  o.HealthAddr,
 		LeaderElection:          o.LeaderElect,
 		LeaderElectionID:        "aigw-mtls-webhook",
@@ -196,6 +220,9 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	if err := mgr.AddReadyzCheck("webhook", srv.StartedChecker()); err != nil {
 		return nil, err
 	}
+	if err := mgr.AddReadyzCheck("shutdown", srv.DrainingChecker()); err != nil {
+		return nil, err
+	}
 	if err := mgr.AddReadyzCheck("informers", func(*http.Request) error {
 		if !synced.Load() {
 			return errors.New("informer cache not synced yet")
@@ -207,13 +234,36 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	return mgr, nil
 }
 
-// Run serves until ctx ends.
+// Run serves until ctx ends (SIGTERM), then keeps serving for the shutdown delay, with readiness
+// failed and every response closing its connection, before the manager stops. The kubelet sends
+// SIGTERM while the endpoint controller and kube-proxy are still removing the pod from the
+// Service: without the delay, the API server's connections and the Service rules of that moment
+// lead to a closed port, and labelled creates fail closed.
 func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	mgr, err := NewManager(cfg, o)
 	if err != nil {
 		return err
 	}
-	return mgr.Start(ctx)
+	srv, _ := mgr.GetWebhookServer().(*Server)
+	mgrCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	go func() {
+		select {
+		case <-mgrCtx.Done():
+			return
+		case <-ctx.Done():
+		}
+		if srv != nil {
+			srv.Drain()
+		}
+		log.FromContext(ctx).Info("shutting down after the shutdown delay", "delay", o.Serving.ShutdownDelay.String())
+		select {
+		case <-mgrCtx.Done():
+		case <-time.After(o.Serving.ShutdownDelay):
+		}
+		stop()
+	}()
+	return mgr.Start(mgrCtx)
 }
 
 // everyReplica is a runnable that runs on every replica, not only on the elected leader: each

@@ -89,7 +89,10 @@ var valueSets = []valueSet{
 	{name: "ca-sync-own-ca", release: defaultRelease, namespace: defaultNamespace, set: []string{"pki.enabled=false", "caSync.sourceSecret=corp-ca", "caSync.namespaces={ai-gateway,ai-gateway-staging}"}},
 	{name: "cluster-wide-secrets", release: defaultRelease, namespace: defaultNamespace, set: []string{"access.clusterWideSecrets=true", "access.checkClusterRole=true"}},
 	{name: "secret-namespaces", release: defaultRelease, namespace: defaultNamespace, set: []string{"access.secretNamespaces={ai-gateway,gateway}", "networkPolicy.metricsNamespace=", "clientAuth.caConfigMap=apiserver-client-ca"}},
-	{name: "service-monitor", release: defaultRelease, namespace: defaultNamespace, set: []string{"serviceMonitor.enabled=true", "serviceMonitor.labels.release=prometheus"}},
+	{name: "service-monitor", release: defaultRelease, namespace: defaultNamespace, set: []string{"serviceMonitor.enabled=true", "serviceMonitor.labels.release=prometheus",
+		"metrics.readers[0].kind=ServiceAccount", "metrics.readers[0].name=prometheus", "metrics.readers[0].namespace=monitoring"}},
+	{name: "metrics-plain", release: defaultRelease, namespace: defaultNamespace, set: []string{"metrics.secure=false", "serviceMonitor.enabled=true",
+		"serviceMonitor.labels.release=prometheus", "serving.readTimeout=5s", "serving.maxInFlight=50", "serving.shutdownDelaySeconds=20"}},
 	{name: "rollouts-and-alerts", release: defaultRelease, namespace: defaultNamespace, set: []string{
 		"nicReload.configMap=gateway/nginx-ingress", "nicReload.delay=10s", "restartOnRenewal.namespaces={ai-gateway,ai-gateway-staging}",
 		"prometheusRule.enabled=true", "prometheusRule.labels.release=prometheus",
@@ -251,6 +254,7 @@ func TestRenderings(t *testing.T) {
 			checkServingCertificate(t, r)
 			checkPKI(t, r)
 			checkRBAC(t, r)
+			checkServingAndMetrics(t, r)
 		})
 	}
 }
@@ -469,6 +473,10 @@ func checkDeployment(t *testing.T, r rendering) {
 		"ca-sync-source-secret":     r.caSyncSource(),
 		"secret-namespaces":         f["secret-namespaces"], // checkRBAC: equal to the Roles' namespaces
 		"zap-log-level":             "info", "zap-encoder": "json",
+		"metrics-secure":       r.value("metrics.secure", "true"),
+		"request-read-timeout": r.value("serving.readTimeout", "10s"),
+		"max-in-flight":        r.value("serving.maxInFlight", "200"),
+		"shutdown-delay":       r.value("serving.shutdownDelaySeconds", "10") + "s",
 	}
 	for key, flag := range wiringFlags {
 		want[flag] = r.wiring(key)

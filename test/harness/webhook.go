@@ -26,20 +26,31 @@ type Webhook struct {
 	URL      string // https://127.0.0.1:<port>
 	CABundle []byte
 	CertDir  string
-	readyz   string
-	cancel   context.CancelFunc
-	done     chan error
+	// MetricsURL is https://127.0.0.1:<port>/metrics when started with StartWebhookWithMetrics.
+	MetricsURL string
+	readyz     string
+	cancel     context.CancelFunc
+	done       chan error
 }
 
-// StartWebhook serves the webhook with o (host, port and certificates are chosen here) and waits
-// until it answers TLS.
+// StartWebhook serves the webhook with o (host, port and certificates are chosen here; metrics
+// off) and waits until it answers TLS.
 func StartWebhook(cfg *rest.Config, o webhook.Options) (*Webhook, error) {
-	return StartWebhookWithFiles(cfg, o, nil)
+	return startWebhook(cfg, o, nil, false)
 }
 
 // StartWebhookWithFiles is StartWebhook with more files in the certificate folder (a client CA
 // named by o.ClientCAName).
 func StartWebhookWithFiles(cfg *rest.Config, o webhook.Options, files map[string][]byte) (*Webhook, error) {
+	return startWebhook(cfg, o, files, false)
+}
+
+// StartWebhookWithMetrics is StartWebhook with the metrics server on a loopback port too.
+func StartWebhookWithMetrics(cfg *rest.Config, o webhook.Options) (*Webhook, error) {
+	return startWebhook(cfg, o, nil, true)
+}
+
+func startWebhook(cfg *rest.Config, o webhook.Options, files map[string][]byte, metrics bool) (*Webhook, error) {
 	dir, err := os.MkdirTemp("", "aigw-webhook-certs-")
 	if err != nil {
 		return nil, err
@@ -66,6 +77,19 @@ func StartWebhookWithFiles(cfg *rest.Config, o webhook.Options, files map[string
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &Webhook{URL: "https://127.0.0.1:" + strconv.Itoa(port), CABundle: ca, CertDir: dir, cancel: cancel, done: make(chan error, 1),
 		readyz: "http://" + o.HealthAddr + "/readyz"}
+	if metrics {
+		metricsPort, err := freePort()
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		o.MetricsAddr = "127.0.0.1:" + strconv.Itoa(metricsPort)
+		scheme := "http"
+		if o.MetricsSecure {
+			scheme = "https"
+		}
+		w.MetricsURL = scheme + "://" + o.MetricsAddr + "/metrics"
+	}
 	go func() { w.done <- webhook.Run(ctx, cfg, o) }()
 	if err := w.waitServing(30 * time.Second); err != nil {
 		cancel()
@@ -106,14 +130,22 @@ func (w *Webhook) waitServing(timeout time.Duration) error {
 	}
 }
 
-// Stop stops the server and waits until its port is closed.
+// Stop stops the server as SIGTERM does (after its shutdown delay) and waits until it has exited.
 func (w *Webhook) Stop() error {
 	w.cancel()
+	return w.Wait()
+}
+
+// Terminate starts the shutdown as SIGTERM does and returns at once; Wait waits for the exit.
+func (w *Webhook) Terminate() { w.cancel() }
+
+// Wait waits until the server has exited (at most a minute) and removes its certificates.
+func (w *Webhook) Wait() error {
 	select {
 	case err := <-w.done:
 		_ = os.RemoveAll(w.CertDir)
 		return err
-	case <-time.After(30 * time.Second):
+	case <-time.After(time.Minute):
 		return fmt.Errorf("webhook did not stop")
 	}
 }

@@ -1,0 +1,248 @@
+package webhook
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
+)
+
+// ServingLimits bound what one caller can hold of the webhook server.
+type ServingLimits struct {
+	// ReadTimeout is the time a request may take to arrive, headers and body: a client that sends
+	// it slower is cut off.
+	ReadTimeout time.Duration
+	// MaxInFlight is the number of admission requests handled at once; more are answered 429
+	// at once (with Retry-After) instead of queueing.
+	MaxInFlight int
+	// ShutdownDelay is how long the server keeps serving after it is told to stop (SIGTERM), while
+	// the pod's endpoint is removed from the Service; responses then close their connections so
+	// that the API server opens new ones to the remaining replicas.
+	ShutdownDelay time.Duration
+}
+
+// DefaultServingLimits are the serve command's defaults.
+func DefaultServingLimits() ServingLimits {
+	return ServingLimits{ReadTimeout: 10 * time.Second, MaxInFlight: 200, ShutdownDelay: 10 * time.Second}
+}
+
+// Server serves the admission webhooks over TLS with the serving limits. It implements
+// controller-runtime's webhook.Server: handlers registered on it are instrumented with
+// controller-runtime's webhook metrics, as with its own server, whose http.Server has no read
+// deadline and no in-flight limit.
+type Server struct {
+	Host    string
+	Port    int
+	CertDir string
+	TLSOpts []func(*tls.Config)
+	Limits  ServingLimits
+	// ClientCAName is a file in CertDir with the CA of the API server's client certificate: set,
+	// every connection must present a certificate it signed (as controller-runtime's option).
+	ClientCAName string
+
+	// inner registers (and instruments) the handlers on mux; it is never started.
+	inner    crwebhook.Server
+	mux      *http.ServeMux
+	slots    chan struct{}
+	draining atomic.Bool
+
+	mu      sync.Mutex
+	started bool
+}
+
+// NewServer builds a webhook server; Register handlers on it before the manager starts it.
+func NewServer(host string, port int, certDir string, limits ServingLimits, tlsOpts ...func(*tls.Config)) *Server {
+	mux := http.NewServeMux()
+	return &Server{
+		Host: host, Port: port, CertDir: certDir, TLSOpts: tlsOpts, Limits: limits,
+		mux:   mux,
+		inner: crwebhook.NewServer(crwebhook.Options{Port: port, WebhookMux: mux}),
+	}
+}
+
+var _ crwebhook.Server = (*Server)(nil)
+
+// NeedLeaderElection is false: every replica serves admission.
+func (*Server) NeedLeaderElection() bool { return false }
+
+// Register serves hook at path, behind the AdmissionReview envelope check.
+func (s *Server) Register(path string, hook http.Handler) {
+	s.inner.Register(path, reviewGuard(hook))
+}
+
+// WebhookMux is the mux the handlers are registered on.
+func (s *Server) WebhookMux() *http.ServeMux { return s.mux }
+
+// Drain starts the shutdown delay: readiness fails, and every response closes its connection, so
+// no connection stays idle for the final shutdown to cut while a request is being sent on it.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// DrainingChecker fails readiness once Drain was called.
+func (s *Server) DrainingChecker() healthz.Checker {
+	return func(*http.Request) error {
+		if s.draining.Load() {
+			return errors.New("shutting down: draining admission requests")
+		}
+		return nil
+	}
+}
+
+// StartedChecker is healthy once the server accepts TLS connections.
+func (s *Server) StartedChecker() healthz.Checker {
+	return func(*http.Request) error {
+		s.mu.Lock()
+		started := s.started
+		s.mu.Unlock()
+		if !started {
+			return errors.New("webhook server has not been started yet")
+		}
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", s.addr(), &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // a liveness dial to ourselves
+		if err != nil {
+			return fmt.Errorf("webhook server is not reachable: %w", err)
+		}
+		return conn.Close()
+	}
+}
+
+func (s *Server) addr() string {
+	host := s.Host
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(s.Port))
+}
+
+// Start serves until ctx ends, then finishes the requests in flight (at most a minute).
+func (s *Server) Start(ctx context.Context) error {
+	logger := logf.FromContext(ctx).WithName("webhook-server")
+	cfg := &tls.Config{}
+	for _, op := range s.TLSOpts {
+		op(cfg)
+	}
+	if cfg.GetCertificate == nil {
+		cw, err := certwatcher.New(filepath.Join(s.CertDir, "tls.crt"), filepath.Join(s.CertDir, "tls.key"))
+		if err != nil {
+			return err
+		}
+		cfg.GetCertificate = cw.GetCertificate
+		go func() {
+			if err := cw.Start(ctx); err != nil {
+				logger.Error(err, "serving certificate watcher")
+			}
+		}()
+	}
+	if s.ClientCAName != "" {
+		pem, err := os.ReadFile(filepath.Join(s.CertDir, s.ClientCAName))
+		if err != nil {
+			return fmt.Errorf("reading the client CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("client CA %s: expected PEM certificates, found none", s.ClientCAName)
+		}
+		cfg.ClientCAs = pool
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	ln, err := tls.Listen("tcp", net.JoinHostPort(s.Host, strconv.Itoa(s.Port)), cfg)
+	if err != nil {
+		return err
+	}
+	srv := s.httpServer(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			logger.Error(err, "shutting down the webhook server")
+		}
+	}()
+	s.mu.Lock()
+	s.started = true
+	s.mu.Unlock()
+	logger.Info("serving webhooks", "address", ln.Addr().String(), "readTimeout", s.Limits.ReadTimeout.String(),
+		"maxInFlight", s.Limits.MaxInFlight)
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	<-done
+	return nil
+}
+
+func (s *Server) httpServer(ctx context.Context) *http.Server {
+	read := s.Limits.ReadTimeout
+	if read <= 0 {
+		read = DefaultServingLimits().ReadTimeout
+	}
+	if s.Limits.MaxInFlight > 0 {
+		s.slots = make(chan struct{}, s.Limits.MaxInFlight)
+	}
+	return &http.Server{
+		BaseContext: func(net.Listener) context.Context { return ctx },
+		Handler:     s.limit(s.mux),
+		// The whole request, headers and body, must arrive within ReadTimeout: one byte every few
+		// seconds does not hold a connection (and an in-flight slot) open.
+		ReadHeaderTimeout: read,
+		ReadTimeout:       read,
+		// The API server waits at most 30 s (timeoutSeconds' maximum) for an answer.
+		WriteTimeout:   read + 30*time.Second,
+		IdleTimeout:    90 * time.Second,
+		MaxHeaderBytes: 64 << 10,
+	}
+}
+
+// limit answers 429 at once when MaxInFlight requests are being handled, and closes connections
+// while draining.
+func (s *Server) limit(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		if s.slots != nil {
+			select {
+			case s.slots <- struct{}{}:
+				defer func() { <-s.slots }()
+			default:
+				rejected.WithLabelValues("overload").Inc()
+				overloaded(w, s.Limits.MaxInFlight)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// overloaded writes the overload answer: 429 with Retry-After and a Status the API server quotes
+// in its "failed calling webhook" error (failurePolicy decides what happens to the request).
+func overloaded(w http.ResponseWriter, limit int) {
+	st := metav1.Status{
+		TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
+		Status:   metav1.StatusFailure,
+		Code:     http.StatusTooManyRequests,
+		Reason:   metav1.StatusReasonTooManyRequests,
+		Message: fmt.Sprintf("aigw-mtls-webhook is overloaded: %d admission requests in flight, the limit (--max-in-flight); "+
+			"retry, or add replicas or raise --max-in-flight (chart value serving.maxInFlight)", limit),
+		Details: &metav1.StatusDetails{RetryAfterSeconds: 1},
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", "1")
+	w.WriteHeader(http.StatusTooManyRequests)
+	_ = json.NewEncoder(w).Encode(st)
+}
