@@ -24,9 +24,21 @@ import (
 // its lookups served from the same objects. (Policies are not mutated, so both judge the same
 // object.)
 func TestValidateAgreesWithAdmissionOnEveryPolicyFixture(t *testing.T) {
+	agreement(t, "policy", metav1.GroupVersionKind{Group: "k8s.nginx.org", Version: "v1", Kind: "Policy"}, "", webhook.PathValidatePolicy)
+}
+
+// The same on every Ingress fixture, where admission is the mutating handler followed by the
+// validating one on the patched object, as the API server chains them, and `validate -f` mutates
+// before it validates.
+func TestValidateAgreesWithAdmissionOnEveryIngressFixture(t *testing.T) {
+	agreement(t, "policy-via-ingress", metav1.GroupVersionKind{Group: "networking.k8s.io", Version: "v1", Kind: "Ingress"},
+		webhook.PathMutateIngress, webhook.PathValidateIngress)
+}
+
+func agreement(t *testing.T, fixtureDir string, gvk metav1.GroupVersionKind, mutatePath, validatePath string) {
 	pki := fixtures.PKI(t)
 	dir := t.TempDir()
-	for _, c := range fixtures.Cases(t, filepath.Join("..", "..", "internal", "rules", "testdata", "policy"), pki) {
+	for _, c := range fixtures.Cases(t, filepath.Join("..", "..", "internal", "rules", "testdata", fixtureDir), pki) {
 		t.Run(c.Name, func(t *testing.T) {
 			var meta struct {
 				Metadata objects.Meta `json:"metadata"`
@@ -34,12 +46,27 @@ func TestValidateAgreesWithAdmissionOnEveryPolicyFixture(t *testing.T) {
 			if err := json.Unmarshal(c.Object, &meta); err != nil {
 				t.Fatal(err)
 			}
-			h := webhook.Handlers(webhook.Options{Settings: aigw.DefaultSettings()}, objects.NewObjectSet("ai-gateway", c.Objects...))[webhook.PathValidatePolicy]
-			resp := h.Handle(context.Background(), admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
-				UID: "agreement", Operation: admissionv1.Create, Namespace: "ai-gateway", Name: meta.Metadata.Name,
-				Kind:   metav1.GroupVersionKind{Group: "k8s.nginx.org", Version: "v1", Kind: "Policy"},
-				Object: runtime.RawExtension{Raw: c.Object},
-			}})
+			handlers := webhook.Handlers(webhook.Options{Settings: aigw.DefaultSettings()}, objects.NewObjectSet("ai-gateway", c.Objects...))
+			request := func(obj []byte) admission.Request {
+				return admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
+					UID: "agreement", Operation: admissionv1.Create, Namespace: "ai-gateway", Name: meta.Metadata.Name,
+					Kind: gvk, Object: runtime.RawExtension{Raw: obj},
+				}}
+			}
+			admitted := c.Object
+			var resp admission.Response
+			if mutatePath != "" {
+				resp = handlers[mutatePath].Handle(context.Background(), request(c.Object))
+				if resp.Allowed && len(resp.Patches) > 0 {
+					var err error
+					if admitted, err = applyPatch(c.Object, resp.Patches); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if mutatePath == "" || resp.Allowed {
+				resp = handlers[validatePath].Handle(context.Background(), request(admitted))
+			}
 
 			docs := append([][]byte{c.Object}, c.Objects...)
 			var manifest []string
@@ -53,7 +80,7 @@ func TestValidateAgreesWithAdmissionOnEveryPolicyFixture(t *testing.T) {
 			code, out, errOut := runCLI(t, "", "validate", "-f", file)
 			var refusals []string
 			for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-				if strings.HasPrefix(line, "Policy/") && !strings.Contains(line, ": warning: ") {
+				if strings.HasPrefix(line, gvk.Kind+"/") && !strings.Contains(line, ": warning: ") {
 					refusals = append(refusals, line)
 				}
 			}

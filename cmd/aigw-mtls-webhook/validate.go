@@ -49,6 +49,7 @@ func validate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		var results []patches.Result
 		admitted := d.json
+		mutationRefused := false
 		if m := patches.MutationFor(d.apiVersion, d.kind); m != nil {
 			res, err := m(d.json, namespace, s, lookups)
 			if err != nil {
@@ -56,15 +57,20 @@ func validate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				return 2
 			}
 			results = append(results, res)
-			// The API server validates the mutated object.
-			if dec := res.Decide(s.Mode); dec.Allowed && len(dec.Patch) > 0 {
+			// The API server validates the mutated object, and calls no validating webhook once a
+			// mutating one has refused.
+			dec := res.Decide(s.Mode)
+			if !dec.Allowed {
+				mutationRefused = true
+			}
+			if dec.Allowed && len(dec.Patch) > 0 {
 				if admitted, err = applyPatch(d.json, dec.Patch); err != nil {
 					fmt.Fprintf(stderr, "%s: %s: %v\n", d.source, d.ref(), err)
 					return 2
 				}
 			}
 		}
-		if v := rules.For(d.apiVersion, d.kind); v != nil {
+		if v := rules.For(d.apiVersion, d.kind); v != nil && !mutationRefused {
 			fs, err := v(admitted, nil, namespace, s, lookups, now)
 			if err != nil {
 				fmt.Fprintf(stderr, "%s: %s: %v\n", d.source, d.ref(), err)
