@@ -114,42 +114,22 @@ func PatchIngress(raw []byte, namespace string, s aigw.Settings, objs objects.Ob
 	return res, nil
 }
 
-// ingressServices are the Services to wire, in the Ingress's order: those the
-// mtls.aigw.io/services annotation lists, else every backend Service.
+// ingressServices are the Services to wire (ingress.Ingress.AigwServices); a listed name that is
+// no backend Service is a conflict.
 func ingressServices(ing ingress.Ingress, ann map[string]string) ([]string, *rules.Finding) {
-	all := ing.Services()
-	var want []string
-	for _, n := range strings.Split(ann[aigw.AnnotationServices], ",") {
-		if n = strings.TrimSpace(n); n != "" {
-			want = append(want, n)
-		}
+	selected, missing := ing.AigwServices(ann[aigw.AnnotationServices])
+	if len(missing) == 0 {
+		return selected, nil
 	}
-	if len(want) == 0 {
-		return all, nil
+	existing := strings.Join(ing.Services(), ", ")
+	if existing == "" {
+		existing = "none"
 	}
-	var missing, out []string
-	for _, n := range want {
-		if !slices.Contains(all, n) {
-			missing = append(missing, n)
-		}
-	}
-	if len(missing) > 0 {
-		existing := strings.Join(all, ", ")
-		if existing == "" {
-			existing = "none"
-		}
-		f := conflict("", "metadata.annotations["+aigw.AnnotationServices+"]",
-			fmt.Sprintf("a comma-separated list of the Ingress's backend Services (%s)", existing),
-			fmt.Sprintf("%q, with no backend Service named %s", ann[aigw.AnnotationServices], strings.Join(missing, ", ")),
-			rules.NotRouted, "name only backend Services of this Ingress, or remove the annotation to wire all of them")
-		return nil, &f
-	}
-	for _, n := range all {
-		if slices.Contains(want, n) {
-			out = append(out, n)
-		}
-	}
-	return out, nil
+	f := conflict("", "metadata.annotations["+aigw.AnnotationServices+"]",
+		fmt.Sprintf("a comma-separated list of the Ingress's backend Services (%s)", existing),
+		fmt.Sprintf("%q, with no backend Service named %s", ann[aigw.AnnotationServices], strings.Join(missing, ", ")),
+		rules.NotRouted, "name only backend Services of this Ingress, or remove the annotation to wire all of them")
+	return nil, &f
 }
 
 // joinList appends entries to a comma-separated annotation value, keeping what is there as

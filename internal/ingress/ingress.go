@@ -5,6 +5,7 @@ package ingress
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
@@ -83,6 +84,33 @@ func (ing Ingress) Services() []string {
 		}
 	}
 	return out
+}
+
+// AigwServices are the Services to wire, in the Ingress's order: those the comma-separated list
+// names (the mtls.aigw.io/services annotation), else every backend Service; missing are the listed
+// names that are no backend Service of the Ingress.
+func (ing Ingress) AigwServices(list string) (selected, missing []string) {
+	all := ing.Services()
+	var want []string
+	for _, n := range strings.Split(list, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			want = append(want, n)
+		}
+	}
+	if len(want) == 0 {
+		return all, nil
+	}
+	for _, n := range want {
+		if !slices.Contains(all, n) {
+			missing = append(missing, n)
+		}
+	}
+	for _, n := range all {
+		if slices.Contains(want, n) {
+			selected = append(selected, n)
+		}
+	}
+	return selected, missing
 }
 
 // ServiceList splits a nginx.org/ssl-services (or grpc-services) value as NIC does

@@ -46,13 +46,12 @@ func Ingress(raw []byte, namespace string, s aigw.Settings, objs objects.Objects
 				continue
 			}
 			judged[ref.Key()] = true
-			if err := referencedPolicy(c, fmt.Sprintf("%s (%s)", polField, ref.Entry), ref.Namespace, ref.Name, s, objs, now); err != nil {
+			isEgress, err := referencedPolicy(c, fmt.Sprintf("%s (%s)", polField, ref.Entry), ref.Namespace, ref.Name, s, objs, now)
+			if err != nil {
 				return nil, err
 			}
-			if raw, ok := objects.Get(objs, "Policy", ref.Namespace, ref.Name); ok {
-				if p, err := decodePolicy(raw); err == nil && p.egress != nil {
-					egress = append(egress, ref.Key())
-				}
+			if isEgress {
+				egress = append(egress, ref.Key())
 			}
 		}
 	}
@@ -60,16 +59,7 @@ func Ingress(raw []byte, namespace string, s aigw.Settings, objs objects.Objects
 		return c.out, nil
 	}
 
-	// The Services the webhook wires: those mtls.aigw.io/services names, else every backend.
-	aigwServices := services
-	if v := strings.TrimSpace(ann[aigw.AnnotationServices]); v != "" {
-		aigwServices = nil
-		for _, n := range strings.Split(v, ",") {
-			if n = strings.TrimSpace(n); slices.Contains(services, n) {
-				aigwServices = append(aigwServices, n)
-			}
-		}
-	}
+	aigwServices, _ := ing.AigwServices(ann[aigw.AnnotationServices])
 	// NIC proxies to a Service over https:// only when nginx.org/ssl-services names it
 	// (internal/configs/ingress.go generateNginxCfg: isSSLEnabled); the proxy_ssl_* directives of
 	// the Policy apply to https:// upstreams only.

@@ -105,7 +105,7 @@ func judgeRoutes(raw []byte, namespace string, s aigw.Settings, objs objects.Obj
 				continue
 			}
 			judged[key] = true
-			if err := referencedPolicy(c, fmt.Sprintf("%s[%d]", field, j), pns, ref.Name, s, objs, now); err != nil {
+			if _, err := referencedPolicy(c, fmt.Sprintf("%s[%d]", field, j), pns, ref.Name, s, objs, now); err != nil {
 				return nil, err
 			}
 		}
@@ -118,32 +118,32 @@ func judgeRoutes(raw []byte, namespace string, s aigw.Settings, objs objects.Obj
 
 // referencedPolicy judges the Policy namespace/name that field at references: not found yet is a
 // warning; an egressMTLS Policy's findings are added as the referencing object's, prefixed with
-// where it is referenced.
-func referencedPolicy(c *collector, at, namespace, name string, s aigw.Settings, objs objects.Objects, now time.Time) error {
+// where it is referenced. It reports whether the Policy is known to have spec.egressMTLS.
+func referencedPolicy(c *collector, at, namespace, name string, s aigw.Settings, objs objects.Objects, now time.Time) (egress bool, err error) {
 	key := namespace + "/" + name
 	if u := objects.AsUnavailable(objects.Available(objs, "Policy", namespace)); u != nil {
 		c.warn(at, "Policy "+key+" cannot be checked: "+u.Reason, NotCheckable, "run `aigw-mtls-webhook check` as a user who may read it")
-		return nil
+		return false, nil
 	}
 	praw, ok := objects.Get(objs, "Policy", namespace, name)
 	if !ok {
 		if objs != nil {
 			c.warn(at, "Policy "+key+" not found yet", "NIC answers 500 on the routes that reference it until it exists", "apply the Policy")
 		}
-		return nil
+		return false, nil
 	}
 	p, err := decodePolicy(praw)
 	if err != nil {
-		return fmt.Errorf("Policy %s: %w", key, err)
+		return false, fmt.Errorf("Policy %s: %w", key, err)
 	}
 	if p.egress == nil {
-		return nil
+		return false, nil
 	}
 	for _, f := range p.judge(namespace, s, objs, now) {
 		f.Object = fmt.Sprintf("%s: %s references %s", c.obj, at, f.Object)
 		c.out = append(c.out, f)
 	}
-	return nil
+	return true, nil
 }
 
 // grpcUnderServerPolicy: NIC renders an egressMTLS Policy of spec.policies in the server block as
