@@ -57,15 +57,21 @@ type mountSpec struct {
 	files     []keyToPath // key → file name that must be present under mountPath
 }
 
-// podMounts returns the CA and server-TLS mounts for a pod, with its annotations applied.
-func podMounts(s aigw.Settings, ann map[string]string) []mountSpec {
-	caSecret, tlsSecret := s.CASecret, s.ServerTLSSecret
+// PodSecrets are the CA and server TLS Secrets a pod with annotations ann mounts.
+func PodSecrets(s aigw.Settings, ann map[string]string) (ca, serverTLS string) {
+	ca, serverTLS = s.CASecret, s.ServerTLSSecret
 	if v := ann[aigw.AnnotationCASecret]; v != "" {
-		caSecret = v
+		ca = v
 	}
 	if v := ann[aigw.AnnotationServerTLSSecret]; v != "" {
-		tlsSecret = v
+		serverTLS = v
 	}
+	return ca, serverTLS
+}
+
+// podMounts returns the CA and server-TLS mounts for a pod, with its annotations applied.
+func podMounts(s aigw.Settings, ann map[string]string) []mountSpec {
+	caSecret, tlsSecret := PodSecrets(s, ann)
 	tlsItems := []keyToPath{{Key: "tls.crt", Path: s.ServerCertFile}, {Key: "tls.key", Path: s.ServerKeyFile}}
 	return []mountSpec{
 		{what: "CA", volume: s.CAVolume, secret: caSecret, mountPath: s.CAMountPath,

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
 )
 
 // RestartOnRenewal rolls out a Deployment annotated aigw.AnnotationRestartOnRenewal="true" when
@@ -47,13 +48,7 @@ type RestartOnRenewal struct {
 
 // secretsOf are the server TLS and CA Secrets the pod mutation mounts for this pod template.
 func (r *RestartOnRenewal) secretsOf(d *appsv1.Deployment) (server, ca string) {
-	server, ca = r.Settings.ServerTLSSecret, r.Settings.CASecret
-	if v := d.Spec.Template.Annotations[aigw.AnnotationServerTLSSecret]; v != "" {
-		server = v
-	}
-	if v := d.Spec.Template.Annotations[aigw.AnnotationCASecret]; v != "" {
-		ca = v
-	}
+	ca, server = patches.PodSecrets(r.Settings, d.Spec.Template.Annotations)
 	return server, ca
 }
 

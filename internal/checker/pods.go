@@ -6,7 +6,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
-	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
 )
 
@@ -46,13 +45,7 @@ func (s *snapshot) checkLabelledPod(l *lines, p *corev1.Pod) {
 		l.findings(obj, "", "", res.Unwired)
 		return
 	}
-	ca, tls := set.CASecret, set.ServerTLSSecret
-	if v := p.Annotations[aigw.AnnotationCASecret]; v != "" {
-		ca = v
-	}
-	if v := p.Annotations[aigw.AnnotationServerTLSSecret]; v != "" {
-		tls = v
-	}
+	ca, tls := patches.PodSecrets(set, p.Annotations)
 	l.ok(obj, fmt.Sprintf("mounts the CA Secret %s at %s and the server TLS Secret %s at %s", ca, set.CAMountPath, tls, set.ServerTLSMountPath))
 }
 
