@@ -32,7 +32,7 @@ test: envtest crds helm promtool kustomize lint ## every test: unit, fixtures, e
 	$(MAKE) fuzz
 
 unit: ## the pure tests only (no API server)
-	go test ./patches/... ./webhook/... ./cmd/...
+	go test ./patches/... ./internal/... ./webhook/... ./cmd/...
 
 demo: envtest crds helm ## the seed's scenario on a local control plane started and stopped here
 	@$(TEST_ENV) go run ./test/demo
@@ -81,11 +81,8 @@ fuzz: ## each fuzz target for $(FUZZTIME)
 	go test ./patches -run '^$$' -fuzz '^FuzzPatchVirtualServer$$' -fuzztime $(FUZZTIME)
 	@for f in FuzzMutatePod FuzzMutateConfigMap FuzzMutateVirtualServer FuzzMutateVirtualServerRoute \
 		FuzzValidatePolicy FuzzValidateVirtualServer FuzzValidateVirtualServerRoute FuzzValidateCertificate \
-		FuzzMutateIngress FuzzValidateIngress FuzzReviewGuard; do \
-		echo "go test ./webhook -run '^$$' -fuzz '^$$f\$$' -fuzztime $(FUZZTIME)"; \
-		go test ./webhook -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) || exit 1; \
-	done
-	@for f in FuzzMutateBackendTLSPolicy FuzzValidateBackendTLSPolicy FuzzValidateGateway; do \
+		FuzzMutateIngress FuzzValidateIngress FuzzReviewGuard \
+		FuzzMutateBackendTLSPolicy FuzzValidateBackendTLSPolicy FuzzValidateGateway; do \
 		echo "go test ./webhook -run '^$$' -fuzz '^$$f\$$' -fuzztime $(FUZZTIME)"; \
 		go test ./webhook -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) || exit 1; \
 	done

@@ -888,6 +888,17 @@ func checkRBAC(t *testing.T, r rendering) {
 	if _, ok := cluster[grant{"", "secrets", "create"}]; ok != everywhere {
 		t.Errorf("ClusterRole Secret create: %v, want it only with caSync.namespaces={*}", ok)
 	}
+	// Whenever the ServiceAccount may create ConfigMaps (Gateway API), the policy limits it to the CA
+	// ConfigMap.
+	cmVAP := r.named("ValidatingAdmissionPolicy", "", r.fullname()+"-configmap-writes")
+	if want := r.caSyncSource() != "" && r.gatewayAPI(); (cmVAP != nil) != want ||
+		(r.named("ValidatingAdmissionPolicyBinding", "", r.fullname()+"-configmap-writes") != nil) != want {
+		t.Errorf("ValidatingAdmissionPolicy (and binding) %s-configmap-writes rendered: %v, want %v", r.fullname(), cmVAP != nil, want)
+	} else if want {
+		if expr := fmt.Sprint(slice(cmVAP.Object, "spec", "validations")); !strings.Contains(expr, `"`+r.wiring("caSecret")+`"`) {
+			t.Errorf("ConfigMap ValidatingAdmissionPolicy validations %s: want name %s", expr, r.wiring("caSecret"))
+		}
+	}
 	// Gateway API: the CA ConfigMaps and the BackendTLSPolicies are cached (list, watch); none of
 	// it without the value. Gateways are judged from the request: never read by the server (check
 	// reads them with the check ClusterRole).

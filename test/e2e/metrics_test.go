@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/test/harness"
+	"github.com/aigw-mtls/aigw-mtls-webhook/test/tools"
 	"github.com/aigw-mtls/aigw-mtls-webhook/webhook"
 )
 
@@ -37,12 +37,7 @@ func TestMetricsRequireAnAuthorizedToken(t *testing.T) {
 	space := nsObj.Name
 
 	// The chart's metrics-reader ClusterRole, bound to a "prometheus" ServiceAccount.
-	if _, err := harness.HelmBinary(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
+	tools.Helm.Need(t)
 	objs, err := harness.RenderChart("aigw-mtls-webhook", "aigw-mtls-system")
 	if err != nil {
 		t.Fatal(err)

@@ -25,6 +25,7 @@ import (
 	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/test/harness"
+	"github.com/aigw-mtls/aigw-mtls-webhook/test/tools"
 	"github.com/aigw-mtls/aigw-mtls-webhook/webhook"
 )
 
@@ -127,13 +128,7 @@ func TestServingTLS12OnlyAEADSuites(t *testing.T) {
 		conn.Close()
 	}
 
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("openssl not on the PATH")
-		}
-		t.Skip("openssl not on the PATH")
-	}
+	openssl := tools.OpenSSL.Need(t)
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(ca, hook.CABundle, 0o600); err != nil {
 		t.Fatal(err)

@@ -11,9 +11,7 @@ import (
 // Certificates and Issuers the Helm chart renders with its default values: the proof that what
 // the chart installs gives a working mTLS hop through real nginx.
 func chartVariants(t *testing.T) []variant {
-	if _, err := harness.HelmBinary(); err != nil {
-		tools.Missing(t, err)
-	}
+	tools.Helm.Need(t)
 	objs, err := harness.RenderChart("aigw-mtls-webhook", "aigw-mtls-system")
 	if err != nil {
 		t.Fatal(err)
