@@ -208,6 +208,8 @@ func checkBTPCA(c *collector, v btpValidation, objs objects.Objects, namespace s
 		// Secret without an expected key, so only kubernetes.io/tls Secrets are supported.
 		sec, found, err := lookupSecret(objs, namespace, ref.Name)
 		switch {
+		case notCheckable(c, field, what, err):
+			return nil
 		case err != nil:
 			c.refuse(field, "a readable Secret", err.Error(), BTPInvalid, "recreate the Secret")
 			return nil
@@ -247,6 +249,11 @@ func checkBTPCA(c *collector, v btpValidation, objs objects.Objects, namespace s
 
 func checkBTPHostname(c *collector, hostname string, server serverCert) {
 	field := "spec.validation.hostname"
+	if server.withheld != "" {
+		c.warn(field, fmt.Sprintf("the aigw server certificate (%s) cannot be checked: %s", server.source, server.withheld), NotCheckable,
+			"run `aigw-mtls-webhook check` as a user who may read it")
+		return
+	}
 	if server.leaf == nil {
 		c.warn(field, fmt.Sprintf("cannot be checked yet: neither %s nor a cert-manager Certificate with that secretName exists", server.source), NotCheckedYet,
 			"issue the aigw server certificate")

@@ -73,6 +73,8 @@ func checkGatewayClientSecret(c *collector, field string, objs objects.Objects, 
 	ref := fmt.Sprintf("Secret %s/%s", namespace, name)
 	sec, found, err := lookupSecret(objs, namespace, name)
 	switch {
+	case notCheckable(c, field, ref, err):
+		return
 	case err != nil:
 		c.refuse(field, "a readable Secret", err.Error(), GatewayRefBad, "recreate the Secret")
 		return
