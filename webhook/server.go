@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -160,6 +161,16 @@ func Handlers(o Options, objs objects.Objects) map[string]admission.Handler {
 // NewManager builds the controller-runtime manager that serves the webhooks, metrics and probes.
 // The serving certificate in CertDir is watched and reloaded when it changes.
 func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
+	// The restart on renewal reads the Secrets its Deployments mount from the cache: when the
+	// Secret cache is limited to namespaces, it must hold theirs.
+	if len(o.SecretNamespaces) > 0 {
+		o.SecretNamespaces = append([]string{}, o.SecretNamespaces...)
+		for _, ns := range o.RestartNamespaces {
+			if !slices.Contains(o.SecretNamespaces, ns) {
+				o.SecretNamespaces = append(o.SecretNamespaces, ns)
+			}
+		}
+	}
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return nil, err

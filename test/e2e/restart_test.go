@@ -86,6 +86,9 @@ func TestRestartOnRenewal(t *testing.T) {
 	o := webhook.DefaultOptions()
 	o.CASyncSource = "" // the main test webhook runs the CA sync
 	o.RestartNamespaces = []string{space}
+	// Secrets cached in another namespace only, as the chart's access.secretNamespaces can set it:
+	// the restart's own namespaces are cached all the same.
+	o.SecretNamespaces = []string{"ai-gateway"}
 	hook, err := harness.StartWebhook(env.Config, o)
 	if err != nil {
 		t.Fatal(err)
