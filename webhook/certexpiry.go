@@ -54,33 +54,23 @@ func (c *certExpiryCollector) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	for _, s := range l.Items {
-		keys := []string{corev1.TLSCertKey}
+		key := corev1.TLSCertKey
 		if s.Type == "nginx.org/ca" {
-			keys = []string{src.settings.CAKey}
+			key = src.settings.CAKey
 		}
-		for _, key := range keys {
-			if notAfter, ok := latestExpiry(s.Data[key], key != corev1.TLSCertKey); ok {
-				ch <- prometheus.MustNewConstMetric(certExpiryDesc, prometheus.GaugeValue, float64(notAfter.Unix()), s.Namespace, s.Name, key)
-			}
+		memo := ""
+		if s.ResourceVersion != "" {
+			memo = s.Namespace + "/" + s.Name + "/" + key + "@" + s.ResourceVersion
 		}
-	}
-}
-
-// latestExpiry is the notAfter of the first certificate in pemData, or with bundle the latest of
-// all (a CA bundle during a rotation holds the old CA until it expires; the new one is what counts).
-func latestExpiry(pemData []byte, bundle bool) (time.Time, bool) {
-	list, err := certs.Parse(pemData)
-	if err != nil || len(list) == 0 {
-		return time.Time{}, false
-	}
-	if !bundle {
-		return list[0].NotAfter, true
-	}
-	latest := list[0].NotAfter
-	for _, c := range list[1:] {
-		if c.NotAfter.After(latest) {
-			latest = c.NotAfter
+		list, err := certs.ParseCached(memo, s.Data[key])
+		if err != nil || len(list) == 0 {
+			continue
 		}
+		// A leaf's notAfter is its own; a CA bundle's the latest of its CAs.
+		c := list[0]
+		if key != corev1.TLSCertKey {
+			c = certs.Latest(list)
+		}
+		ch <- prometheus.MustNewConstMetric(certExpiryDesc, prometheus.GaugeValue, float64(c.NotAfter.Unix()), s.Namespace, s.Name, key)
 	}
-	return latest, true
 }

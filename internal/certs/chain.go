@@ -97,3 +97,15 @@ func AllowsUsage(c *x509.Certificate, u x509.ExtKeyUsage) bool {
 	}
 	return false
 }
+
+// Latest is the certificate of certs that expires last (a CA bundle during a rotation holds the old
+// CA until it expires; the new one is what counts); nil for none.
+func Latest(certs []*x509.Certificate) *x509.Certificate {
+	var latest *x509.Certificate
+	for _, c := range certs {
+		if latest == nil || c.NotAfter.After(latest.NotAfter) {
+			latest = c
+		}
+	}
+	return latest
+}

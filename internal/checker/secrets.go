@@ -143,7 +143,7 @@ func checkCertificates(s *snapshot, ns string) []Check {
 		obj := ref("Secret", ns, set.CASecret)
 		var fs rules.Findings
 		var summary string
-		trusted, fs, summary = rules.CABundle(obj, "data."+set.CAKey, sec.Data[set.CAKey], s.o.Now)
+		trusted, fs, summary = rules.CABundle(obj, "data."+set.CAKey, "", sec.Data[set.CAKey], s.o.Now)
 		l.findings(obj, "", summary, fs)
 		if sec.Type != "nginx.org/ca" {
 			trusted = nil // NIC does not load it; reported under Secrets

@@ -180,6 +180,7 @@ func checkBTPCA(c *collector, v btpValidation, objs objects.Objects, namespace s
 	}
 	what := fmt.Sprintf("%s %s/%s", ref.Kind, namespace, ref.Name)
 	var bundle []byte
+	memo := ""
 	if ref.Kind == "ConfigMap" {
 		// internal/controller/state/resolver/configmaps.go validate: data or binaryData ca.crt.
 		raw, ok := objects.Get(objs, "ConfigMap", namespace, ref.Name)
@@ -188,12 +189,16 @@ func checkBTPCA(c *collector, v btpValidation, objs objects.Objects, namespace s
 			return nil
 		}
 		var cm struct {
+			Metadata   objects.Meta      `json:"metadata"`
 			Data       map[string]string `json:"data"`
 			BinaryData map[string][]byte `json:"binaryData"`
 		}
 		if err := objects.Decode(raw, &cm); err != nil {
 			c.refuse(field, "a readable ConfigMap", err.Error(), BTPInvalid, "recreate the ConfigMap")
 			return nil
+		}
+		if rv := cm.Metadata.ResourceVersion; rv != "" {
+			memo = "ConfigMap " + namespace + "/" + ref.Name + "/ca.crt@" + rv
 		}
 		if d, ok := cm.BinaryData["ca.crt"]; ok {
 			bundle = d
@@ -231,7 +236,7 @@ func checkBTPCA(c *collector, v btpValidation, objs objects.Objects, namespace s
 			c.refuse(field, what+" with key ca.crt", "no key ca.crt", Nginx502, "use "+useCA)
 			return nil
 		}
-		bundle = d
+		bundle, memo = d, sec.memo("ca.crt")
 	}
 	// shared/secrets/secrets.go ValidateCA: the first PEM block must be a CERTIFICATE that parses.
 	if t := certs.FirstBlock(bundle); t != "CERTIFICATE" {
@@ -242,7 +247,7 @@ func checkBTPCA(c *collector, v btpValidation, objs objects.Objects, namespace s
 		c.refuse(field, what+" whose ca.crt starts with a PEM CERTIFICATE block (NGF ValidateCA)", found, BTPInvalid, "store the PEM CA certificate first under ca.crt")
 		return nil
 	}
-	trusted, fs, _ := CABundle(c.obj, field, bundle, now)
+	trusted, fs, _ := CABundle(c.obj, field, memo, bundle, now)
 	c.out = append(c.out, fs...)
 	return trusted
 }

@@ -22,7 +22,9 @@ import (
 // self-signed root (nginx's OpenSSL ends a chain only there), and a CA valid now. An expired CA
 // beside a valid one is only reported: OpenSSL prefers the valid issuer, and the CA sync keeps
 // the old CA until it expires on purpose.
-func CABundle(obj, field string, bundle []byte, now time.Time) ([]*x509.Certificate, Findings, string) {
+// memo, when set, names the bundle's content (namespace/name/key@resourceVersion): it is parsed
+// once per memo.
+func CABundle(obj, field, memo string, bundle []byte, now time.Time) ([]*x509.Certificate, Findings, string) {
 	c := &collector{obj: obj}
 	reissue := "store the PEM CA certificate first under ca.crt (the CA sync copies it from cert-manager's CA Secret)"
 	if t := certs.FirstBlock(bundle); t != "CERTIFICATE" {
@@ -33,7 +35,7 @@ func CABundle(obj, field string, bundle []byte, now time.Time) ([]*x509.Certific
 		c.refuse(field, "ca.crt starting with a PEM CERTIFICATE block (NIC reads only the first block)", found, Route500, reissue)
 		return nil, c.out, ""
 	}
-	cs, err := certs.Parse(bundle)
+	cs, err := certs.ParseCached(memo, bundle)
 	if err != nil {
 		c.refuse(field, "PEM CA certificates under ca.crt", err.Error(), Route500, reissue)
 		return nil, c.out, ""
@@ -46,12 +48,7 @@ func CABundle(obj, field string, bundle []byte, now time.Time) ([]*x509.Certific
 		c.refuse(field, "the self-signed root CA in ca.crt (nginx's OpenSSL ends a chain only at a self-signed CA)",
 			"only "+strings.Join(names, ", "), Nginx502, "add the root CA certificate to ca.crt")
 	}
-	latest := cs[0]
-	for _, ca := range cs {
-		if ca.NotAfter.After(latest.NotAfter) {
-			latest = ca
-		}
-	}
+	latest := certs.Latest(cs)
 	valid := certs.ValidAt(cs, now)
 	for _, ca := range cs {
 		problem, notice := certs.Expiry(ca, now)

@@ -20,27 +20,27 @@ func text(fs Findings) string {
 
 func TestCABundle(t *testing.T) {
 	pki := fixtures.PKI(t)
-	cs, fs, sum := CABundle("Secret/ai-gateway/internal-ca", "ca.crt", pki["ca"].PEM, fixtures.Now)
+	cs, fs, sum := CABundle("Secret/ai-gateway/internal-ca", "ca.crt", "", pki["ca"].PEM, fixtures.Now)
 	if len(cs) != 1 || len(fs) != 0 || !strings.HasPrefix(sum, "CA CN=Internal CA, expires in ") {
 		t.Errorf("valid CA: certs %d, findings %q, summary %q", len(cs), text(fs), sum)
 	}
 	// An intermediate alone: nginx cannot end the chain.
-	if _, fs, _ = CABundle("o", "f", pki["intermediate"].PEM, fixtures.Now); !strings.Contains(text(fs), "error: only CN=Intermediate CA") {
+	if _, fs, _ = CABundle("o", "f", "", pki["intermediate"].PEM, fixtures.Now); !strings.Contains(text(fs), "error: only CN=Intermediate CA") {
 		t.Errorf("intermediate only: got %q", text(fs))
 	}
-	if _, fs, _ = CABundle("o", "f", pki["expired-ca"].PEM, fixtures.Now); text(fs) != "error: CN=Expired CA expired on 2021-01-01T00:00:00Z" {
+	if _, fs, _ = CABundle("o", "f", "", pki["expired-ca"].PEM, fixtures.Now); text(fs) != "error: CN=Expired CA expired on 2021-01-01T00:00:00Z" {
 		t.Errorf("expired CA: got %q", text(fs))
 	}
 	// After a rotation the old CA stays until it expires: only a warning, for check and admission alike.
 	both := append(append([]byte{}, pki["ca"].PEM...), pki["expired-ca"].PEM...)
-	if _, fs, _ = CABundle("o", "f", both, fixtures.Now); len(fs.Errors()) != 0 || len(fs.Warnings()) != 1 {
+	if _, fs, _ = CABundle("o", "f", "", both, fixtures.Now); len(fs.Errors()) != 0 || len(fs.Warnings()) != 1 {
 		t.Errorf("rotation bundle: want one warning, got %q", text(fs))
 	}
-	if _, fs, _ = CABundle("o", "f", []byte("junk"), fixtures.Now); !strings.Contains(text(fs), "error: no PEM block") {
+	if _, fs, _ = CABundle("o", "f", "", []byte("junk"), fixtures.Now); !strings.Contains(text(fs), "error: no PEM block") {
 		t.Errorf("junk: got %q", text(fs))
 	}
 	crl := []byte("-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n")
-	if _, fs, _ = CABundle("o", "f", append(crl, pki["ca"].PEM...), fixtures.Now); !strings.Contains(text(fs), "error: a PEM block of type X509 CRL first") || fs[0].Consequence != Route500 {
+	if _, fs, _ = CABundle("o", "f", "", append(crl, pki["ca"].PEM...), fixtures.Now); !strings.Contains(text(fs), "error: a PEM block of type X509 CRL first") || fs[0].Consequence != Route500 {
 		t.Errorf("CRL first: got %q", text(fs))
 	}
 }

@@ -42,7 +42,7 @@ func checkTrustedCertSecret(c *collector, objs objects.Objects, namespace string
 		c.refuse(field, ref+" with key ca.crt (ValidateCASecret)", "no key ca.crt", Route500, "store the CA certificate under key ca.crt")
 		return nil
 	}
-	trusted, fs, _ := CABundle(c.obj, field, sec.Data["ca.crt"], now)
+	trusted, fs, _ := CABundle(c.obj, field, sec.memo("ca.crt"), sec.Data["ca.crt"], now)
 	c.out = append(c.out, fs...)
 	if !e.VerifyServer {
 		return nil

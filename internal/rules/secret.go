@@ -52,17 +52,22 @@ func decodeSecret(raw []byte, namespace string) (*secret, error) {
 
 func (s *secret) ref() string { return "Secret " + s.Metadata.Namespace + "/" + s.Metadata.Name }
 
+// memo names the content under key for certs.ParseCached: namespace/name/key@resourceVersion, ""
+// when the Secret has no resourceVersion (a document, not a cluster object).
+func (s *secret) memo(key string) string {
+	if rv := s.Metadata.ResourceVersion; rv != "" {
+		return s.Metadata.Namespace + "/" + s.Metadata.Name + "/" + key + "@" + rv
+	}
+	return ""
+}
+
 // certificates parses the PEM certificates under key, once per resourceVersion.
 func (s *secret) certificates(key string) ([]*x509.Certificate, error) {
 	data, ok := s.Data[key]
 	if !ok {
 		return nil, fmt.Errorf("no key %s", key)
 	}
-	memo := ""
-	if rv := s.Metadata.ResourceVersion; rv != "" {
-		memo = s.Metadata.Namespace + "/" + s.Metadata.Name + "/" + key + "@" + rv
-	}
-	c, err := certs.ParseCached(memo, data)
+	c, err := certs.ParseCached(s.memo(key), data)
 	if err != nil {
 		return nil, fmt.Errorf("key %s: %w", key, err)
 	}
