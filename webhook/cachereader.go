@@ -10,9 +10,10 @@ import (
 	"sync"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -88,25 +89,14 @@ func (o *cacheObjects) list(ctx context.Context, kind, namespace string) ([][]by
 		return nil, fmt.Errorf("listing %ss in namespace %q from the webhook's cache: %w", kind, namespace, err)
 	}
 	var out [][]byte
-	switch l := l.(type) {
-	case *corev1.SecretList:
-		for i := range l.Items {
-			if raw, err := json.Marshal(&l.Items[i]); err == nil {
-				out = append(out, raw)
-			}
+	err := apimeta.EachListItem(l, func(obj runtime.Object) error {
+		if raw, err := json.Marshal(obj); err == nil {
+			out = append(out, raw)
 		}
-	case *corev1.ConfigMapList:
-		for i := range l.Items {
-			if raw, err := json.Marshal(&l.Items[i]); err == nil {
-				out = append(out, raw)
-			}
-		}
-	case *unstructured.UnstructuredList:
-		for i := range l.Items {
-			if raw, err := json.Marshal(l.Items[i].Object); err == nil {
-				out = append(out, raw)
-			}
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing %ss in namespace %q from the webhook's cache: %w", kind, namespace, err)
 	}
 	return out, nil
 }

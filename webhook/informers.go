@@ -32,11 +32,8 @@ type informers struct {
 // discovery call to the API server.
 const retryMissingAfter = time.Second
 
-// newInformers starts the informers of kinds (none given: cachedKinds).
+// newInformers starts the informers of kinds.
 func newInformers(c cache.Cache, kinds ...string) *informers {
-	if len(kinds) == 0 {
-		kinds = cachedKinds
-	}
 	return &informers{cache: c, kinds: kinds, RetryEvery: 5 * time.Second, started: map[string]bool{}, missing: map[string]error{}, tried: map[string]time.Time{}}
 }
 
