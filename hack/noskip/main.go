@@ -19,7 +19,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"time"
 )
 
 //go:embed skips.txt
@@ -29,12 +28,10 @@ const module = "github.com/aigw-mtls/aigw-mtls-webhook/"
 
 // event is one line of `go test -json` (cmd/test2json).
 type event struct {
-	Time        time.Time
-	Action      string
-	Package     string
-	Test        string
-	Output      string
-	FailedBuild string
+	Action  string
+	Package string
+	Test    string
+	Output  string
 }
 
 // allowed is a skip skips.txt permits: a package (relative to the module) and a test name pattern.
@@ -108,7 +105,6 @@ type result struct {
 	ranNone    []string
 	passed     int
 	failed     int
-	badLines   int
 }
 
 // run reads go test's events from in and writes the readable output to out.
@@ -128,7 +124,6 @@ func run(in io.Reader, out io.Writer, list []allowed) *result {
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil || e.Action == "" {
 			// Not an event (a build error printed as text): pass it through.
 			fmt.Fprintln(out, sc.Text())
-			res.badLines++
 			continue
 		}
 		if e.Action == "build-output" {

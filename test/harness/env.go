@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	goruntime "runtime"
 	"strings"
 
 	certmanagerv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
@@ -26,10 +25,7 @@ import (
 const K8sVersion = "1.37.2"
 
 // RepoRoot is the module's root directory.
-func RepoRoot() string {
-	_, file, _, _ := goruntime.Caller(0)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
-}
+func RepoRoot() string { return tools.RepoRoot() }
 
 // AssetsDir is where kube-apiserver and etcd are: $KUBEBUILDER_ASSETS, else the folder
 // `make envtest` fills.
