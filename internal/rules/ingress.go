@@ -73,8 +73,8 @@ func Ingress(raw []byte, namespace string, s aigw.Settings, objs objects.Objects
 				if slices.Contains(aigwServices, svc) {
 					c.refuse("metadata.annotations["+ingress.AnnotationGRPCServices+"]",
 						fmt.Sprintf("no aigw Service under the Ingress-wide egressMTLS Policy %s", egress),
-						fmt.Sprintf("%s: NIC renders the Policy as proxy_ssl_* in the server block, which grpc_pass ignores", svc),
-						AigwRefuses, "move the gRPC paths to a minion Ingress (nginx.org/mergeable-ingress-type: minion) that references the Policy itself: NIC renders it as grpc_ssl_* there")
+						fmt.Sprintf("%s: with http2: \"true\" in NIC's ConfigMap, NIC renders the Policy as proxy_ssl_* in the server block, which grpc_pass ignores; with NIC's default http2: false, NIC ignores %s (internal/configs/ingress.go generateNginxCfg: \"requires HTTP2, ignoring\") and proxies gRPC over HTTP/1.1, which gRPC clients cannot use", svc, ingress.AnnotationGRPCServices),
+						GRPCFails, "move the gRPC paths to a minion Ingress (nginx.org/mergeable-ingress-type: minion) that references the Policy itself, with http2: \"true\" in NIC's ConfigMap: NIC renders the Policy as grpc_ssl_* there")
 				}
 			}
 		}
