@@ -38,8 +38,15 @@ func lookupPolicy(objs objects.Objects, k PolicyKey) *policy {
 // (internal/configs/policy.go generatePolicies) and addEgressMTLSConfig keeps the first
 // egressMTLS Policy, ignoring every later one with a warning. A reference to a Policy that cannot
 // be read (not applied yet, or withheld) is not known to be one.
+//
+// Each distinct Policy is read once, so a list repeating one name costs one lookup per name.
 func EgressMTLSInUse(objs objects.Objects, refs []PolicyKey) int {
+	seen := make(map[PolicyKey]bool, len(refs))
 	for i, k := range refs {
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
 		if p := lookupPolicy(objs, k); p != nil && p.egress != nil {
 			return i
 		}

@@ -112,7 +112,7 @@ func judgeRoutes(raw []byte, namespace string, s aigw.Settings, objs objects.Obj
 			if ref.Name == "" || len(dns1123Subdomain(ref.Name)) > 0 {
 				continue
 			}
-			if p := lookupPolicy(objs, keys[j]); inUse >= 0 && j > inUse && p != nil && p.egress != nil && keys[j] != keys[inUse] {
+			if p := ignoredEgressMTLS(objs, keys, inUse, j); p != nil {
 				at := fmt.Sprintf("%s[%d]", field, j)
 				c.warn(at, fmt.Sprintf("Policy %s is an egressMTLS Policy listed after %s, the one NIC applies: ignored by NIC (internal/configs/policy.go addEgressMTLSConfig)", key, keys[inUse]),
 					PolicyIgnored, fmt.Sprintf("remove %s from %s", ref.Name, field))
@@ -247,4 +247,16 @@ func PolicyReference(obj, field, name, namespace string) Findings {
 	c := &collector{obj: obj}
 	policyReferences(c, field, []policyRef{{Name: name, Namespace: namespace}}, "")
 	return c.out
+}
+
+// ignoredEgressMTLS is the Policy of reference j when it is an egressMTLS Policy listed after the
+// one NIC applies (index inUse), else nil.
+func ignoredEgressMTLS(objs objects.Objects, keys []PolicyKey, inUse, j int) *policy {
+	if inUse < 0 || j <= inUse || keys[j] == keys[inUse] {
+		return nil
+	}
+	if p := lookupPolicy(objs, keys[j]); p != nil && p.egress != nil {
+		return p
+	}
+	return nil
 }
