@@ -14,9 +14,11 @@ import (
 )
 
 // PatchIngress wires a networking.k8s.io/v1 Ingress labelled with the selector the way NIC v5.5.4
-// applies egress mTLS to Ingresses: the aigw Services it sends to are added to
+// applies egress mTLS to Ingresses: the aigw Services it sends to (ingressServices: those
+// mtls.aigw.io/services names, else those the Policy's sslName names) are added to
 // nginx.org/ssl-services (NIC then proxies to them over https://) and the EgressMTLS Policy to
-// nginx.org/policies. Both lists keep their entries, in order, and gain only what they lack.
+// nginx.org/policies, unless the first egressMTLS Policy listed already is one for aigw
+// (ingressPolicyInUse). Both lists keep their entries, in order, and gain only what they lack.
 //
 // Mergeable Ingresses (internal/configs/ingress.go generateNginxCfgForMergeableIngresses): a
 // master has no paths, and NIC drops nginx.org/ssl-services from it (annotations.go
