@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	jsonpatchapply "github.com/evanphx/json-patch/v5"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules/fixtures"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected fixture files from the current output")
@@ -93,17 +95,22 @@ func readYAMLAsJSON(t *testing.T, path string) []byte {
 	return j
 }
 
-// fixtureObjects reads the (multi-document) objects file of a case; none when it is absent.
+// fixturePKI is the test PKI {{b64 "name"}} in an objects file stands for (fixtures.PKI).
+var fixturePKI = struct {
+	sync.Once
+	pki map[string]*fixtures.Cert
+}{}
+
+// fixtureObjects reads the (multi-document) objects file of a case, with {{b64 "name"}} rendered
+// as in the rule fixtures; none when it is absent.
 func fixtureObjects(t *testing.T, path string) *objects.ObjectSet {
 	t.Helper()
 	set := objects.NewObjectSet("ai-gateway")
-	b, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
+	if _, err := os.Stat(path); os.IsNotExist(err) {
 		return set
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	fixturePKI.Do(func() { fixturePKI.pki = fixtures.PKI(t) })
+	b, _ := fixtures.Render(t, path, fixturePKI.pki)
 	for _, doc := range strings.Split(string(b), "\n---\n") {
 		j, err := yaml.YAMLToJSON([]byte(doc))
 		if err != nil {

@@ -14,9 +14,11 @@ import (
 )
 
 // PatchIngress wires a networking.k8s.io/v1 Ingress labelled with the selector the way NIC v5.5.4
-// applies egress mTLS to Ingresses: the aigw Services it sends to are added to
+// applies egress mTLS to Ingresses: the aigw Services it sends to (ingressServices: those
+// mtls.aigw.io/services names, else those the Policy's sslName names) are added to
 // nginx.org/ssl-services (NIC then proxies to them over https://) and the EgressMTLS Policy to
-// nginx.org/policies. Both lists keep their entries, in order, and gain only what they lack.
+// nginx.org/policies, unless the first egressMTLS Policy listed already is one for aigw
+// (ingressPolicyInUse). Both lists keep their entries, in order, and gain only what they lack.
 //
 // Mergeable Ingresses (internal/configs/ingress.go generateNginxCfgForMergeableIngresses): a
 // master has no paths, and NIC drops nginx.org/ssl-services from it (annotations.go
@@ -43,16 +45,25 @@ func PatchIngress(raw []byte, namespace string, s aigw.Settings, objs objects.Ob
 		problem.Object = obj
 		return Result{Findings: rules.Findings{*problem}}, nil
 	}
-	services, problem := ingressServices(ing, meta.Annotations)
+	want := policy.key(own)
+	using, found, problem := ingressPolicyInUse(ing, own, want, s, objs)
 	if problem != nil {
 		problem.Object = obj
 		return Result{Findings: rules.Findings{*problem}}, nil
 	}
-	if len(services) == 0 {
-		return Result{Findings: rules.Findings{warning(obj, "spec", "no backend Service: nothing to wire", "", "")}}, nil
+	services, notes, problem := ingressServices(ing, own, using, objs)
+	if problem != nil {
+		problem.Object = obj
+		return Result{Findings: rules.Findings{*problem}}, nil
+	}
+	res := Result{Findings: notes}
+	for i := range res.Findings {
+		res.Findings[i].Object = obj
+	}
+	if len(services) == 0 && !found {
+		return res, nil
 	}
 
-	var res Result
 	set := map[string]string{}
 	sslField := "metadata.annotations[" + ingress.AnnotationSSLServices + "]"
 	cur, has := meta.Annotations[ingress.AnnotationSSLServices]
@@ -71,41 +82,22 @@ func PatchIngress(raw []byte, namespace string, s aigw.Settings, objs objects.Ob
 	if len(missing) > 0 {
 		set[ingress.AnnotationSSLServices] = joinList(cur, has, missing)
 	}
-
-	polField := "metadata.annotations[" + ingress.AnnotationPolicies + "]"
-	want := policy.key(own)
-	entry := policy.Name
-	if policy.Namespace != "" && policy.Namespace != own {
-		entry = policy.Namespace + "/" + policy.Name
-	}
-	curPol, hasPol := meta.Annotations[ingress.AnnotationPolicies]
-	found := false
-	if hasPol {
-		for _, ref := range ingress.PolicyRefs(curPol, own) {
-			if ref.Key() == want {
-				found = true
-				continue
-			}
-			// NIC keeps the first egressMTLS Policy of a context and ignores the rest with a
-			// warning (internal/configs/policy.go: addEgressMTLSConfig).
-			if !found && isEgressMTLSPolicy(objs, ref.Namespace, ref.Name) {
-				res.Findings = append(res.Findings, conflict(obj, polField,
-					fmt.Sprintf("one egressMTLS Policy (%s)", want), ref.Key()+" with egressMTLS already referenced", rules.PolicyIgnored,
-					fmt.Sprintf("remove %s from %s or set annotation %s: %s", ref.Entry, ingress.AnnotationPolicies, aigw.AnnotationPolicy, ref.Key())))
-			}
-		}
-	}
-	if len(res.Findings) > 0 {
-		return Result{Findings: res.Findings}, nil
-	}
 	if !found {
+		entry := policy.Name
+		if policy.Namespace != "" && policy.Namespace != own {
+			entry = policy.Namespace + "/" + policy.Name
+		}
+		curPol, hasPol := meta.Annotations[ingress.AnnotationPolicies]
 		set[ingress.AnnotationPolicies] = joinList(curPol, hasPol, []string{entry})
-		res.Unwired = append(res.Unwired, conflict(obj, polField, "the EgressMTLS Policy "+want, "none", rules.NoClientCert,
+		res.Unwired = append(res.Unwired, conflict(obj, "metadata.annotations["+ingress.AnnotationPolicies+"]", "the EgressMTLS Policy "+want, "none", rules.NoClientCert,
 			fmt.Sprintf("re-apply the Ingress through the webhook, or add %s to %s", entry, ingress.AnnotationPolicies)))
 	}
 
 	res.Wiring = annotationsOps(meta, set)
-	record := fmt.Sprintf("policy=%s,services=%s", want, strings.Join(services, "+"))
+	record := "policy=" + using.String()
+	if len(services) > 0 {
+		record += ",services=" + strings.Join(services, "+")
+	}
 	withWiring := meta
 	if len(set) > 0 && meta.Annotations == nil {
 		withWiring.Annotations = set
@@ -114,22 +106,98 @@ func PatchIngress(raw []byte, namespace string, s aigw.Settings, objs objects.Ob
 	return res, nil
 }
 
-// ingressServices are the Services to wire (ingress.Ingress.AigwServices); a listed name that is
-// no backend Service is a conflict.
-func ingressServices(ing ingress.Ingress, ann map[string]string) ([]string, *rules.Finding) {
-	selected, missing := ing.AigwServices(ann[aigw.AnnotationServices])
-	if len(missing) == 0 {
-		return selected, nil
+// ingressPolicyInUse decides which egressMTLS Policy NIC will apply to the Ingress
+// (rules.EgressMTLSInUse, as the validation decides it): found when nginx.org/policies already
+// lists ours before any other egressMTLS Policy, or when the first one it lists is one for aigw
+// (rules.EgressMTLSForAigw: wired by hand, in any namespace); using is that Policy, else ours. Any
+// other egressMTLS Policy first is a conflict: NIC would ignore ours.
+func ingressPolicyInUse(ing ingress.Ingress, own, want string, s aigw.Settings, objs objects.Objects) (using rules.PolicyKey, found bool, problem *rules.Finding) {
+	wantNS, wantName, _ := strings.Cut(want, "/")
+	using = rules.PolicyKey{Namespace: wantNS, Name: wantName}
+	v, has := ing.Metadata.Annotations[ingress.AnnotationPolicies]
+	if !has {
+		return using, false, nil
 	}
-	existing := strings.Join(ing.Services(), ", ")
-	if existing == "" {
-		existing = "none"
+	refs := ingress.PolicyRefs(v, own)
+	keys := make([]rules.PolicyKey, len(refs))
+	ours := -1
+	for i, ref := range refs {
+		keys[i] = rules.PolicyKey{Namespace: ref.Namespace, Name: ref.Name}
+		if ours < 0 && ref.Key() == want {
+			ours = i
+		}
 	}
-	f := conflict("", "metadata.annotations["+aigw.AnnotationServices+"]",
-		fmt.Sprintf("a comma-separated list of the Ingress's backend Services (%s)", existing),
-		fmt.Sprintf("%q, with no backend Service named %s", ann[aigw.AnnotationServices], strings.Join(missing, ", ")),
-		rules.NotRouted, "name only backend Services of this Ingress, or remove the annotation to wire all of them")
-	return nil, &f
+	inUse := rules.EgressMTLSInUse(objs, keys)
+	switch {
+	case ours >= 0 && (inUse < 0 || ours <= inUse):
+		return using, true, nil
+	case inUse < 0:
+		return using, false, nil
+	case rules.EgressMTLSForAigw(objs, keys[inUse], s):
+		return keys[inUse], true, nil
+	}
+	f := conflict("", "metadata.annotations["+ingress.AnnotationPolicies+"]",
+		fmt.Sprintf("one egressMTLS Policy (%s, or one whose sslName the aigw server certificate covers)", want),
+		keys[inUse].String()+" with egressMTLS already referenced", rules.PolicyIgnored,
+		fmt.Sprintf("remove %s from %s or set annotation %s: %s", refs[inUse].Entry, ingress.AnnotationPolicies, aigw.AnnotationPolicy, keys[inUse]))
+	return using, false, &f
+}
+
+// ingressServices are the aigw Services to wire (ingress.Ingress.AigwServices): those
+// mtls.aigw.io/services lists, else the backend Services whose DNS name the sslName of the
+// egressMTLS Policy names. A listed name that is no backend Service is a conflict; backend
+// Services left out (not aigw, and not already in nginx.org/ssl-services) are said in a warning,
+// as is a Policy whose sslName cannot be read.
+func ingressServices(ing ingress.Ingress, own string, policy rules.PolicyKey, objs objects.Objects) ([]string, rules.Findings, *rules.Finding) {
+	ann := ing.Metadata.Annotations
+	backends := ing.Services()
+	if len(backends) == 0 {
+		return nil, rules.Findings{warning("", "spec", "no backend Service: nothing to wire", "", "")}, nil
+	}
+	field := "metadata.annotations[" + aigw.AnnotationServices + "]"
+	if strings.TrimSpace(ann[aigw.AnnotationServices]) != "" {
+		selected, missing := ing.AigwServices(ann[aigw.AnnotationServices], "", own)
+		if len(missing) == 0 {
+			return selected, nil, nil
+		}
+		f := conflict("", field,
+			fmt.Sprintf("a comma-separated list of the Ingress's backend Services (%s)", strings.Join(backends, ", ")),
+			fmt.Sprintf("%q, with no backend Service named %s", ann[aigw.AnnotationServices], strings.Join(missing, ", ")),
+			rules.NotRouted, "name only backend Services of this Ingress, or remove the annotation to wire those the Policy's sslName names")
+		return nil, nil, &f
+	}
+	name := fmt.Sprintf("name the aigw Services in %s (comma-separated)", aigw.AnnotationServices)
+	sslName, known := rules.EgressMTLSSSLName(objs, policy)
+	if !known || sslName == "" {
+		why := "which cannot be read"
+		switch {
+		case known:
+			why = "which sets no sslName"
+		case objects.Available(objs, "Policy", policy.Namespace) == nil:
+			why = "which is not found (or is no egressMTLS Policy)"
+		}
+		return nil, rules.Findings{warning("", field,
+			fmt.Sprintf("no backend Service is wired: the aigw Services are those whose DNS name the sslName of the egressMTLS Policy %s names, %s", policy, why),
+			rules.LeftAsIs, "apply the Policy first and re-apply the Ingress (check reports it until it is wired), or "+name)}, nil
+	}
+	selected, _ := ing.AigwServices("", sslName, own)
+	var listed []string
+	if v, ok := ann[ingress.AnnotationSSLServices]; ok {
+		listed = ingress.ServiceList(v)
+	}
+	var others []string
+	for _, svc := range backends {
+		if !slices.Contains(selected, svc) && !slices.Contains(listed, svc) {
+			others = append(others, svc)
+		}
+	}
+	if len(others) == 0 {
+		return selected, nil, nil
+	}
+	return selected, rules.Findings{warning("", field,
+		fmt.Sprintf("%s: not aigw (the sslName %s of the egressMTLS Policy %s names no such Service in %s), left out of %s",
+			strings.Join(others, ", "), sslName, policy, own, ingress.AnnotationSSLServices),
+		rules.LeftAsIs, "if one of them is aigw, "+name)}, nil
 }
 
 // joinList appends entries to a comma-separated annotation value, keeping what is there as

@@ -189,22 +189,32 @@ func (w *vsWiring) route(kind, routesKey string, i int, raw json.RawMessage, s a
 		return err
 	}
 	want := w.policy.key(w.own)
-	found := false
+	keys := make([]rules.PolicyKey, len(list))
+	ours := -1
 	for j, p := range list {
 		ref, err := rawPolicyRef(p, fmt.Sprintf("%s.policies[%d]", at, j))
 		if err != nil {
 			return err
 		}
-		if k := ref.key(w.own); k == want {
-			found = true
-		} else if w.isEgressMTLS(ref) {
-			// NIC keeps the first egressMTLS Policy of a context and ignores the rest with a warning
-			// (internal/configs/policy.go: addEgressMTLSConfig).
-			w.res.Findings = append(w.res.Findings, conflict(w.obj, field,
-				fmt.Sprintf("one egressMTLS Policy (%s)", want),
-				k+" with egressMTLS already referenced", rules.PolicyIgnored,
-				fmt.Sprintf("remove the reference to %s or set annotation %s: %s", k, aigw.AnnotationPolicy, k)))
+		ns := ref.Namespace
+		if ns == "" {
+			ns = w.own
 		}
+		keys[j] = rules.PolicyKey{Namespace: ns, Name: ref.Name}
+		if ours < 0 && ref.key(w.own) == want {
+			ours = j
+		}
+	}
+	// NIC applies the first egressMTLS Policy of a context and ignores the rest with a warning
+	// (rules.EgressMTLSInUse): another one before ours is a conflict.
+	inUse := rules.EgressMTLSInUse(w.objs, keys)
+	found := ours >= 0 && (inUse < 0 || ours <= inUse)
+	if !found && inUse >= 0 {
+		k := keys[inUse].String()
+		w.res.Findings = append(w.res.Findings, conflict(w.obj, field,
+			fmt.Sprintf("one egressMTLS Policy (%s)", want),
+			k+" with egressMTLS already referenced", rules.PolicyIgnored,
+			fmt.Sprintf("remove the reference to %s or set annotation %s: %s", k, aigw.AnnotationPolicy, k)))
 	}
 	p := fmt.Sprintf("/spec/%s/%d/policies", routesKey, i)
 	if !found && !(kind == "VirtualServerRoute" && len(list) == 0) {
@@ -306,33 +316,6 @@ func vsActionUpstream(raw json.RawMessage, at string) (string, error) {
 		return "", err
 	}
 	return rawString(proxy, "upstream", at+".proxy")
-}
-
-// isEgressMTLS reports whether ref names a Policy known to have spec.egressMTLS.
-func (w *vsWiring) isEgressMTLS(ref routePolicyRef) bool {
-	ns := ref.Namespace
-	if ns == "" {
-		ns = w.own
-	}
-	return isEgressMTLSPolicy(w.objs, ns, ref.Name)
-}
-
-// isEgressMTLSPolicy reports whether the Policy namespace/name is known to have spec.egressMTLS.
-// A Policy that cannot be found is not a conflict: it may simply not be applied yet.
-func isEgressMTLSPolicy(objs objects.Objects, namespace, name string) bool {
-	if objects.Available(objs, "Policy", namespace) != nil {
-		return false // withheld from the requesting user: never a conflict that names it
-	}
-	raw, ok := objects.Get(objs, "Policy", namespace, name)
-	if !ok {
-		return false
-	}
-	pol, err := rawObject(raw, "Policy")
-	if err != nil {
-		return false
-	}
-	spec, err := rawObject(pol["spec"], "spec")
-	return err == nil && spec["egressMTLS"] != nil && string(spec["egressMTLS"]) != "null"
 }
 
 // vsPolicyFor is the Policy to reference: the annotation's, else the default; "ns/name" names

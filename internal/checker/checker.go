@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/ingress"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
 	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
 )
@@ -120,7 +121,7 @@ func Run(ctx context.Context, c client.Reader, o Options) (*Report, error) {
 			checks = append(checks, run(s, ns)...)
 		}
 	}
-	checks = append(checks, checkNGINXIngress(ctx, c)...)
+	checks = append(checks, checkNGINXIngress(ctx, c, grpcIngresses(s))...)
 	checks = append(checks, checkWebhooks(s)...)
 	return newReport(checks, s.namespaces), nil
 }
@@ -184,4 +185,15 @@ func ref(kind, namespace, name string) string {
 		return kind + "/" + name
 	}
 	return kind + "/" + namespace + "/" + name
+}
+
+// grpcIngresses are the labelled Ingresses with nginx.org/grpc-services.
+func grpcIngresses(s *snapshot) []string {
+	var out []string
+	for i := range s.ingresses {
+		if _, ok := s.ingresses[i].Annotations[ingress.AnnotationGRPCServices]; ok {
+			out = append(out, ref("Ingress", s.ingresses[i].Namespace, s.ingresses[i].Name))
+		}
+	}
+	return out
 }

@@ -9,6 +9,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
@@ -33,7 +34,10 @@ const nicFix = "upgrade NGINX Ingress Controller to a release with the fix of it
 // reloadIfUnchanged = !DynamicSSLReloadEnabled() to internal/configs/configurator.go
 // AddOrUpdateResources). proxy_ssl_trusted_certificate is read only at a reload, so nginx keeps
 // the old CA. Before 3.4.0 the flag does not exist and every Secret update reloads.
-func checkNGINXIngress(ctx context.Context, c client.Reader) []Check {
+//
+// grpcIngresses are the labelled Ingresses with nginx.org/grpc-services: for each NIC, check says
+// whether its ConfigMap enables HTTP/2, which decides what NIC does with that annotation.
+func checkNGINXIngress(ctx context.Context, c client.Reader, grpcIngresses []string) []Check {
 	var found []nicContainer
 	for _, kind := range []string{"Deployment", "DaemonSet"} {
 		l := newLines(SectionNIC, "")
@@ -60,8 +64,45 @@ func checkNGINXIngress(ctx context.Context, c client.Reader) []Check {
 	var out []Check
 	for _, n := range found {
 		out = append(out, n.check(ctx, c)...)
+		if len(grpcIngresses) > 0 {
+			out = append(out, n.checkHTTP2(ctx, c, grpcIngresses)...)
+		}
 	}
 	return out
+}
+
+// checkHTTP2 says which case the labelled Ingresses with nginx.org/grpc-services are in. NIC reads
+// http2 from its ConfigMap with strconv.ParseBool, false when absent or invalid
+// (internal/configs/configmaps.go ParseConfigMap, parsing_helpers.go GetMapKeyAsBool); with
+// http2 false it ignores nginx.org/grpc-services (internal/configs/ingress.go generateNginxCfg:
+// "requires HTTP2, ignoring") and proxies those Services over HTTP/1.1.
+func (n nicContainer) checkHTTP2(ctx context.Context, c client.Reader, grpcIngresses []string) []Check {
+	l := newLines(SectionNIC, n.namespace)
+	obj := ref(n.kind, n.namespace, n.name)
+	ingresses := strings.Join(grpcIngresses, ", ")
+	ns, name, ok := strings.Cut(n.configMap, "/")
+	var cm corev1.ConfigMap
+	if !ok {
+		return nil
+	}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &cm); err != nil && !apierrors.IsNotFound(err) {
+		l.warn(obj, fmt.Sprintf("its ConfigMap %s cannot be read (%v), so whether NIC applies nginx.org/grpc-services of %s (http2) is not checked", n.configMap, err, ingresses),
+			"grant get on that ConfigMap to the user running check")
+		return l.out
+	}
+	if on, err := strconv.ParseBool(cm.Data["http2"]); err == nil && on {
+		l.ok(obj, fmt.Sprintf("ConfigMap %s sets http2: %q: NIC applies nginx.org/grpc-services of %s; an egressMTLS Policy reaches their gRPC locations only from a minion Ingress",
+			n.configMap, cm.Data["http2"], ingresses))
+		return l.out
+	}
+	found := "does not set http2 (NIC's default: false)"
+	if v, set := cm.Data["http2"]; set {
+		found = fmt.Sprintf("sets http2: %q (false for NIC)", v)
+	}
+	l.warn(obj, fmt.Sprintf("ConfigMap %s %s: NIC ignores nginx.org/grpc-services of %s (internal/configs/ingress.go generateNginxCfg: \"requires HTTP2, ignoring\") and proxies their gRPC paths over HTTP/1.1, which gRPC clients cannot use",
+		n.configMap, found, ingresses),
+		fmt.Sprintf("set http2: \"true\" in ConfigMap %s, or remove nginx.org/grpc-services", n.configMap))
+	return l.out
 }
 
 // nicContainer is one container running NGINX Ingress Controller.

@@ -87,9 +87,10 @@ func (ing Ingress) Services() []string {
 }
 
 // AigwServices are the Services to wire, in the Ingress's order: those the comma-separated list
-// names (the mtls.aigw.io/services annotation), else every backend Service; missing are the listed
-// names that are no backend Service of the Ingress.
-func (ing Ingress) AigwServices(list string) (selected, missing []string) {
+// names (the mtls.aigw.io/services annotation), else the backend Services whose in-cluster DNS
+// name the egressMTLS Policy's sslName is (ServiceNamed); missing are the listed names that are no
+// backend Service of the Ingress.
+func (ing Ingress) AigwServices(list, sslName, namespace string) (selected, missing []string) {
 	all := ing.Services()
 	var want []string
 	for _, n := range strings.Split(list, ",") {
@@ -98,7 +99,12 @@ func (ing Ingress) AigwServices(list string) (selected, missing []string) {
 		}
 	}
 	if len(want) == 0 {
-		return all, nil
+		for _, n := range all {
+			if ServiceNamed(sslName, n, namespace) {
+				selected = append(selected, n)
+			}
+		}
+		return selected, nil
 	}
 	for _, n := range want {
 		if !slices.Contains(all, n) {
@@ -111,6 +117,22 @@ func (ing Ingress) AigwServices(list string) (selected, missing []string) {
 		}
 	}
 	return selected, missing
+}
+
+// ServiceNamed reports whether host is a DNS name of the Service svc in namespace: svc (from the
+// same namespace), svc.namespace, or svc.namespace.svc followed by any cluster domain
+// (svc.namespace.svc.cluster.local).
+func ServiceNamed(host, svc, namespace string) bool {
+	labels := strings.Split(strings.ToLower(host), ".")
+	switch {
+	case svc == "" || labels[0] != svc:
+		return false
+	case len(labels) == 1:
+		return true
+	case labels[1] != namespace:
+		return false
+	}
+	return len(labels) == 2 || labels[2] == "svc"
 }
 
 // ServiceList splits a nginx.org/ssl-services (or grpc-services) value as NIC does

@@ -43,6 +43,10 @@ const (
 	PlainHTTP       = "NIC speaks plain HTTP to aigw, which expects TLS"
 	NoClientCert    = "NIC connects without its client certificate and aigw refuses"
 	IngressRejected = "NIC rejects the whole Ingress and serves none of its paths"
+	LeftAsIs        = "NIC proxies to them as before: plain HTTP, without the Policy"
+	GRPCFails       = "no gRPC request reaches aigw: without the client certificate aigw refuses them (502), and over HTTP/1.1 gRPC does not work"
+	Host500         = "NIC answers 500 on every path of this host"
+	Minion500       = "NIC answers 500 on every path of this minion"
 )
 
 // Finding is one problem found about an object.

@@ -36,30 +36,20 @@ func Ingress(raw []byte, namespace string, s aigw.Settings, objs objects.Objects
 		ingressServiceList(c, sslField, ssl, services)
 	}
 
-	var egress []string
+	var egress string // the egressMTLS Policy NIC applies
 	polField := "metadata.annotations[" + ingress.AnnotationPolicies + "]"
 	if v, ok := ann[ingress.AnnotationPolicies]; ok {
-		refs := ingressPolicyNames(c, polField, v, ns)
-		judged := map[string]bool{}
-		for _, ref := range refs {
-			if judged[ref.Key()] {
-				continue
-			}
-			judged[ref.Key()] = true
-			isEgress, err := referencedPolicy(c, fmt.Sprintf("%s (%s)", polField, ref.Entry), ref.Namespace, ref.Name, s, objs, now)
-			if err != nil {
-				return nil, err
-			}
-			if isEgress {
-				egress = append(egress, ref.Key())
-			}
+		var err error
+		if egress, err = ingressPolicies(c, polField, ingressPolicyNames(c, polField, v, ns), ing.Type(), s, objs, now); err != nil {
+			return nil, err
 		}
 	}
-	if ing.Type() == ingress.Master || len(egress) == 0 {
+	if ing.Type() == ingress.Master || egress == "" {
 		return c.out, nil
 	}
 
-	aigwServices, _ := ing.AigwServices(ann[aigw.AnnotationServices])
+	sslName, _ := EgressMTLSSSLName(objs, ingressPolicyKey(egress))
+	aigwServices, _ := ing.AigwServices(ann[aigw.AnnotationServices], sslName, ns)
 	// NIC proxies to a Service over https:// only when nginx.org/ssl-services names it
 	// (internal/configs/ingress.go generateNginxCfg: isSSLEnabled); the proxy_ssl_* directives of
 	// the Policy apply to https:// upstreams only.
@@ -69,7 +59,7 @@ func Ingress(raw []byte, namespace string, s aigw.Settings, objs objects.Objects
 	}
 	for _, svc := range aigwServices {
 		if !slices.Contains(listed, svc) {
-			c.refuse(sslField, "the aigw Service "+svc+", which the egressMTLS Policy "+egress[0]+" is for",
+			c.refuse(sslField, "the aigw Service "+svc+", which the egressMTLS Policy "+egress+" is for",
 				"none", PlainHTTP, fmt.Sprintf("add %s to %s (comma-separated, no spaces)", svc, ingress.AnnotationSSLServices))
 		}
 	}
@@ -82,9 +72,9 @@ func Ingress(raw []byte, namespace string, s aigw.Settings, objs objects.Objects
 			for _, svc := range ingress.ServiceList(v) {
 				if slices.Contains(aigwServices, svc) {
 					c.refuse("metadata.annotations["+ingress.AnnotationGRPCServices+"]",
-						fmt.Sprintf("no aigw Service under the Ingress-wide egressMTLS Policy %s", egress[0]),
-						fmt.Sprintf("%s: NIC renders the Policy as proxy_ssl_* in the server block, which grpc_pass ignores", svc),
-						AigwRefuses, "move the gRPC paths to a minion Ingress (nginx.org/mergeable-ingress-type: minion) that references the Policy itself: NIC renders it as grpc_ssl_* there")
+						fmt.Sprintf("no aigw Service under the Ingress-wide egressMTLS Policy %s", egress),
+						fmt.Sprintf("%s: with http2: \"true\" in NIC's ConfigMap, NIC renders the Policy as proxy_ssl_* in the server block, which grpc_pass ignores; with NIC's default http2: false, NIC ignores %s (internal/configs/ingress.go generateNginxCfg: \"requires HTTP2, ignoring\") and proxies gRPC over HTTP/1.1, which gRPC clients cannot use", svc, ingress.AnnotationGRPCServices),
+						GRPCFails, "move the gRPC paths to a minion Ingress (nginx.org/mergeable-ingress-type: minion) that references the Policy itself, with http2: \"true\" in NIC's ConfigMap: NIC renders the Policy as grpc_ssl_* there")
 				}
 			}
 		}

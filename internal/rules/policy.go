@@ -81,18 +81,36 @@ func (p *policy) types() int {
 	return n
 }
 
-func (p *policy) judge(namespace string, s aigw.Settings, objs objects.Objects, now time.Time) Findings {
+// nicFindings are the findings of NIC's own validation of the Policy
+// (pkg/apis/configuration/validation/policy.go ValidatePolicy): a Policy failing it is left out by
+// NIC, and every route that references it answers 500.
+func (p *policy) nicFindings(namespace string) Findings {
 	c := &collector{obj: p.Metadata.Ref("Policy", namespace)}
+	p.nicValid(c)
+	return c.out
+}
+
+func (p *policy) nicValid(c *collector) {
 	if n := p.types(); n != 1 {
 		// validatePolicySpec: "must specify exactly one of ...".
-		c.refuse("spec", "exactly one policy type (egressMTLS)", fmt.Sprintf("%d policy types", n), PolicyInvalid,
-			"keep spec.egressMTLS only and move other policy types into Policies of their own")
+		expected, fix := "exactly one policy type (egressMTLS)", "keep spec.egressMTLS only and move other policy types into Policies of their own"
+		if p.egress == nil && n > 1 {
+			expected, fix = "exactly one policy type", "keep one policy type per Policy"
+		}
+		c.refuse("spec", expected, fmt.Sprintf("%d policy types", n), PolicyInvalid, fix)
 	}
+	if p.egress != nil {
+		nicValidation(c, p.egress)
+	}
+}
+
+func (p *policy) judge(namespace string, s aigw.Settings, objs objects.Objects, now time.Time) Findings {
+	c := &collector{obj: p.Metadata.Ref("Policy", namespace)}
+	p.nicValid(c)
 	e := p.egress
 	if e == nil {
 		return c.out
 	}
-	nicValidation(c, e)
 	checkCiphers(c, "spec.egressMTLS.ciphers", e.Ciphers)
 	checkProtocols(c, "spec.egressMTLS.protocols", e.Protocols)
 
@@ -103,10 +121,7 @@ func (p *policy) judge(namespace string, s aigw.Settings, objs objects.Objects, 
 			"set verifyServer: true with sslName and trustedCertSecret")
 		return c.out
 	}
-	serverSecret := s.ServerTLSSecret
-	if v := p.Metadata.Annotations[aigw.AnnotationServerTLSSecret]; v != "" {
-		serverSecret = v
-	}
+	serverSecret := p.serverSecret(s)
 	server := findServerCertificate(objs, namespace, serverSecret)
 	if server.err != "" {
 		c.refuse("spec.egressMTLS (aigw server certificate)", "a readable certificate in "+server.source, server.err, Nginx502, "re-issue the server certificate")

@@ -93,15 +93,36 @@ func judgeRoutes(raw []byte, namespace string, s aigw.Settings, objs objects.Obj
 		lists[f] = r.Policies
 		order = append(order, f)
 	}
+	ignored := map[string]bool{}
 	for _, field := range order {
 		policyReferences(c, field, lists[field], ns)
+		keys := make([]PolicyKey, len(lists[field]))
 		for j, ref := range lists[field] {
-			pns := ref.Namespace
-			if pns == "" {
-				pns = ns
+			keys[j] = PolicyKey{Namespace: ref.Namespace, Name: ref.Name}
+			if keys[j].Namespace == "" {
+				keys[j].Namespace = ns
 			}
-			key := pns + "/" + ref.Name
-			if ref.Name == "" || len(dns1123Subdomain(ref.Name)) > 0 || judged[key] {
+		}
+		// NIC applies the first egressMTLS Policy of each list and ignores the later ones
+		// (internal/configs/policy.go addEgressMTLSConfig): those are judged by NIC's own
+		// validation only, which decides whether NIC finds them at all.
+		inUse := EgressMTLSInUse(objs, keys)
+		for j, ref := range lists[field] {
+			pns, key := keys[j].Namespace, keys[j].String()
+			if ref.Name == "" || len(dns1123Subdomain(ref.Name)) > 0 {
+				continue
+			}
+			if p := ignoredEgressMTLS(objs, keys, inUse, j); p != nil {
+				at := fmt.Sprintf("%s[%d]", field, j)
+				c.warn(at, fmt.Sprintf("Policy %s is an egressMTLS Policy listed after %s, the one NIC applies: ignored by NIC (internal/configs/policy.go addEgressMTLSConfig)", key, keys[inUse]),
+					PolicyIgnored, fmt.Sprintf("remove %s from %s", ref.Name, field))
+				if !ignored[key] {
+					ignored[key] = true
+					referencedFindings(c, at, p.nicFindings(pns))
+				}
+				continue
+			}
+			if judged[key] {
 				continue
 			}
 			judged[key] = true
@@ -226,4 +247,16 @@ func PolicyReference(obj, field, name, namespace string) Findings {
 	c := &collector{obj: obj}
 	policyReferences(c, field, []policyRef{{Name: name, Namespace: namespace}}, "")
 	return c.out
+}
+
+// ignoredEgressMTLS is the Policy of reference j when it is an egressMTLS Policy listed after the
+// one NIC applies (index inUse), else nil.
+func ignoredEgressMTLS(objs objects.Objects, keys []PolicyKey, inUse, j int) *policy {
+	if inUse < 0 || j <= inUse || keys[j] == keys[inUse] {
+		return nil
+	}
+	if p := lookupPolicy(objs, keys[j]); p != nil && p.egress != nil {
+		return p
+	}
+	return nil
 }

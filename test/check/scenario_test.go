@@ -93,6 +93,18 @@ func newScenario(t *testing.T, base string, opts ...scenarioOption) *scenario {
 	must(t, unstructured.SetNestedField(vs.Object, ns+".example.com", "spec", "host"))
 	_, err = dyn.Resource(vsGVR).Namespace(ns).Create(ctx, vs, metav1.CreateOptions{})
 	must(t, err)
+	// The webhook reads which backends are aigw from the Policy's sslName: wait until its cache
+	// holds the Policy (a dry run wires the Ingress), then create it.
+	eventually(t, "the webhook sees the Policy", func() error {
+		ing := sample(t, "aigw-ingress.yaml", ns)
+		if err := kube.Create(ctx, ing, client.DryRunAll); err != nil {
+			return err
+		}
+		if ing.GetAnnotations()["nginx.org/ssl-services"] != "aigw" {
+			return fmt.Errorf("Ingress not wired yet: %v", ing.GetAnnotations())
+		}
+		return nil
+	})
 	must(t, kube.Create(ctx, sample(t, "aigw-ingress.yaml", ns)))
 	must(t, kube.Create(ctx, sample(t, "aigw-config.yaml", ns)))
 	must(t, kube.Create(ctx, sample(t, "aigw-pod.yaml", ns)))

@@ -172,6 +172,17 @@ func run() error {
 	if err := load("aigw-ingress.yaml", &ing.Object); err != nil {
 		return err
 	}
+	// The webhook reads which backends are aigw from the Policy's sslName: wait until its cache
+	// holds the Policy (a dry run comes back wired).
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		dry := ing.DeepCopy()
+		if err := c.Create(ctx, dry, client.DryRunAll); err != nil {
+			return err
+		}
+		if dry.GetAnnotations()["nginx.org/ssl-services"] != "" || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err := admit(ctx, c, ing, "aigw-ingress.yaml"); err != nil {
 		return err
 	}

@@ -13,22 +13,38 @@ import (
 var ingressGVR = schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "ingresses"}
 
 // NIC's Ingress egress-mTLS example, labelled, with a Policy list already in use: the webhook adds
-// aigw to nginx.org/ssl-services and the Policy after the existing entry; re-applying changes
-// nothing.
+// aigw (the Service the Policy's sslName names) to nginx.org/ssl-services and the Policy after the
+// existing entry; re-applying changes nothing.
 func TestLabelledIngressComesBackWired(t *testing.T) {
 	ctx := context.Background()
+	issueSeedPKI(t)
+	if _, err := dyn.Resource(policyGVR).Namespace(ns).Create(ctx, policyWith("ingress-mtls", ns, "aigw.ai-gateway.svc.cluster.local"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	ing := unstructuredSample(t, "aigw-ingress.yaml")
 	ing.SetNamespace(ns)
-	ing.SetAnnotations(map[string]string{"nginx.org/policies": "rate-limit", "nginx.org/proxy-read-timeout": "300s"})
+	ing.SetAnnotations(map[string]string{"nginx.org/policies": "allow-office", "nginx.org/proxy-read-timeout": "300s", "mtls.aigw.io/policy": "ingress-mtls"})
+	// Which backends are aigw is read from the Policy's sslName: wait until the webhook's cache
+	// holds the Policy.
+	eventually(t, "the webhook sees the Policy", func() error {
+		got, err := dyn.Resource(ingressGVR).Namespace(ns).Create(ctx, ing, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err != nil {
+			return err
+		}
+		if got.GetAnnotations()["nginx.org/ssl-services"] != "aigw" {
+			return fmt.Errorf("not wired yet: %v", got.GetAnnotations())
+		}
+		return nil
+	})
 	got, err := dyn.Resource(ingressGVR).Namespace(ns).Create(ctx, ing, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		"nginx.org/policies":           "rate-limit,aigw-mtls",
+		"nginx.org/policies":           "allow-office,ingress-mtls",
 		"nginx.org/ssl-services":       "aigw",
 		"nginx.org/proxy-read-timeout": "300s",
-		"mtls.aigw.io/injected":        "policy=ai-gateway/aigw-mtls,services=aigw",
+		"mtls.aigw.io/injected":        "policy=ai-gateway/ingress-mtls,services=aigw",
 	}
 	for k, v := range want {
 		if got.GetAnnotations()[k] != v {
@@ -43,6 +59,38 @@ func TestLabelledIngressComesBackWired(t *testing.T) {
 	if updated.GetResourceVersion() != rv {
 		t.Errorf("UPDATE of the wired Ingress changed it: %v", updated.GetAnnotations())
 	}
+}
+
+// A labelled Ingress whose only backend is a Service the Policy's sslName does not name is left
+// unwired, with a warning naming the annotation that would wire it.
+func TestLabelledIngressToAnotherServiceIsLeftAlone(t *testing.T) {
+	ctx := context.Background()
+	issueSeedPKI(t)
+	if _, err := dyn.Resource(policyGVR).Namespace(ns).Create(ctx, policyWith("web-ingress-mtls", ns, "aigw.ai-gateway.svc.cluster.local"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ing := unstructuredSample(t, "aigw-ingress.yaml")
+	ing.SetNamespace(ns)
+	ing.SetName("web-ingress")
+	ing.SetAnnotations(map[string]string{"mtls.aigw.io/policy": "web-ingress-mtls"})
+	rules := ing.Object["spec"].(map[string]any)["rules"].([]any)
+	path := rules[0].(map[string]any)["http"].(map[string]any)["paths"].([]any)[0].(map[string]any)
+	path["backend"].(map[string]any)["service"].(map[string]any)["name"] = "web"
+	eventually(t, "the Ingress admitted unwired, with a warning", func() error {
+		mark := warnings.mark()
+		got, err := dyn.Resource(ingressGVR).Namespace(ns).Create(ctx, ing, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err != nil {
+			return err
+		}
+		w := warnings.since(mark)
+		if !strings.Contains(w, "web: not aigw") || !strings.Contains(w, "mtls.aigw.io/services") {
+			return fmt.Errorf("want the warning that web is not aigw, got %q", w)
+		}
+		if _, ok := got.GetAnnotations()["nginx.org/ssl-services"]; ok {
+			return fmt.Errorf("web was wired: %v", got.GetAnnotations())
+		}
+		return nil
+	})
 }
 
 func TestUnlabelledIngressIsUntouched(t *testing.T) {

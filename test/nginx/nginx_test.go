@@ -49,6 +49,7 @@ const (
 	clientSecret = "aigw-nic-client-tls"
 	serverSecret = "aigw-server-tls"
 	okBody       = "aigw: client certificate verified"
+	webBody      = "web: plain HTTP"
 )
 
 var selectorLabels = map[string]string{"aigw": "mtls"}
@@ -126,7 +127,14 @@ type setup struct {
 	ingress ingressKind
 	// plainHTTP: the aigw Service is not in nginx.org/ssl-services, so NIC proxies with http://
 	// (grpc://) and no TLS at all.
-	plainHTTP   bool
+	plainHTTP bool
+	// listedAfter are Policies nginx.org/policies lists after the aigw Policy (Ingress form): NIC
+	// decides the whole list (nicconf.DecideIngress).
+	listedAfter []nicconf.IngressPolicy
+	// web: the Ingress's only backend is a plain-HTTP Service web, not aigw, and the Ingress is
+	// what the webhook's mutation makes of it unwired: whether web lands in nginx.org/ssl-services
+	// (NIC then proxies with https://) and the Policy in nginx.org/policies is the mutation's call.
+	web         bool
 	serverChain []*cert // aigw-server-tls tls.crt, leaf first: what the aigw side serves
 	clientChain []*cert // aigw-nic-client-tls tls.crt, leaf first: what nginx presents
 	ca          []*cert // internal-ca ca.crt: what nginx trusts for the server and aigw for clients
@@ -396,6 +404,22 @@ func variants() []variant {
 			s.ingress = regularIngress
 			s.secrets = func(m map[string]nicconf.Secret) { delete(m, caSecret) }
 		})},
+		// A rateLimit Policy in nginx.org/policies: NIC does not apply that type to Ingresses
+		// (IsPolicySupportedOnIngress) and generatePolicies answers 500 on the whole server.
+		{name: "ingress-rateLimit-Policy-listed", nic: nicconf.Return500, build: with(func(_ *fixtures, s *setup) {
+			s.ingress = regularIngress
+			s.listedAfter = []nicconf.IngressPolicy{{Name: "rate-limit", Spec: nicconf.Spec{RateLimit: &nicconf.RateLimit{Rate: "10r/s", Key: "${binary_remote_addr}", ZoneSize: "10M"}}}}
+		})},
+		// A second egressMTLS Policy after ours, with an sslName nginx's host check would refuse:
+		// addEgressMTLSConfig ignores it, and requests go through ours.
+		{name: "ingress-second-egressMTLS-Policy-ignored", ok: true, build: with(func(_ *fixtures, s *setup) {
+			s.ingress = regularIngress
+			legacy := seedPolicy()
+			legacy.SSLName = "aigw"
+			s.listedAfter = []nicconf.IngressPolicy{{Name: "legacy-mtls", Spec: nicconf.Spec{EgressMTLS: &legacy}}}
+		})},
+		// A labelled Ingress whose backend is not aigw: after the mutation, still plain HTTP.
+		{name: "ingress-backend-not-aigw-after-mutation", ok: true, build: with(func(_ *fixtures, s *setup) { s.ingress, s.web = regularIngress, true })},
 	}
 }
 
@@ -536,7 +560,7 @@ func TestEgressMTLSAgainstNginx(t *testing.T) {
 		if r.out.ok != r.v.ok {
 			fail("end outcome %s, the table pins ok=%v (NIC model or real nginx behaviour changed?)", r.out, r.v.ok)
 		}
-		if wantReuse := r.s.policy.SessionReuse == nil || *r.s.policy.SessionReuse; r.out.ok && r.out.resumed != wantReuse {
+		if wantReuse := r.s.policy.SessionReuse == nil || *r.s.policy.SessionReuse; r.out.ok && !r.s.web && r.out.resumed != wantReuse {
 			fail("%s_ssl_session_reuse %v, but the 2nd request resumed=%v", r.sslPrefix(), wantReuse, r.out.resumed)
 		}
 		res, err := validate(r, now)
@@ -605,6 +629,7 @@ type run struct {
 	s          setup
 	objects    [][]byte // the cluster objects the validator reads: the namespace's Secrets and the Policy
 	policyJSON []byte
+	ingress    []byte   // the Ingress as admitted (web variants: mutated by the webhook)
 	secretDir  string   // NIC's secrets directory for this variant ($secret_dir_path)
 	serverDirs []string // what NIC renders in the server block for the Policy
 	locDirs    []string // what NIC renders in the location for the Policy
@@ -652,23 +677,9 @@ func prepare(t *testing.T, f *fixtures, v variant, i int, secretsDir string) *ru
 	if err := os.MkdirAll(r.secretDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	r.out.nic = nicconf.Decide(namespace, policyName, spec, secrets, r.secretDir)
-	for path, content := range r.out.nic.Files {
-		writeFile(t, path, content)
-	}
-	directives := []string{nicconf.ErrorReturn}
-	if r.out.nic.Outcome == nicconf.Render {
-		directives = nicconf.Directives(*r.out.nic.Config, s.level, s.grpc, r.secretDir)
-	}
-	if s.level == nicconf.ServerLevel {
-		r.serverDirs = directives
-	} else {
-		r.locDirs = directives
-	}
-	r.upstream = nicconf.UpstreamName(namespace, slug, "aigw")
-
 	// What the validator reads: the Policy as NIC saw it, and the namespace's Secrets (a Secret
-	// the variant deletes is not there; private keys included, as in the cluster).
+	// the variant deletes is not there; private keys included, as in the cluster), and the other
+	// Policies the Ingress lists.
 	r.policyJSON = nicconf.PolicyJSON(namespace, policyName, selectorLabels, spec)
 	names := make([]string, 0, len(secrets))
 	for name := range secrets {
@@ -679,6 +690,41 @@ func prepare(t *testing.T, f *fixtures, v variant, i int, secretsDir string) *ru
 		r.objects = append(r.objects, secretJSON(name, secrets[name].Type, secrets[name].Data))
 	}
 	r.objects = append(r.objects, r.policyJSON)
+	for _, p := range s.listedAfter {
+		r.objects = append(r.objects, nicconf.PolicyJSON(namespace, p.Name, nil, p.Spec))
+	}
+
+	listed := append([]nicconf.IngressPolicy{{Name: policyName, Spec: spec}}, s.listedAfter...)
+	if s.web {
+		r.ingress = mutatedIngress(t, r)
+		ann := annotationsOf(t, r.ingress)
+		s.plainHTTP = !slices.Contains(strings.Split(ann["nginx.org/ssl-services"], ","), "web")
+		if !slices.Contains(strings.Split(ann["nginx.org/policies"], ","), policyName) {
+			listed = nil
+		}
+		r.s = s
+	}
+	if s.ingress != "" {
+		r.out.nic = nicconf.DecideIngress(namespace, listed, secrets, r.secretDir)
+	} else {
+		r.out.nic = nicconf.Decide(namespace, policyName, spec, secrets, r.secretDir)
+	}
+	for path, content := range r.out.nic.Files {
+		writeFile(t, path, content)
+	}
+	directives := []string{nicconf.ErrorReturn}
+	switch {
+	case r.out.nic.Outcome == nicconf.Render && r.out.nic.Config == nil:
+		directives = nil // no egressMTLS Policy referenced
+	case r.out.nic.Outcome == nicconf.Render:
+		directives = nicconf.Directives(*r.out.nic.Config, s.level, s.grpc, r.secretDir)
+	}
+	if s.level == nicconf.ServerLevel {
+		r.serverDirs = directives
+	} else {
+		r.locDirs = directives
+	}
+	r.upstream = nicconf.UpstreamName(namespace, slug, "aigw")
 
 	// The aigw side: serves aigw-server-tls, requires a client certificate signed by internal-ca.
 	kp, err := tls.X509KeyPair(serverCrt, serverKey)
@@ -699,6 +745,10 @@ func prepare(t *testing.T, f *fixtures, v variant, i int, secretsDir string) *ru
 		// HTTP/1.1 for proxy_pass, HTTP/2 (ALPN h2) for grpc_pass.
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			r.aigwHits.Add(1)
+			if s.web {
+				fmt.Fprint(w, webBody)
+				return
+			}
 			if req.TLS == nil || len(req.TLS.VerifiedChains) == 0 {
 				http.Error(w, "no verified client certificate", http.StatusForbidden)
 				return
@@ -714,7 +764,11 @@ func prepare(t *testing.T, f *fixtures, v variant, i int, secretsDir string) *ru
 		ErrorLog:          log.New(r.aigwErrs, "", 0),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
-	go func() { _ = srv.ServeTLS(ln, "", "") }()
+	if s.web {
+		go func() { _ = srv.Serve(ln) }() // web speaks plain HTTP only
+	} else {
+		go func() { _ = srv.ServeTLS(ln, "", "") }()
+	}
 	t.Cleanup(func() { _ = srv.Close() })
 
 	r.port = freePort(t)
@@ -782,7 +836,7 @@ func (r *run) request(t *testing.T) {
 			o.status, o.body = resp.StatusCode, string(b)
 			// OK only when aigw answered: a 200 nginx makes up itself (a directive smuggled in
 			// through a Policy field) does not count.
-			o.ok = resp.StatusCode == http.StatusOK && strings.HasPrefix(o.body, okBody)
+			o.ok = resp.StatusCode == http.StatusOK && (strings.HasPrefix(o.body, okBody) || r.s.web && o.body == webBody)
 		}
 		results = append(results, o)
 	}

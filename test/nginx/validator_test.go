@@ -3,13 +3,16 @@ package nginx_test
 import (
 	"encoding/json"
 	"strings"
+	"testing"
 	"time"
 
+	jsonpatch "github.com/evanphx/json-patch/v5"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
+	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
 	"github.com/aigw-mtls/aigw-mtls-webhook/test/nginx/nicconf"
 	"github.com/aigw-mtls/aigw-mtls-webhook/webhook"
 )
@@ -43,10 +46,11 @@ func validate(r *run, now time.Time) (validation, error) {
 	if err != nil {
 		return validation{}, err
 	}
-	// The VirtualServer (or Ingress) repeats the Policy's findings as its own; keep its other findings.
+	// The VirtualServer (or Ingress) repeats the Policy's findings as its own; keep its other
+	// findings, those about other Policies it references included.
 	var own rules.Findings
 	for _, f := range vfs {
-		if !strings.Contains(f.Object, " references ") {
+		if !strings.Contains(f.Object, " references Policy/"+namespace+"/"+policyName+": ") {
 			own = append(own, f)
 		}
 	}
@@ -84,7 +88,14 @@ func virtualServerJSON(r *run) []byte {
 // nginx.org/policies, the aigw Service in nginx.org/ssl-services (unless the variant leaves it
 // out) and nginx.org/grpc-services when it proxies gRPC.
 func ingressJSON(r *run) []byte {
-	ann := map[string]string{"nginx.org/policies": policyName}
+	if r.ingress != nil {
+		return r.ingress
+	}
+	policies := []string{policyName}
+	for _, p := range r.s.listedAfter {
+		policies = append(policies, p.Name)
+	}
+	ann := map[string]string{"nginx.org/policies": strings.Join(policies, ",")}
 	if !r.s.plainHTTP {
 		ann["nginx.org/ssl-services"] = "aigw"
 	}
@@ -122,4 +133,57 @@ func cached(raw []byte) []byte {
 		return raw
 	}
 	return out
+}
+
+// mutatedIngress is the variant's labelled Ingress to the Service web, unwired, as the webhook's
+// mutation (patches.PatchIngress, with the Policy and Secrets as the webhook's cache holds them)
+// makes it.
+func mutatedIngress(t *testing.T, r *run) []byte {
+	path := map[string]any{"path": "/", "pathType": "Prefix",
+		"backend": map[string]any{"service": map[string]any{"name": "web", "port": map[string]any{"number": 80}}}}
+	raw, err := json.Marshal(map[string]any{
+		"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+		"metadata": map[string]any{"name": r.slug, "namespace": namespace, "labels": selectorLabels},
+		"spec": map[string]any{"ingressClassName": "nginx", "rules": []any{map[string]any{
+			"host": "web.example.com", "http": map[string]any{"paths": []any{path}}}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := objects.NewObjectSet(namespace)
+	for _, o := range r.objects {
+		objs.Add(namespace, cached(o))
+	}
+	res, err := patches.PatchIngress(raw, namespace, aigw.DefaultSettings(), objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Conflicts()) > 0 {
+		t.Fatalf("%s: the mutation refuses the Ingress: %v", r.v.name, res.Conflicts())
+	}
+	if len(res.Patch()) == 0 {
+		return raw
+	}
+	ops, _ := json.Marshal(res.Patch())
+	p, err := jsonpatch.DecodePatch(ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := p.Apply(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func annotationsOf(t *testing.T, raw []byte) map[string]string {
+	var o struct {
+		Metadata struct {
+			Annotations map[string]string `json:"annotations"`
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal(raw, &o); err != nil {
+		t.Fatal(err)
+	}
+	return o.Metadata.Annotations
 }

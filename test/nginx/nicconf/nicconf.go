@@ -63,7 +63,16 @@ const (
 // types, accessControl (NIC declares more types; these two are what the table uses).
 type Spec struct {
 	AccessControl *AccessControl `json:"accessControl,omitempty"`
+	RateLimit     *RateLimit     `json:"rateLimit,omitempty"`
 	EgressMTLS    *EgressMTLS    `json:"egressMTLS,omitempty"`
+}
+
+// RateLimit is spec.rateLimit of a Policy: a type NIC does not apply to Ingresses. Its own field
+// validation is not modelled (the table uses a valid one).
+type RateLimit struct {
+	Rate     string `json:"rate"`
+	Key      string `json:"key"`
+	ZoneSize string `json:"zoneSize"`
 }
 
 // AccessControl is spec.accessControl of a Policy.
@@ -159,6 +168,9 @@ func validatePolicySpec(spec Spec, fieldPath *field.Path) field.ErrorList {
 	fieldCount := 0
 	if spec.AccessControl != nil {
 		allErrs = append(allErrs, validateAccessControl(spec.AccessControl, fieldPath.Child("accessControl"))...)
+		fieldCount++
+	}
+	if spec.RateLimit != nil {
 		fieldCount++
 	}
 	if spec.EgressMTLS != nil {

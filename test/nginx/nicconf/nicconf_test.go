@@ -203,3 +203,34 @@ func keys(m map[string][]byte) []string {
 	}
 	return out
 }
+
+func TestDecideIngress(t *testing.T) {
+	ours := Spec{EgressMTLS: &EgressMTLS{TLSSecret: "client", TrustedCertSecret: "ca", VerifyServer: true, SSLName: "aigw.ns.svc"}}
+	legacy := Spec{EgressMTLS: &EgressMTLS{TLSSecret: "client", TrustedCertSecret: "ca", VerifyServer: true, SSLName: "legacy"}}
+	rateLimit := Spec{RateLimit: &RateLimit{Rate: "10r/s", Key: "${binary_remote_addr}", ZoneSize: "10M"}}
+	allow := Spec{AccessControl: &AccessControl{Allow: []string{"10.0.0.0/8"}}}
+	for _, tc := range []struct {
+		name    string
+		pols    []IngressPolicy
+		outcome Outcome
+		sslName string
+	}{
+		{"first egressMTLS Policy applied, the second ignored", []IngressPolicy{{"allow", allow}, {"ours", ours}, {"legacy", legacy}}, Render, "aigw.ns.svc"},
+		{"rateLimit is no Ingress policy type", []IngressPolicy{{"ours", ours}, {"rl", rateLimit}}, Return500, ""},
+		{"an invalid Policy is missing", []IngressPolicy{{"two", Spec{AccessControl: allow.AccessControl, EgressMTLS: ours.EgressMTLS}}}, Invalid, ""},
+		{"no egressMTLS Policy", []IngressPolicy{{"allow", allow}}, Render, ""},
+	} {
+		d := DecideIngress("ns", tc.pols, testSecrets(t), t.TempDir())
+		if d.Outcome != tc.outcome {
+			t.Errorf("%s: outcome %s, want %s", tc.name, d, tc.outcome)
+			continue
+		}
+		got := ""
+		if d.Config != nil {
+			got = d.Config.SSLName
+		}
+		if got != tc.sslName {
+			t.Errorf("%s: rendered sslName %q, want %q", tc.name, got, tc.sslName)
+		}
+	}
+}
