@@ -200,14 +200,14 @@ yet), so create is granted for any Secret; update, patch and delete only for the
 The CA sync writes only the Secret it owns (annotated mtls.aigw.io/ca-sync-source), never a
 hand-made one, and deletes its own only to change its type to nginx.org/ca. */}}
 {{- define "aigw-mtls-webhook.caSyncRules" -}}
-{{- if .Values.caSync.precreateSecret }}
+{{- if .Values.caSync.precreateSecret -}}
 # caSync.precreateSecret: the chart creates {{ .Values.wiring.caSecret }}; the CA sync only rewrites it (a
 # Secret's type cannot change), so no Secret create or delete.
 - apiGroups: [""]
   resources: [secrets]
   resourceNames: [{{ .Values.wiring.caSecret }}]
   verbs: [get, update, patch]
-{{- else }}
+{{- else -}}
 # create: only the nginx.org/ca Secret {{ .Values.wiring.caSecret }}, enforced by the
 # ValidatingAdmissionPolicy {{ include "aigw-mtls-webhook.fullname" . }}-secret-writes (RBAC cannot scope create by name).
 - apiGroups: [""]
