@@ -20,23 +20,30 @@ import (
 
 var update = flag.Bool("update", false, "rewrite config/default from the chart's default rendering")
 
-// config/default is generated, every file of it, from the chart's default rendering (release
-// aigw-mtls-webhook in namespace aigw-mtls-system): one file per chart template, the Namespace,
+// config/default is generated, every file of it, from the chart's default rendering with
+// caSync.precreateSecret=true (release aigw-mtls-webhook in namespace aigw-mtls-system): one file
+// per chart template, the Namespace,
 // and the kustomization listing them. The transformation is textual and small: helm's
 // "# Source:" lines and the two labels that only make sense under Helm (helm.sh/chart and
 // app.kubernetes.io/managed-by: Helm) are dropped, so a kubectl apply -k does not claim Helm
 // manages the objects. `go test ./test/chart -run TestConfigInStepWithChart -update` rewrites it.
 func configDir() string { return filepath.Join(harness.RepoRoot(), "config", "default") }
 
-const generatedHeader = "# Generated from charts/aigw-mtls-webhook with its default values (release %s, namespace %s)\n" +
-	"# by `go test ./test/chart -run TestConfigInStepWithChart -update`. Do not edit: change the chart.\n"
+const generatedHeader = "# Generated from charts/aigw-mtls-webhook with its default values and caSync.precreateSecret=true\n" +
+	"# (release %s, namespace %s) by `go test ./test/chart -run TestConfigInStepWithChart -update`.\n" +
+	"# Do not edit: change the chart.\n"
+
+// configValues: kubectl apply -k applies each object on its own, so on a cluster without
+// ValidatingAdmissionPolicy (Kubernetes before 1.30) it would apply the CA sync's Secret create
+// without the policy that limits it; with caSync.precreateSecret there is no Secret create to limit.
+var configValues = valueSet{name: "config-default", release: defaultRelease, namespace: defaultNamespace, set: []string{"caSync.precreateSecret=true"}}
 
 var helmOnlyLine = regexp.MustCompile(`(?m)^\s*(helm\.sh/chart: .*|app\.kubernetes\.io/managed-by: Helm)\n`)
 
 // configFiles is config/default as the chart renders it, file name → content.
 func configFiles(t *testing.T) map[string]string {
 	t.Helper()
-	text, objs := render(t, valueSetNamed("defaults"))
+	text, objs := render(t, configValues)
 	header := fmt.Sprintf(generatedHeader, defaultRelease, defaultNamespace)
 	files := map[string]string{}
 	var order []string
@@ -180,7 +187,7 @@ func TestConfigKustomizes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, objs := render(t, valueSetNamed("defaults"))
+	_, objs := render(t, configValues)
 	if len(built) != len(objs)+1 {
 		t.Errorf("kustomize builds %d objects, want the chart's %d and the Namespace", len(built), len(objs))
 	}

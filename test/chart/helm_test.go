@@ -86,6 +86,7 @@ var valueSets = []valueSet{
 		"nodeSelector.kubernetes\\.io/os=linux",
 	}},
 	{name: "ca-sync-everywhere", release: defaultRelease, namespace: defaultNamespace, set: []string{"caSync.namespaces={*}"}},
+	{name: "ca-sync-precreated", release: defaultRelease, namespace: defaultNamespace, set: []string{"caSync.precreateSecret=true", "caSync.namespaces={ai-gateway,ai-gateway-staging}"}},
 	{name: "ca-sync-own-ca", release: defaultRelease, namespace: defaultNamespace, set: []string{"pki.enabled=false", "caSync.sourceSecret=corp-ca", "caSync.namespaces={ai-gateway,ai-gateway-staging}"}},
 	{name: "cluster-wide-secrets", release: defaultRelease, namespace: defaultNamespace, set: []string{"access.clusterWideSecrets=true", "access.checkClusterRole=true"}},
 	{name: "secret-namespaces", release: defaultRelease, namespace: defaultNamespace, set: []string{"access.secretNamespaces={ai-gateway,gateway}", "networkPolicy.metricsNamespace=", "clientAuth.caConfigMap=apiserver-client-ca"}},
@@ -255,6 +256,7 @@ func TestRenderings(t *testing.T) {
 			checkPKI(t, r)
 			checkRBAC(t, r)
 			checkServingAndMetrics(t, r)
+			checkWritePolicies(t, r)
 		})
 	}
 }
@@ -279,8 +281,9 @@ func checkCommon(t *testing.T, r rendering) {
 		if clusterScoped[o.GetKind()] != (o.GetNamespace() == "") {
 			t.Errorf("%s: namespace %q", id, o.GetNamespace())
 		}
-		// The CA sync writes the nginx.org/ca Secret; the chart creates no Secret at all.
-		if o.GetKind() == "Secret" {
+		// The CA sync writes the nginx.org/ca Secret; the chart creates none but, with
+		// caSync.precreateSecret, that one (checkWritePolicies).
+		if o.GetKind() == "Secret" && (!r.precreate() || o.GetName() != r.wiring("caSecret")) {
 			t.Errorf("the chart renders a Secret %s: the CA sync owns %s, cert-manager the others", o.GetName(), r.wiring("caSecret"))
 		}
 	}
@@ -948,12 +951,16 @@ func checkRBAC(t *testing.T, r rendering) {
 			}
 		case strings.HasSuffix(role.GetName(), "-ca-sync"):
 			caSyncNamespaces = append(caSyncNamespaces, role.GetNamespace())
-			if names, ok := g[grant{"", "secrets", "create"}]; !ok || len(names) != 0 {
-				t.Errorf("ca-sync Role: create secrets %v %v", ok, names)
+			// caSync.precreateSecret: neither create nor delete (the chart creates the Secret).
+			if names, ok := g[grant{"", "secrets", "create"}]; ok == r.precreate() || len(names) != 0 {
+				t.Errorf("ca-sync Role: create secrets %v %v, want it exactly without caSync.precreateSecret", ok, names)
+			}
+			if _, ok := g[grant{"", "secrets", "delete"}]; ok == r.precreate() {
+				t.Errorf("ca-sync Role: delete secrets %v, want it exactly without caSync.precreateSecret", ok)
 			}
 			for _, v := range []string{"get", "update", "patch", "delete"} {
-				if names := g[grant{"", "secrets", v}]; !slices.Equal(names, []string{r.wiring("caSecret")}) {
-					t.Errorf("ca-sync Role: %s secrets limited to %v, want [%s]", v, names, r.wiring("caSecret"))
+				if names, ok := g[grant{"", "secrets", v}]; ok && !slices.Equal(names, []string{r.wiring("caSecret")}) || !ok && v != "delete" {
+					t.Errorf("ca-sync Role: %s secrets %v limited to %v, want it limited to [%s]", v, ok, names, r.wiring("caSecret"))
 				}
 			}
 			if _, ok := g[grant{"", "configmaps", "create"}]; ok != r.gatewayAPI() {
@@ -1085,6 +1092,7 @@ func TestSchemaRejects(t *testing.T) {
 		"prometheusRule.certificateExpiryDays=0",
 		"gatewayAPI.enabled=maybe",
 		"gatewayAPI.nope=1",
+		"caSync.precreateSecret=maybe",
 	} {
 		t.Run(set, func(t *testing.T) {
 			out, err := runHelm(t, "template", defaultRelease, chartDir(), "--namespace", defaultNamespace, "--set", set)

@@ -200,6 +200,14 @@ yet), so create is granted for any Secret; update, patch and delete only for the
 The CA sync writes only the Secret it owns (annotated mtls.aigw.io/ca-sync-source), never a
 hand-made one, and deletes its own only to change its type to nginx.org/ca. */}}
 {{- define "aigw-mtls-webhook.caSyncRules" -}}
+{{- if .Values.caSync.precreateSecret -}}
+# caSync.precreateSecret: the chart creates {{ .Values.wiring.caSecret }}; the CA sync only rewrites it (a
+# Secret's type cannot change), so no Secret create or delete.
+- apiGroups: [""]
+  resources: [secrets]
+  resourceNames: [{{ .Values.wiring.caSecret }}]
+  verbs: [get, update, patch]
+{{- else -}}
 # create: only the nginx.org/ca Secret {{ .Values.wiring.caSecret }}, enforced by the
 # ValidatingAdmissionPolicy {{ include "aigw-mtls-webhook.fullname" . }}-secret-writes (RBAC cannot scope create by name).
 - apiGroups: [""]
@@ -209,6 +217,7 @@ hand-made one, and deletes its own only to change its type to nginx.org/ca. */}}
   resources: [secrets]
   resourceNames: [{{ .Values.wiring.caSecret }}]
   verbs: [get, update, patch, delete]
+{{- end }}
 {{- if .Values.gatewayAPI.enabled }}
 - apiGroups: [""]
   resources: [configmaps]
@@ -226,4 +235,22 @@ certificates). */}}
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get, list, watch]
+{{- end }}
+
+{{/* Admission policies */}}
+
+{{/* CEL: a list of the field paths (relative to object and oldObject) whose values differ, a field
+absent on both sides counting as unchanged. The caller passes the list of paths. */}}
+{{- define "aigw-mtls-webhook.celChangedFields" -}}
+{{- $terms := list -}}
+{{- range . }}
+{{- $terms = append $terms (printf "((has(object.%s) == has(oldObject.%s) && (!has(object.%s) || object.%s == oldObject.%s)) ? [] : ['%s'])" . . . . . .) }}
+{{- end }}
+{{- join " + " $terms }}
+{{- end }}
+
+{{/* CEL: the keys of the annotation maps variables.<new> and variables.<old> that differ, besides
+the one key the ServiceAccount writes. (dict "new" "newAnnotations" "old" "oldAnnotations" "key" "mtls.aigw.io/…") */}}
+{{- define "aigw-mtls-webhook.celChangedKeys" -}}
+variables.{{ .new }}.filter(k, k != '{{ .key }}' && !(k in variables.{{ .old }} && variables.{{ .old }}[k] == variables.{{ .new }}[k])) + variables.{{ .old }}.filter(k, k != '{{ .key }}' && !(k in variables.{{ .new }}))
 {{- end }}
