@@ -156,7 +156,7 @@ func TestRequestReviewsBoundedNamespaces(t *testing.T) {
 		t.Errorf("reviewed %v, want the first 16 referenced", reviewed)
 	}
 	first := resp.Warnings[0]
-	for _, want := range []string{"VirtualServer team/vs", "references in 184 namespaces were not checked (ns-17, ns-18, ns-19, ns-20, ns-21, and 179 more)", "at most 16 other namespaces", "access.namespacesPerRequest", "--namespaces-per-request"} {
+	for _, want := range []string{"VirtualServer team/vs", "references in 184 other namespaces were not checked (ns-17, ns-18, ns-19, ns-20, ns-21, and 179 more)", "at most 16 other namespaces", "access.namespacesPerRequest", "--namespaces-per-request"} {
 		if !strings.Contains(first, want) {
 			t.Errorf("first warning %q lacks %q", first, want)
 		}
@@ -175,7 +175,7 @@ func TestRequestReviewsBoundedNamespaces(t *testing.T) {
 	sent = nil
 	o.maxNamespaces = 0
 	resp = v.Handle(context.Background(), req)
-	if len(sent) != 0 || !strings.Contains(resp.Warnings[0], "references in 200 namespaces were not checked") {
+	if len(sent) != 0 || !strings.Contains(resp.Warnings[0], "references in 200 other namespaces were not checked") {
 		t.Errorf("maxNamespaces 0: %d reviews, first warning %q", len(sent), resp.Warnings[0])
 	}
 }

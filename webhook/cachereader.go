@@ -272,7 +272,9 @@ func (v *cacheView) spend() bool {
 	return true
 }
 
-// Limited names the namespaces left unreviewed and the lookups left out, "" if none.
+// Limited names the namespaces left unreviewed and counts the lookups left out, "" if none. The
+// namespaces come first: the API server keeps only the first 256 characters of each warning once
+// a response's warnings pass 4096 characters.
 func (v *cacheView) Limited() string {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -286,7 +288,7 @@ func (v *cacheView) Limited() string {
 		if n > named {
 			list = append(list, fmt.Sprintf("and %d more", n-named))
 		}
-		parts = append(parts, fmt.Sprintf("references in %d namespaces were not checked (%s): the webhook reviews at most %d other namespaces for one admission request (chart value access.namespacesPerRequest, flag --namespaces-per-request)",
+		parts = append(parts, fmt.Sprintf("references in %d other namespaces were not checked (%s): the webhook reviews at most %d other namespaces for one admission request (chart value access.namespacesPerRequest, flag --namespaces-per-request)",
 			n, strings.Join(list, ", "), v.o.maxNamespaces))
 	}
 	if v.overBudget > 0 {
@@ -295,7 +297,7 @@ func (v *cacheView) Limited() string {
 	if len(parts) == 0 {
 		return ""
 	}
-	return "not checked: " + strings.Join(parts, "; ") + "; those references are admitted as they are: run `aigw-mtls-webhook check` to check them"
+	return strings.Join(parts, "; ") + "; admitted as it is, so NIC answers 500 or nginx 502 at run time if one of those references is wrong: run `aigw-mtls-webhook check` to check them"
 }
 
 func (v *cacheView) Get(kind, namespace, name string) ([]byte, bool) {
