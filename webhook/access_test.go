@@ -2,19 +2,26 @@ package webhook
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 )
 
 // reviewing is a fake client (pure unit test) that answers SubjectAccessReviews with allow and
@@ -247,3 +254,65 @@ func TestAnswersClipCallerInput(t *testing.T) {
 
 func (v *Validator) kind() string { return v.Kind }
 func (m *Mutator) kind() string   { return m.Kind }
+
+// BenchmarkAccessCacheEntry reports the heap one cached answer takes (B/answer), whatever the
+// user's groups: DefaultAccessAnswers is derived from it.
+func BenchmarkAccessCacheEntry(b *testing.B) {
+	groups := []string{"system:authenticated", "oidc:platform-team", "oidc:ai-gateway-admins", strings.Repeat("g", 200)}
+	for b.Loop() {
+		a := NewAccess(nil)
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for i := range DefaultAccessAnswers {
+			user := authenticationv1.UserInfo{Username: fmt.Sprintf("user-%d", i), Groups: groups}
+			a.store(newAccessKey(user, "k8s.nginx.org", "policies", "ns"), true, time.Now())
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(a.Len()), "B/answer")
+		runtime.KeepAlive(a)
+	}
+}
+
+// objectSetCache serves a cache's Get from an ObjectSet, decoding each object anew as the
+// informer cache copies it (pure benchmark: only Get is called).
+type objectSetCache struct {
+	cache.Cache
+	set *objects.ObjectSet
+}
+
+func (c objectSetCache) Get(_ context.Context, k client.ObjectKey, obj client.Object, _ ...client.GetOption) error {
+	kind := obj.GetObjectKind().GroupVersionKind().Kind
+	if _, ok := obj.(*corev1.Secret); ok {
+		kind = "Secret"
+	}
+	raw, ok := c.set.Get(kind, k.Namespace, k.Name)
+	if !ok {
+		return apierrors.NewNotFound(schema.GroupResource{Resource: kind}, k.Name)
+	}
+	return json.Unmarshal(raw, obj)
+}
+
+// BenchmarkRequestAtLookupBound times one admission request that spends every lookup of
+// DefaultLookupsPerRequest: a VirtualServer naming 2000 distinct egressMTLS Policies that exist,
+// each leading to its Secrets and certificate chain being checked.
+func BenchmarkRequestAtLookupBound(b *testing.B) {
+	set := benchObjects(b)
+	var refs []string
+	for i := range 2000 {
+		name := fmt.Sprintf("p-%d", i)
+		set.Add("ai-gateway", []byte(strings.Replace(benchPolicy, `"name":"aigw-mtls"`, `"name":"`+name+`"`, 1)))
+		refs = append(refs, `{"name":"`+name+`"}`)
+	}
+	raw := strings.Replace(strings.Replace(labelledVS, `"policies":[{"name":"aigw-mtls"}]`, `"policies":[`+strings.Join(refs, ",")+`]`, 1), `"namespace":"team"`, `"namespace":"ai-gateway"`, 1)
+	o := &cacheObjects{reader: objectSetCache{set: set}}
+	h := Handlers(DefaultOptions(), o)[PathValidateVirtualServer]
+	req := request(admissionv1.Create, "VirtualServer", "ai-gateway", raw)
+	if resp := h.Handle(context.Background(), req); !strings.Contains(strings.Join(resp.Warnings, "\n"), "lookups of referenced objects were not made") {
+		b.Fatalf("the request did not reach the bound: %+v %v", resp.Result, len(resp.Warnings))
+	}
+	for b.Loop() {
+		h.Handle(context.Background(), req)
+	}
+}
