@@ -38,7 +38,7 @@ func (m *Mutator) Handle(ctx context.Context, req admission.Request) admission.R
 	resp := afterLookups(m.Kind, req, m.handle(req, objs), failed, limited)
 	observe(m.Kind, "mutate", resp)
 	if !resp.Allowed {
-		log.FromContext(ctx).Info("denied", "kind", m.Kind, "namespace", req.Namespace, "name", req.Name, "reason", resp.Result.Message)
+		log.FromContext(ctx).Info("denied", "kind", m.Kind, "namespace", clip(req.Namespace), "name", clip(req.Name), "reason", resp.Result.Message)
 	}
 	return resp
 }

@@ -33,7 +33,7 @@ func (v *Validator) Handle(ctx context.Context, req admission.Request) admission
 	resp := afterLookups(v.Kind, req, v.handle(req, objs), failed, limited)
 	observe(v.Kind, "validate", resp)
 	if !resp.Allowed {
-		log.FromContext(ctx).Info("refused", "kind", v.Kind, "namespace", req.Namespace, "name", req.Name, "reason", resp.Result.Message)
+		log.FromContext(ctx).Info("refused", "kind", v.Kind, "namespace", clip(req.Namespace), "name", clip(req.Name), "reason", resp.Result.Message)
 	}
 	return resp
 }

@@ -1089,6 +1089,8 @@ func TestSchemaRejects(t *testing.T) {
 		"prometheusRule.certificateExpiryDays=0",
 		"gatewayAPI.enabled=maybe",
 		"gatewayAPI.nope=1",
+		"access.namespacesPerRequest=-1",
+		"access.namespacesPerRequest=many",
 	} {
 		t.Run(set, func(t *testing.T) {
 			out, err := runHelm(t, "template", defaultRelease, chartDir(), "--namespace", defaultNamespace, "--set", set)
