@@ -111,7 +111,7 @@ func TestOneRequestReviewsBoundedNamespaces(t *testing.T) {
 			return err
 		}
 		answer = seen.since(mark)
-		if !strings.Contains(answer, "VirtualServer "+space+"/many-namespaces") {
+		if !strings.Contains(answer, space+"/many-namespaces") {
 			return fmt.Errorf("the API server has not called the webhook yet (warnings: %q)", answer)
 		}
 		return nil
@@ -120,7 +120,7 @@ func TestOneRequestReviewsBoundedNamespaces(t *testing.T) {
 		t.Errorf("%d SubjectAccessReviews for one VirtualServer naming 200 namespaces, want %d", n, webhook.DefaultNamespacesPerRequest)
 	}
 	for _, want := range []string{
-		"references in 184 other namespaces were not checked (ns-17, ns-18, ns-19, ns-20, ns-21, and 179 more)",
+		"VirtualServer " + space + "/many-namespaces: references in 184 other namespaces were not checked (ns-17, ns-18, ns-19, ns-20, ns-21, and 179 more)",
 		"Policy ns-1/p not found yet", // within the bound: reviewed, allowed, looked up
 	} {
 		if !strings.Contains(answer, want) {
