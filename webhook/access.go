@@ -1,10 +1,12 @@
 package webhook
 
 import (
+	"container/list"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -14,29 +16,38 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 )
 
+// DefaultAccessAnswers is how many SubjectAccessReview answers are cached. An answer takes about
+// 210 bytes of heap whatever the user's groups and extras (its key is a SHA-256 digest;
+// BenchmarkAccessCacheEntry), so 4096 answers take about 850 KiB of the chart's 256 Mi memory
+// limit, and hold one answer each for 4096 (user, kind, namespace) reads made within the TTL.
+const DefaultAccessAnswers = 4096
+
 // Access answers whether the user of an admission request may read a kind of object in a
 // namespace, with a SubjectAccessReview: admission consults objects outside the request's
 // namespace only for a user who could read them directly, so a tenant who references another
 // namespace's Policy learns nothing about it that the API server would not tell them. Answers
-// are cached for TTL (a reference checked on every apply must not cost a review each time).
+// are cached for TTL (a reference checked on every apply must not cost a review each time), at
+// most Max of them: past Max the least recently used answer is dropped.
 type Access struct {
 	Client client.Client // creates SubjectAccessReviews
 	TTL    time.Duration
-	Max    int // cached answers kept at most (the cache is emptied when full)
+	Max    int // cached answers kept at most
 	Now    func() time.Time
 
 	mu      sync.Mutex
-	answers map[string]accessAnswer
+	answers map[accessKey]*list.Element // of *accessAnswer, in lru
+	lru     list.List                   // most recently used first
 }
 
 type accessAnswer struct {
+	key     accessKey
 	allowed bool
 	expires time.Time
 }
 
-// NewAccess caches answers for 10 s, at most 10000 of them.
+// NewAccess caches answers for 10 s, at most DefaultAccessAnswers of them.
 func NewAccess(c client.Client) *Access {
-	return &Access{Client: c, TTL: 10 * time.Second, Max: 10000}
+	return &Access{Client: c, TTL: 10 * time.Second, Max: DefaultAccessAnswers}
 }
 
 // resources maps the kinds the rules read to their API group and resource.
@@ -51,37 +62,78 @@ var resources = map[string][2]string{
 func (a *Access) MayRead(ctx context.Context, user authenticationv1.UserInfo, kind, namespace string) error {
 	gr, ok := resources[kind]
 	if !ok {
-		return fmt.Errorf("the webhook does not read %ss", kind)
+		return fmt.Errorf("the webhook does not read %ss", clip(kind))
 	}
 	if user.Username == "" {
 		return fmt.Errorf("the admission request names no user, and only a user who may list %s there gets them checked", gr[1])
 	}
-	key := accessKey(user, gr[0], gr[1], namespace)
+	key := newAccessKey(user, gr[0], gr[1], namespace)
 	now := time.Now
 	if a.Now != nil {
 		now = a.Now
 	}
-	a.mu.Lock()
-	ans, cached := a.answers[key]
-	a.mu.Unlock()
-	if !cached || now().After(ans.expires) {
-		allowed, err := a.review(ctx, user, gr[0], gr[1], namespace)
+	allowed, cached := a.cached(key, now())
+	if !cached {
+		var err error
+		allowed, err = a.review(ctx, user, gr[0], gr[1], namespace)
 		if err != nil {
-			log.FromContext(ctx).Info("SubjectAccessReview failed; the reference is not checked", "namespace", namespace, "resource", gr[1], "error", err.Error())
+			log.FromContext(ctx).Info("SubjectAccessReview failed; the reference is not checked", "namespace", clip(namespace), "resource", gr[1], "error", clip(err.Error()))
 			return fmt.Errorf("whether the requesting user may list %s there could not be reviewed", gr[1])
 		}
-		ans = accessAnswer{allowed: allowed, expires: now().Add(a.TTL)}
-		a.mu.Lock()
-		if a.answers == nil || len(a.answers) >= a.Max {
-			a.answers = map[string]accessAnswer{}
-		}
-		a.answers[key] = ans
-		a.mu.Unlock()
+		a.store(key, allowed, now().Add(a.TTL))
 	}
-	if !ans.allowed {
-		return fmt.Errorf("the requesting user %s may not list %s in namespace %s, and the webhook reads there only for users who may", user.Username, gr[1], namespace)
+	if !allowed {
+		return fmt.Errorf("the requesting user %s may not list %s in namespace %s, and the webhook reads there only for users who may", clip(user.Username), gr[1], clip(namespace))
 	}
 	return nil
+}
+
+// cached is the answer for key while it has not expired.
+func (a *Access) cached(key accessKey, now time.Time) (allowed, ok bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e, ok := a.answers[key]
+	if !ok {
+		return false, false
+	}
+	ans := e.Value.(*accessAnswer)
+	if now.After(ans.expires) {
+		a.lru.Remove(e)
+		delete(a.answers, key)
+		return false, false
+	}
+	a.lru.MoveToFront(e)
+	return ans.allowed, true
+}
+
+func (a *Access) store(key accessKey, allowed bool, expires time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.answers == nil {
+		a.answers = map[accessKey]*list.Element{}
+	}
+	if e, ok := a.answers[key]; ok {
+		ans := e.Value.(*accessAnswer)
+		ans.allowed, ans.expires = allowed, expires
+		a.lru.MoveToFront(e)
+		return
+	}
+	for a.lru.Len() > 0 && a.lru.Len() >= a.Max {
+		oldest := a.lru.Back()
+		a.lru.Remove(oldest)
+		delete(a.answers, oldest.Value.(*accessAnswer).key)
+	}
+	if a.Max <= 0 {
+		return
+	}
+	a.answers[key] = a.lru.PushFront(&accessAnswer{key: key, allowed: allowed, expires: expires})
+}
+
+// Len is the number of answers cached.
+func (a *Access) Len() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.lru.Len()
 }
 
 // review asks the API server whether user may list (which implies reading every object) the
@@ -103,13 +155,44 @@ func (a *Access) review(ctx context.Context, user authenticationv1.UserInfo, gro
 	return sar.Status.Allowed && !sar.Status.Denied, nil
 }
 
-func accessKey(user authenticationv1.UserInfo, group, resource, namespace string) string {
+// accessKey identifies one question to the API server: the SHA-256 of an encoding in which every
+// string is length-prefixed and every list counted, so that two different identities never share
+// a key (groups ["a,b"] and ["a", "b"], or extras whose values hold separators, stay apart), and
+// the key's size does not grow with the user's groups and extras.
+type accessKey [sha256.Size]byte
+
+// newAccessKey encodes the user as the SubjectAccessReview sees it: groups as a set (sorted),
+// extras by sorted key with each key's values in the order given.
+func newAccessKey(user authenticationv1.UserInfo, group, resource, namespace string) accessKey {
+	h := sha256.New()
+	var n [binary.MaxVarintLen64]byte
+	count := func(c int) { h.Write(n[:binary.PutUvarint(n[:], uint64(c))]) }
+	str := func(s string) { count(len(s)); h.Write([]byte(s)) }
+	str(user.Username)
+	str(user.UID)
 	groups := append([]string(nil), user.Groups...)
 	sort.Strings(groups)
-	var extra []string
-	for k, v := range user.Extra {
-		extra = append(extra, k+"="+strings.Join(v, ","))
+	count(len(groups))
+	for _, g := range groups {
+		str(g)
 	}
-	sort.Strings(extra)
-	return strings.Join([]string{user.Username, user.UID, strings.Join(groups, ","), strings.Join(extra, ";"), group, resource, namespace}, "\x00")
+	keys := make([]string, 0, len(user.Extra))
+	for k := range user.Extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	count(len(keys))
+	for _, k := range keys {
+		str(k)
+		count(len(user.Extra[k]))
+		for _, v := range user.Extra[k] {
+			str(v)
+		}
+	}
+	str(group)
+	str(resource)
+	str(namespace)
+	var key accessKey
+	h.Sum(key[:0])
+	return key
 }

@@ -25,6 +25,23 @@ import (
 // lookupTimeout bounds one cache lookup, including starting a late informer.
 const lookupTimeout = 3 * time.Second
 
+// DefaultNamespacesPerRequest is how many namespaces other than its own one admission request may
+// have reviewed (a SubjectAccessReview for each kind read there). A VirtualServer references
+// Policies in a handful of namespaces (usually its own and the gateway's), and each review is a
+// call to the API server in the webhook's own priority-and-fairness flow, within the chart's 5 s
+// timeoutSeconds: 16 leaves room for every realistic object, while one object naming thousands of
+// namespaces costs 16 reviews, not thousands. References past it are reported as not checked.
+const DefaultNamespacesPerRequest = 16
+
+// DefaultLookupsPerRequest bounds the cache lookups (Get and List) of one admission request, whose
+// references are otherwise bounded only by the object's size: a 3 MiB VirtualServer can name
+// about 100000 distinct Policies, and every egressMTLS Policy found leads to its Secrets and
+// certificate chain being checked. A request that spends all 1024 takes about 0.3 s and allocates
+// 16 MB (BenchmarkRequestAtLookupBound), far within the chart's 5 s timeoutSeconds and 256 Mi,
+// and 1024 covers a VirtualServer with hundreds of routes and distinct Policies. Lookups past it
+// are reported as not checked.
+const DefaultLookupsPerRequest = 1024
+
 // cacheObjects serves lookups from the informer cache; it never calls the API server. A cache
 // error is an error, never "not found".
 type cacheObjects struct {
@@ -34,6 +51,10 @@ type cacheObjects struct {
 	secretNamespaces map[string]bool
 	// access reviews reads outside an admission request's namespace (nil: not reviewed).
 	access *Access
+	// maxNamespaces is how many other namespaces one admission request may have reviewed.
+	maxNamespaces int
+	// maxLookups bounds the Gets and Lists of one admission request (0: DefaultLookupsPerRequest).
+	maxLookups int
 }
 
 // available is nil when lookups of kind in namespace can be answered, an *objects.Unavailable when
@@ -72,7 +93,7 @@ func (o *cacheObjects) get(ctx context.Context, kind, namespace, name string) ([
 		if apierrors.IsNotFound(err) {
 			return nil, false, nil
 		}
-		return nil, false, fmt.Errorf("reading %s %s/%s from the webhook's cache: %w", kind, namespace, name, err)
+		return nil, false, fmt.Errorf("reading %s %s/%s from the webhook's cache: %w", kind, clip(namespace), clip(name), err)
 	}
 	raw, err := json.Marshal(obj)
 	return raw, err == nil, err
@@ -86,7 +107,7 @@ func (o *cacheObjects) list(ctx context.Context, kind, namespace string) ([][]by
 	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
 	if err := o.reader.List(ctx, l, client.InNamespace(namespace)); err != nil {
-		return nil, fmt.Errorf("listing %ss in namespace %q from the webhook's cache: %w", kind, namespace, err)
+		return nil, fmt.Errorf("listing %ss in namespace %q from the webhook's cache: %w", kind, clip(namespace), err)
 	}
 	var out [][]byte
 	err := apimeta.EachListItem(l, func(obj runtime.Object) error {
@@ -96,7 +117,7 @@ func (o *cacheObjects) list(ctx context.Context, kind, namespace string) ([][]by
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("listing %ss in namespace %q from the webhook's cache: %w", kind, namespace, err)
+		return nil, fmt.Errorf("listing %ss in namespace %q from the webhook's cache: %w", kind, clip(namespace), err)
 	}
 	return out, nil
 }
@@ -123,6 +144,8 @@ type requestObjects interface {
 	objects.Guarded
 	// Failed is the first lookup the cache could not answer, nil if none.
 	Failed() error
+	// Limited says which lookups the request's bounds left out ("" if none), for a warning.
+	Limited() string
 }
 
 // perRequest is implemented by Objects that give every admission request its own view.
@@ -139,6 +162,13 @@ type cacheView struct {
 	mu     sync.Mutex
 	failed error
 	known  map[string]error
+	// reviewed are the other namespaces whose reads were reviewed; skipped those past the bound.
+	reviewed   map[string]bool
+	skipped    []string
+	skippedSet map[string]bool
+	lookups    int
+	// overBudget counts the Available calls refused because the lookups were spent.
+	overBudget int
 }
 
 var (
@@ -147,6 +177,9 @@ var (
 )
 
 func (v *cacheView) Available(kind, namespace string) error {
+	if err := v.budget(kind, namespace); err != nil {
+		return err
+	}
 	key := kind + "/" + namespace
 	v.mu.Lock()
 	err, ok := v.known[key]
@@ -163,7 +196,9 @@ func (v *cacheView) Available(kind, namespace string) error {
 	// namespace is where a reference resolves as NIC v5.5.4 resolves it (internal/configs/policy.go
 	// generatePolicies: the reference's namespace, else its owner's; internal/rules does the same).
 	if err == nil && v.req != nil && namespace != v.namespace {
-		if denied := v.o.access.MayRead(v.ctx, v.req.UserInfo, kind, namespace); denied != nil {
+		if skipped := v.admitNamespace(kind, namespace); skipped != nil {
+			err = skipped
+		} else if denied := v.o.access.MayRead(v.ctx, v.req.UserInfo, kind, namespace); denied != nil {
 			err = &objects.Unavailable{Kind: kind, Namespace: namespace, Reason: denied.Error()}
 		}
 	}
@@ -179,8 +214,94 @@ func (v *cacheView) Available(kind, namespace string) error {
 	return err
 }
 
+// admitNamespace counts namespace among the other namespaces this request has reviewed, or
+// returns why it is not reviewed: the request already reached the bound.
+func (v *cacheView) admitNamespace(kind, namespace string) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.reviewed[namespace] {
+		return nil
+	}
+	if len(v.reviewed) < v.o.maxNamespaces {
+		if v.reviewed == nil {
+			v.reviewed = map[string]bool{}
+		}
+		v.reviewed[namespace] = true
+		return nil
+	}
+	if !v.skippedSet[namespace] {
+		if v.skippedSet == nil {
+			v.skippedSet = map[string]bool{}
+		}
+		v.skippedSet[namespace] = true
+		v.skipped = append(v.skipped, namespace)
+	}
+	return &objects.Unavailable{Kind: kind, Namespace: namespace, Reason: fmt.Sprintf(
+		"the request reaches more than %d other namespaces, the most the webhook reviews for one admission request (chart value access.namespacesPerRequest, flag --namespaces-per-request)",
+		v.o.maxNamespaces)}
+}
+
+// budget is an *objects.Unavailable once the request has made its most lookups.
+func (v *cacheView) budget(kind, namespace string) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.lookups < v.maxLookups() {
+		return nil
+	}
+	v.overBudget++
+	return &objects.Unavailable{Kind: kind, Namespace: namespace, Reason: fmt.Sprintf(
+		"the request already made %d lookups, the most the webhook makes for one admission request", v.maxLookups())}
+}
+
+func (v *cacheView) maxLookups() int {
+	if v.o.maxLookups > 0 {
+		return v.o.maxLookups
+	}
+	return DefaultLookupsPerRequest
+}
+
+// spend counts one lookup; false when the budget is spent.
+func (v *cacheView) spend() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.lookups >= v.maxLookups() {
+		v.overBudget++
+		return false
+	}
+	v.lookups++
+	return true
+}
+
+// Limited names the namespaces left unreviewed and counts the lookups left out, "" if none. The
+// namespaces come first: the API server keeps only the first 256 characters of each warning once
+// a response's warnings pass 4096 characters.
+func (v *cacheView) Limited() string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var parts []string
+	if n := len(v.skipped); n > 0 {
+		const named = 5
+		list := make([]string, 0, named+1)
+		for _, ns := range v.skipped[:min(n, named)] {
+			list = append(list, clip(ns))
+		}
+		if n > named {
+			list = append(list, fmt.Sprintf("and %d more", n-named))
+		}
+		parts = append(parts, fmt.Sprintf("references in %d other namespaces were not checked (%s): the webhook reviews at most %d other namespaces for one admission request (chart value access.namespacesPerRequest, flag --namespaces-per-request)",
+			n, strings.Join(list, ", "), v.o.maxNamespaces))
+	}
+	if v.overBudget > 0 {
+		parts = append(parts, fmt.Sprintf("%d lookups of referenced objects were not made: the webhook makes at most %d for one admission request", v.overBudget, v.maxLookups()))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return strings.Join(parts, "; ") + "; admitted as it is, so NIC answers 500 or nginx 502 at run time if one of those references is wrong: run `aigw-mtls-webhook check` to check them"
+}
+
 func (v *cacheView) Get(kind, namespace, name string) ([]byte, bool) {
-	if v.Available(kind, namespace) != nil {
+	if v.Available(kind, namespace) != nil || !v.spend() {
 		return nil, false
 	}
 	raw, ok, err := v.o.get(v.ctx, kind, namespace, name)
@@ -191,7 +312,7 @@ func (v *cacheView) Get(kind, namespace, name string) ([]byte, bool) {
 }
 
 func (v *cacheView) List(kind, namespace string) [][]byte {
-	if v.Available(kind, namespace) != nil {
+	if v.Available(kind, namespace) != nil || !v.spend() {
 		return nil
 	}
 	out, err := v.o.list(v.ctx, kind, namespace)
@@ -219,7 +340,8 @@ func (v *cacheView) Failed() error {
 // SubjectAccessReviews (mgr's client).
 func newCacheObjects(mgr manager.Manager, o Options) *cacheObjects {
 	kinds := append(append([]string{}, cachedKinds...), gatewayAPIKinds(o)...)
-	c := &cacheObjects{reader: mgr.GetCache(), informers: newInformers(mgr.GetCache(), kinds...), access: NewAccess(mgr.GetClient())}
+	c := &cacheObjects{reader: mgr.GetCache(), informers: newInformers(mgr.GetCache(), kinds...), access: NewAccess(mgr.GetClient()),
+		maxNamespaces: o.NamespacesPerRequest}
 	if len(o.SecretNamespaces) > 0 {
 		c.secretNamespaces = map[string]bool{}
 		for _, ns := range o.SecretNamespaces {

@@ -132,7 +132,7 @@ func TestViewReviewsOtherNamespacesOnly(t *testing.T) {
 		},
 	}).Build()
 	notFound := apierrors.NewNotFound(schema.GroupResource{Resource: "secrets"}, "x")
-	o := &cacheObjects{reader: answeringCache{err: notFound}, access: NewAccess(c)}
+	o := &cacheObjects{reader: answeringCache{err: notFound}, access: NewAccess(c), maxNamespaces: DefaultNamespacesPerRequest}
 	req := request(admissionv1.Create, "VirtualServer", "team", labelledVS)
 	req.UserInfo = authenticationv1.UserInfo{Username: "tenant"}
 	v := o.ForRequest(context.Background(), req)

@@ -12,19 +12,31 @@ import (
 
 // lookups is what a handler consults for req: the request's own view when objs gives one (the
 // webhook's cache: reads outside req's namespace reviewed for req's user), else objs itself.
-// failed reports the first lookup the cache could not answer.
-func lookups(ctx context.Context, objs objects.Objects, req admission.Request) (objects.Objects, func() error) {
+// failed reports the first lookup the cache could not answer; limited what the request's bounds
+// left unchecked ("" if nothing).
+func lookups(ctx context.Context, objs objects.Objects, req admission.Request) (_ objects.Objects, failed func() error, limited func() string) {
 	if p, ok := objs.(perRequest); ok {
 		v := p.ForRequest(ctx, req)
-		return v, v.Failed
+		return v, v.Failed, v.Limited
 	}
-	return objs, func() error { return nil }
+	return objs, func() error { return nil }, func() string { return "" }
 }
 
-// cacheFailure answers a request whose verdict would rest on a lookup the cache could not answer:
-// an error, so the API server applies the webhook's failurePolicy, never a verdict that treats
-// the object as missing.
-func cacheFailure(kind string, req admission.Request, err error) admission.Response {
+// afterLookups turns what the lookups of req met into resp: a cache failure replaces it (see
+// cacheFailure); references left unchecked by the request's bounds come first among its warnings,
+// where the API server keeps them when it truncates a long list of warnings.
+func afterLookups(kind string, req admission.Request, resp admission.Response, failed func() error, limited func() string) admission.Response {
+	if err := failed(); err != nil {
+		return cacheFailure(kind, req, err)
+	}
+	if note := limited(); note != "" {
+		resp.Warnings = append([]string{fmt.Sprintf("%s %s: %s", kind, requestObject(req), note)}, resp.Warnings...)
+	}
+	return resp
+}
+
+// requestObject is "namespace/name" of req's object, clipped.
+func requestObject(req admission.Request) string {
 	name := req.Name
 	if name == "" { // a CREATE with generateName, or a review that names none
 		var m struct {
@@ -33,7 +45,14 @@ func cacheFailure(kind string, req admission.Request, err error) admission.Respo
 		_ = objects.Decode(req.Object.Raw, &m)
 		name = m.Metadata.Name
 	}
+	return clip(req.Namespace) + "/" + clip(name)
+}
+
+// cacheFailure answers a request whose verdict would rest on a lookup the cache could not answer:
+// an error, so the API server applies the webhook's failurePolicy, never a verdict that treats
+// the object as missing.
+func cacheFailure(kind string, req admission.Request, err error) admission.Response {
 	return admission.Errored(http.StatusInternalServerError, fmt.Errorf(
-		"%s %s/%s cannot be judged now: %v; expected the webhook's cache to answer, found it failing: retry shortly, and if it persists see the webhook's logs and readiness",
-		kind, req.Namespace, name, err))
+		"%s %s cannot be judged now: %v; expected the webhook's cache to answer, found it failing: retry shortly, and if it persists see the webhook's logs and readiness",
+		kind, requestObject(req), err))
 }

@@ -34,21 +34,18 @@ type Mutator struct {
 var _ admission.Handler = (*Mutator)(nil)
 
 func (m *Mutator) Handle(ctx context.Context, req admission.Request) admission.Response {
-	objs, failed := lookups(ctx, m.Objects, req)
-	resp := m.handle(req, objs)
-	if err := failed(); err != nil {
-		resp = cacheFailure(m.Kind, req, err)
-	}
+	objs, failed, limited := lookups(ctx, m.Objects, req)
+	resp := afterLookups(m.Kind, req, m.handle(req, objs), failed, limited)
 	observe(m.Kind, "mutate", resp)
 	if !resp.Allowed {
-		log.FromContext(ctx).Info("denied", "kind", m.Kind, "namespace", req.Namespace, "name", req.Name, "reason", resp.Result.Message)
+		log.FromContext(ctx).Info("denied", "kind", m.Kind, "namespace", clip(req.Namespace), "name", clip(req.Name), "reason", resp.Result.Message)
 	}
 	return resp
 }
 
 func (m *Mutator) handle(req admission.Request, objs objects.Objects) admission.Response {
 	if req.Kind.Kind != m.Kind {
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("this endpoint mutates %s objects, the request holds a %q: check the webhook configuration's rules", m.Kind, req.Kind.Kind))
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("this endpoint mutates %s objects, the request holds a %q: check the webhook configuration's rules", m.Kind, clip(req.Kind.Kind)))
 	}
 	if m.Excluded[req.Namespace] {
 		return admission.Allowed("namespace excluded")
@@ -57,7 +54,7 @@ func (m *Mutator) handle(req admission.Request, objs objects.Objects) admission.
 		return admission.Allowed("")
 	}
 	if len(req.Object.Raw) == 0 {
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("%s %s/%s: the admission request carries no object", m.Kind, req.Namespace, req.Name))
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("%s %s: the admission request carries no object", m.Kind, requestObject(req)))
 	}
 	res, err := m.Patch(req.Object.Raw, req.Namespace, m.Settings, objs)
 	if err != nil {
@@ -66,8 +63,8 @@ func (m *Mutator) handle(req admission.Request, objs objects.Objects) admission.
 	if m.CreateOnly && req.Operation == admissionv1.Update {
 		resp := admission.Allowed("")
 		if len(res.Wiring) > 0 {
-			resp.Warnings = append(resp.Warnings, fmt.Sprintf("%s %s/%s carries %s=%s but has no mTLS mounts; they are added when the pod is next created (roll out its workload)",
-				m.Kind, req.Namespace, req.Name, m.Settings.SelectorKey, m.Settings.SelectorValue))
+			resp.Warnings = append(resp.Warnings, fmt.Sprintf("%s %s carries %s=%s but has no mTLS mounts; they are added when the pod is next created (roll out its workload)",
+				m.Kind, requestObject(req), m.Settings.SelectorKey, m.Settings.SelectorValue))
 		}
 		return resp
 	}

@@ -74,6 +74,10 @@ type Options struct {
 	// SecretNamespaces are the namespaces whose labelled Secrets are cached (empty: every
 	// namespace, which needs cluster-wide read access to Secrets).
 	SecretNamespaces []string
+	// NamespacesPerRequest is how many namespaces other than its own one admission request may
+	// have reviewed (SubjectAccessReviews) and read; references past it are reported as not
+	// checked (see DefaultNamespacesPerRequest). 0: none.
+	NamespacesPerRequest int
 	// ClientCAName is a file in CertDir holding the CA that signs the API server's client
 	// certificate: set, the server requires and verifies a client certificate on every connection.
 	ClientCAName string
@@ -92,16 +96,17 @@ type Options struct {
 // DefaultOptions are the serve command's defaults.
 func DefaultOptions() Options {
 	return Options{
-		Settings:          aigw.DefaultSettings(),
-		CertDir:           "/tmp/k8s-webhook-server/serving-certs",
-		Port:              9443,
-		MetricsAddr:       ":8080",
-		HealthAddr:        ":8081",
-		ExcludeNamespaces: []string{"kube-system", "kube-node-lease"},
-		CASyncSource:      "aigw-ca",
-		NICReloadDelay:    5 * time.Second,
-		Serving:           DefaultServingLimits(),
-		MetricsSecure:     true,
+		Settings:             aigw.DefaultSettings(),
+		CertDir:              "/tmp/k8s-webhook-server/serving-certs",
+		Port:                 9443,
+		MetricsAddr:          ":8080",
+		HealthAddr:           ":8081",
+		ExcludeNamespaces:    []string{"kube-system", "kube-node-lease"},
+		NamespacesPerRequest: DefaultNamespacesPerRequest,
+		CASyncSource:         "aigw-ca",
+		NICReloadDelay:       5 * time.Second,
+		Serving:              DefaultServingLimits(),
+		MetricsSecure:        true,
 	}
 }
 

@@ -29,27 +29,24 @@ type Validator struct {
 var _ admission.Handler = (*Validator)(nil)
 
 func (v *Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
-	objs, failed := lookups(ctx, v.Objects, req)
-	resp := v.handle(req, objs)
-	if err := failed(); err != nil {
-		resp = cacheFailure(v.Kind, req, err)
-	}
+	objs, failed, limited := lookups(ctx, v.Objects, req)
+	resp := afterLookups(v.Kind, req, v.handle(req, objs), failed, limited)
 	observe(v.Kind, "validate", resp)
 	if !resp.Allowed {
-		log.FromContext(ctx).Info("refused", "kind", v.Kind, "namespace", req.Namespace, "name", req.Name, "reason", resp.Result.Message)
+		log.FromContext(ctx).Info("refused", "kind", v.Kind, "namespace", clip(req.Namespace), "name", clip(req.Name), "reason", resp.Result.Message)
 	}
 	return resp
 }
 
 func (v *Validator) handle(req admission.Request, objs objects.Objects) admission.Response {
 	if req.Kind.Kind != v.Kind {
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("this endpoint validates %s objects, the request holds a %q: check the webhook configuration's rules", v.Kind, req.Kind.Kind))
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("this endpoint validates %s objects, the request holds a %q: check the webhook configuration's rules", v.Kind, clip(req.Kind.Kind)))
 	}
 	if v.Excluded[req.Namespace] || (req.Operation != admissionv1.Create && req.Operation != admissionv1.Update) {
 		return admission.Allowed("")
 	}
 	if len(req.Object.Raw) == 0 {
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("%s %s/%s: the admission request carries no object", v.Kind, req.Namespace, req.Name))
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("%s %s: the admission request carries no object", v.Kind, requestObject(req)))
 	}
 	var old []byte
 	if req.Operation == admissionv1.Update {

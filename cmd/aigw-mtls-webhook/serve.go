@@ -49,6 +49,7 @@ func newServeFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	fs.DurationVar(&c.o.NICReloadDelay, "nic-reload-delay", c.o.NICReloadDelay, "wait after a CA bundle change before annotating --nic-configmap (NIC writes the Secret to disk first)")
 	fs.StringVar(&c.restart, "restart-on-renewal-namespaces", "", "namespaces where Deployments annotated mtls.aigw.io/restart-on-renewal=true roll out when their mounted certificates change (comma list); empty disables")
 	fs.StringVar(&c.secretNS, "secret-namespaces", "", "namespaces whose labelled Secrets the webhook reads (comma list); empty: every namespace (needs cluster-wide read access to Secrets)")
+	fs.IntVar(&c.o.NamespacesPerRequest, "namespaces-per-request", c.o.NamespacesPerRequest, "namespaces other than its own one admission request may have the requesting user's access reviewed in (a SubjectAccessReview each) and read; references past it are admitted with a warning that they were not checked (0: none)")
 	fs.StringVar(&c.o.ClientCAName, "client-ca-name", "", "file in --cert-dir holding the CA of the API server's client certificate: set, every connection must present a certificate it signed")
 	c.zap.BindFlags(fs)
 	return fs, c
@@ -66,6 +67,10 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	o := c.o
 	o.Settings = s
+	if o.NamespacesPerRequest < 0 {
+		fmt.Fprintf(stderr, "--namespaces-per-request %d: expected 0 or more\n", o.NamespacesPerRequest)
+		return 2
+	}
 	o.ExcludeNamespaces = splitList(c.exclude)
 	o.RestartNamespaces = splitList(c.restart)
 	o.SecretNamespaces = splitList(c.secretNS)

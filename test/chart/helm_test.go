@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 	"github.com/aigw-mtls/aigw-mtls-webhook/test/harness"
 	"github.com/aigw-mtls/aigw-mtls-webhook/test/tools"
+	"github.com/aigw-mtls/aigw-mtls-webhook/webhook"
 )
 
 const (
@@ -89,7 +91,7 @@ var valueSets = []valueSet{
 	{name: "ca-sync-precreated", release: defaultRelease, namespace: defaultNamespace, set: []string{"caSync.precreateSecret=true", "caSync.namespaces={ai-gateway,ai-gateway-staging}"}},
 	{name: "ca-sync-own-ca", release: defaultRelease, namespace: defaultNamespace, set: []string{"pki.enabled=false", "caSync.sourceSecret=corp-ca", "caSync.namespaces={ai-gateway,ai-gateway-staging}"}},
 	{name: "cluster-wide-secrets", release: defaultRelease, namespace: defaultNamespace, set: []string{"access.clusterWideSecrets=true", "access.checkClusterRole=true"}},
-	{name: "secret-namespaces", release: defaultRelease, namespace: defaultNamespace, set: []string{"access.secretNamespaces={ai-gateway,gateway}", "networkPolicy.metricsNamespace=", "clientAuth.caConfigMap=apiserver-client-ca"}},
+	{name: "secret-namespaces", release: defaultRelease, namespace: defaultNamespace, set: []string{"access.secretNamespaces={ai-gateway,gateway}", "access.namespacesPerRequest=4", "networkPolicy.metricsNamespace=", "clientAuth.caConfigMap=apiserver-client-ca"}},
 	{name: "service-monitor", release: defaultRelease, namespace: defaultNamespace, set: []string{"serviceMonitor.enabled=true", "serviceMonitor.labels.release=prometheus",
 		"metrics.readers[0].kind=ServiceAccount", "metrics.readers[0].name=prometheus", "metrics.readers[0].namespace=monitoring"}},
 	{name: "metrics-plain", release: defaultRelease, namespace: defaultNamespace, set: []string{"metrics.secure=false", "serviceMonitor.enabled=true",
@@ -480,6 +482,8 @@ func checkDeployment(t *testing.T, r rendering) {
 		"request-read-timeout": r.value("serving.readTimeout", "10s"),
 		"max-in-flight":        r.value("serving.maxInFlight", "200"),
 		"shutdown-delay":       r.value("serving.shutdownDelaySeconds", "10") + "s",
+		// The chart's default is the product's.
+		"namespaces-per-request": r.value("access.namespacesPerRequest", strconv.Itoa(webhook.DefaultNamespacesPerRequest)),
 	}
 	for key, flag := range wiringFlags {
 		want[flag] = r.wiring(key)
@@ -1093,6 +1097,8 @@ func TestSchemaRejects(t *testing.T) {
 		"gatewayAPI.enabled=maybe",
 		"gatewayAPI.nope=1",
 		"caSync.precreateSecret=maybe",
+		"access.namespacesPerRequest=-1",
+		"access.namespacesPerRequest=many",
 	} {
 		t.Run(set, func(t *testing.T) {
 			out, err := runHelm(t, "template", defaultRelease, chartDir(), "--namespace", defaultNamespace, "--set", set)
