@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/certs"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules/fixtures"
 )
@@ -91,10 +92,13 @@ func TestCASyncKeepsThePreviousCAUntilItExpiresThenRequeues(t *testing.T) {
 		Type:       corev1.SecretTypeTLS,
 		Data:       map[string][]byte{corev1.TLSCertKey: newCA, corev1.TLSPrivateKeyKey: []byte("key")},
 	}
+	// The bundle the CA sync wrote before the rotation, with its record.
+	old, _ := certs.Parse(oldCA)
 	target := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: s.CASecret, Namespace: "ai-gateway", Annotations: map[string]string{AnnotationCASyncSource: "aigw-ca"}},
-		Type:       "nginx.org/ca",
-		Data:       map[string][]byte{s.CAKey: oldCA},
+		ObjectMeta: metav1.ObjectMeta{Name: s.CASecret, Namespace: "ai-gateway", Annotations: map[string]string{
+			AnnotationCASyncSource: "aigw-ca", AnnotationCASyncFingerprints: certs.Fingerprint(old[0])}},
+		Type: "nginx.org/ca",
+		Data: map[string][]byte{s.CAKey: oldCA},
 	}
 	c := fake.NewClientBuilder().WithObjects(src, target).Build()
 	events := &eventLog{}
