@@ -46,12 +46,15 @@ import (
 // Only the bundles the CA sync owns count, and a tenant can forge neither half of that test:
 //   - the Secret is in one of the CA sync's Namespaces, where the chart lets only the platform
 //     (and the sync) write Secrets: whoever can write there could replace the source CA itself;
-//   - its controller ownerReference names the source Secret of its own namespace, with the UID
-//     the API server gave that Secret. UIDs are assigned by the API server and an ownerReference
-//     can only name an object of the same namespace, so a Secret in a namespace without the
-//     sync's source (a tenant's copy of the annotations and ownerReference included) never
-//     matches. The mtls.aigw.io/ca-sync-source annotation alone proves nothing: anyone who may
-//     write a Secret may set it.
+//   - its controller ownerReference names the source Secret with the UID the API server gave
+//     the source of the Secret's own namespace (looked up there, as the garbage collector resolves
+//     an ownerReference). Only the API server assigns UIDs, so a copy in a namespace without the
+//     sync's source (annotations and ownerReference included) never matches. With the namespaces
+//     open ("*"), a tenant who creates the source in their namespace gets a sync there, and its
+//     changes count: MinInterval bounds them.
+//
+// The mtls.aigw.io/ca-sync-source annotation alone proves nothing: anyone who may write a Secret
+// may set it.
 type NICReload struct {
 	Client    client.Client // patches the ConfigMap
 	API       client.Reader // reads the ConfigMap (not cached: one object, RBAC limited to its name)
