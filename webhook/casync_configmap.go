@@ -19,10 +19,11 @@ import (
 const caConfigMapKey = "ca.crt"
 
 // syncConfigMap keeps the ConfigMap named Settings.CASecret (key ca.crt) equal to the CA bundle,
-// the old CA kept until it expires as in the Secret. A ConfigMap it does not own is left alone.
+// built as the Secret's: the source's CAs and the previous CAs the sync wrote (own), each kept
+// until it expires or dropPrevious. A ConfigMap it does not own is left alone.
 // It carries the selector label, so the webhook's cache holds it; the ConfigMap mutation leaves
 // a CA bundle alone.
-func (r *CASync) syncConfigMap(ctx context.Context, src *corev1.Secret, current []byte) error {
+func (r *CASync) syncConfigMap(ctx context.Context, src *corev1.Secret, current []byte, own map[string]bool, dropPrevious bool) error {
 	logger := log.FromContext(ctx)
 	name := r.Settings.CASecret
 	var cm corev1.ConfigMap
@@ -42,7 +43,8 @@ func (r *CASync) syncConfigMap(ctx context.Context, src *corev1.Secret, current 
 	if r.Now != nil {
 		now = r.Now
 	}
-	bundle, _, err := certs.CABundle(current, []byte(cm.Data[caConfigMapKey]), now())
+	b, err := certs.CABundle(current, []byte(cm.Data[caConfigMapKey]), own, now(), dropPrevious)
+	bundle := b.PEM
 	if err != nil {
 		return nil // the Secret's sync reports the unreadable source
 	}
@@ -67,6 +69,7 @@ func (r *CASync) syncConfigMap(ctx context.Context, src *corev1.Secret, current 
 		caSyncOutcomes.WithLabelValues("error").Inc()
 		return fmt.Errorf("writing ConfigMap %s/%s: %w", src.Namespace, name, err)
 	}
+	r.reportLeftOut(src, "ConfigMap", b, dropPrevious)
 	r.Events.Eventf(src, nil, corev1.EventTypeNormal, "CASynced", "Sync", "ConfigMap %s/%s (ca.crt) now holds the CA of %s", src.Namespace, name, r.Source)
 	logger.Info("synced the CA ConfigMap", "configmap", name)
 	return nil

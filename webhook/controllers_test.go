@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/certs"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules/fixtures"
 )
@@ -91,10 +92,13 @@ func TestCASyncKeepsThePreviousCAUntilItExpiresThenRequeues(t *testing.T) {
 		Type:       corev1.SecretTypeTLS,
 		Data:       map[string][]byte{corev1.TLSCertKey: newCA, corev1.TLSPrivateKeyKey: []byte("key")},
 	}
+	// The bundle the CA sync wrote before the rotation, with its record.
+	old, _ := certs.Parse(oldCA)
 	target := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: s.CASecret, Namespace: "ai-gateway", Annotations: map[string]string{AnnotationCASyncSource: "aigw-ca"}},
-		Type:       "nginx.org/ca",
-		Data:       map[string][]byte{s.CAKey: oldCA},
+		ObjectMeta: metav1.ObjectMeta{Name: s.CASecret, Namespace: "ai-gateway", Annotations: map[string]string{
+			AnnotationCASyncSource: "aigw-ca", AnnotationCASyncFingerprints: certs.Fingerprint(old[0])}},
+		Type: "nginx.org/ca",
+		Data: map[string][]byte{s.CAKey: oldCA},
 	}
 	c := fake.NewClientBuilder().WithObjects(src, target).Build()
 	events := &eventLog{}
@@ -235,5 +239,70 @@ func TestPolicyAuditReportsOnlyBrokenLivePolicies(t *testing.T) {
 	}
 	if v := gaugeValue(t, "elsewhere", "broken"); v != 0 {
 		t.Errorf("a Policy of another namespace was audited: gauge %v", v)
+	}
+}
+
+// While the CA sync runs, its record is its own: a CA added to its Secret is removed even when its
+// fingerprint is added to the record annotation too. A new process reads the annotation once.
+func TestCASyncRecordIsReadOnce(t *testing.T) {
+	ctx := context.Background()
+	s := aigw.DefaultSettings()
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	ca, foreign := testCA(t, "Current CA", now.AddDate(1, 0, 0)), testCA(t, "Foreign CA", now.AddDate(10, 0, 0))
+	src := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "aigw-ca", Namespace: "ai-gateway", UID: "src-uid"},
+		Type: corev1.SecretTypeTLS, Data: map[string][]byte{corev1.TLSCertKey: ca}}
+	c := fake.NewClientBuilder().WithObjects(src).Build()
+	sync := func() *CASync {
+		return &CASync{Client: c, Cache: c, API: c, Source: "aigw-ca", Settings: s, Events: &eventLog{}, Now: func() time.Time { return now },
+			Namespaces: []string{"ai-gateway"}}
+	}
+	r := sync()
+	req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "ai-gateway", Name: "aigw-ca"}}
+	target := client.ObjectKey{Namespace: "ai-gateway", Name: s.CASecret}
+	tamper := func() {
+		var got corev1.Secret
+		if err := c.Get(ctx, target, &got); err != nil {
+			t.Fatal(err)
+		}
+		fs, _ := certs.Parse(foreign)
+		got.Data[s.CAKey] = append(append([]byte{}, got.Data[s.CAKey]...), foreign...)
+		got.Annotations[AnnotationCASyncFingerprints] += "," + certs.Fingerprint(fs[0])
+		if err := c.Update(ctx, &got); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held := func() []byte {
+		if _, err := r.Reconcile(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+		var got corev1.Secret
+		if err := c.Get(ctx, target, &got); err != nil {
+			t.Fatal(err)
+		}
+		return got.Data[s.CAKey]
+	}
+	if got := held(); !bytes.Equal(got, ca) {
+		t.Fatalf("first sync wrote\n%s", got)
+	}
+	tamper()
+	if got := held(); !bytes.Equal(got, ca) {
+		t.Errorf("a CA added with its fingerprint while the sync runs stayed:\n%s", got)
+	}
+	// A new process trusts the record it finds (the overlap must survive restarts)…
+	tamper()
+	r = sync()
+	if got := held(); !bytes.Equal(got, append(append([]byte{}, ca...), foreign...)) {
+		t.Errorf("a new process: want the recorded CAs kept, got\n%s", got)
+	}
+	// …and outside its namespaces the sync does nothing.
+	other := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "aigw-ca", Namespace: "tenant"}, Type: corev1.SecretTypeTLS, Data: map[string][]byte{corev1.TLSCertKey: ca}}
+	if err := c.Create(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(other)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "tenant", Name: s.CASecret}, &corev1.Secret{}); err == nil {
+		t.Error("the CA sync wrote a bundle outside its namespaces")
 	}
 }

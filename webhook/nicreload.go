@@ -39,7 +39,22 @@ import (
 //
 // So once the digest of the bundles differs from aigw.AnnotationCABundle on that ConfigMap, and
 // has stayed so for Delay (NIC must have written the Secret's file first), the annotation is set
-// to the digest, with an Event. An unchanged bundle never touches the ConfigMap.
+// to the digest, with an Event. An unchanged bundle never touches the ConfigMap. Each annotation
+// reloads every nginx worker of NIC (long streams are cut), so changes are coalesced: at most one
+// annotation per MinInterval, the later changes folded into the next one.
+//
+// Only the bundles the CA sync owns count, and a tenant can forge neither half of that test:
+//   - the Secret is in one of the CA sync's Namespaces, where the chart lets only the platform
+//     (and the sync) write Secrets: whoever can write there could replace the source CA itself;
+//   - its controller ownerReference names the source Secret with the UID the API server gave
+//     the source of the Secret's own namespace (looked up there, as the garbage collector resolves
+//     an ownerReference). Only the API server assigns UIDs, so a copy in a namespace without the
+//     sync's source (annotations and ownerReference included) never matches. With the namespaces
+//     open ("*"), a tenant who creates the source in their namespace gets a sync there, and its
+//     changes count: MinInterval bounds them.
+//
+// The mtls.aigw.io/ca-sync-source annotation alone proves nothing: anyone who may write a Secret
+// may set it.
 type NICReload struct {
 	Client    client.Client // patches the ConfigMap
 	API       client.Reader // reads the ConfigMap (not cached: one object, RBAC limited to its name)
@@ -48,12 +63,17 @@ type NICReload struct {
 	Source    string // the CA sync's source: the Secrets it owns carry AnnotationCASyncSource=Source
 	Settings  aigw.Settings
 	Delay     time.Duration
-	Events    recorder.EventRecorder
-	Now       func() time.Time
+	// MinInterval is the least time between two annotations (0: none).
+	MinInterval time.Duration
+	// Namespaces are the CA sync's (empty or "*": every namespace).
+	Namespaces []string
+	Events     recorder.EventRecorder
+	Now        func() time.Time
 
 	mu      sync.Mutex
 	pending string    // a digest not yet written
 	since   time.Time // when pending was first seen
+	last    time.Time // when the ConfigMap was last annotated
 }
 
 func (r *NICReload) now() time.Time {
@@ -73,9 +93,17 @@ func (r *NICReload) bundles(ctx context.Context) (string, []string, error) {
 		ref  string
 		data []byte
 	}
+	sources := map[string]types.UID{} // namespace → UID of the CA sync's source there
+	for _, s := range l.Items {
+		if s.Name == r.Source && inNamespaces(r.Namespaces, s.Namespace) {
+			sources[s.Namespace] = s.UID
+		}
+	}
 	var bs []bundle
 	for _, s := range l.Items {
-		if s.Name == r.Settings.CASecret && s.Type == "nginx.org/ca" && s.Annotations[AnnotationCASyncSource] == r.Source {
+		uid, ok := sources[s.Namespace]
+		if ok && s.Name == r.Settings.CASecret && s.Type == "nginx.org/ca" && s.Annotations[AnnotationCASyncSource] == r.Source &&
+			controlledBy(s.OwnerReferences, r.Source, uid) {
 			bs = append(bs, bundle{s.Namespace + "/" + s.Name, s.Data[r.Settings.CAKey]})
 		}
 	}
@@ -117,6 +145,10 @@ func (r *NICReload) Reconcile(ctx context.Context, _ reconcile.Request) (reconci
 	if wait := r.since.Add(r.Delay).Sub(now); wait > 0 {
 		return reconcile.Result{RequeueAfter: wait}, nil
 	}
+	if wait := r.last.Add(r.MinInterval).Sub(now); !r.last.IsZero() && wait > 0 {
+		nicReloads.WithLabelValues("coalesced").Inc()
+		return reconcile.Result{RequeueAfter: wait}, nil
+	}
 	patch := client.MergeFrom(cm.DeepCopy())
 	if cm.Annotations == nil {
 		cm.Annotations = map[string]string{}
@@ -126,7 +158,7 @@ func (r *NICReload) Reconcile(ctx context.Context, _ reconcile.Request) (reconci
 		nicReloads.WithLabelValues("error").Inc()
 		return reconcile.Result{}, fmt.Errorf("annotating NGINX Ingress Controller's ConfigMap %s: %w", r.ConfigMap, err)
 	}
-	r.pending = ""
+	r.pending, r.last = "", now
 	nicReloads.WithLabelValues("annotated").Inc()
 	r.Events.Eventf(&cm, nil, corev1.EventTypeNormal, "CABundleChanged", "Reload",
 		"set %s=%s so NGINX Ingress Controller reloads nginx and reads the CA bundle of Secret(s) %v (with -ssl-dynamic-reload it does not reload on a CA Secret update)",
@@ -135,11 +167,11 @@ func (r *NICReload) Reconcile(ctx context.Context, _ reconcile.Request) (reconci
 	return reconcile.Result{}, nil
 }
 
-// SetupWithManager runs the reload on changes of the CA sync's Secrets (any namespace), one
-// request for the one ConfigMap.
+// SetupWithManager runs the reload on changes of the CA sync's Secrets and sources (in its
+// namespaces), one request for the one ConfigMap.
 func (r *NICReload) SetupWithManager(mgr ctrl.Manager) error {
 	toConfigMap := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
-		if obj.GetName() != r.Settings.CASecret {
+		if obj.GetName() != r.Settings.CASecret && obj.GetName() != r.Source || !inNamespaces(r.Namespaces, obj.GetNamespace()) {
 			return nil
 		}
 		return []reconcile.Request{{NamespacedName: r.ConfigMap}}
@@ -161,7 +193,7 @@ func ParseConfigMapRef(s string) (types.NamespacedName, error) {
 
 var nicReloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Name: "aigw_mtls_nic_reload_total",
-	Help: "Annotations of NGINX Ingress Controller's ConfigMap after a CA bundle change, by outcome (annotated, error).",
+	Help: "Annotations of NGINX Ingress Controller's ConfigMap after a CA bundle change, by outcome (annotated, coalesced: put off by the minimum interval, error).",
 }, []string{"outcome"})
 
 func init() { metrics.Registry.MustRegister(nicReloads) }
@@ -177,7 +209,8 @@ func setupRollouts(mgr ctrl.Manager, o Options, events recorder.EventRecorder) e
 			return fmt.Errorf("the NGINX Ingress Controller reload (ConfigMap %s) follows the CA sync, which is off (empty CA sync source)", cm)
 		}
 		r := &NICReload{Client: mgr.GetClient(), API: mgr.GetAPIReader(), Cache: mgr.GetCache(), ConfigMap: cm,
-			Source: o.CASyncSource, Settings: o.Settings, Delay: o.NICReloadDelay, Events: events}
+			Source: o.CASyncSource, Settings: o.Settings, Delay: o.NICReloadDelay, MinInterval: o.NICReloadMinInterval,
+			Namespaces: o.CASyncNamespaces, Events: events}
 		if err := r.SetupWithManager(mgr); err != nil {
 			return err
 		}

@@ -64,10 +64,16 @@ type Options struct {
 	// CASyncSource is the cert-manager CA Secret the CA sync copies into the nginx.org/ca Secret
 	// (Settings.CASecret) of its namespace; empty disables the CA sync.
 	CASyncSource string
+	// CASyncNamespaces are where the CA sync runs and whose bundles the NIC reload counts; empty
+	// or "*": every namespace the Secret cache holds.
+	CASyncNamespaces []string
 	// NICConfigMap (namespace/name) is NGINX Ingress Controller's main ConfigMap, annotated
 	// NICReloadDelay after the CA sync changed a bundle so that NIC reloads nginx; empty: off.
 	NICConfigMap   string
 	NICReloadDelay time.Duration
+	// NICReloadMinInterval is the least time between two annotations of NICConfigMap: changes
+	// within it are folded into the next one (0: none).
+	NICReloadMinInterval time.Duration
 	// RestartNamespaces are where Deployments annotated mtls.aigw.io/restart-on-renewal are
 	// rolled out when their certificates change; empty: off.
 	RestartNamespaces []string
@@ -105,6 +111,7 @@ func DefaultOptions() Options {
 		NamespacesPerRequest: DefaultNamespacesPerRequest,
 		CASyncSource:         "aigw-ca",
 		NICReloadDelay:       5 * time.Second,
+		NICReloadMinInterval: time.Minute,
 		Serving:              DefaultServingLimits(),
 		MetricsSecure:        true,
 	}
@@ -219,7 +226,8 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	}
 	events := mgr.GetEventRecorder("aigw-mtls-webhook")
 	if o.CASyncSource != "" {
-		sync := &CASync{Client: mgr.GetClient(), API: mgr.GetAPIReader(), Cache: mgr.GetCache(), Source: o.CASyncSource, Settings: o.Settings, Events: events, ConfigMap: o.GatewayAPI}
+		sync := &CASync{Client: mgr.GetClient(), API: mgr.GetAPIReader(), Cache: mgr.GetCache(), Source: o.CASyncSource, Settings: o.Settings, Events: events, ConfigMap: o.GatewayAPI,
+			Namespaces: o.CASyncNamespaces}
 		if err := sync.SetupWithManager(mgr); err != nil {
 			return nil, err
 		}

@@ -23,6 +23,7 @@ type serveConfig struct {
 	exclude    string
 	restart    string
 	secretNS   string
+	caSyncNS   string
 	zap        zap.Options
 }
 
@@ -43,10 +44,12 @@ func newServeFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	fs.BoolVar(&c.o.LeaderElect, "leader-elect", false, "elect one replica to run the CA sync and the Policy audit (every replica serves admission)")
 	fs.StringVar(&c.o.Namespace, "leader-election-namespace", "", "namespace of the leader-election lease (default $POD_NAMESPACE)")
 	fs.StringVar(&c.o.CASyncSource, "ca-sync-source-secret", c.o.CASyncSource, "cert-manager CA Secret copied into the nginx.org/ca Secret (--ca-secret) of its namespace; empty disables the CA sync")
+	fs.StringVar(&c.caSyncNS, "ca-sync-namespaces", "", "namespaces where the CA sync runs and whose CA bundles --nic-configmap follows (comma list); empty or *: every namespace (a tenant who may create the source Secret in a namespace then gets a CA bundle there)")
 	fs.BoolVar(&c.o.GatewayAPI, "gateway-api", c.o.GatewayAPI, "Gateway API (NGINX Gateway Fabric): cache the labelled ConfigMaps (the CA BackendTLSPolicies reference), and let the CA sync keep a ConfigMap named --ca-secret (key ca.crt) too")
 	fs.StringVar(&c.exclude, "exclude-namespaces", strings.Join(c.o.ExcludeNamespaces, ","), "namespaces never mutated or validated (comma list); $POD_NAMESPACE, the webhook's own, is always added")
 	fs.StringVar(&c.o.NICConfigMap, "nic-configmap", "", "NGINX Ingress Controller's main ConfigMap (namespace/name, as its -nginx-configmaps): annotated after the CA sync changes a CA bundle, so NIC reloads nginx; empty disables")
 	fs.DurationVar(&c.o.NICReloadDelay, "nic-reload-delay", c.o.NICReloadDelay, "wait after a CA bundle change before annotating --nic-configmap (NIC writes the Secret to disk first)")
+	fs.DurationVar(&c.o.NICReloadMinInterval, "nic-reload-min-interval", c.o.NICReloadMinInterval, "least time between two annotations of --nic-configmap (each reloads nginx and cuts long streams); changes within it are folded into the next (0: none)")
 	fs.StringVar(&c.restart, "restart-on-renewal-namespaces", "", "namespaces where Deployments annotated mtls.aigw.io/restart-on-renewal=true roll out when their mounted certificates change (comma list); empty disables")
 	fs.StringVar(&c.secretNS, "secret-namespaces", "", "namespaces whose labelled Secrets the webhook reads (comma list); empty: every namespace (needs cluster-wide read access to Secrets)")
 	fs.IntVar(&c.o.NamespacesPerRequest, "namespaces-per-request", c.o.NamespacesPerRequest, "namespaces other than its own one admission request may have the requesting user's access reviewed in (a SubjectAccessReview each) and read; references past it are admitted with a warning that they were not checked (0: none)")
@@ -74,6 +77,7 @@ func serve(args []string, stderr io.Writer) int {
 	o.ExcludeNamespaces = splitList(c.exclude)
 	o.RestartNamespaces = splitList(c.restart)
 	o.SecretNamespaces = splitList(c.secretNS)
+	o.CASyncNamespaces = splitList(c.caSyncNS)
 	if own := os.Getenv("POD_NAMESPACE"); own != "" {
 		o.ExcludeNamespaces = append(o.ExcludeNamespaces, own)
 		if o.Namespace == "" {

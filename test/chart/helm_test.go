@@ -97,7 +97,7 @@ var valueSets = []valueSet{
 	{name: "metrics-plain", release: defaultRelease, namespace: defaultNamespace, set: []string{"metrics.secure=false", "serviceMonitor.enabled=true",
 		"serviceMonitor.labels.release=prometheus", "serving.readTimeout=5s", "serving.maxInFlight=50", "serving.shutdownDelaySeconds=20"}},
 	{name: "rollouts-and-alerts", release: defaultRelease, namespace: defaultNamespace, set: []string{
-		"nicReload.configMap=gateway/nginx-ingress", "nicReload.delay=10s", "restartOnRenewal.namespaces={ai-gateway,ai-gateway-staging}",
+		"nicReload.configMap=gateway/nginx-ingress", "nicReload.delay=10s", "nicReload.minInterval=30s", "restartOnRenewal.namespaces={ai-gateway,ai-gateway-staging}",
 		"prometheusRule.enabled=true", "prometheusRule.labels.release=prometheus",
 	}},
 	{name: "gateway-api", release: defaultRelease, namespace: defaultNamespace, set: []string{"gatewayAPI.enabled=true"}},
@@ -490,6 +490,14 @@ func checkDeployment(t *testing.T, r rendering) {
 	}
 	if cm := r.value("nicReload.configMap", ""); cm != "" {
 		want["nic-configmap"], want["nic-reload-delay"] = cm, r.value("nicReload.delay", "5s")
+		want["nic-reload-min-interval"] = r.value("nicReload.minInterval", "1m")
+	}
+	// The CA sync runs, and the NIC reload counts bundles, only where the chart lets it write.
+	if r.caSyncSource() != "" {
+		want["ca-sync-namespaces"] = strings.Trim(r.value("caSync.namespaces", ""), "{}")
+		if want["ca-sync-namespaces"] == "" {
+			want["ca-sync-namespaces"] = r.value("pki.namespace", "ai-gateway")
+		}
 	}
 	if ns := r.value("restartOnRenewal.namespaces", ""); ns != "" {
 		want["restart-on-renewal-namespaces"] = strings.Trim(ns, "{}")

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/certs"
 	"github.com/aigw-mtls/aigw-mtls-webhook/test/harness"
 	"github.com/aigw-mtls/aigw-mtls-webhook/webhook"
 )
@@ -201,5 +202,111 @@ func TestCachedSecretsHaveNoKeyMaterial(t *testing.T) {
 	}
 	if len(cached.Data["ca.crt"]) == 0 || len(cached.Data["tls.crt"]) == 0 || cached.Annotations["mtls.aigw.io/cached-key-check"] == "" {
 		t.Errorf("the certificates and the key verdict must stay: %v %v", cached.Annotations, len(cached.Data["ca.crt"]))
+	}
+}
+
+// eventReason waits for an Event with reason in namespace and returns its note.
+func eventReason(t *testing.T, namespace, reason string) string {
+	t.Helper()
+	var note string
+	eventually(t, "an Event "+reason, func() error {
+		evs, err := kube.EventsV1().Events(namespace).List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		for _, e := range evs.Items {
+			if e.Reason == reason {
+				note = e.Note
+				return nil
+			}
+		}
+		return fmt.Errorf("no %s Event yet", reason)
+	})
+	return note
+}
+
+// fingerprintsOf is the CA sync's record of pems: their SHA-256 fingerprints, comma separated.
+func fingerprintsOf(t *testing.T, pems ...[]byte) string {
+	t.Helper()
+	var fps []string
+	for _, p := range pems {
+		cs, err := certs.Parse(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cs {
+			fps = append(fps, certs.Fingerprint(c))
+		}
+	}
+	return strings.Join(fps, ",")
+}
+
+// A CA someone else adds to the CA sync's Secret is removed at the next sync, even when its
+// fingerprint was added to the record annotation too: the bundle holds only the source's CAs and
+// the previous ones the sync wrote. After a rotation, the drop-previous annotation removes the
+// previous CA at once, before it expires, and is removed with that write.
+func TestCASyncKeepsOnlyTheCAsItWrote(t *testing.T) {
+	ctx := context.Background()
+	const space = "ca-provenance"
+	newNamespace(t, space)
+	firstCA, src := issueCA(t, space, 365*24*time.Hour)
+	if err := env.Client.Create(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	target := client.ObjectKey{Namespace: space, Name: "internal-ca"}
+	waitBundle(t, target, firstCA.CertPEM)
+	var s corev1.Secret
+	if err := env.Client.Get(ctx, target, &s); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s.Annotations[webhook.AnnotationCASyncFingerprints], fingerprintsOf(t, firstCA.CertPEM); got != want {
+		t.Fatalf("the CA sync's record %q, want %q", got, want)
+	}
+
+	// Someone who may edit the Secret adds a CA of their own, valid for years, and its fingerprint.
+	foreign, _ := issueCA(t, space, 10*365*24*time.Hour)
+	s.Data["ca.crt"] = append(append([]byte{}, s.Data["ca.crt"]...), foreign.CertPEM...)
+	s.Annotations[webhook.AnnotationCASyncFingerprints] = fingerprintsOf(t, firstCA.CertPEM, foreign.CertPEM)
+	if err := env.Client.Update(ctx, &s); err != nil {
+		t.Fatal(err)
+	}
+	waitBundle(t, target, firstCA.CertPEM)
+	note := eventReason(t, space, "CAForeignRemoved")
+	if fp := fingerprintsOf(t, foreign.CertPEM); !strings.Contains(note, fp) || !strings.Contains(note, "Secret ca-provenance/internal-ca") {
+		t.Errorf("CAForeignRemoved %q: want the Secret and the foreign CA's fingerprint %s", note, fp)
+	}
+
+	// cert-manager rotates the CA: new and previous CA, both written by the sync.
+	secondCA, rotated := issueCA(t, space, 365*24*time.Hour)
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(src), src); err != nil {
+		t.Fatal(err)
+	}
+	src.Data = rotated.Data
+	if err := env.Client.Update(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	both := append(append([]byte{}, secondCA.CertPEM...), firstCA.CertPEM...)
+	waitBundle(t, target, both)
+
+	// The previous CA is compromised: drop it now.
+	if err := env.Client.Get(ctx, target, &s); err != nil {
+		t.Fatal(err)
+	}
+	s.Annotations[webhook.AnnotationCASyncDropPrevious] = "true"
+	if err := env.Client.Update(ctx, &s); err != nil {
+		t.Fatal(err)
+	}
+	waitBundle(t, target, secondCA.CertPEM)
+	if err := env.Client.Get(ctx, target, &s); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Annotations[webhook.AnnotationCASyncDropPrevious]; ok {
+		t.Errorf("the drop-previous annotation stays after the drop: a later rotation would drop its previous CA too")
+	}
+	if got, want := s.Annotations[webhook.AnnotationCASyncFingerprints], fingerprintsOf(t, secondCA.CertPEM); got != want {
+		t.Errorf("record after the drop %q, want %q", got, want)
+	}
+	if note := eventReason(t, space, "CAPreviousDropped"); !strings.Contains(note, fingerprintsOf(t, firstCA.CertPEM)) {
+		t.Errorf("CAPreviousDropped %q: want the dropped CA's fingerprint", note)
 	}
 }

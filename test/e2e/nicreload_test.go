@@ -2,7 +2,10 @@ package e2e
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,6 +112,7 @@ func TestNICReloadAfterCABundleChange(t *testing.T) {
 	}
 
 	o.NICConfigMap, o.NICReloadDelay = nicNS+"/nginx-ingress", delay
+	o.NICReloadMinInterval = 0 // this test follows each change; TestNICReloadCoalescesChanges the interval
 	// Lower bounds, so the timing assertions need no tolerance: nothing can be seen before them.
 	started := time.Now()
 	on, err := harness.StartWebhook(env.Config, o)
@@ -182,5 +186,172 @@ func TestNICReloadAfterCABundleChange(t *testing.T) {
 	}
 	if n != 2 {
 		t.Errorf("%d CABundleChanged events, want 2", n)
+	}
+}
+
+// nicConfigMap creates NIC's main ConfigMap in namespace and returns its key.
+func nicConfigMap(t *testing.T, namespace string) client.ObjectKey {
+	t.Helper()
+	newNamespace(t, namespace)
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "nginx-ingress", Namespace: namespace}}
+	if err := env.Client.Create(context.Background(), cm); err != nil {
+		t.Fatal(err)
+	}
+	return client.ObjectKeyFromObject(cm)
+}
+
+// annotationOf polls NIC's ConfigMap until it carries the CA-bundle annotation, and returns it.
+func annotationOf(t *testing.T, key client.ObjectKey) string {
+	t.Helper()
+	var v string
+	eventually(t, "the CA-bundle annotation on "+key.String(), func() error {
+		var cm corev1.ConfigMap
+		if err := env.Client.Get(context.Background(), key, &cm); err != nil {
+			return err
+		}
+		if v = cm.Annotations[aigw.AnnotationCABundle]; v == "" {
+			return fmt.Errorf("not annotated yet")
+		}
+		return nil
+	})
+	return v
+}
+
+// A tenant copies the CA sync's Secret into a namespace of their own, with its annotations and
+// ownerReference, and updates it again and again: NIC's ConfigMap does not move, neither when the
+// CA sync is limited to its namespaces nor when it runs in every namespace (the ownerReference
+// then names a source UID that does not exist in the tenant's namespace).
+func TestNICReloadIgnoresForgedCABundles(t *testing.T) {
+	ctx := context.Background()
+	const space, tenant = "nic-forge-aigw", "nic-forge-tenant"
+	nicCM := nicConfigMap(t, "nic-forge-nginx")
+	newNamespace(t, space)
+	newNamespace(t, tenant)
+	o := webhook.DefaultOptions()
+	o.CASyncSource, o.Settings.CASecret = "nic-forge-ca", "nic-forge-internal-ca"
+	o.NICConfigMap, o.NICReloadDelay = nicCM.String(), 200*time.Millisecond
+	o.NICReloadMinInterval = 0 // every counted change would show
+	ca, src := issueCA(t, space, 365*24*time.Hour)
+	src.Name = o.CASyncSource
+	if err := env.Client.Create(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	var forged *corev1.Secret
+	for i, namespaces := range [][]string{{space}, {"*"}} {
+		o.CASyncNamespaces = namespaces
+		w, err := harness.StartWebhook(env.Config, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ownKey := client.ObjectKey{Namespace: space, Name: o.Settings.CASecret}
+		waitBundle(t, ownKey, ca.CertPEM)
+		before := annotationOf(t, nicCM)
+		if i == 0 {
+			var s corev1.Secret
+			if err := env.Client.Get(ctx, ownKey, &s); err != nil {
+				t.Fatal(err)
+			}
+			forged = &corev1.Secret{
+				ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: tenant, Labels: s.Labels, Annotations: s.Annotations, OwnerReferences: s.OwnerReferences},
+				Type:       s.Type,
+				Data:       s.Data,
+			}
+			if err := env.Client.Create(ctx, forged); err != nil {
+				t.Fatal(err)
+			}
+		}
+		trail := followAnnotation(nicCM)
+		for n := 0; n < 10; n++ {
+			other, _ := issueCA(t, tenant, time.Hour)
+			forged.Data = map[string][]byte{"ca.crt": other.CertPEM}
+			if err := env.Client.Update(ctx, forged); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(2 * o.NICReloadDelay)
+		}
+		time.Sleep(5 * o.NICReloadDelay)
+		values, _ := trail.snapshot()
+		if err := w.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		if len(values) != 1 || values[0] != before {
+			t.Errorf("CA sync namespaces %v: 10 updates of a forged %s/%s moved NIC's ConfigMap annotation %q → %q", namespaces, tenant, o.Settings.CASecret, before, values)
+		}
+	}
+}
+
+// bundleDigest is the NIC reload's digest of one CA sync Secret holding bundle.
+func bundleDigest(ref string, bundle []byte) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%d\x00", ref, len(bundle))
+	h.Write(bundle)
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// Ten CA changes in a row, each one past the delay, annotate NIC's ConfigMap once or twice within
+// the minimum interval, not ten times; the last annotation names the last bundle.
+func TestNICReloadCoalescesChanges(t *testing.T) {
+	ctx := context.Background()
+	// Longer than the ten changes take, even on a loaded machine.
+	const space, minInterval = "nic-coalesce-aigw", 30 * time.Second
+	nicCM := nicConfigMap(t, "nic-coalesce-nginx")
+	newNamespace(t, space)
+	o := webhook.DefaultOptions()
+	o.CASyncSource, o.Settings.CASecret, o.CASyncNamespaces = "nic-coalesce-ca", "nic-coalesce-internal-ca", []string{space}
+	o.NICConfigMap, o.NICReloadDelay, o.NICReloadMinInterval = nicCM.String(), 200*time.Millisecond, minInterval
+	ca, src := issueCA(t, space, 365*24*time.Hour)
+	src.Name = o.CASyncSource
+	if err := env.Client.Create(ctx, src); err != nil {
+		t.Fatal(err)
+	}
+	w, err := harness.StartWebhook(env.Config, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = w.Stop() }()
+	target := client.ObjectKey{Namespace: space, Name: o.Settings.CASecret}
+	waitBundle(t, target, ca.CertPEM)
+	first := annotationOf(t, nicCM)
+	trail := followAnnotation(nicCM)
+	var bundle []byte
+	for n := 0; n < 10; n++ {
+		next, rotated := issueCA(t, space, 365*24*time.Hour)
+		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(src), src); err != nil {
+			t.Fatal(err)
+		}
+		src.Data = rotated.Data
+		if err := env.Client.Update(ctx, src); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the CA sync writes the new CA", func() error {
+			var s corev1.Secret
+			if err := env.Client.Get(ctx, target, &s); err != nil {
+				return err
+			}
+			if !strings.HasPrefix(string(s.Data["ca.crt"]), string(next.CertPEM)) {
+				return fmt.Errorf("%s does not start with the new CA yet", target)
+			}
+			bundle = s.Data["ca.crt"]
+			return nil
+		})
+		time.Sleep(2 * o.NICReloadDelay) // past the delay: without the interval, each change annotates
+	}
+	last := bundleDigest(target.String(), bundle)
+	for deadline := time.Now().Add(minInterval + 20*time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var cm corev1.ConfigMap
+		if err := env.Client.Get(ctx, nicCM, &cm); err != nil {
+			t.Fatal(err)
+		}
+		if cm.Annotations[aigw.AnnotationCABundle] == last {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("annotation %q, want the last bundle's %q", cm.Annotations[aigw.AnnotationCABundle], last)
+		}
+	}
+	time.Sleep(2 * o.NICReloadDelay)
+	values, _ := trail.snapshot()
+	if len(values) < 2 || len(values) > 3 || values[0] != first || values[len(values)-1] != last {
+		t.Errorf("annotation values %q after 10 changes: want %q, then one or two annotations ending with %q", values, first, last)
 	}
 }
