@@ -21,15 +21,18 @@ import (
 var update = flag.Bool("update", false, "rewrite config/default from the chart's default rendering")
 
 // config/default is generated, every file of it, from the chart's default rendering (release
-// aigw-mtls-webhook in namespace aigw-mtls-system): one file per chart template, the Namespace,
-// and the kustomization listing them. The transformation is textual and small: helm's
+// aigw-mtls-webhook in namespace aigw-mtls-system, networkPolicy.webhookFrom the placeholder that
+// admits nobody: the chart renders nothing without a choice of network exposure): one file per chart
+// template, the Namespace, and the kustomization listing them. The transformation is textual and small: helm's
 // "# Source:" lines and the two labels that only make sense under Helm (helm.sh/chart and
 // app.kubernetes.io/managed-by: Helm) are dropped, so a kubectl apply -k does not claim Helm
 // manages the objects. `go test ./test/chart -run TestConfigInStepWithChart -update` rewrites it.
 func configDir() string { return filepath.Join(harness.RepoRoot(), "config", "default") }
 
 const generatedHeader = "# Generated from charts/aigw-mtls-webhook with its default values (release %s, namespace %s)\n" +
-	"# by `go test ./test/chart -run TestConfigInStepWithChart -update`. Do not edit: change the chart.\n"
+	"# by `go test ./test/chart -run TestConfigInStepWithChart -update`. Do not edit: change the chart.\n" +
+	"# networkPolicy.webhookFrom is " + placeholderControlPlane + ", a never-routed placeholder: replace it with the control\n" +
+	"# plane's addresses in an overlay (charts/aigw-mtls-webhook/README.md, \"Install\").\n"
 
 var helmOnlyLine = regexp.MustCompile(`(?m)^\s*(helm\.sh/chart: .*|app\.kubernetes\.io/managed-by: Helm)\n`)
 
