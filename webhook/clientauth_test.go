@@ -155,7 +155,11 @@ func startClientAuthServer(t *testing.T, clientCA []byte, allowed []string) (url
 
 // get makes one request on a new connection with cert (none when nil).
 func get(url string, roots *x509.CertPool, cert *tls.Certificate) error {
-	cfg := &tls.Config{RootCAs: roots, ServerName: "localhost"}
+	return getTLS(url, roots, cert, tls.VersionTLS13)
+}
+
+func getTLS(url string, roots *x509.CertPool, cert *tls.Certificate, maxVersion uint16) error {
+	cfg := &tls.Config{RootCAs: roots, ServerName: "localhost", MaxVersion: maxVersion}
 	if cert != nil {
 		cfg.Certificates = []tls.Certificate{*cert}
 	}
@@ -182,17 +186,19 @@ func TestClientAllowedSubjects(t *testing.T) {
 	foreign := newClientTestCA(t, "another CA").issue(t, "kube-apiserver", nil)
 
 	url, roots, _ := startClientAuthServer(t, ca.pem, []string{"kube-apiserver"})
-	for name, cert := range map[string]*tls.Certificate{"common name kube-apiserver": &apiserver, "DNS name kube-apiserver": &bySAN} {
-		if err := get(url, roots, cert); err != nil {
-			t.Errorf("%s, signed by the client CA: refused: %v", name, err)
+	for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		for name, cert := range map[string]*tls.Certificate{"common name kube-apiserver": &apiserver, "DNS name kube-apiserver": &bySAN} {
+			if err := getTLS(url, roots, cert, version); err != nil {
+				t.Errorf("%s, %s, signed by the client CA: refused: %v", tls.VersionName(version), name, err)
+			}
 		}
-	}
-	for name, cert := range map[string]*tls.Certificate{"no certificate": nil, "signed by the CA, not an allowed subject": &other, "allowed name, another CA": &foreign} {
-		err := get(url, roots, cert)
-		if err == nil {
-			t.Errorf("%s: answered", name)
-		} else if !strings.Contains(err.Error(), "tls") {
-			t.Errorf("%s: want a TLS refusal, got %v", name, err)
+		for name, cert := range map[string]*tls.Certificate{"no certificate": nil, "signed by the CA, not an allowed subject": &other, "allowed name, another CA": &foreign} {
+			err := getTLS(url, roots, cert, version)
+			if err == nil {
+				t.Errorf("%s, %s: answered", tls.VersionName(version), name)
+			} else if !strings.Contains(err.Error(), "tls") {
+				t.Errorf("%s, %s: want a TLS refusal, got %v", tls.VersionName(version), name, err)
+			}
 		}
 	}
 
