@@ -85,8 +85,12 @@ type Options struct {
 	// checked (see DefaultNamespacesPerRequest). 0: none.
 	NamespacesPerRequest int
 	// ClientCAName is a file in CertDir holding the CA that signs the API server's client
-	// certificate: set, the server requires and verifies a client certificate on every connection.
+	// certificate: set, the server requires and verifies a client certificate on every connection
+	// (the file is reloaded when it changes).
 	ClientCAName string
+	// ClientAllowedSubjects are the names (common name or DNS name) a client certificate must carry,
+	// besides being signed by the client CA; "*" accepts any it signed. Used with ClientCAName.
+	ClientAllowedSubjects []string
 	// GatewayAPI turns on what the Gateway API (NGINX Gateway Fabric) side needs from the manager:
 	// the cache of the labelled ConfigMaps (the CA ConfigMaps BackendTLSPolicies reference), and
 	// the CA sync's ConfigMap (key ca.crt) beside its nginx.org/ca Secret.
@@ -114,6 +118,8 @@ func DefaultOptions() Options {
 		NICReloadMinInterval: time.Minute,
 		Serving:              DefaultServingLimits(),
 		MetricsSecure:        true,
+
+		ClientAllowedSubjects: DefaultClientAllowedSubjects,
 	}
 }
 
@@ -190,6 +196,7 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	srv := NewServer(o.Host, o.Port, o.CertDir, o.Serving, TLSConfig)
 	// Client authentication of the API server (its admission kubeconfig): see README "Security".
 	srv.ClientCAName = o.ClientCAName
+	srv.ClientAllowedSubjects = o.ClientAllowedSubjects
 	metricsOpts := metricsserver.Options{BindAddress: o.MetricsAddr}
 	if o.MetricsSecure {
 		metricsOpts.SecureServing = true

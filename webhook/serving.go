@@ -3,13 +3,11 @@ package webhook
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -53,8 +51,12 @@ type Server struct {
 	TLSOpts []func(*tls.Config)
 	Limits  ServingLimits
 	// ClientCAName is a file in CertDir with the CA of the API server's client certificate: set,
-	// every connection must present a certificate it signed (as controller-runtime's option).
-	ClientCAName string
+	// every connection must present a certificate it signed whose common name or a DNS name is
+	// among ClientAllowedSubjects ("*": any). The file is reloaded when it changes, checked every
+	// ClientCAReload (DefaultClientCAReload when zero).
+	ClientCAName          string
+	ClientAllowedSubjects []string
+	ClientCAReload        time.Duration
 
 	// inner registers (and instruments) the handlers on mux; it is never started.
 	inner    crwebhook.Server
@@ -148,16 +150,11 @@ func (s *Server) Start(ctx context.Context) error {
 		}()
 	}
 	if s.ClientCAName != "" {
-		pem, err := os.ReadFile(filepath.Join(s.CertDir, s.ClientCAName))
+		ca, err := newClientAuth(cfg, filepath.Join(s.CertDir, s.ClientCAName), s.ClientAllowedSubjects, s.ClientCAReload, logger.WithName("client-auth"))
 		if err != nil {
-			return fmt.Errorf("reading the client CA: %w", err)
+			return err
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("client CA %s: expected PEM certificates, found none", s.ClientCAName)
-		}
-		cfg.ClientCAs = pool
-		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+		go ca.watch(ctx)
 	}
 	ln, err := tls.Listen("tcp", net.JoinHostPort(s.Host, strconv.Itoa(s.Port)), cfg)
 	if err != nil {

@@ -24,6 +24,7 @@ type serveConfig struct {
 	restart    string
 	secretNS   string
 	caSyncNS   string
+	subjects   string
 	zap        zap.Options
 }
 
@@ -53,7 +54,8 @@ func newServeFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	fs.StringVar(&c.restart, "restart-on-renewal-namespaces", "", "namespaces where Deployments annotated mtls.aigw.io/restart-on-renewal=true roll out when their mounted certificates change (comma list); empty disables")
 	fs.StringVar(&c.secretNS, "secret-namespaces", "", "namespaces whose labelled Secrets the webhook reads (comma list); empty: every namespace (needs cluster-wide read access to Secrets)")
 	fs.IntVar(&c.o.NamespacesPerRequest, "namespaces-per-request", c.o.NamespacesPerRequest, "namespaces other than its own one admission request may have the requesting user's access reviewed in (a SubjectAccessReview each) and read; references past it are admitted with a warning that they were not checked (0: none)")
-	fs.StringVar(&c.o.ClientCAName, "client-ca-name", "", "file in --cert-dir holding the CA of the API server's client certificate: set, every connection must present a certificate it signed")
+	fs.StringVar(&c.o.ClientCAName, "client-ca-name", "", "file in --cert-dir holding the CA of the API server's client certificate (reloaded when it changes): set, every connection must present a certificate it signed")
+	fs.StringVar(&c.subjects, "client-allowed-subjects", strings.Join(c.o.ClientAllowedSubjects, ","), "with --client-ca-name: names (certificate common name or DNS name, comma list) the API server's client certificate must carry; other certificates the CA signed are refused; * accepts any it signed")
 	c.zap.BindFlags(fs)
 	return fs, c
 }
@@ -78,6 +80,7 @@ func serve(args []string, stderr io.Writer) int {
 	o.RestartNamespaces = splitList(c.restart)
 	o.SecretNamespaces = splitList(c.secretNS)
 	o.CASyncNamespaces = splitList(c.caSyncNS)
+	o.ClientAllowedSubjects = splitList(c.subjects)
 	if own := os.Getenv("POD_NAMESPACE"); own != "" {
 		o.ExcludeNamespaces = append(o.ExcludeNamespaces, own)
 		if o.Namespace == "" {

@@ -306,7 +306,7 @@ func testNoDisclosure(t *testing.T, ctx context.Context, env *harness.Env) {
 
 	// With client authentication on, a caller without the API server's client certificate is
 	// refused before it can send anything; the API server's certificate is answered.
-	clientCA, clientCert := clientCertificate(t)
+	clientCA, clientCert, otherCert := clientCertificate(t)
 	o.ClientCAName = "client-ca.crt"
 	authed, err := harness.StartWebhookWithFiles(env.Config, o, map[string][]byte{"client-ca.crt": clientCA})
 	if err != nil {
@@ -318,6 +318,13 @@ func testNoDisclosure(t *testing.T, ctx context.Context, env *harness.Env) {
 	}
 	got = postReview(t, authed.URL+webhook.PathValidateVirtualServer, &clientCert, obj, map[string]any{})
 	assertNoDisclosure(t, "authenticated caller naming no user", got)
+	// Another certificate the same CA signed (a node's, say) is refused too: it does not name the
+	// API server (--client-allowed-subjects, default kube-apiserver), so claiming system:masters
+	// with it learns nothing.
+	master := map[string]any{"username": "admin", "groups": []any{"system:masters", "system:authenticated"}}
+	if got, err := tryReview(authed.URL+webhook.PathValidateVirtualServer, &otherCert, obj, master); err == nil {
+		t.Errorf("client authentication on: a certificate of the client CA not naming the API server was answered: %s", got)
+	}
 }
 
 func assertNoDisclosure(t *testing.T, who, answer string) {
@@ -491,7 +498,7 @@ func victimServerCert(t *testing.T) map[string][]byte {
 
 // clientCertificate is a CA and a client certificate it signed (what the API server presents
 // when its admission kubeconfig names one).
-func clientCertificate(t *testing.T) ([]byte, tls.Certificate) {
+func clientCertificate(t *testing.T) (caPEM []byte, apiserver, other tls.Certificate) {
 	t.Helper()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "apiserver client CA"},
@@ -503,13 +510,15 @@ func clientCertificate(t *testing.T) ([]byte, tls.Certificate) {
 	}
 	ca, _ := x509.ParseCertificate(caDER)
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "kube-apiserver"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
+	issue := func(serial int64, cn string) tls.Certificate {
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, KeyUsage: x509.KeyUsageDigitalSignature}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), issue(2, "kube-apiserver"), issue(3, "system:node:worker-1")
 }

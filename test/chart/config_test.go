@@ -21,9 +21,10 @@ import (
 var update = flag.Bool("update", false, "rewrite config/default from the chart's default rendering")
 
 // config/default is generated, every file of it, from the chart's default rendering with
-// caSync.precreateSecret=true (release aigw-mtls-webhook in namespace aigw-mtls-system): one file
-// per chart template, the Namespace,
-// and the kustomization listing them. The transformation is textual and small: helm's
+// caSync.precreateSecret=true (release aigw-mtls-webhook in namespace aigw-mtls-system,
+// networkPolicy.webhookFrom the placeholder that
+// admits nobody: the chart renders nothing without a choice of network exposure): one file per chart
+// template, the Namespace, and the kustomization listing them. The transformation is textual and small: helm's
 // "# Source:" lines and the two labels that only make sense under Helm (helm.sh/chart and
 // app.kubernetes.io/managed-by: Helm) are dropped, so a kubectl apply -k does not claim Helm
 // manages the objects. `go test ./test/chart -run TestConfigInStepWithChart -update` rewrites it.
@@ -31,7 +32,9 @@ func configDir() string { return filepath.Join(harness.RepoRoot(), "config", "de
 
 const generatedHeader = "# Generated from charts/aigw-mtls-webhook with its default values and caSync.precreateSecret=true\n" +
 	"# (release %s, namespace %s) by `go test ./test/chart -run TestConfigInStepWithChart -update`.\n" +
-	"# Do not edit: change the chart.\n"
+	"# Do not edit: change the chart.\n" +
+	"# networkPolicy.webhookFrom is " + placeholderControlPlane + ", a never-routed placeholder: replace it with the control\n" +
+	"# plane's addresses in an overlay (charts/aigw-mtls-webhook/README.md, \"Install\").\n"
 
 // configValues: kubectl apply -k applies each object on its own, so on a cluster without
 // ValidatingAdmissionPolicy (Kubernetes before 1.30) it would apply the CA sync's Secret create

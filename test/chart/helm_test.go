@@ -39,8 +39,13 @@ func helmBinary(t *testing.T) string {
 	return tools.Helm.Need(t)
 }
 
+// runHelm runs helm; helm template renders for the Kubernetes version the tests run (a helm built
+// by go install assumes 1.20, below the chart's kubeVersion) unless args name one.
 func runHelm(t *testing.T, args ...string) (string, error) {
 	t.Helper()
+	if len(args) > 0 && args[0] == "template" && !slices.Contains(args, "--kube-version") {
+		args = append(args, "--kube-version", harness.K8sVersion)
+	}
 	cmd := exec.Command(helmBinary(t), args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -59,12 +64,31 @@ type valueSet struct {
 	set       []string
 }
 
+// placeholderControlPlane is the networkPolicy.webhookFrom every value set renders with unless it
+// sets the network exposure itself (the chart renders nothing without one): TEST-NET-1 (RFC 5737),
+// never routed, so config/default, rendered with it, is closed until its user names the control
+// plane's addresses.
+const placeholderControlPlane = "192.0.2.0/24"
+
 func (v valueSet) args() []string {
 	var a []string
+	if !v.setsExposure() {
+		a = append(a, "--set", "networkPolicy.webhookFrom[0].ipBlock.cidr="+placeholderControlPlane)
+	}
 	for _, s := range v.set {
 		a = append(a, "--set", s)
 	}
 	return a
+}
+
+// setsExposure: the value set chooses who reaches the webhook port itself.
+func (v valueSet) setsExposure() bool {
+	for _, s := range v.set {
+		if strings.HasPrefix(s, "networkPolicy.webhookFrom") || strings.HasPrefix(s, "networkPolicy.allowAnySource") || strings.HasPrefix(s, "networkPolicy.enabled") {
+			return true
+		}
+	}
+	return false
 }
 
 var valueSets = []valueSet{
@@ -91,7 +115,15 @@ var valueSets = []valueSet{
 	{name: "ca-sync-precreated", release: defaultRelease, namespace: defaultNamespace, set: []string{"caSync.precreateSecret=true", "caSync.namespaces={ai-gateway,ai-gateway-staging}"}},
 	{name: "ca-sync-own-ca", release: defaultRelease, namespace: defaultNamespace, set: []string{"pki.enabled=false", "caSync.sourceSecret=corp-ca", "caSync.namespaces={ai-gateway,ai-gateway-staging}"}},
 	{name: "cluster-wide-secrets", release: defaultRelease, namespace: defaultNamespace, set: []string{"access.clusterWideSecrets=true", "access.checkClusterRole=true"}},
-	{name: "secret-namespaces", release: defaultRelease, namespace: defaultNamespace, set: []string{"access.secretNamespaces={ai-gateway,gateway}", "access.namespacesPerRequest=4", "networkPolicy.metricsNamespace=", "clientAuth.caConfigMap=apiserver-client-ca"}},
+	{name: "secret-namespaces", release: defaultRelease, namespace: defaultNamespace, set: []string{"access.secretNamespaces={ai-gateway,gateway}", "networkPolicy.metricsNamespace=", "clientAuth.caConfigMap=apiserver-client-ca",
+		"clientAuth.allowedSubjects={kube-apiserver,apiserver-webhook-client}", "access.namespacesPerRequest=4"}},
+	{name: "network-policy-any-source", release: defaultRelease, namespace: defaultNamespace, set: []string{"networkPolicy.allowAnySource=true", "clientAuth.caConfigMap=apiserver-client-ca"}},
+	{name: "network-policy-off", release: defaultRelease, namespace: defaultNamespace, set: []string{"networkPolicy.enabled=false", "networkPolicy.allowAnySource=true"}},
+	{name: "kubeadm-control-plane", release: defaultRelease, namespace: defaultNamespace, set: []string{"networkPolicy.webhookFrom[0].ipBlock.cidr=10.0.0.0/24",
+		"networkPolicy.webhookFrom[1].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name=kube-system",
+		"networkPolicy.webhookFrom[1].podSelector.matchLabels.k8s-app=konnectivity-agent"}},
+	{name: "image-digest", release: defaultRelease, namespace: defaultNamespace, set: []string{"image.repository=registry.example.com/aigw-mtls-webhook", "image.tag=v9.9.9",
+		"image.digest=sha256:" + strings.Repeat("0123456789abcdef", 4)}},
 	{name: "service-monitor", release: defaultRelease, namespace: defaultNamespace, set: []string{"serviceMonitor.enabled=true", "serviceMonitor.labels.release=prometheus",
 		"metrics.readers[0].kind=ServiceAccount", "metrics.readers[0].name=prometheus", "metrics.readers[0].namespace=monitoring"}},
 	{name: "metrics-plain", release: defaultRelease, namespace: defaultNamespace, set: []string{"metrics.secure=false", "serviceMonitor.enabled=true",
@@ -259,6 +291,7 @@ func TestRenderings(t *testing.T) {
 			checkRBAC(t, r)
 			checkServingAndMetrics(t, r)
 			checkWritePolicies(t, r)
+			checkNetworkPolicy(t, r)
 		})
 	}
 }
@@ -504,6 +537,7 @@ func checkDeployment(t *testing.T, r rendering) {
 	}
 	if r.value("clientAuth.caConfigMap", "") != "" {
 		want["client-ca-name"] = "client-ca.crt"
+		want["client-allowed-subjects"] = strings.Trim(r.value("clientAuth.allowedSubjects", "kube-apiserver"), "{}")
 	}
 	if r.gatewayAPI() {
 		want["gateway-api"] = "true"
@@ -519,6 +553,9 @@ func checkDeployment(t *testing.T, r rendering) {
 		}
 	}
 	image := r.value("image.repository", "aigw-mtls-webhook") + ":" + r.value("image.tag", chartAppVersion(t))
+	if digest := r.value("image.digest", ""); digest != "" {
+		image = r.value("image.repository", "aigw-mtls-webhook") + "@" + digest // the tag is not used
+	}
 	if c["image"] != image {
 		t.Errorf("image %v, want %s", c["image"], image)
 	}
@@ -1107,6 +1144,11 @@ func TestSchemaRejects(t *testing.T) {
 		"caSync.precreateSecret=maybe",
 		"access.namespacesPerRequest=-1",
 		"access.namespacesPerRequest=many",
+		"image.digest=latest",
+		"image.digest=sha256:abc",
+		"networkPolicy.allowAnySource=yes",
+		"clientAuth.allowedSubjects={}",
+		"clientAuth.allowedSubjects={a\\,b}",
 	} {
 		t.Run(set, func(t *testing.T) {
 			out, err := runHelm(t, "template", defaultRelease, chartDir(), "--namespace", defaultNamespace, "--set", set)
@@ -1124,7 +1166,8 @@ func TestSchemaRejects(t *testing.T) {
 // of the chart.
 func TestNotes(t *testing.T) {
 	helmBinary(t)
-	for _, v := range []valueSet{valueSetNamed("defaults"), valueSetNamed("pki-disabled"), valueSetNamed("other-names"), valueSetNamed("rollouts-and-alerts")} {
+	for _, v := range []valueSet{valueSetNamed("defaults"), valueSetNamed("pki-disabled"), valueSetNamed("other-names"), valueSetNamed("rollouts-and-alerts"),
+		valueSetNamed("network-policy-any-source"), valueSetNamed("secret-namespaces")} {
 		t.Run(v.name, func(t *testing.T) {
 			notes := renderNotes(t, v)
 			r := rendering{v: v}
@@ -1148,6 +1191,16 @@ func TestNotes(t *testing.T) {
 			}
 			if r.value("prometheusRule.enabled", "") == "true" {
 				want = append(want, "PrometheusRule/"+r.fullname())
+			}
+			if r.value("networkPolicy.allowAnySource", "false") == "true" {
+				want = append(want, "admits every source (networkPolicy.allowAnySource)")
+			} else {
+				want = append(want, "admits only networkPolicy.webhookFrom")
+			}
+			if cm := r.value("clientAuth.caConfigMap", ""); cm != "" {
+				want = append(want, "ConfigMap/"+cm+" signed, naming "+strings.ReplaceAll(strings.Trim(r.value("clientAuth.allowedSubjects", "kube-apiserver"), "{}"), ",", ", "))
+			} else {
+				want = append(want, "no client authentication")
 			}
 			for _, w := range want {
 				if !strings.Contains(notes, w) {

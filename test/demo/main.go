@@ -70,7 +70,7 @@ func run() error {
 		return err
 	}
 
-	heading("Installing what the Helm chart installs (helm template charts/aigw-mtls-webhook --set gatewayAPI.enabled=true)")
+	heading("Installing what the Helm chart installs (helm template charts/aigw-mtls-webhook " + strings.Join(harness.LocalControlPlane, " ") + " --set gatewayAPI.enabled=true)")
 	objs, err := harness.RenderChart(release, releaseNamespace, "--set", "gatewayAPI.enabled=true")
 	if err != nil {
 		return err

@@ -24,12 +24,18 @@ import (
 // HelmBinary is $HELM, else the helm `make helm` builds into bin/, else helm on the PATH.
 func HelmBinary() (string, error) { return tools.Helm.Path() }
 
-// RenderChart renders charts/aigw-mtls-webhook with helm template.
+// LocalControlPlane is the chart's networkPolicy.webhookFrom for the API server these tests start:
+// it calls webhooks from loopback.
+var LocalControlPlane = []string{"--set", "networkPolicy.webhookFrom[0].ipBlock.cidr=127.0.0.1/32"}
+
+// RenderChart renders charts/aigw-mtls-webhook with helm template, with LocalControlPlane and args.
 func RenderChart(release, namespace string, args ...string) ([]*unstructured.Unstructured, error) {
 	helm, err := HelmBinary()
 	if err != nil {
 		return nil, err
 	}
+	// A helm built by go install assumes Kubernetes 1.20, below the chart's kubeVersion.
+	args = append(append(append([]string{}, LocalControlPlane...), "--kube-version", K8sVersion), args...)
 	cmd := exec.Command(helm, append([]string{"template", release, filepath.Join(RepoRoot(), "charts", "aigw-mtls-webhook"), "--namespace", namespace}, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -56,7 +56,11 @@ app.kubernetes.io/component: pki
 {{- end }}
 
 {{- define "aigw-mtls-webhook.image" -}}
+{{- if .Values.image.digest -}}
+{{ .Values.image.repository }}@{{ .Values.image.digest }}
+{{- else -}}
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end }}
 {{- end }}
 
 {{/* The webhook's serving Certificate, its Secret (mounted at /certs) and its issuing chain. */}}
