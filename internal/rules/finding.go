@@ -43,6 +43,7 @@ const (
 	PlainHTTP       = "NIC speaks plain HTTP to aigw, which expects TLS"
 	NoClientCert    = "NIC connects without its client certificate and aigw refuses"
 	IngressRejected = "NIC rejects the whole Ingress and serves none of its paths"
+	TooLarge        = "not checked: the webhook does not parse certificate data past its bounds, so nothing tells whether the hop's TLS verifies with it"
 )
 
 // Finding is one problem found about an object.
