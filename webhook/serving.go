@@ -50,7 +50,7 @@ type ServingLimits struct {
 // DefaultServingLimits are the serve command's defaults.
 func DefaultServingLimits() ServingLimits {
 	return ServingLimits{ReadTimeout: 10 * time.Second, MaxInFlight: 200, ShutdownDelay: 10 * time.Second,
-		MaxBodyBytesInFlight: 32 << 20, MaxConnections: 256}
+		MaxBodyBytesInFlight: 16 << 20, MaxConnections: 256}
 }
 
 // Server serves the admission webhooks over TLS with the serving limits. It implements

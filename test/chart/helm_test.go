@@ -477,7 +477,7 @@ func checkDeployment(t *testing.T, r rendering) {
 		"metrics-secure":           r.value("metrics.secure", "true"),
 		"request-read-timeout":     r.value("serving.readTimeout", "10s"),
 		"max-in-flight":            r.value("serving.maxInFlight", "200"),
-		"max-body-bytes-in-flight": r.value("serving.maxBodyBytesInFlight", "33554432"),
+		"max-body-bytes-in-flight": r.value("serving.maxBodyBytesInFlight", "16777216"),
 		"max-connections":          r.value("serving.maxConnections", "256"),
 		"shutdown-delay":           r.value("serving.shutdownDelaySeconds", "10") + "s",
 	}
