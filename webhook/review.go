@@ -13,9 +13,9 @@ import (
 	sigsjson "sigs.k8s.io/json"
 )
 
-// maxReviewBytes is controller-runtime's own limit on an AdmissionReview body (two objects of at
+// MaxReviewBytes is controller-runtime's own limit on an AdmissionReview body (two objects of at
 // most 3 MiB each, plus the request).
-const maxReviewBytes = 7 << 20
+const MaxReviewBytes = 7 << 20
 
 // reviewGuard refuses what the API server never sends before the handler sees it: a review that
 // is not an admission.k8s.io/v1 AdmissionReview (the webhook configurations accept v1 only, and
@@ -30,13 +30,13 @@ func reviewGuard(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxReviewBytes+1))
+		body, err := io.ReadAll(io.LimitReader(r.Body, MaxReviewBytes+1))
 		if err != nil {
 			refuseReview(w, http.StatusBadRequest, "", fmt.Sprintf("request body: expected an AdmissionReview, reading it failed: %v (the body must arrive within the read timeout)", err))
 			return
 		}
-		if len(body) > maxReviewBytes {
-			refuseReview(w, http.StatusRequestEntityTooLarge, "", fmt.Sprintf("request body: expected at most %d bytes, found more", maxReviewBytes))
+		if len(body) > MaxReviewBytes {
+			refuseReview(w, http.StatusRequestEntityTooLarge, "", fmt.Sprintf("request body: expected at most %d bytes, found more", MaxReviewBytes))
 			return
 		}
 		if uid, msg := checkReview(body); msg != "" {

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/net/netutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -29,6 +30,15 @@ type ServingLimits struct {
 	// MaxInFlight is the number of admission requests handled at once; more are answered 429
 	// at once (with Retry-After) instead of queueing.
 	MaxInFlight int
+	// MaxBodyBytesInFlight is the budget of request body bytes handled at once: each request
+	// reserves its Content-Length (MaxReviewBytes when it sends none) before its body is read and
+	// holds it until answered; one that does not fit is answered 429 with Retry-After. A request
+	// costs several times its body in decoding and patch generation, so this bounds the heap that
+	// admission can take. 0: no budget.
+	MaxBodyBytesInFlight int64
+	// MaxConnections bounds the open connections: past it, new connections wait in the listen
+	// backlog until one closes. 0: no bound.
+	MaxConnections int
 	// ShutdownDelay is how long the server keeps serving after it is told to stop (SIGTERM), while
 	// the pod's endpoint is removed from the Service; responses then close their connections so
 	// that the API server opens new ones to the remaining replicas.
@@ -37,7 +47,8 @@ type ServingLimits struct {
 
 // DefaultServingLimits are the serve command's defaults.
 func DefaultServingLimits() ServingLimits {
-	return ServingLimits{ReadTimeout: 10 * time.Second, MaxInFlight: 200, ShutdownDelay: 10 * time.Second}
+	return ServingLimits{ReadTimeout: 10 * time.Second, MaxInFlight: 200, ShutdownDelay: 10 * time.Second,
+		MaxBodyBytesInFlight: 16 << 20, MaxConnections: 256}
 }
 
 // Server serves the admission webhooks over TLS with the serving limits. It implements
@@ -62,6 +73,7 @@ type Server struct {
 	inner    crwebhook.Server
 	mux      *http.ServeMux
 	slots    chan struct{}
+	budget   *byteBudget
 	draining atomic.Bool
 
 	mu      sync.Mutex
@@ -160,6 +172,9 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if s.Limits.MaxConnections > 0 {
+		ln = netutil.LimitListener(ln, s.Limits.MaxConnections)
+	}
 	srv := s.httpServer(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -175,7 +190,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.started = true
 	s.mu.Unlock()
 	logger.Info("serving webhooks", "address", ln.Addr().String(), "readTimeout", s.Limits.ReadTimeout.String(),
-		"maxInFlight", s.Limits.MaxInFlight)
+		"maxInFlight", s.Limits.MaxInFlight, "maxBodyBytesInFlight", s.Limits.MaxBodyBytesInFlight, "maxConnections", s.Limits.MaxConnections)
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -191,6 +206,9 @@ func (s *Server) httpServer(ctx context.Context) *http.Server {
 	if s.Limits.MaxInFlight > 0 {
 		s.slots = make(chan struct{}, s.Limits.MaxInFlight)
 	}
+	if s.Limits.MaxBodyBytesInFlight > 0 {
+		s.budget = &byteBudget{max: s.Limits.MaxBodyBytesInFlight}
+	}
 	return &http.Server{
 		BaseContext: func(net.Listener) context.Context { return ctx },
 		Handler:     s.limit(s.mux),
@@ -205,12 +223,19 @@ func (s *Server) httpServer(ctx context.Context) *http.Server {
 	}
 }
 
-// limit answers 429 at once when MaxInFlight requests are being handled, and closes connections
-// while draining.
+// limit refuses, before the body is read, a request whose Content-Length is over MaxReviewBytes
+// (413), and answers 429 at once when MaxInFlight requests are being handled or the request's
+// body does not fit in the body budget; it closes connections while draining.
 func (s *Server) limit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.draining.Load() {
 			w.Header().Set("Connection", "close")
+		}
+		if r.ContentLength > MaxReviewBytes {
+			// Not read: the connection is closed after the answer.
+			w.Header().Set("Connection", "close")
+			refuseReview(w, http.StatusRequestEntityTooLarge, "", fmt.Sprintf("request body: expected at most %d bytes (Content-Length), found %d", MaxReviewBytes, r.ContentLength))
+			return
 		}
 		if s.slots != nil {
 			select {
@@ -218,25 +243,62 @@ func (s *Server) limit(next http.Handler) http.Handler {
 				defer func() { <-s.slots }()
 			default:
 				rejected.WithLabelValues("overload").Inc()
-				overloaded(w, s.Limits.MaxInFlight)
+				overloaded(w, fmt.Sprintf("%d admission requests in flight, the limit (--max-in-flight); "+
+					"retry, or add replicas or raise --max-in-flight (chart value serving.maxInFlight)", s.Limits.MaxInFlight))
 				return
 			}
+		}
+		if s.budget != nil {
+			n := r.ContentLength
+			if n < 0 { // no Content-Length: the most reviewGuard reads
+				n = MaxReviewBytes
+			}
+			n = min(n, s.budget.max)
+			if !s.budget.reserve(n) {
+				rejected.WithLabelValues("overload").Inc()
+				overloaded(w, fmt.Sprintf("request bodies in flight would pass the budget of %d bytes with this one's %d (--max-body-bytes-in-flight); "+
+					"retry, or add replicas or raise --max-body-bytes-in-flight with the memory limit (chart value serving.maxBodyBytesInFlight)", s.budget.max, n))
+				return
+			}
+			defer s.budget.release(n)
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
+// byteBudget is a count of bytes that reservations may not take past max.
+type byteBudget struct {
+	mu   sync.Mutex
+	max  int64
+	used int64
+}
+
+func (b *byteBudget) reserve(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.used+n > b.max {
+		return false
+	}
+	b.used += n
+	return true
+}
+
+func (b *byteBudget) release(n int64) {
+	b.mu.Lock()
+	b.used -= n
+	b.mu.Unlock()
+}
+
 // overloaded writes the overload answer: 429 with Retry-After and a Status the API server quotes
 // in its "failed calling webhook" error (failurePolicy decides what happens to the request).
-func overloaded(w http.ResponseWriter, limit int) {
+func overloaded(w http.ResponseWriter, why string) {
 	st := metav1.Status{
 		TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
 		Status:   metav1.StatusFailure,
 		Code:     http.StatusTooManyRequests,
 		Reason:   metav1.StatusReasonTooManyRequests,
-		Message: fmt.Sprintf("aigw-mtls-webhook is overloaded: %d admission requests in flight, the limit (--max-in-flight); "+
-			"retry, or add replicas or raise --max-in-flight (chart value serving.maxInFlight)", limit),
-		Details: &metav1.StatusDetails{RetryAfterSeconds: 1},
+		Message:  "aigw-mtls-webhook is overloaded: " + why,
+		Details:  &metav1.StatusDetails{RetryAfterSeconds: 1},
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Retry-After", "1")

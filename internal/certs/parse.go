@@ -8,22 +8,58 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
-	"sync"
+	"fmt"
 )
 
-// Parse parses every PEM CERTIFICATE block of data (other blocks are skipped).
+// The bounds of what Parse reads from one key. A CA bundle for the NIC → aigw hop holds the aigw
+// CA and, during a rotation, the old one; a tls.crt holds a leaf and its intermediates: a few
+// certificates of 1-2 KiB each. 64 certificates and 256 KiB leave room for CAs with long chains
+// and large keys, and bound what one key costs to parse (~10 ms of CPU, ~1 MiB of heap).
+const (
+	MaxBundleCerts = 64
+	MaxBundleBytes = 256 << 10
+)
+
+// TooLargeError is data over MaxBundleBytes, or with more than MaxBundleCerts certificates: it
+// is not parsed.
+type TooLargeError struct {
+	Bytes int
+	// Certs is more than MaxBundleCerts when the data holds too many certificates, else 0.
+	Certs int
+}
+
+func (e *TooLargeError) Error() string {
+	if e.Certs > 0 {
+		return fmt.Sprintf("more than %d PEM certificates, not parsed (bound: %d certificates and %d KiB per key)", MaxBundleCerts, MaxBundleCerts, MaxBundleBytes>>10)
+	}
+	return fmt.Sprintf("%d bytes, not parsed (bound: %d certificates and %d KiB per key)", e.Bytes, MaxBundleCerts, MaxBundleBytes>>10)
+}
+
+// Parse parses every PEM CERTIFICATE block of data (other blocks are skipped). Data over the
+// bounds (MaxBundleBytes, MaxBundleCerts) is refused with a *TooLargeError before any certificate
+// is parsed.
 func Parse(data []byte) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	for {
+	if len(data) > MaxBundleBytes {
+		return nil, &TooLargeError{Bytes: len(data)}
+	}
+	var blocks [][]byte
+	for rest := data; ; {
 		var block *pem.Block
-		block, data = pem.Decode(data)
+		block, rest = pem.Decode(rest)
 		if block == nil {
 			break
 		}
 		if block.Type != "CERTIFICATE" {
 			continue
 		}
-		c, err := x509.ParseCertificate(block.Bytes)
+		if len(blocks) == MaxBundleCerts {
+			return nil, &TooLargeError{Bytes: len(data), Certs: MaxBundleCerts + 1}
+		}
+		blocks = append(blocks, block.Bytes)
+	}
+	var out []*x509.Certificate
+	for _, der := range blocks {
+		c, err := x509.ParseCertificate(der)
 		if err != nil {
 			return nil, err
 		}
@@ -49,36 +85,4 @@ func FirstBlock(data []byte) string {
 func KeyMatches(crt, key []byte) error {
 	_, err := tls.X509KeyPair(crt, key)
 	return err
-}
-
-// memo holds parsed certificates by a caller's key (object, data key and resourceVersion): data
-// that does not change is parsed once, however many admissions consult it.
-var memo = struct {
-	sync.Mutex
-	m map[string][]*x509.Certificate
-}{m: map[string][]*x509.Certificate{}}
-
-const memoMax = 4096
-
-// ParseCached is Parse, remembered under key when key is not empty.
-func ParseCached(key string, data []byte) ([]*x509.Certificate, error) {
-	if key != "" {
-		memo.Lock()
-		c, hit := memo.m[key]
-		memo.Unlock()
-		if hit {
-			return c, nil
-		}
-	}
-	c, err := Parse(data)
-	if err != nil || key == "" {
-		return c, err
-	}
-	memo.Lock()
-	if len(memo.m) >= memoMax {
-		clear(memo.m)
-	}
-	memo.m[key] = c
-	memo.Unlock()
-	return c, nil
 }

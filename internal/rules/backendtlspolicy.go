@@ -115,7 +115,7 @@ func BackendTLSPolicy(raw []byte, namespace string, s aigw.Settings, objs object
 		serverSecret = a
 	}
 	server := findServerCertificate(objs, namespace, serverSecret)
-	if server.err != "" {
+	if !tooLarge(c, "spec.validation (aigw server certificate)", server.source+" tls.crt", server.parseErr, serverChainFix) && server.err != "" {
 		c.refuse("spec.validation (aigw server certificate)", "a readable certificate in "+server.source, server.err, Nginx502, "re-issue the server certificate")
 	}
 	if hostnameValid {
@@ -258,6 +258,9 @@ func checkBTPHostname(c *collector, hostname string, server serverCert) {
 		c.warn(field, fmt.Sprintf("the aigw server certificate (%s) cannot be checked: %s", server.source, server.withheld), NotCheckable,
 			"run `aigw-mtls-webhook check` as a user who may read it")
 		return
+	}
+	if server.err != "" {
+		return // refused where the certificate is read
 	}
 	if server.leaf == nil {
 		c.warn(field, fmt.Sprintf("cannot be checked yet: neither %s nor a cert-manager Certificate with that secretName exists", server.source), NotCheckedYet,

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -36,6 +37,9 @@ func CABundle(obj, field, memo string, bundle []byte, now time.Time) ([]*x509.Ce
 		return nil, c.out, ""
 	}
 	cs, err := certs.ParseCached(memo, bundle)
+	if tooLarge(c, field, "ca.crt", err, "keep only the CAs nginx needs in ca.crt: the aigw CA, and during a rotation the previous one (the CA sync writes exactly these)") {
+		return nil, c.out, ""
+	}
 	if err != nil {
 		c.refuse(field, "PEM CA certificates under ca.crt", err.Error(), Route500, reissue)
 		return nil, c.out, ""
@@ -64,6 +68,19 @@ func CABundle(obj, field, memo string, bundle []byte, now time.Time) ([]*x509.Ce
 		}
 	}
 	return cs, c.out, fmt.Sprintf("CA %s, %s", strings.Join(names, ", "), certs.DaysLeft(latest, now))
+}
+
+// tooLarge refuses certificate data under key that is past certs' parse bounds (err a
+// *certs.TooLargeError): the webhook does not parse it, so it cannot be judged, and such data has
+// no place on the hop (a trust bundle of dozens of CAs lets any of them vouch for aigw).
+func tooLarge(c *collector, field, key string, err error, fix string) bool {
+	var tl *certs.TooLargeError
+	if !errors.As(err, &tl) {
+		return false
+	}
+	c.refuse(field, fmt.Sprintf("at most %d PEM certificates and %d KiB under %s", certs.MaxBundleCerts, certs.MaxBundleBytes>>10, key),
+		tl.Error(), TooLarge, fix)
+	return true
 }
 
 // ServerCertificate judges the aigw server certificate (tls.crt: the leaf, then its chain) as

@@ -47,6 +47,7 @@ const (
 	GRPCFails       = "no gRPC request reaches aigw: without the client certificate aigw refuses them (502), and over HTTP/1.1 gRPC does not work"
 	Host500         = "NIC answers 500 on every path of this host"
 	Minion500       = "NIC answers 500 on every path of this minion"
+	TooLarge        = "not checked: the webhook does not parse certificate data past its bounds, so nothing tells whether the hop's TLS verifies with it"
 )
 
 // Finding is one problem found about an object.

@@ -87,6 +87,9 @@ func checkGatewayClientSecret(c *collector, field string, objs objects.Objects, 
 		return
 	}
 	chain, err := sec.certificates("tls.crt")
+	if tooLarge(c, field, ref+" tls.crt", err, clientChainFix) {
+		return
+	}
 	if err != nil {
 		c.refuse(field, ref+" with a PEM certificate under tls.crt (NGF ValidateTLS)", err.Error(), GatewayRefBad, "re-issue the client certificate")
 		return

@@ -123,7 +123,7 @@ func (p *policy) judge(namespace string, s aigw.Settings, objs objects.Objects, 
 	}
 	serverSecret := p.serverSecret(s)
 	server := findServerCertificate(objs, namespace, serverSecret)
-	if server.err != "" {
+	if !tooLarge(c, "spec.egressMTLS (aigw server certificate)", server.source+" tls.crt", server.parseErr, serverChainFix) && server.err != "" {
 		c.refuse("spec.egressMTLS (aigw server certificate)", "a readable certificate in "+server.source, server.err, Nginx502, "re-issue the server certificate")
 	}
 	checkSSLName(c, e, server)
@@ -168,6 +168,8 @@ func dns1123Subdomain(v string) []string {
 	return validation.IsDNS1123Subdomain(v)
 }
 
+const serverChainFix = "keep only the leaf and its intermediates in the aigw server's tls.crt (cert-manager writes exactly these)"
+
 // serverCert is the aigw server certificate as far as it is known: the issued Secret, or the
 // names a cert-manager Certificate will issue.
 type serverCert struct {
@@ -177,6 +179,7 @@ type serverCert struct {
 	source    string
 	namespace string
 	err       string
+	parseErr  error  // the error err renders, when tls.crt did not parse
 	withheld  string // why the certificate cannot be read at all
 }
 
@@ -192,7 +195,7 @@ func findServerCertificate(objs objects.Objects, namespace, secretName string) s
 	if found {
 		cs, err := sec.certificates("tls.crt")
 		if err != nil {
-			return serverCert{source: source, err: err.Error()}
+			return serverCert{source: source, err: err.Error(), parseErr: err}
 		}
 		return serverCert{leaf: cs[0], pool: cs[1:], issued: true, source: source, namespace: namespace}
 	}
@@ -259,6 +262,9 @@ func checkSSLName(c *collector, e *egressMTLS, server serverCert) {
 		c.warn(field, fmt.Sprintf("the aigw server certificate (%s) cannot be checked: %s", server.source, server.withheld), NotCheckable,
 			"run `aigw-mtls-webhook check` as a user who may read it")
 		return
+	}
+	if server.err != "" {
+		return // refused where the certificate is read
 	}
 	if server.leaf == nil {
 		c.warn(field, fmt.Sprintf("cannot be checked yet: neither %s nor a cert-manager Certificate with that secretName exists", server.source), NotCheckedYet,

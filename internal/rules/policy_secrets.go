@@ -50,6 +50,8 @@ func checkTrustedCertSecret(c *collector, objs objects.Objects, namespace string
 	return trusted
 }
 
+const clientChainFix = "keep only the leaf and its intermediates in tls.crt (cert-manager writes exactly these)"
+
 // checkClientSecret judges the tlsSecret. Stricter than NIC, which renders no client certificate
 // without one: aigw requires one.
 func checkClientSecret(c *collector, objs objects.Objects, namespace, name string, s aigw.Settings, now time.Time) []*x509.Certificate {
@@ -78,6 +80,9 @@ func checkClientSecret(c *collector, objs objects.Objects, namespace, name strin
 		return nil
 	}
 	chain, err := sec.certificates("tls.crt")
+	if tooLarge(c, field, ref+" tls.crt", err, clientChainFix) {
+		return nil
+	}
 	if err != nil {
 		c.refuse(field, ref+" with a PEM certificate under tls.crt (ValidateTLSSecret)", err.Error(), Route500, "re-issue the client certificate")
 		return nil

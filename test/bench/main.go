@@ -53,6 +53,8 @@ type config struct {
 	// memory
 	secrets, labelled, memRuns int
 	settle                     time.Duration
+	// memlimits
+	limitVersions, limitConfigMaps int
 	// common
 	binary  string
 	binaryB string
@@ -69,6 +71,7 @@ type bench struct {
 	binary     string
 	self       string
 	procs      []*proc
+	serveEnv   []string // more environment for the serve processes
 	// envtest's processes, for their CPU time
 	apiserverPID, etcdPID int
 }
@@ -100,6 +103,8 @@ func main() {
 	fs.IntVar(&c.labelled, "labelled", 1000, "memory: labelled 2 KiB Secrets")
 	fs.IntVar(&c.memRuns, "mem-runs", 3, "memory: serve processes started per state (median RSS reported)")
 	fs.DurationVar(&c.settle, "settle", 10*time.Second, "memory: wait after readiness before reading RSS")
+	fs.IntVar(&c.limitVersions, "limit-versions", 200, "memlimits: versions of the 1 MiB CA Secret, each followed by a Policy naming it")
+	fs.IntVar(&c.limitConfigMaps, "limit-configmaps", 64, "memlimits: ~1 MiB ConfigMaps updated at once")
 	fs.StringVar(&c.binary, "binary", "", "the aigw-mtls-webhook binary (default: built from ./cmd/aigw-mtls-webhook into a temporary folder)")
 	fs.StringVar(&c.binaryB, "binary-b", "", "apiserver: also measure this aigw-mtls-webhook binary, as arm ours-b interleaved with ours (two builds compared in one run)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the temporary folder (logs of the servers)")
@@ -116,9 +121,9 @@ func main() {
 
 func (b *bench) run(cmd string) error {
 	switch cmd {
-	case "all", "apiserver", "https", "memory":
+	case "all", "apiserver", "https", "memory", "memlimits":
 	default:
-		return fmt.Errorf("unknown command %q: all, apiserver, https or memory", cmd)
+		return fmt.Errorf("unknown command %q: all, apiserver, https, memory or memlimits", cmd)
 	}
 	var err error
 	if b.dir, err = os.MkdirTemp("", "aigw-bench-"); err != nil {
@@ -154,6 +159,11 @@ func (b *bench) run(cmd string) error {
 	if cmd == "all" || cmd == "memory" {
 		if err := b.memory(); err != nil {
 			return fmt.Errorf("memory: %w", err)
+		}
+	}
+	if cmd == "all" || cmd == "memlimits" {
+		if err := b.memLimits(); err != nil {
+			return fmt.Errorf("memlimits: %w", err)
 		}
 	}
 	if cmd == "all" || cmd == "apiserver" {
@@ -239,13 +249,13 @@ func freePort() int {
 }
 
 // startServe runs the real binary: `aigw-mtls-webhook serve` against envtest.
-func (b *bench) startServe(name string, cpus string) (*proc, error) {
+func (b *bench) startServe(name string, cpus string, extra ...string) (*proc, error) {
 	metrics := "127.0.0.1:" + strconv.Itoa(freePort())
 	p, err := b.start(name, cpus, func(certDir string, port, health int) []string {
-		return []string{b.binary, "serve", "--kubeconfig", b.kubeconfig, "--cert-dir", certDir,
+		return append([]string{b.binary, "serve", "--kubeconfig", b.kubeconfig, "--cert-dir", certDir,
 			"--webhook-port", strconv.Itoa(port),
 			"--metrics-bind-address", metrics,
-			"--health-probe-bind-address", "127.0.0.1:" + strconv.Itoa(health)}
+			"--health-probe-bind-address", "127.0.0.1:" + strconv.Itoa(health)}, extra...)
 	})
 	if p != nil {
 		p.metrics = "http://" + metrics + "/metrics"
@@ -278,6 +288,7 @@ func (b *bench) start(name, cpus string, argv func(certDir string, port, health 
 	}
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Env = append(os.Environ(), b.serveEnv...)
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}

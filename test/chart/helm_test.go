@@ -127,7 +127,8 @@ var valueSets = []valueSet{
 	{name: "service-monitor", release: defaultRelease, namespace: defaultNamespace, set: []string{"serviceMonitor.enabled=true", "serviceMonitor.labels.release=prometheus",
 		"metrics.readers[0].kind=ServiceAccount", "metrics.readers[0].name=prometheus", "metrics.readers[0].namespace=monitoring"}},
 	{name: "metrics-plain", release: defaultRelease, namespace: defaultNamespace, set: []string{"metrics.secure=false", "serviceMonitor.enabled=true",
-		"serviceMonitor.labels.release=prometheus", "serving.readTimeout=5s", "serving.maxInFlight=50", "serving.shutdownDelaySeconds=20"}},
+		"serviceMonitor.labels.release=prometheus", "serving.readTimeout=5s", "serving.maxInFlight=50", "serving.shutdownDelaySeconds=20",
+		"serving.maxBodyBytesInFlight=67108864", "serving.maxConnections=128"}},
 	{name: "rollouts-and-alerts", release: defaultRelease, namespace: defaultNamespace, set: []string{
 		"nicReload.configMap=gateway/nginx-ingress", "nicReload.delay=10s", "nicReload.minInterval=30s", "restartOnRenewal.namespaces={ai-gateway,ai-gateway-staging}",
 		"prometheusRule.enabled=true", "prometheusRule.labels.release=prometheus",
@@ -511,10 +512,12 @@ func checkDeployment(t *testing.T, r rendering) {
 		"ca-sync-source-secret":     r.caSyncSource(),
 		"secret-namespaces":         f["secret-namespaces"], // checkRBAC: equal to the Roles' namespaces
 		"zap-log-level":             "info", "zap-encoder": "json",
-		"metrics-secure":       r.value("metrics.secure", "true"),
-		"request-read-timeout": r.value("serving.readTimeout", "10s"),
-		"max-in-flight":        r.value("serving.maxInFlight", "200"),
-		"shutdown-delay":       r.value("serving.shutdownDelaySeconds", "10") + "s",
+		"metrics-secure":           r.value("metrics.secure", "true"),
+		"request-read-timeout":     r.value("serving.readTimeout", "10s"),
+		"max-in-flight":            r.value("serving.maxInFlight", "200"),
+		"max-body-bytes-in-flight": r.value("serving.maxBodyBytesInFlight", "16777216"),
+		"max-connections":          r.value("serving.maxConnections", "256"),
+		"shutdown-delay":           r.value("serving.shutdownDelaySeconds", "10") + "s",
 		// The chart's default is the product's.
 		"namespaces-per-request": r.value("access.namespacesPerRequest", strconv.Itoa(webhook.DefaultNamespacesPerRequest)),
 	}

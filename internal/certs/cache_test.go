@@ -1,0 +1,98 @@
+package certs
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// bundleOf is n copies of c's PEM.
+func bundleOf(c *testCert, n int) []byte { return bytes.Repeat(c.pem, n) }
+
+// A hundred versions of one Secret's bundle leave one parsed entry: the cache holds the DER of the
+// latest version only, not a copy per resourceVersion.
+func TestParseCachedKeepsOneVersionPerKey(t *testing.T) {
+	ca := testPKI(t)["ca"]
+	bundle := bundleOf(ca, MaxBundleCerts)
+	one := int64(MaxBundleCerts * len(ca.cert.Raw))
+	before, _ := CachedBytes()
+	for v := 0; v < 100; v++ {
+		certs, err := ParseCached(fmt.Sprintf("versions/big/ca.crt@%d", v), bundle)
+		if err != nil || len(certs) != MaxBundleCerts {
+			t.Fatalf("version %d: %d certificates, %v", v, len(certs), err)
+		}
+	}
+	held, _ := CachedBytes()
+	if grew := held - before; grew != one {
+		t.Fatalf("after 100 versions of one %d-byte bundle the cache grew by %d DER bytes, want %d (one version)", len(bundle), grew, one)
+	}
+	// The latest version is served from the cache; an earlier one is parsed again.
+	a, _ := ParseCached("versions/big/ca.crt@99", bundle)
+	b, _ := ParseCached("versions/big/ca.crt@99", bundle)
+	if &a[0] != &b[0] {
+		t.Errorf("the current version was parsed again")
+	}
+}
+
+// Many objects: the bytes held never pass the bound, the least recently used go first.
+func TestParseCachedBoundedInBytes(t *testing.T) {
+	ca := testPKI(t)["ca"]
+	bundle := bundleOf(ca, 10)
+	per := int64(10 * len(ca.cert.Raw))
+	c := newCache(5*per + per/2) // room for 5 bundles
+	for i := 0; i < 200; i++ {
+		if _, err := c.parse(fmt.Sprintf("ns/s%d/ca.crt@1", i), bundle); err != nil {
+			t.Fatal(err)
+		}
+		if held, _ := c.size(); held > c.max {
+			t.Fatalf("after %d Secrets the cache holds %d DER bytes, over its bound %d", i+1, held, c.max)
+		}
+	}
+	if held, n := c.size(); n != 5 || held != 5*per {
+		t.Errorf("cache holds %d entries, %d bytes; want the 5 most recent, %d bytes", n, held, 5*per)
+	}
+	if _, ok := c.get("ns/s199/ca.crt", "1"); !ok {
+		t.Errorf("the most recent entry was evicted")
+	}
+	if _, ok := c.get("ns/s0/ca.crt", "1"); ok {
+		t.Errorf("the oldest entry is still held")
+	}
+	// A version that no longer parses forgets the entry.
+	if _, err := c.parse("ns/s199/ca.crt@2", []byte("junk")); err == nil {
+		t.Fatal("junk parsed")
+	}
+	if _, ok := c.get("ns/s199/ca.crt", "1"); ok {
+		t.Errorf("an entry whose object now holds junk is still held")
+	}
+}
+
+// Data past the bounds is refused before any certificate is parsed: the 1 MiB bundle of 2,111
+// copies of one certificate, and 65 certificates within the byte bound.
+func TestParseRefusesDataPastTheBounds(t *testing.T) {
+	ca := testPKI(t)["ca"]
+	for name, tc := range map[string]struct {
+		data  []byte
+		certs int
+	}{
+		"1 MiB":           {bundleOf(ca, (1<<20)/len(ca.pem)+1), 0},
+		"one byte over":   {append(bundleOf(ca, MaxBundleBytes/len(ca.pem)), bytes.Repeat([]byte("\n"), MaxBundleBytes%len(ca.pem)+1)...), 0},
+		"65 certificates": {bundleOf(ca, MaxBundleCerts+1), MaxBundleCerts + 1},
+	} {
+		start := time.Now()
+		got, err := ParseCached("bounds/"+name+"/ca.crt@1", tc.data)
+		var tl *TooLargeError
+		if !errors.As(err, &tl) || got != nil {
+			t.Errorf("%s (%d bytes): want a *TooLargeError, got %d certificates, %v", name, len(tc.data), len(got), err)
+			continue
+		}
+		if tl.Bytes != len(tc.data) || tl.Certs != tc.certs {
+			t.Errorf("%s: error says %d bytes, %d certificates; want %d, %d", name, tl.Bytes, tl.Certs, len(tc.data), tc.certs)
+		}
+		t.Logf("%s: %v in %s", name, err, time.Since(start))
+	}
+	if certs, err := Parse(bundleOf(ca, MaxBundleCerts)); err != nil || len(certs) != MaxBundleCerts {
+		t.Errorf("%d certificates, at the bound: %d parsed, %v", MaxBundleCerts, len(certs), err)
+	}
+}

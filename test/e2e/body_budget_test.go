@@ -1,0 +1,103 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/test/harness"
+	"github.com/aigw-mtls/aigw-mtls-webhook/webhook"
+)
+
+// Through the API server: ConfigMaps of ~1 MiB updated at once, with a body budget that fits
+// one review at a time. The reviews past the budget are answered 429 and retried by the API
+// server, so every update is mutated and none fails.
+func TestServingBodyBudgetRetriedByTheAPIServer(t *testing.T) {
+	ctx := context.Background()
+	o := webhook.DefaultOptions()
+	o.Serving.MaxBodyBytesInFlight = 4 << 20
+	o.Serving.ShutdownDelay = 0
+	w, err := harness.StartWebhook(env.Config, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = w.Stop() }()
+	nsObj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "budget-"}}
+	must(t, env.Client.Create(ctx, nsObj))
+	space := nsObj.Name
+	cfg := harness.MutatingConfiguration(space, w.URL, w.CABundle)
+	var hooks []admissionregistrationv1.MutatingWebhook
+	for _, h := range cfg.Webhooks {
+		if h.Name == "configmaps.mtls.aigw.io" {
+			h.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": space}}
+			// Room for the API server's retries after Retry-After while the others are answered.
+			timeout := int32(20)
+			h.TimeoutSeconds = &timeout
+			hooks = append(hooks, h)
+		}
+	}
+	cfg.Webhooks = hooks
+	must(t, env.Client.Create(ctx, cfg))
+	t.Cleanup(func() {
+		_ = env.Client.Delete(ctx, &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: space}})
+	})
+	big := func(i, v int) string {
+		var b strings.Builder
+		fmt.Fprintf(&b, "# %d/%d\nversion: 1\nserver:\n  address: :4141\n", i, v)
+		for b.Len() < 1_000_000 {
+			b.WriteString("# padding padding padding padding padding padding padding padding\n")
+		}
+		return b.String()
+	}
+	const n = 12
+	cms := make([]*corev1.ConfigMap, n)
+	for i := range cms {
+		cms[i] = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("big-%d", i), Namespace: space, Labels: map[string]string{"aigw": "mtls"}},
+			Data: map[string]string{"aigw.yaml": big(i, 0)}}
+	}
+	eventually(t, "the configuration in the admission path", func() error {
+		if err := env.Client.Create(ctx, cms[0]); err != nil {
+			return err
+		}
+		if cms[0].Annotations["mtls.aigw.io/injected"] == "" {
+			_ = env.Client.Delete(ctx, cms[0])
+			cms[0] = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "big-0", Namespace: space, Labels: map[string]string{"aigw": "mtls"}},
+				Data: map[string]string{"aigw.yaml": big(0, 0)}}
+			return fmt.Errorf("created without the webhook")
+		}
+		return nil
+	})
+	for _, cm := range cms[1:] {
+		must(t, env.Client.Create(ctx, cm))
+	}
+	before := overloadRejections(t)
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i, cm := range cms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cm.Data["aigw.yaml"] = big(i, 1)
+			errs[i] = env.Client.Update(ctx, cm)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("update %d: %v", i, err)
+		} else if !strings.Contains(cms[i].Data["aigw.yaml"], "serverCertPath") {
+			t.Errorf("update %d was not mutated", i)
+		}
+	}
+	if rejected := overloadRejections(t) - before; rejected == 0 {
+		t.Errorf("%d updates of ~2 MiB reviews against a 4 MiB budget: no 429 answered, the budget did not bound them", n)
+	} else {
+		t.Logf("%v reviews answered 429 and retried by the API server", rejected)
+	}
+}
