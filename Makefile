@@ -1,5 +1,13 @@
 # aigw-mtls-webhook
 SHELL := /usr/bin/env bash
+# The Go toolchain is go.mod's go line (a release without the standard library's known
+# vulnerabilities), exported to every recipe and hack/ script: the go command fetches it from the Go
+# module proxy once (76 MB, about 10 seconds) when the machine's go is another version, whatever its
+# own GOTOOLCHAIN says. `make GOTOOLCHAIN=...` overrides it.
+export GOTOOLCHAIN := go$(shell sed -n 's/^go //p' go.mod)
+# The test tools built from source (kube-apiserver, etcd, helm, promtool, kustomize, gremlins) are
+# not shipped: they build with the Go their own modules ask for (the machine's, when it is new enough).
+TOOL_GO := GOTOOLCHAIN=auto
 K8S_VERSION ?= 1.37.2
 ENVTEST_DIR ?= $(CURDIR)/bin/k8s/$(K8S_VERSION)
 NIC_VERSION ?= v5.5.4
@@ -8,9 +16,15 @@ HELM ?= $(CURDIR)/bin/helm
 PROMTOOL ?= $(CURDIR)/bin/promtool
 KUSTOMIZE ?= $(CURDIR)/bin/kustomize
 GREMLINS ?= $(CURDIR)/bin/gremlins
+GOVULNCHECK ?= $(CURDIR)/bin/govulncheck
+VULNDB_DIR ?= $(CURDIR)/bin/vulndb
+# The vulnerability database's contents: bump to the newest pseudo-version of golang.org/x/vulndb
+# (go list -m golang.org/x/vulndb@master) to check against newer vulnerabilities.
+VULNDB_VERSION ?= v0.0.0-20261105234957-e22db6528018
 # kustomize v5.8.2 and later need Go 1.27.
 KUSTOMIZE_PKG := sigs.k8s.io/kustomize/kustomize/v5@v5.8.1
 GREMLINS_PKG := github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
+GOVULNCHECK_PKG := golang.org/x/vuln/cmd/govulncheck@v1.9.0
 MUTATE_PKGS ?= ./internal/rules ./internal/certs
 TEST_ENV := KUBEBUILDER_ASSETS=$(ENVTEST_DIR) NIC_CRDS_DIR=$(NIC_CRDS_DIR) HELM=$(HELM) PROMTOOL=$(PROMTOOL) KUSTOMIZE=$(KUSTOMIZE)
 # nginx and openssl: $NGINX / $OPENSSL, else on the PATH, else Debian's packages unpacked into bin/.
@@ -20,16 +34,20 @@ DEB_TOOLS = nginx=$$(./hack/deb-tool.sh nginx) || [ "$$AIGW_TEST_ALLOW_MISSING" 
 	export NGINX=$$nginx OPENSSL=$$openssl; echo "nginx: $${nginx:-missing}, openssl: $${openssl:-missing}"
 FUZZTIME ?= 10s
 
-.PHONY: all build test unit demo envtest crds helm promtool kustomize gremlins nginx openssl chart manifests lint fuzz mutate bench docker clean
+.PHONY: all toolchain build test unit demo envtest crds helm promtool kustomize gremlins govulncheck vulncheck nginx openssl chart manifests lint fuzz mutate bench docker clean
 
 all: build
+
+toolchain: ## the Go every recipe uses (go.mod's go line, whatever the machine's go)
+	@go version
 
 build: ## the binary: bin/aigw-mtls-webhook
 	CGO_ENABLED=0 go build -trimpath -o bin/aigw-mtls-webhook ./cmd/aigw-mtls-webhook
 
-test: envtest crds helm promtool kustomize lint ## every test: unit, fixtures, end to end on a real API server, real nginx and openssl, short fuzzing; fails on any skip hack/noskip/skips.txt does not allow
+test: envtest crds helm promtool kustomize lint ## every test: unit, fixtures, end to end on a real API server, real nginx and openssl, short fuzzing, vulncheck; fails on any skip hack/noskip/skips.txt does not allow
 	@$(DEB_TOOLS); set -x; $(TEST_ENV) go run ./hack/noskip -count=1 ./...
 	$(MAKE) fuzz
+	$(MAKE) vulncheck
 
 unit: ## the pure tests only (no API server)
 	go test ./patches/... ./internal/... ./webhook/... ./cmd/...
@@ -38,7 +56,7 @@ demo: envtest crds helm ## the seed's scenario on a local control plane started 
 	@$(TEST_ENV) go run ./test/demo
 
 envtest: ## kube-apiserver and etcd built from the Go module proxy (cached); prints their folder
-	@ENVTEST_DIR=$(ENVTEST_DIR) K8S_VERSION=$(K8S_VERSION) ./hack/envtest/build.sh
+	@$(TOOL_GO) ENVTEST_DIR=$(ENVTEST_DIR) K8S_VERSION=$(K8S_VERSION) ./hack/envtest/build.sh
 
 crds: ## NGINX Ingress Controller v5.5.4 CRDs: kept in test/crds/nginx (SOURCE.txt, LICENSE); downloaded only when NIC_CRDS_DIR points elsewhere and is empty
 	@if [ ! -e "$(NIC_CRDS_DIR)/k8s.nginx.org_virtualservers.yaml" ]; then \
@@ -50,16 +68,24 @@ crds: ## NGINX Ingress Controller v5.5.4 CRDs: kept in test/crds/nginx (SOURCE.t
 	fi
 
 helm: ## helm v3.22.0 built from the Go module proxy into bin/ (cached); prints its path
-	@./hack/helm.sh
+	@$(TOOL_GO) ./hack/helm.sh
 
 promtool: ## promtool (Prometheus v3) built from the Go module proxy into bin/ (cached); prints its path
-	@if [ "$(PROMTOOL)" = "$(CURDIR)/bin/promtool" ]; then ./hack/promtool.sh; else echo "$(PROMTOOL)"; fi
+	@if [ "$(PROMTOOL)" = "$(CURDIR)/bin/promtool" ]; then $(TOOL_GO) ./hack/promtool.sh; else echo "$(PROMTOOL)"; fi
 
 kustomize: ## kustomize v5.8.1 (what kubectl apply -k runs) built from the Go module proxy into bin/ (cached); prints its path
-	@KUSTOMIZE=$(filter-out $(CURDIR)/bin/kustomize,$(KUSTOMIZE)) ./hack/go-install.sh kustomize $(KUSTOMIZE_PKG)
+	@$(TOOL_GO) KUSTOMIZE=$(filter-out $(CURDIR)/bin/kustomize,$(KUSTOMIZE)) ./hack/go-install.sh kustomize $(KUSTOMIZE_PKG)
 
 gremlins: ## gremlins v0.6.0 (mutation testing) built from the Go module proxy into bin/ (cached); prints its path
-	@GREMLINS=$(filter-out $(CURDIR)/bin/gremlins,$(GREMLINS)) ./hack/go-install.sh gremlins $(GREMLINS_PKG) "about 10 seconds"
+	@$(TOOL_GO) GREMLINS=$(filter-out $(CURDIR)/bin/gremlins,$(GREMLINS)) ./hack/go-install.sh gremlins $(GREMLINS_PKG) "about 10 seconds"
+
+govulncheck: ## govulncheck v1.9.0 built from the Go module proxy into bin/ (cached); prints its path
+	@GOVULNCHECK=$(filter-out $(CURDIR)/bin/govulncheck,$(GOVULNCHECK)) ./hack/go-install.sh govulncheck $(GOVULNCHECK_PKG) "about a minute"
+
+vulncheck: ## govulncheck over every package against a database built offline from golang.org/x/vulndb@$(VULNDB_VERSION) (bin/vulndb); fails when the code calls a vulnerable function
+	@govulncheck=$$(GOVULNCHECK=$(filter-out $(CURDIR)/bin/govulncheck,$(GOVULNCHECK)) ./hack/go-install.sh govulncheck $(GOVULNCHECK_PKG) "about a minute") && \
+		db=$$(VULNDB_DIR=$(VULNDB_DIR) VULNDB_VERSION=$(VULNDB_VERSION) ./hack/vulndb.sh) && \
+		set -x && $$govulncheck -db "file://$$db" ./...
 
 nginx openssl: ## $NGINX / $OPENSSL, else on the PATH, else Debian's package unpacked into bin/ (no root needed); prints its path
 	@./hack/deb-tool.sh $@
