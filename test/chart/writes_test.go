@@ -556,7 +556,8 @@ func TestConfigDefaultWithoutAdmissionPolicies(t *testing.T) {
 // TestPrecreateNeedsNamespaces: the chart cannot create the CA sync's Secret in "every namespace".
 func TestPrecreateNeedsNamespaces(t *testing.T) {
 	out, err := runHelm(t, "template", defaultRelease, chartDir(), "--namespace", defaultNamespace,
-		"--set", "caSync.precreateSecret=true", "--set", "caSync.namespaces={*}")
+		"--set", "caSync.precreateSecret=true", "--set", "caSync.namespaces={*}",
+		"--set", "networkPolicy.webhookFrom[0].ipBlock.cidr="+placeholderControlPlane)
 	if err == nil || !strings.Contains(out, `caSync.precreateSecret: the chart creates wiring.caSecret in each of caSync.namespaces; ["*"] names none`) {
 		t.Errorf("caSync.precreateSecret with caSync.namespaces={*}: want the chart to refuse naming both, got %v\n%s", err, out)
 	}
