@@ -169,6 +169,9 @@ type cacheView struct {
 	lookups    int
 	// overBudget counts the Available calls refused because the lookups were spent.
 	overBudget int
+	// lists are the Lists already made, by kind and namespace: the rules list the same namespace
+	// once per referenced object, and each List copies and encodes every object in it.
+	lists map[string][][]byte
 }
 
 var (
@@ -300,8 +303,18 @@ func (v *cacheView) Limited() string {
 	return strings.Join(parts, "; ") + "; admitted as it is, so NIC answers 500 or nginx 502 at run time if one of those references is wrong: run `aigw-mtls-webhook check` to check them"
 }
 
+// ended is true once the request's context is done (the API server gave up on the answer): no
+// lookup is made for an answer nobody reads, and the request fails instead of being judged on less.
+func (v *cacheView) ended() bool {
+	if err := v.ctx.Err(); err != nil {
+		v.fail(fmt.Errorf("the admission request ended before its lookups did: %w", err))
+		return true
+	}
+	return false
+}
+
 func (v *cacheView) Get(kind, namespace, name string) ([]byte, bool) {
-	if v.Available(kind, namespace) != nil || !v.spend() {
+	if v.ended() || v.Available(kind, namespace) != nil || !v.spend() {
 		return nil, false
 	}
 	raw, ok, err := v.o.get(v.ctx, kind, namespace, name)
@@ -312,13 +325,30 @@ func (v *cacheView) Get(kind, namespace, name string) ([]byte, bool) {
 }
 
 func (v *cacheView) List(kind, namespace string) [][]byte {
-	if v.Available(kind, namespace) != nil || !v.spend() {
+	if v.ended() || v.Available(kind, namespace) != nil {
+		return nil
+	}
+	key := kind + "/" + namespace
+	v.mu.Lock()
+	out, listed := v.lists[key]
+	v.mu.Unlock()
+	if listed {
+		return out
+	}
+	if !v.spend() {
 		return nil
 	}
 	out, err := v.o.list(v.ctx, kind, namespace)
 	if err != nil {
 		v.fail(err)
+		return out
 	}
+	v.mu.Lock()
+	if v.lists == nil {
+		v.lists = map[string][][]byte{}
+	}
+	v.lists[key] = out
+	v.mu.Unlock()
 	return out
 }
 

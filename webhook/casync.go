@@ -289,7 +289,7 @@ func mergeMaps(a, b map[string]string) map[string]string {
 }
 
 // SetupWithManager registers the CA sync: it reconciles on changes of the source Secret and of the
-// target it maintains (labelled, so both are in the cache).
+// targets it maintains (labelled, so all are in the cache).
 func (r *CASync) SetupWithManager(mgr ctrl.Manager) error {
 	toSource := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
 		if obj.GetName() != r.Source && obj.GetName() != r.Settings.CASecret || !inNamespaces(r.Namespaces, obj.GetNamespace()) {
@@ -297,8 +297,12 @@ func (r *CASync) SetupWithManager(mgr ctrl.Manager) error {
 		}
 		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: r.Source}}}
 	})
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("ca-sync").
-		Watches(&corev1.Secret{}, toSource, builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
-		Complete(r)
+		Watches(&corev1.Secret{}, toSource, builder.WithPredicates(predicate.ResourceVersionChangedPredicate{}))
+	if r.ConfigMap {
+		// An edit of the ConfigMap alone (a CA added by hand) is undone at once, as the Secret's.
+		b = b.Watches(&corev1.ConfigMap{}, toSource, builder.WithPredicates(predicate.ResourceVersionChangedPredicate{}))
+	}
+	return b.Complete(r)
 }

@@ -92,6 +92,32 @@ func TestGatewayAPIEndToEnd(t *testing.T) {
 		})
 	})
 
+	t.Run("a CA added to the ConfigMap by hand is removed at once, without a change of the Secrets", func(t *testing.T) {
+		caCrt, _, _ := harness.SeedCertificates(ns)
+		foreign, err := harness.Issue(caCrt, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cm corev1.ConfigMap
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "internal-ca"}, &cm); err != nil {
+			t.Fatal(err)
+		}
+		cm.Data["ca.crt"] += string(foreign.CertPEM)
+		if err := c.Update(ctx, &cm); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "ConfigMap internal-ca without the foreign CA", func() error {
+			var cm corev1.ConfigMap
+			if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "internal-ca"}, &cm); err != nil {
+				return err
+			}
+			if cm.Data["ca.crt"] != string(ca.CertPEM) {
+				return fmt.Errorf("ca.crt holds %d bytes, want the source CA's %d", len(cm.Data["ca.crt"]), len(ca.CertPEM))
+			}
+			return nil
+		})
+	})
+
 	t.Run("a labelled BackendTLSPolicy gets hostname and caCertificateRefs, and the API server stores it", func(t *testing.T) {
 		btp := policy(t, "aigw-bare", "")
 		var stored *unstructured.Unstructured
