@@ -16,6 +16,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -187,4 +188,42 @@ func selfSignedServing(t *testing.T) tls.Certificate {
 		t.Fatal(err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// However often readiness is asked, it dials the webhook port at most once per readyDialEvery: a
+// flood of /readyz does not turn into TLS handshakes and connection slots on the webhook port.
+func TestReadinessDialsBounded(t *testing.T) {
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{selfSignedServing(t)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var accepted atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			go func() { _ = c.(*tls.Conn).Handshake(); c.Close() }()
+		}
+	}()
+	s := NewServer("127.0.0.1", ln.Addr().(*net.TCPAddr).Port, "", DefaultServingLimits())
+	s.started = true
+	check := s.StartedChecker()
+	var wg sync.WaitGroup
+	for range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := check(nil); err != nil {
+				t.Errorf("readiness: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := accepted.Load(); n != 1 {
+		t.Errorf("100 readiness checks dialed the webhook port %d times, want 1", n)
+	}
 }

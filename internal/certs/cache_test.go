@@ -2,6 +2,7 @@ package certs
 
 import (
 	"bytes"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"testing"
@@ -16,7 +17,6 @@ func bundleOf(c *testCert, n int) []byte { return bytes.Repeat(c.pem, n) }
 func TestParseCachedKeepsOneVersionPerKey(t *testing.T) {
 	ca := testPKI(t)["ca"]
 	bundle := bundleOf(ca, MaxBundleCerts)
-	one := int64(MaxBundleCerts * len(ca.cert.Raw))
 	before, _ := CachedBytes()
 	for v := 0; v < 100; v++ {
 		certs, err := ParseCached(fmt.Sprintf("versions/big/ca.crt@%d", v), bundle)
@@ -25,8 +25,9 @@ func TestParseCachedKeepsOneVersionPerKey(t *testing.T) {
 		}
 	}
 	held, _ := CachedBytes()
+	one := entryCost("versions/big/ca.crt", mustParse(t, bundle))
 	if grew := held - before; grew != one {
-		t.Fatalf("after 100 versions of one %d-byte bundle the cache grew by %d DER bytes, want %d (one version)", len(bundle), grew, one)
+		t.Fatalf("after 100 versions of one %d-byte bundle the cache grew by %d bytes, want %d (one version)", len(bundle), grew, one)
 	}
 	// The latest version is served from the cache; an earlier one is parsed again.
 	a, _ := ParseCached("versions/big/ca.crt@99", bundle)
@@ -40,18 +41,21 @@ func TestParseCachedKeepsOneVersionPerKey(t *testing.T) {
 func TestParseCachedBoundedInBytes(t *testing.T) {
 	ca := testPKI(t)["ca"]
 	bundle := bundleOf(ca, 10)
-	per := int64(10 * len(ca.cert.Raw))
-	c := newCache(5*per + per/2) // room for 5 bundles
+	per := entryCost("ns/s100/ca.crt", mustParse(t, bundle)) // the longest keys below
+	c := newCache(5*per + per/2)                             // room for 5 bundles
 	for i := 0; i < 200; i++ {
 		if _, err := c.parse(fmt.Sprintf("ns/s%d/ca.crt@1", i), bundle); err != nil {
 			t.Fatal(err)
 		}
 		if held, _ := c.size(); held > c.max {
-			t.Fatalf("after %d Secrets the cache holds %d DER bytes, over its bound %d", i+1, held, c.max)
+			t.Fatalf("after %d Secrets the cache holds %d bytes, over its bound %d", i+1, held, c.max)
 		}
 	}
 	if held, n := c.size(); n != 5 || held != 5*per {
 		t.Errorf("cache holds %d entries, %d bytes; want the 5 most recent, %d bytes", n, held, 5*per)
+	}
+	if one := entryCost("k", mustParse(t, bundle)); one < 10*int64(len(ca.cert.Raw))+10*parsedOverhead {
+		t.Errorf("an entry of 10 certificates costs %d bytes, less than their DER and parsed fields", one)
 	}
 	if _, ok := c.get("ns/s199/ca.crt", "1"); !ok {
 		t.Errorf("the most recent entry was evicted")
@@ -95,4 +99,13 @@ func TestParseRefusesDataPastTheBounds(t *testing.T) {
 	if certs, err := Parse(bundleOf(ca, MaxBundleCerts)); err != nil || len(certs) != MaxBundleCerts {
 		t.Errorf("%d certificates, at the bound: %d parsed, %v", MaxBundleCerts, len(certs), err)
 	}
+}
+
+func mustParse(t *testing.T, data []byte) []*x509.Certificate {
+	t.Helper()
+	certs, err := Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return certs
 }
