@@ -2,7 +2,7 @@
 # the digest decides which one is used); update both together.
 #   golang:1.26.8                               sha256:3c3e25a4… (Docker Hub, 2026-09-18)
 #   gcr.io/distroless/static-debian12:nonroot   sha256:f5b485ea… (2026-08-03)
-# The builder image's Go only starts the build: GOTOOLCHAIN (go.mod's go line) makes the go command
+# The builder image's Go only starts the build: GOTOOLCHAIN (go.mod's toolchain line) makes the go command
 # fetch that toolchain from the Go module proxy, checked against the checksum database like any
 # module, and compile with it. Moving to a golang image of that version (tag and digest) makes the
 # fetch a no-op.

@@ -1,10 +1,11 @@
 # aigw-mtls-webhook
 SHELL := /usr/bin/env bash
-# The Go toolchain is go.mod's go line (a release without the standard library's known
+# The Go toolchain is go.mod's toolchain line (a release without the standard library's known
 # vulnerabilities), exported to every recipe and hack/ script: the go command fetches it from the Go
 # module proxy once (76 MB, about 10 seconds) when the machine's go is another version, whatever its
-# own GOTOOLCHAIN says. `make GOTOOLCHAIN=...` overrides it.
-export GOTOOLCHAIN := go$(shell sed -n 's/^go //p' go.mod)
+# own GOTOOLCHAIN says. The go line stays at the oldest Go the module builds with, so a plain
+# `go vet` or `go test` on the machine's Go still works. `make GOTOOLCHAIN=...` overrides it.
+export GOTOOLCHAIN := $(shell sed -n 's/^toolchain //p' go.mod)
 # The test tools built from source (kube-apiserver, etcd, helm, promtool, kustomize, gremlins) are
 # not shipped: they build with the Go their own modules ask for (the machine's, when it is new enough).
 TOOL_GO := GOTOOLCHAIN=auto
@@ -38,7 +39,7 @@ FUZZTIME ?= 10s
 
 all: build
 
-toolchain: ## the Go every recipe uses (go.mod's go line, whatever the machine's go)
+toolchain: ## the Go every recipe uses (go.mod's toolchain line, whatever the machine's go)
 	@go version
 
 build: ## the binary: bin/aigw-mtls-webhook

@@ -1,6 +1,8 @@
 module github.com/aigw-mtls/aigw-mtls-webhook
 
-go 1.27.3
+go 1.26.0
+
+toolchain go1.27.3
 
 require (
 	github.com/cert-manager/cert-manager v1.21.2

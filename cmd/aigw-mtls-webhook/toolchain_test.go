@@ -9,17 +9,17 @@ import (
 	"testing"
 )
 
-// goModVersion is go.mod's go line: the Go release the module is built and tested with (one without
-// the standard library's known vulnerabilities; make vulncheck checks that).
+// goModVersion is go.mod's toolchain line: the Go release the module is built and tested with (one
+// without the standard library's known vulnerabilities; make vulncheck checks that).
 func goModVersion(t *testing.T, root string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(root, "go.mod"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(`(?m)^go (1\.\d+\.\d+)$`).FindSubmatch(b)
+	m := regexp.MustCompile(`(?m)^toolchain go(1\.\d+\.\d+)$`).FindSubmatch(b)
 	if m == nil {
-		t.Fatal("go.mod has no go line naming a release (go 1.N.P)")
+		t.Fatal("go.mod has no toolchain line naming a release (toolchain go1.N.P)")
 	}
 	return string(m[1])
 }
