@@ -134,6 +134,8 @@ var valueSets = []valueSet{
 		"prometheusRule.enabled=true", "prometheusRule.labels.release=prometheus",
 	}},
 	{name: "gateway-api", release: defaultRelease, namespace: defaultNamespace, set: []string{"gatewayAPI.enabled=true"}},
+	{name: "grafana-dashboard", release: defaultRelease, namespace: defaultNamespace, set: []string{"grafanaDashboard.enabled=true",
+		"grafanaDashboard.label=example.com/dashboard", "grafanaDashboard.labelValue=aigw", "grafanaDashboard.folder=AI gateway", "grafanaDashboard.namespace=monitoring"}},
 	{name: "gateway-api-ca-sync-everywhere", release: defaultRelease, namespace: defaultNamespace, set: []string{"gatewayAPI.enabled=true", "caSync.namespaces={*}"}},
 }
 
@@ -1143,6 +1145,11 @@ func TestSchemaRejects(t *testing.T) {
 		"prometheusRule.enabled=yes",
 		"prometheusRule.certificateExpiryDays=0",
 		"gatewayAPI.enabled=maybe",
+		"grafanaDashboard.enabled=yes",
+		"grafanaDashboard.nope=1",
+		"grafanaDashboard.label=",
+		"grafanaDashboard.labelValue=not a value",
+		"grafanaDashboard.namespace=Monitoring",
 		"gatewayAPI.nope=1",
 		"caSync.precreateSecret=maybe",
 		"access.namespacesPerRequest=-1",
