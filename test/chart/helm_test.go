@@ -1177,7 +1177,7 @@ func TestSchemaRejects(t *testing.T) {
 func TestNotes(t *testing.T) {
 	helmBinary(t)
 	for _, v := range []valueSet{valueSetNamed("defaults"), valueSetNamed("pki-disabled"), valueSetNamed("other-names"), valueSetNamed("rollouts-and-alerts"),
-		valueSetNamed("network-policy-any-source"), valueSetNamed("secret-namespaces")} {
+		valueSetNamed("network-policy-any-source"), valueSetNamed("secret-namespaces"), valueSetNamed("grafana-dashboard")} {
 		t.Run(v.name, func(t *testing.T) {
 			notes := renderNotes(t, v)
 			r := rendering{v: v}
@@ -1201,6 +1201,10 @@ func TestNotes(t *testing.T) {
 			}
 			if r.value("prometheusRule.enabled", "") == "true" {
 				want = append(want, "PrometheusRule/"+r.fullname())
+			}
+			if r.value("grafanaDashboard.enabled", "") == "true" {
+				want = append(want, "ConfigMap/"+r.fullname()+"-dashboard in "+r.value("grafanaDashboard.namespace", v.namespace),
+					"label "+r.value("grafanaDashboard.label", "grafana_dashboard")+"="+r.value("grafanaDashboard.labelValue", "1"))
 			}
 			if r.value("networkPolicy.allowAnySource", "false") == "true" {
 				want = append(want, "admits every source (networkPolicy.allowAnySource)")
