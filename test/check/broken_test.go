@@ -147,8 +147,8 @@ func TestEachBreakageIsReported(t *testing.T) {
 				})
 			},
 			want: []string{
-				"✗ MutatingWebhookConfiguration/" + configName + ": the caBundle of webhook(s) pods.mtls.aigw.io, pod-updates.mtls.aigw.io, configmaps.mtls.aigw.io, virtualservers.mtls.aigw.io, virtualserverroutes.mtls.aigw.io, ingresses.mtls.aigw.io does not verify the serving certificate served at https://127.0.0.1:",
-				"✗ ValidatingWebhookConfiguration/" + configName + ": the caBundle of webhook(s) policies.mtls.aigw.io, virtualservers.validate.mtls.aigw.io, virtualserverroutes.validate.mtls.aigw.io, certificates.mtls.aigw.io, ingresses.validate.mtls.aigw.io does not verify the serving certificate served at https://127.0.0.1:",
+				"✗ MutatingWebhookConfiguration/" + configName + ": the caBundle of webhook(s) " + webhookNames(true) + " does not verify the serving certificate served at https://127.0.0.1:",
+				"✗ ValidatingWebhookConfiguration/" + configName + ": the caBundle of webhook(s) " + webhookNames(false) + " does not verify the serving certificate served at https://127.0.0.1:",
 			},
 			failing: []string{mutating, validating},
 		},

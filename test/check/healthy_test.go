@@ -2,6 +2,7 @@ package check
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -82,7 +83,8 @@ func TestHealthyClusterPasses(t *testing.T) {
 		"✓ Pod/{ns}/aigw: mounts the CA Secret internal-ca at /etc/internal-ca and the server TLS Secret aigw-server-tls at /tls\n",
 		"✓ Service/{ns}/aigw: all 1 pod(s) behind it are labelled aigw=mtls\n",
 		"cluster-wide\n  Webhooks\n",
-		"✓ MutatingWebhookConfiguration/aigw-mtls-webhook: 6 webhook(s): pods.mtls.aigw.io, pod-updates.mtls.aigw.io, configmaps.mtls.aigw.io, virtualservers.mtls.aigw.io, virtualserverroutes.mtls.aigw.io, ingresses.mtls.aigw.io\n",
+		fmt.Sprintf("✓ MutatingWebhookConfiguration/aigw-mtls-webhook: %d webhook(s): %s\n", len(strings.Split(webhookNames(true), ", ")), webhookNames(true)),
+		fmt.Sprintf("✓ ValidatingWebhookConfiguration/aigw-mtls-webhook: %d webhook(s): %s\n", len(strings.Split(webhookNames(false), ", ")), webhookNames(false)),
 		"✓ MutatingWebhookConfiguration/aigw-mtls-webhook: " + hook.URL + " answers TLS\n",
 		"✓ MutatingWebhookConfiguration/aigw-mtls-webhook: caBundle verifies the serving certificate served at " + hook.URL + " (CN=aigw-mtls-webhook, expires in ",
 		"✓ ValidatingWebhookConfiguration/aigw-mtls-webhook: " + hook.URL + " answers TLS\n",
