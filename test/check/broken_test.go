@@ -58,7 +58,8 @@ func TestEachBreakageIsReported(t *testing.T) {
 			want: []string{
 				"✗ Secret/{ns}/aigw-server-tls: data.tls.crt: expected a server certificate that chains to the CA in internal-ca (CN=Internal CA) as nginx's OpenSSL verifies it, found DNS:aigw.{ns}.svc.cluster.local,aigw.{ns}.svc in Secret {ns}/aigw-server-tls issued by CN=Other CA",
 				"✗ Policy/{ns}/aigw-mtls: spec.egressMTLS (aigw server certificate): expected a server certificate that chains to the CA in trustedCertSecret internal-ca",
-				"✗ VirtualServer/{ns}/aigw-mtls: references Policy {ns}/aigw-mtls, which fails validation (see Policies in {ns})",
+				// The VirtualServer's rule judges the Policy it references, as admission does.
+				"✗ VirtualServer/{ns}/aigw-mtls: spec.routes[0].policies[0] references Policy/{ns}/aigw-mtls: spec.egressMTLS (aigw server certificate): expected a server certificate that chains to the CA in trustedCertSecret internal-ca",
 			},
 			failing: []string{"Secret/{ns}/aigw-server-tls", "Policy/{ns}/aigw-mtls", "VirtualServer/{ns}/aigw-mtls", "Ingress/{ns}/aigw-ingress"},
 		},
@@ -147,8 +148,8 @@ func TestEachBreakageIsReported(t *testing.T) {
 				})
 			},
 			want: []string{
-				"✗ MutatingWebhookConfiguration/" + configName + ": the caBundle of webhook(s) pods.mtls.aigw.io, pod-updates.mtls.aigw.io, configmaps.mtls.aigw.io, virtualservers.mtls.aigw.io, virtualserverroutes.mtls.aigw.io, ingresses.mtls.aigw.io does not verify the serving certificate served at https://127.0.0.1:",
-				"✗ ValidatingWebhookConfiguration/" + configName + ": the caBundle of webhook(s) policies.mtls.aigw.io, virtualservers.validate.mtls.aigw.io, virtualserverroutes.validate.mtls.aigw.io, certificates.mtls.aigw.io, ingresses.validate.mtls.aigw.io does not verify the serving certificate served at https://127.0.0.1:",
+				"✗ MutatingWebhookConfiguration/" + configName + ": the caBundle of webhook(s) " + webhookNames(true) + " does not verify the serving certificate served at https://127.0.0.1:",
+				"✗ ValidatingWebhookConfiguration/" + configName + ": the caBundle of webhook(s) " + webhookNames(false) + " does not verify the serving certificate served at https://127.0.0.1:",
 			},
 			failing: []string{mutating, validating},
 		},
