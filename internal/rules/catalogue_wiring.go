@@ -76,11 +76,11 @@ var (
 		Fix:         "make sure the delegating route references the Policy (the webhook adds it when the VirtualServer is labelled)"})
 	IngressMasterNotWired = define(Def{ID: "INGRESS_MASTER_NOT_WIRED", Severity: Warning,
 		Checks:      "the labelled Ingress is not a mergeable master (a master has no paths)",
-		Consequence: "nothing is wired on the master: only its minions send to aigw",
+		Consequence: "the master stays as it is: its minions, once labelled, are wired instead",
 		Source:      "NIC v5.5.4 internal/configs/ingress.go (nginx.org/ssl-services is ignored on a master)",
 		Fix:         "label the minions that send to aigw"})
 	IngressNoBackend = define(Def{ID: "INGRESS_NO_BACKEND", Severity: Warning,
-		Checks: "a labelled Ingress has a backend Service", Consequence: "nothing is wired",
+		Checks: "a labelled Ingress has a backend Service", Consequence: "the Ingress stays as it is",
 		Source: webhookWiring,
 		Fix:    "add the paths to aigw, or remove the label"})
 	IngressServicesAnnotationUnknown = define(Def{ID: "INGRESS_SERVICES_ANNOTATION_UNKNOWN", Severity: Error,
