@@ -26,7 +26,7 @@ func TestResultPatchAndWired(t *testing.T) {
 	if conflicted.Wired() {
 		t.Error("an object with a conflict is not wired")
 	}
-	if d := conflicted.Decide(aigw.ModeEnforce); d.Allowed || d.Denial != "Pod/ns/p: spec: expected x, found y; fix: z" {
+	if d := conflicted.Decide(aigw.ModeEnforce); d.Allowed || d.Denial != "Pod/ns/p: [POD_NO_CONTAINER] spec: expected x, found y ("+rules.NotMounted+"); fix: z" {
 		t.Errorf("enforce: got %+v", d)
 	}
 	if d := (Result{Wiring: wiring, Findings: rules.Findings{rules.IngressNoBackend.New(rules.Finding{Object: "Pod/ns/p", Field: "spec", Found: "w"})}}).Decide(aigw.ModeEnforce); !d.Allowed || len(d.Patch) != 1 || len(d.Warnings) != 1 {
