@@ -56,6 +56,7 @@ func validate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "%s: %s: %v\n", d.source, d.ref(), err)
 				return 2
 			}
+			res.Findings = rules.Silence(d.json, res.Findings)
 			results = append(results, res)
 			// The API server validates the mutated object, and calls no validating webhook once a
 			// mutating one has refused.
@@ -76,7 +77,7 @@ func validate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "%s: %s: %v\n", d.source, d.ref(), err)
 				return 2
 			}
-			results = append(results, patches.Result{Findings: fs})
+			results = append(results, patches.Result{Findings: rules.Silence(admitted, fs)})
 		}
 		for _, res := range results {
 			dec := res.Decide(s.Mode)
