@@ -17,6 +17,7 @@ type report struct {
 		Status    string `json:"status"`
 		Message   string `json:"message"`
 		Fix       string `json:"fix"`
+		Rule      string `json:"rule"`
 	} `json:"checks"`
 	Summary struct {
 		OK         int      `json:"ok"`
