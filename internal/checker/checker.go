@@ -53,7 +53,7 @@ type Check struct {
 	Fix       string `json:"fix"`
 	// Rule is the ID of the rule a finding comes from (docs/rules.md); empty for the checks of
 	// the cluster around the objects.
-	Rule rules.ID `json:"rule,omitempty"`
+	Rule rules.ID `json:"rule"`
 }
 
 // WebhookSuffix ends the name of every webhook the chart registers.

@@ -48,7 +48,7 @@ func parseReport(t *testing.T, out string) report {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
-		if strings.Join(keys, ",") != "fix,message,namespace,object,section,status" {
+		if strings.Join(keys, ",") != "fix,message,namespace,object,rule,section,status" {
 			t.Fatalf("check keys %v", keys)
 		}
 	}

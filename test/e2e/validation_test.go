@@ -224,7 +224,7 @@ func TestPolicyBeforeItsCertificatesIsAdmittedWithAWarning(t *testing.T) {
 		t.Fatalf("a Policy applied before its certificates must be admitted: %v", err)
 	}
 	w := warnings.since(mark)
-	if !strings.Contains(w, "Policy/gitops-order/aigw-mtls: spec.egressMTLS.sslName: cannot be checked yet") {
+	if !strings.Contains(w, "Policy/gitops-order/aigw-mtls: [SERVER_CERT_NOT_FOUND] spec.egressMTLS.sslName: cannot be checked yet") {
 		t.Errorf("want the warning kubectl prints, got %q", w)
 	}
 }
