@@ -63,7 +63,7 @@ var (
 		Fix:         "remove the other reference, or set annotation mtls.aigw.io/policy to it"})
 	VSUpstreamTLSUnwired = define(Def{ID: "VS_UPSTREAM_TLS_UNWIRED", Severity: Error,
 		Checks: "an aigw upstream sets tls.enable: true", Consequence: PlainHTTP,
-		Source: "NIC v5.5.4 internal/configs/virtualserver.go (http:// unless tls.enable)",
+		Source: "NIC v5.5.4 internal/configs/virtualserver.go generateProxyPass, generateProxyPassProtocol (http:// unless tls.enable)",
 		Fix:    "re-apply the object through the webhook, or set tls.enable: true on the upstream"})
 	VSRoutePolicyUnwired = define(Def{ID: "VS_ROUTE_POLICY_UNWIRED", Severity: Error,
 		Checks: "a route to an aigw upstream references the EgressMTLS Policy", Consequence: NoClientCert,
@@ -72,12 +72,12 @@ var (
 	VSRInheritsPolicies = define(Def{ID: "VSR_INHERITS_POLICIES", Severity: Warning,
 		Checks:      "a subroute to aigw has policies of its own, or inherits the Policy from the VirtualServer route that delegates to it",
 		Consequence: "the subroute gets the Policy only if that VirtualServer route references it",
-		Source:      "NIC v5.5.4 internal/configs/virtualserver.go (a subroute without policies inherits those of the route)",
+		Source:      "NIC v5.5.4 internal/configs/virtualserver.go GenerateVirtualServerConfig (vsrPoliciesFromVs: a subroute without policies gets the route's)",
 		Fix:         "make sure the delegating route references the Policy (the webhook adds it when the VirtualServer is labelled)"})
 	IngressMasterNotWired = define(Def{ID: "INGRESS_MASTER_NOT_WIRED", Severity: Warning,
 		Checks:      "the labelled Ingress is not a mergeable master (a master has no paths)",
 		Consequence: "the master stays as it is: its minions, once labelled, are wired instead",
-		Source:      "NIC v5.5.4 internal/configs/ingress.go (nginx.org/ssl-services is ignored on a master)",
+		Source:      "NIC v5.5.4 internal/configs/ingress.go generateNginxCfgForMergeableIngresses; annotations.go filterMasterAnnotations (masterDenylist: nginx.org/ssl-services is ignored on a master)",
 		Fix:         "label the minions that send to aigw"})
 	IngressNoBackend = define(Def{ID: "INGRESS_NO_BACKEND", Severity: Warning,
 		Checks: "a labelled Ingress has a backend Service", Consequence: "the Ingress stays as it is",
