@@ -1,8 +1,8 @@
 package rules
 
-// The rules of the wiring the mutations add (package patches): an error stops the mutation; the
-// WIRING-style rules whose finding says "re-apply through the webhook" are what `check` reports
-// for objects admitted without it.
+// The rules of the wiring the mutations add (package patches): an error stops the mutation. The
+// *_UNWIRED and POD_NOT_MOUNTED rules are what `check` reports about an object admitted without the
+// webhook: what its wiring would add.
 
 const (
 	webhookWiring = "the webhook's wiring (package patches)"

@@ -33,7 +33,8 @@ func CABundle(obj, field, memo string, bundle []byte, now time.Time) ([]*x509.Ce
 		if t != "" {
 			found = "a PEM block of type " + t + " first"
 		}
-		c.add(CABundleNotCertificate, Finding{Field: field, Expected: "ca.crt starting with a PEM CERTIFICATE block (NIC reads only the first block)", Found: found, Fix: reissue})
+		c.add(CABundleNotCertificate, Finding{Field: field, Expected: "ca.crt starting with a PEM CERTIFICATE block (NIC reads only the first block)",
+			Found: found, Fix: reissue})
 		return nil, c.out, ""
 	}
 	cs, err := certs.ParseCached(memo, bundle)
@@ -121,7 +122,8 @@ func ServerCertificate(obj, field string, chain []*x509.Certificate, source stri
 	if certs.AllowsUsage(leaf, x509.ExtKeyUsageServerAuth) {
 		parts = append(parts, "server auth")
 	} else {
-		c.add(ServerCertNoServerAuth, Finding{Field: field, Expected: "a server certificate whose extended key usage allows server auth", Found: what + " with extended key usages that exclude it"})
+		c.add(ServerCertNoServerAuth, Finding{Field: field, Expected: "a server certificate whose extended key usage allows server auth",
+			Found: what + " with extended key usages that exclude it"})
 	}
 	return c.out, strings.Join(append(parts, certs.DaysLeft(leaf, now)), ", ")
 }
@@ -148,7 +150,8 @@ func ClientCertificate(obj, field string, chain []*x509.Certificate, roots []*x5
 		}
 	}
 	if !certs.AllowsUsage(leaf, x509.ExtKeyUsageClientAuth) {
-		c.add(ClientCertNoClientAuth, Finding{Field: field, Expected: "a client certificate whose extended key usage allows client auth", Found: certs.Subject(leaf) + " with extended key usages that exclude it"})
+		c.add(ClientCertNoClientAuth, Finding{Field: field, Expected: "a client certificate whose extended key usage allows client auth",
+			Found: certs.Subject(leaf) + " with extended key usages that exclude it"})
 	} else {
 		parts = append(parts, "client auth")
 	}

@@ -49,7 +49,9 @@ func checkCiphers(c *collector, field, ciphers string) {
 		}
 		for _, part := range strings.Split(tok, "+") {
 			if !opensslCipherNames[part] {
-				c.add(PolicyCipherUnknown, Finding{Field: field, Expected: expected, Found: fmt.Sprintf("%q in %q, which OpenSSL does not know (names are case-sensitive)", part, ciphers), Fix: fix})
+				c.add(PolicyCipherUnknown, Finding{Field: field, Expected: expected,
+					Found: fmt.Sprintf("%q in %q, which OpenSSL does not know (names are case-sensitive)", part, ciphers),
+					Fix:   fix})
 				return
 			}
 		}

@@ -41,7 +41,8 @@ func Gateway(raw []byte, namespace string, s aigw.Settings, objs objects.Objects
 	c := &collector{obj: g.Metadata.Ref("Gateway", namespace)}
 	field := "spec.tls.backend.clientCertificateRef"
 	if g.Spec.TLS == nil || g.Spec.TLS.Backend == nil || g.Spec.TLS.Backend.ClientCertificateRef == nil {
-		c.add(GatewayClientCertMissing, Finding{Field: field, Expected: "the client certificate Secret (kubernetes.io/tls) aigw requires for mTLS", Found: "none", Fix: fmt.Sprintf("set spec.tls.backend.clientCertificateRef: {name: %s} (a Secret in the Gateway's namespace)", s.ClientTLSSecret)})
+		c.add(GatewayClientCertMissing, Finding{Field: field, Expected: "the client certificate Secret (kubernetes.io/tls) aigw requires for mTLS",
+			Found: "none", Fix: fmt.Sprintf("set spec.tls.backend.clientCertificateRef: {name: %s} (a Secret in the Gateway's namespace)", s.ClientTLSSecret)})
 		return c.out, nil
 	}
 	ref := g.Spec.TLS.Backend.ClientCertificateRef
@@ -57,7 +58,8 @@ func Gateway(raw []byte, namespace string, s aigw.Settings, objs objects.Objects
 	if ref.Namespace != nil && *ref.Namespace != "" && *ref.Namespace != namespace {
 		// Another namespace's Secret needs a ReferenceGrant (validateGatewayTLSBackend), and the
 		// webhook does not read across namespaces: nothing of it is checked.
-		c.add(GatewayClientCertOtherNamespace, Finding{Field: field + ".namespace", Found: "a Secret in another namespace, not checked", Fix: "keep the client certificate in the Gateway's namespace to have it checked"})
+		c.add(GatewayClientCertOtherNamespace, Finding{Field: field + ".namespace",
+			Found: "a Secret in another namespace, not checked", Fix: "keep the client certificate in the Gateway's namespace to have it checked"})
 		return c.out, nil
 	}
 	checkGatewayClientSecret(c, field, objs, namespace, ref.Name, s, now)
@@ -77,10 +79,12 @@ func checkGatewayClientSecret(c *collector, field string, objs objects.Objects, 
 		c.add(GatewaySecretUnreadable, Finding{Field: field, Expected: "a readable Secret", Found: err.Error(), Fix: "recreate the Secret"})
 		return
 	case !found:
-		c.add(GatewaySecretNotFound, Finding{Field: field, Found: ref + " not found yet", Fix: "issue the client Certificate (cert-manager: spec.secretName " + name + ")"})
+		c.add(GatewaySecretNotFound, Finding{Field: field, Found: ref + " not found yet",
+			Fix: "issue the client Certificate (cert-manager: spec.secretName " + name + ")"})
 		return
 	case sec.Type != "kubernetes.io/tls":
-		c.add(GatewaySecretType, Finding{Field: field, Expected: ref + " of type kubernetes.io/tls", Found: "type " + sec.Type, Fix: "issue the client certificate with cert-manager (it writes kubernetes.io/tls) or recreate the Secret with kubectl create secret tls"})
+		c.add(GatewaySecretType, Finding{Field: field, Expected: ref + " of type kubernetes.io/tls",
+			Found: "type " + sec.Type, Fix: "issue the client certificate with cert-manager (it writes kubernetes.io/tls) or recreate the Secret with kubectl create secret tls"})
 		return
 	}
 	chain, err := sec.certificates("tls.crt")
@@ -88,11 +92,13 @@ func checkGatewayClientSecret(c *collector, field string, objs objects.Objects, 
 		return
 	}
 	if err != nil {
-		c.add(GatewaySecretNoCertificate, Finding{Field: field, Expected: ref + " with a PEM certificate under tls.crt (NGF ValidateTLS)", Found: err.Error(), Fix: "re-issue the client certificate"})
+		c.add(GatewaySecretNoCertificate, Finding{Field: field, Expected: ref + " with a PEM certificate under tls.crt (NGF ValidateTLS)",
+			Found: err.Error(), Fix: "re-issue the client certificate"})
 		return
 	}
 	if why := sec.keyMismatch(); why != "" {
-		c.add(GatewaySecretKeyMismatch, Finding{Field: field, Expected: ref + " whose tls.key is the private key of tls.crt (NGF ValidateTLS)", Found: why, Fix: "re-issue the client certificate (cert-manager writes both keys together), or put the matching key in tls.key"})
+		c.add(GatewaySecretKeyMismatch, Finding{Field: field, Expected: ref + " whose tls.key is the private key of tls.crt (NGF ValidateTLS)",
+			Found: why, Fix: "re-issue the client certificate (cert-manager writes both keys together), or put the matching key in tls.key"})
 	}
 	var roots []*x509.Certificate
 	rootsName := fmt.Sprintf("Secret %s/%s", namespace, s.CASecret)
@@ -101,7 +107,8 @@ func checkGatewayClientSecret(c *collector, field string, objs objects.Objects, 
 			c.add(ClientChainNotChecked, Finding{Field: field, Found: fmt.Sprintf("cannot check the client certificate's chain: %s: %v", rootsName, err)})
 		}
 	} else {
-		c.add(ClientChainNotChecked, Finding{Field: field, Found: fmt.Sprintf("cannot check the client certificate's chain yet: the CA Secret aigw trusts (%s) is not found", rootsName), Fix: "keep the Gateway and its client certificate in the namespace of the aigw PKI, where the CA sync keeps " + s.CASecret})
+		c.add(ClientChainNotChecked, Finding{Field: field, Found: fmt.Sprintf("cannot check the client certificate's chain yet: the CA Secret aigw trusts (%s) is not found", rootsName),
+			Fix: "keep the Gateway and its client certificate in the namespace of the aigw PKI, where the CA sync keeps " + s.CASecret})
 	}
 	fs, _ := ClientCertificate(c.obj, field, chain, roots, rootsName, now)
 	for _, f := range fs {

@@ -89,7 +89,8 @@ func Ingress(raw []byte, namespace string, s aigw.Settings, objs objects.Objects
 func ingressPolicyNames(c *collector, field, v, namespace string) []ingress.PolicyRef {
 	fix := "list Policies as name or namespace/name, separated by ','"
 	if strings.TrimSpace(v) == "" {
-		c.add(IngressPoliciesEmpty, Finding{Field: field, Expected: "a comma-separated list of Policies", Found: "an empty value", Fix: fix + ", or remove the annotation"})
+		c.add(IngressPoliciesEmpty, Finding{Field: field, Expected: "a comma-separated list of Policies",
+			Found: "an empty value", Fix: fix + ", or remove the annotation"})
 		return nil
 	}
 	var out []ingress.PolicyRef
@@ -98,13 +99,15 @@ func ingressPolicyNames(c *collector, field, v, namespace string) []ingress.Poli
 		name := ref.Entry
 		if ns, n, ok := strings.Cut(ref.Entry, "/"); ok {
 			for _, msg := range validation.IsDNS1123Subdomain(ns) {
-				c.add(IngressPolicyRefInvalid, Finding{Field: field, Expected: "a Policy namespace (a DNS-1123 subdomain)", Found: fmt.Sprintf("%q in %q: %s", ns, ref.Entry, msg), Fix: fix})
+				c.add(IngressPolicyRefInvalid, Finding{Field: field, Expected: "a Policy namespace (a DNS-1123 subdomain)",
+					Found: fmt.Sprintf("%q in %q: %s", ns, ref.Entry, msg), Fix: fix})
 				bad = true
 			}
 			name = n
 		}
 		for _, msg := range validation.IsDNS1123Subdomain(name) {
-			c.add(IngressPolicyRefInvalid, Finding{Field: field, Expected: "a Policy name (a DNS-1123 subdomain)", Found: fmt.Sprintf("%q in %q: %s", name, ref.Entry, msg), Fix: fix})
+			c.add(IngressPolicyRefInvalid, Finding{Field: field, Expected: "a Policy name (a DNS-1123 subdomain)",
+				Found: fmt.Sprintf("%q in %q: %s", name, ref.Entry, msg), Fix: fix})
 			bad = true
 		}
 		if !bad {

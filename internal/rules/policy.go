@@ -123,7 +123,8 @@ func (p *policy) judge(namespace string, s aigw.Settings, objs objects.Objects, 
 	serverSecret := p.serverSecret(s)
 	server := findServerCertificate(objs, namespace, serverSecret)
 	if !tooLarge(c, "spec.egressMTLS (aigw server certificate)", server.source+" tls.crt", server.parseErr, serverChainFix) && server.err != "" {
-		c.add(ServerCertUnreadable, Finding{Field: "spec.egressMTLS (aigw server certificate)", Expected: "a readable certificate in " + server.source, Found: server.err})
+		c.add(ServerCertUnreadable, Finding{Field: "spec.egressMTLS (aigw server certificate)", Expected: "a readable certificate in " + server.source,
+			Found: server.err})
 	}
 	checkSSLName(c, e, server)
 	if server.leaf != nil && server.issued {
@@ -138,14 +139,16 @@ func (p *policy) judge(namespace string, s aigw.Settings, objs objects.Objects, 
 func nicValidation(c *collector, e *egressMTLS) {
 	secretName := func(field, name string) {
 		for _, msg := range dns1123Subdomain(name) {
-			c.add(PolicySecretNameInvalid, Finding{Field: field, Expected: "the name of a Secret in the Policy's namespace (a DNS-1123 subdomain)", Found: fmt.Sprintf("%q: %s", name, msg),
-				Fix: "name the Secret alone (NIC reads it from the Policy's own namespace; \"namespace/name\" is not a Secret name)"})
+			c.add(PolicySecretNameInvalid, Finding{Field: field, Expected: "the name of a Secret in the Policy's namespace (a DNS-1123 subdomain)",
+				Found: fmt.Sprintf("%q: %s", name, msg),
+				Fix:   "name the Secret alone (NIC reads it from the Policy's own namespace; \"namespace/name\" is not a Secret name)"})
 		}
 	}
 	secretName("spec.egressMTLS.tlsSecret", e.TLSSecret)
 	if e.VerifyServer && e.TrustedCertSecret == "" {
 		// validateEgressMTLS returns here: NIC reports nothing else about this Policy.
-		c.add(PolicyTrustedCertSecretMissing, Finding{Field: "spec.egressMTLS.trustedCertSecret", Expected: "a Secret of type nginx.org/ca when verifyServer is true", Found: "none"})
+		c.add(PolicyTrustedCertSecretMissing, Finding{Field: "spec.egressMTLS.trustedCertSecret", Expected: "a Secret of type nginx.org/ca when verifyServer is true",
+			Found: "none"})
 		return
 	}
 	secretName("spec.egressMTLS.trustedCertSecret", e.TrustedCertSecret)
@@ -153,8 +156,9 @@ func nicValidation(c *collector, e *egressMTLS) {
 		c.add(PolicyVerifyDepthNegative, Finding{Field: "spec.egressMTLS.verifyDepth", Expected: "0 or more", Found: fmt.Sprint(*e.VerifyDepth)})
 	}
 	for _, msg := range dns1123Subdomain(e.SSLName) {
-		c.add(PolicySSLNameInvalid, Finding{Field: "spec.egressMTLS.sslName", Expected: "a DNS-1123 subdomain: lower case, no port", Found: fmt.Sprintf("%q: %s", e.SSLName, msg),
-			Fix: "set sslName to the aigw Service's DNS name in lower case, without a port (for example aigw.ai-gateway.svc.cluster.local)"})
+		c.add(PolicySSLNameInvalid, Finding{Field: "spec.egressMTLS.sslName", Expected: "a DNS-1123 subdomain: lower case, no port",
+			Found: fmt.Sprintf("%q: %s", e.SSLName, msg),
+			Fix:   "set sslName to the aigw Service's DNS name in lower case, without a port (for example aigw.ai-gateway.svc.cluster.local)"})
 	}
 }
 

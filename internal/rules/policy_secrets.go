@@ -34,8 +34,9 @@ func checkTrustedCertSecret(c *collector, objs objects.Objects, namespace string
 		c.add(PolicySecretNotFound, Finding{Field: field, Found: ref + " not found yet", Fix: "let the CA sync create it, or apply it"})
 		return nil
 	case sec.Type != "nginx.org/ca":
-		c.add(PolicyTrustedCertSecretType, Finding{Field: field, Expected: ref + " of type nginx.org/ca (addEgressMTLSConfig accepts no other type)", Found: "type " + sec.Type,
-			Fix: "point trustedCertSecret at the nginx.org/ca Secret the CA sync maintains (internal-ca), or recreate the Secret with type nginx.org/ca and key ca.crt"})
+		c.add(PolicyTrustedCertSecretType, Finding{Field: field, Expected: ref + " of type nginx.org/ca (addEgressMTLSConfig accepts no other type)",
+			Found: "type " + sec.Type,
+			Fix:   "point trustedCertSecret at the nginx.org/ca Secret the CA sync maintains (internal-ca), or recreate the Secret with type nginx.org/ca and key ca.crt"})
 		return nil
 	}
 	if _, ok := sec.Data["ca.crt"]; !ok {
@@ -57,7 +58,8 @@ const clientChainFix = "keep only the leaf and its intermediates in tls.crt (cer
 func checkClientSecret(c *collector, objs objects.Objects, namespace, name string, s aigw.Settings, now time.Time) []*x509.Certificate {
 	field := "spec.egressMTLS.tlsSecret"
 	if name == "" {
-		c.add(PolicyTLSSecretMissing, Finding{Field: field, Expected: "the NIC client certificate Secret (kubernetes.io/tls) aigw requires for mTLS", Found: "none", Fix: "set tlsSecret: " + s.ClientTLSSecret})
+		c.add(PolicyTLSSecretMissing, Finding{Field: field, Expected: "the NIC client certificate Secret (kubernetes.io/tls) aigw requires for mTLS",
+			Found: "none", Fix: "set tlsSecret: " + s.ClientTLSSecret})
 		return nil
 	}
 	if len(dns1123Subdomain(name)) > 0 {
@@ -72,11 +74,13 @@ func checkClientSecret(c *collector, objs objects.Objects, namespace, name strin
 		c.add(PolicySecretUnreadable, Finding{Field: field, Expected: "a readable Secret", Found: err.Error()})
 		return nil
 	case !found:
-		c.add(PolicySecretNotFound, Finding{Field: field, Found: ref + " not found yet", Fix: "issue NIC's client Certificate (cert-manager: spec.secretName " + name + ")"})
+		c.add(PolicySecretNotFound, Finding{Field: field, Found: ref + " not found yet",
+			Fix: "issue NIC's client Certificate (cert-manager: spec.secretName " + name + ")"})
 		return nil
 	case sec.Type != "kubernetes.io/tls":
-		c.add(PolicyTLSSecretType, Finding{Field: field, Expected: ref + " of type kubernetes.io/tls (addEgressMTLSConfig accepts no other type)", Found: "type " + sec.Type,
-			Fix: "issue the client certificate with cert-manager (it writes kubernetes.io/tls) or recreate the Secret with kubectl create secret tls"})
+		c.add(PolicyTLSSecretType, Finding{Field: field, Expected: ref + " of type kubernetes.io/tls (addEgressMTLSConfig accepts no other type)",
+			Found: "type " + sec.Type,
+			Fix:   "issue the client certificate with cert-manager (it writes kubernetes.io/tls) or recreate the Secret with kubectl create secret tls"})
 		return nil
 	}
 	chain, err := sec.certificates("tls.crt")

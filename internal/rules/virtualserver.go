@@ -235,7 +235,8 @@ func policyReferences(c *collector, field string, refs []policyRef, namespace st
 		}
 		if p.Namespace != "" {
 			for _, msg := range validation.IsDNS1123Label(p.Namespace) {
-				c.add(VSPolicyRefNamespaceInvalid, Finding{Field: at + ".namespace", Expected: "a namespace name (a DNS-1123 label)", Found: fmt.Sprintf("%q: %s", p.Namespace, msg)})
+				c.add(VSPolicyRefNamespaceInvalid, Finding{Field: at + ".namespace", Expected: "a namespace name (a DNS-1123 label)",
+					Found: fmt.Sprintf("%q: %s", p.Namespace, msg)})
 			}
 		}
 	}
