@@ -13,6 +13,7 @@ import (
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/kinds"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
 )
 
 // inject writes every document to stdout, the labelled ones mutated exactly as the webhook would
@@ -57,6 +58,7 @@ func injectDocument(d document, namespace string, s aigw.Settings, objs objects.
 	if err != nil {
 		return nil, false, err
 	}
+	res.Findings = rules.Silence(d.json, res.Findings)
 	dec := res.Decide(s.Mode)
 	for _, w := range dec.Warnings {
 		fmt.Fprintf(stderr, "warning: %s\n", w)

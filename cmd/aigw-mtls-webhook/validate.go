@@ -11,6 +11,7 @@ import (
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/kinds"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
 	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
 )
 
@@ -56,6 +57,7 @@ func validate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "%s: %s: %v\n", d.source, d.ref(), err)
 				return 2
 			}
+			res.Findings = rules.Silence(d.json, res.Findings)
 			results = append(results, res)
 			// The API server validates the mutated object, and calls no validating webhook once a
 			// mutating one has refused.
@@ -76,7 +78,7 @@ func validate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "%s: %s: %v\n", d.source, d.ref(), err)
 				return 2
 			}
-			results = append(results, patches.Result{Findings: fs})
+			results = append(results, patches.Result{Findings: rules.Silence(admitted, fs)})
 		}
 		for _, res := range results {
 			dec := res.Decide(s.Mode)

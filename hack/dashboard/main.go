@@ -159,10 +159,10 @@ func policiesWithProblems() *stat.PanelBuilder {
 
 func policyProblems() *table.PanelBuilder {
 	return table.NewPanelBuilder().
-		Title("Policy problems by namespace and Policy").
-		Description("Run-time problems per live egressMTLS Policy, as the audit last found them (re-checked when a labelled Secret changes).").
+		Title("Policy problems by rule, namespace and Policy").
+		Description("Run-time problems per live egressMTLS Policy and rule ID, as the audit last found them (re-checked when a labelled Secret changes); docs/rules.md gives each rule's consequence and fix.").
 		Datasource(source).Span(8).Height(9).
-		WithTarget(instantTable(`max by (namespace, policy) (aigw_mtls_policy_problems) > 0`)).
+		WithTarget(instantTable(`max by (rule, namespace, policy) (aigw_mtls_policy_problems) > 0`)).
 		WithTransformation(hideTime("Problems")).
 		Thresholds(steps("green", dashboard.Threshold{Value: cog.ToPtr(1.0), Color: "red"})).
 		ColorScheme(dashboard.NewFieldColorBuilder().Mode(dashboard.FieldColorModeIdThresholds)).

@@ -59,7 +59,7 @@ func (s *snapshot) validatePolicy(p *unstructured.Unstructured) (fs rules.Findin
 		return nil, egress, err
 	}
 	fs, err = rules.Policy(raw, c.GetNamespace(), s.o.Settings, s.objs, s.o.Now)
-	return fs, egress, err
+	return rules.Silence(raw, fs), egress, err
 }
 
 // checkVirtualServers: each labelled VirtualServer (and VirtualServerRoute) is wired — its aigw
@@ -96,6 +96,7 @@ func (s *snapshot) checkRouting(l *lines, u *unstructured.Unstructured, k *kinds
 		l.fail(obj, "cannot be read: "+err.Error(), "correct its spec")
 		return
 	}
+	res.Findings = rules.Silence(raw, res.Findings)
 	l.result(obj, res)
 	l.findings(obj, "", "", res.Unwired)
 	if !res.Wired() {
@@ -161,11 +162,13 @@ func checkConfigMaps(s *snapshot, ns string) []Check {
 			continue // reported under Gateway API
 		}
 		obj := ref("ConfigMap", ns, cm.Name)
-		res, err := patches.PatchConfigMap(rawTyped(cm, "v1", "ConfigMap"), ns, set, nil)
+		raw := rawTyped(cm, "v1", "ConfigMap")
+		res, err := patches.PatchConfigMap(raw, ns, set, nil)
 		if err != nil {
 			l.fail(obj, "cannot be read: "+err.Error(), "")
 			continue
 		}
+		res.Findings = rules.Silence(raw, res.Findings)
 		found := l.result(obj, res)
 		l.findings(obj, "", "", res.Unwired)
 		if !found && res.Wired() {

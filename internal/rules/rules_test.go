@@ -30,6 +30,9 @@ func runValidationFixtures(t *testing.T, dir string, v Rule) {
 				if f.Object == "" || f.Field == "" || f.Found == "" || f.Consequence == "" || (f.Severity == Error && (f.Expected == "" || f.Fix == "")) {
 					t.Errorf("incomplete finding: %+v", f)
 				}
+				if d, ok := Lookup(f.Rule); !ok || d.Severity != f.Severity || !strings.Contains(f.String(), ": ["+string(f.Rule)+"] "+f.Field+": ") {
+					t.Errorf("finding without a catalogued rule of its severity, or without its ID in its message: %+v", f)
+				}
 			}
 			checkLines(t, c.Path+".deny.txt", fs.Errors())
 			checkLines(t, c.Path+".warnings.txt", fs.Warnings())

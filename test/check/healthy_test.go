@@ -18,6 +18,7 @@ type report struct {
 		Status    string `json:"status"`
 		Message   string `json:"message"`
 		Fix       string `json:"fix"`
+		Rule      string `json:"rule"`
 	} `json:"checks"`
 	Summary struct {
 		OK         int      `json:"ok"`
@@ -48,7 +49,7 @@ func parseReport(t *testing.T, out string) report {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
-		if strings.Join(keys, ",") != "fix,message,namespace,object,section,status" {
+		if strings.Join(keys, ",") != "fix,message,namespace,object,rule,section,status" {
 			t.Fatalf("check keys %v", keys)
 		}
 	}
