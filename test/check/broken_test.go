@@ -59,7 +59,7 @@ func TestEachBreakageIsReported(t *testing.T) {
 				"✗ Secret/{ns}/aigw-server-tls: [SERVER_CERT_UNTRUSTED] data.tls.crt: expected a server certificate that chains to the CA in internal-ca (CN=Internal CA) as nginx's OpenSSL verifies it, found DNS:aigw.{ns}.svc.cluster.local,aigw.{ns}.svc in Secret {ns}/aigw-server-tls issued by CN=Other CA",
 				"✗ Policy/{ns}/aigw-mtls: [SERVER_CERT_UNTRUSTED] spec.egressMTLS (aigw server certificate): expected a server certificate that chains to the CA in trustedCertSecret internal-ca",
 				// The VirtualServer's rule judges the Policy it references, as admission does.
-				"spec.routes[0].policies[0] references Policy/{ns}/aigw-mtls: spec.egressMTLS (aigw server certificate): expected a server certificate that chains to the CA in trustedCertSecret internal-ca",
+				"✗ VirtualServer/{ns}/aigw-mtls: spec.routes[0].policies[0] references Policy/{ns}/aigw-mtls: [SERVER_CERT_UNTRUSTED] spec.egressMTLS (aigw server certificate): expected a server certificate that chains to the CA in trustedCertSecret internal-ca",
 			},
 			failing: []string{"Secret/{ns}/aigw-server-tls", "Policy/{ns}/aigw-mtls", "VirtualServer/{ns}/aigw-mtls", "Ingress/{ns}/aigw-ingress"},
 		},
