@@ -40,7 +40,7 @@ func newServeFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	fs.DurationVar(&c.o.Serving.ReadTimeout, "request-read-timeout", c.o.Serving.ReadTimeout, "time an admission request (headers and body) may take to arrive; slower clients are cut off")
 	fs.IntVar(&c.o.Serving.MaxInFlight, "max-in-flight", c.o.Serving.MaxInFlight, "admission requests handled at once; more are answered 429 with Retry-After (0: no limit)")
 	fs.Int64Var(&c.o.Serving.MaxBodyBytesInFlight, "max-body-bytes-in-flight", c.o.Serving.MaxBodyBytesInFlight, "request body bytes handled at once: each request reserves its Content-Length before its body is read; one that does not fit is answered 429 with Retry-After (0: no budget). A request costs ~6-9x its body on the heap: keep it near a sixteenth of the memory limit")
-	fs.IntVar(&c.o.Serving.MaxConnections, "max-connections", c.o.Serving.MaxConnections, "open connections served at once; more wait in the listen backlog until one closes (0: no bound)")
+	fs.IntVar(&c.o.Serving.MaxConnections, "max-connections", c.o.Serving.MaxConnections, "open connections served at once; a new one past it closes one doing no work (idle, or silent 2 s since it was opened), else waits until one closes (0: no bound)")
 	fs.DurationVar(&c.o.Serving.ShutdownDelay, "shutdown-delay", c.o.Serving.ShutdownDelay, "after SIGTERM, keep serving this long (not ready, closing connections) while the pod leaves the Service's endpoints")
 	fs.StringVar(&c.o.HealthAddr, "health-probe-bind-address", c.o.HealthAddr, "health (/healthz) and readiness (/readyz) address")
 	fs.StringVar(&c.kubeconfig, "kubeconfig", "", "kubeconfig (default: in-cluster config, then $KUBECONFIG)")
