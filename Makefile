@@ -35,7 +35,7 @@ DEB_TOOLS = nginx=$$(./hack/deb-tool.sh nginx) || [ "$$AIGW_TEST_ALLOW_MISSING" 
 	export NGINX=$$nginx OPENSSL=$$openssl; echo "nginx: $${nginx:-missing}, openssl: $${openssl:-missing}"
 FUZZTIME ?= 10s
 
-.PHONY: all toolchain build test unit demo envtest crds helm promtool kustomize gremlins govulncheck vulncheck nginx openssl chart manifests lint fuzz mutate bench docker clean
+.PHONY: all toolchain build docs test unit demo envtest crds helm promtool kustomize gremlins govulncheck vulncheck nginx openssl chart manifests dashboard lint fuzz mutate bench docker clean
 
 all: build
 
@@ -44,6 +44,9 @@ toolchain: ## the Go every recipe uses (go.mod's toolchain line, whatever the ma
 
 build: ## the binary: bin/aigw-mtls-webhook
 	CGO_ENABLED=0 go build -trimpath -o bin/aigw-mtls-webhook ./cmd/aigw-mtls-webhook
+
+docs: ## the rule reference, docs/rules.md, from the rule catalogue (internal/rules/catalogue*.go); a test fails when it is not in step
+	go run ./hack/rulesdoc docs/rules.md
 
 test: envtest crds helm promtool kustomize lint ## every test: unit, fixtures, end to end on a real API server, real nginx and openssl, short fuzzing, vulncheck; fails on any skip hack/noskip/skips.txt does not allow
 	@$(DEB_TOOLS); set -x; $(TEST_ENV) go run ./hack/noskip -count=1 ./...
@@ -97,6 +100,9 @@ chart: helm kustomize ## lint and render the chart; check config/default is in s
 
 manifests: helm ## regenerate config/default from the chart
 	$(TEST_ENV) go test ./test/chart -run TestConfigInStepWithChart -update -count=1
+
+dashboard: ## write the chart's Grafana dashboard (charts/aigw-mtls-webhook/dashboards/aigw-mtls.json) from its generator, hack/dashboard
+	go run ./hack/dashboard charts/aigw-mtls-webhook/dashboards/aigw-mtls.json
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -21,10 +21,14 @@ if [ "${AIGW_DEB_TOOLS:-}" != 1 ] && command -v "$tool" >/dev/null; then
 	exit 0
 fi
 out=$PWD/bin/$tool
-if [ -x "$out" ]; then
+runs() { "$out" -v >/dev/null 2>&1 || "$out" version >/dev/null 2>&1; }
+if [ -x "$out" ] && runs; then
 	echo "$out"
 	exit 0
 fi
+root=$PWD/bin/deb/$tool
+# Unpacked before (the wrapper alone is missing or stale): only the wrapper is written again.
+if [ ! -x "$root/$bin" ]; then
 for need in apt-get apt-cache dpkg-deb; do
 	command -v "$need" >/dev/null || {
 		echo "$tool not found, and $need is missing to fetch it from Debian's packages: install $tool, or set $var=/path/to/$tool" >&2
@@ -33,7 +37,6 @@ for need in apt-get apt-cache dpkg-deb; do
 done
 
 echo "fetching $tool from Debian's packages into bin/ (apt-get download, dpkg-deb -x; about 10 seconds, once)" >&2
-root=$PWD/bin/deb/$tool
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # Without root, apt reads package lists from a folder of ours, filled by apt-get update when the
@@ -73,11 +76,14 @@ if ldd "$root/$bin" 2>/dev/null | grep -q 'not found'; then
 		exit 1
 	fi
 fi
+fi
+# The wrapper finds the unpacked files beside itself, so bin/ may be moved or linked elsewhere.
 cat >"$out" <<SH
 #!/bin/sh
 # $tool unpacked from Debian's packages by hack/deb-tool.sh
-LD_LIBRARY_PATH="$libdirs\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}" exec "$root/$bin" "\$@"
+root="\$(cd "\$(dirname "\$0")" && pwd)/deb/$tool"
+LD_LIBRARY_PATH="\$root/usr/lib/x86_64-linux-gnu:\$root/lib/x86_64-linux-gnu:\$root/usr/lib/aarch64-linux-gnu:\$root/lib/aarch64-linux-gnu\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}" exec "\$root/$bin" "\$@"
 SH
 chmod +x "$out"
-"$out" -v >/dev/null 2>&1 || "$out" version >/dev/null || { echo "$out does not run" >&2; exit 1; }
+runs || { echo "$out does not run" >&2; exit 1; }
 echo "$out"

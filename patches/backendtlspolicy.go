@@ -6,12 +6,8 @@ import (
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
 )
-
-// btpNoTLS is what a BackendTLSPolicy without the wiring costs with NGINX Gateway Fabric:
-// internal/controller/state/graph/backend_tls_policy.go validateBackendTLSPolicy marks a policy
-// without hostname or CA Invalid, and the routes to the Service answer 500.
-const btpNoTLS = "NGF marks the BackendTLSPolicy Invalid: the routes to aigw answer 500"
 
 // PatchBackendTLSPolicy completes a gateway.networking.k8s.io/v1 BackendTLSPolicy labelled with
 // the selector: without validation.hostname it gets the DNS name of the Service it targets
@@ -75,23 +71,22 @@ func PatchBackendTLSPolicy(raw []byte, namespace string, s aigw.Settings, _ obje
 			}
 		}
 		if service == "" {
-			res.Findings = append(res.Findings, conflict(obj, "spec.validation.hostname",
-				"a hostname, or a targetRef of kind Service to derive it from", "neither", btpNoTLS,
-				"set hostname to the name the aigw server certificate covers, for example aigw."+ns+".svc.cluster.local"))
+			res.Findings = append(res.Findings, rules.BTPHostnameUnderivable.New(rules.Finding{Object: obj, Field: "spec.validation.hostname", Expected: "a hostname, or a targetRef of kind Service to derive it from",
+				Found: "neither", Fix: "set hostname to the name the aigw server certificate covers, for example aigw." + ns + ".svc.cluster.local"}))
 			return res, nil
 		}
 		hostname = service + "." + ns + ".svc.cluster.local"
 		missing["hostname"] = hostname
-		res.Unwired = append(res.Unwired, conflict(obj, "spec.validation.hostname", fmt.Sprintf("%q, the targeted Service's DNS name", hostname), "none", btpNoTLS,
-			"re-apply the BackendTLSPolicy through the webhook, or set hostname: "+hostname))
+		res.Unwired = append(res.Unwired, rules.BTPHostnameUnwired.New(rules.Finding{Object: obj, Field: "spec.validation.hostname", Expected: fmt.Sprintf("%q, the targeted Service's DNS name", hostname),
+			Found: "none", Fix: "re-apply the BackendTLSPolicy through the webhook, or set hostname: " + hostname}))
 	}
 	ca := "wellKnownCACertificates"
 	if !wellKnown && len(caRefs) == 0 {
 		ref := map[string]any{"group": "", "kind": "ConfigMap", "name": s.CASecret}
 		missing["caCertificateRefs"] = []any{ref}
 		ca = "ConfigMap/" + s.CASecret
-		res.Unwired = append(res.Unwired, conflict(obj, "spec.validation.caCertificateRefs", "a reference to ConfigMap "+s.CASecret+" (ca.crt: the aigw CA)", "none", btpNoTLS,
-			fmt.Sprintf("re-apply the BackendTLSPolicy through the webhook, or set caCertificateRefs: [{group: \"\", kind: ConfigMap, name: %s}]", s.CASecret)))
+		res.Unwired = append(res.Unwired, rules.BTPCAUnwired.New(rules.Finding{Object: obj, Field: "spec.validation.caCertificateRefs", Expected: "a reference to ConfigMap " + s.CASecret + " (ca.crt: the aigw CA)",
+			Found: "none", Fix: fmt.Sprintf("re-apply the BackendTLSPolicy through the webhook, or set caCertificateRefs: [{group: \"\", kind: ConfigMap, name: %s}]", s.CASecret)}))
 	} else if len(caRefs) > 0 {
 		var first struct {
 			Kind string `json:"kind"`

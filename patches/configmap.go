@@ -41,14 +41,15 @@ func PatchConfigMap(raw []byte, namespace string, s aigw.Settings, _ objects.Obj
 		return Result{}, nil // a labelled CA bundle (a BackendTLSPolicy's caCertificateRefs), no aigw config
 	}
 	if !ok {
-		f := warning(obj, "data["+s.ConfigKey+"]", "no such key", rules.ConfigUnwired, "put the aigw config under that key, or set the webhook's config key to the key aigw reads")
+		f := rules.ConfigKeyMissing.New(rules.Finding{Object: obj, Field: "data[" + s.ConfigKey + "]",
+			Found: "no such key", Fix: "put the aigw config under that key, or set the webhook's config key to the key aigw reads"})
 		f.Expected = "the aigw config"
 		return Result{Findings: rules.Findings{f}}, nil
 	}
 	if len(doc) > MaxAIGWConfigBytes {
-		return Result{Findings: rules.Findings{conflict(obj, "data["+s.ConfigKey+"]",
-			fmt.Sprintf("an aigw config of at most %d bytes", MaxAIGWConfigBytes), fmt.Sprintf("%d bytes", len(doc)), rules.ConfigUnwired,
-			"keep aigw's config small (a real one is a few KiB): move large data out of it")}}, nil
+		return Result{Findings: rules.Findings{rules.ConfigTooLarge.New(rules.Finding{Object: obj, Field: "data[" + s.ConfigKey + "]",
+			Expected: fmt.Sprintf("an aigw config of at most %d bytes", MaxAIGWConfigBytes), Found: fmt.Sprintf("%d bytes", len(doc)),
+			Fix: "keep aigw's config small (a real one is a few KiB): move large data out of it"})}}, nil
 	}
 	out, changed, err := SetAIGWTLS(doc, s.TLSPaths())
 	if err != nil {
@@ -57,15 +58,15 @@ func PatchConfigMap(raw []byte, namespace string, s aigw.Settings, _ objects.Obj
 		if errors.As(err, &ye) {
 			found = ye.Error()
 		}
-		return Result{Findings: rules.Findings{conflict(obj, "data["+s.ConfigKey+"]", "valid YAML with a mapping at the top", found, rules.ConfigUnwired, "correct the YAML at that line")}}, nil
+		return Result{Findings: rules.Findings{rules.ConfigYAMLInvalid.New(rules.Finding{Object: obj, Field: "data[" + s.ConfigKey + "]", Expected: "valid YAML with a mapping at the top",
+			Found: found, Fix: "correct the YAML at that line"})}}, nil
 	}
 	var res Result
 	p := s.TLSPaths()
 	if changed {
 		res.Wiring = append(res.Wiring, replace("/data/"+pointerEscape(s.ConfigKey), out))
-		res.Unwired = append(res.Unwired, conflict(obj, "data["+s.ConfigKey+"]",
-			fmt.Sprintf("server.tls (%s, %s) and server.mtls (%s) set to the mounted files", p.ServerCertPath, p.ServerKeyPath, p.ClientCAPath),
-			"other values, or none", rules.ConfigUnwired, "re-apply the ConfigMap through the webhook so it sets them, then restart aigw"))
+		res.Unwired = append(res.Unwired, rules.ConfigTLSUnwired.New(rules.Finding{Object: obj, Field: "data[" + s.ConfigKey + "]", Expected: fmt.Sprintf("server.tls (%s, %s) and server.mtls (%s) set to the mounted files", p.ServerCertPath, p.ServerKeyPath, p.ClientCAPath),
+			Found: "other values, or none", Fix: "re-apply the ConfigMap through the webhook so it sets them, then restart aigw"}))
 	}
 	record := fmt.Sprintf("key=%s,serverCertPath=%s,serverKeyPath=%s,clientCertPath=%s", s.ConfigKey, p.ServerCertPath, p.ServerKeyPath, p.ClientCAPath)
 	res.Record = annotationOp(cm.Metadata, aigw.AnnotationInjected, record)

@@ -45,7 +45,7 @@ func TestPatchConfigMapBoundsTheConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	errs := over.Findings.Errors()
-	if len(errs) != 1 || len(over.Wiring) != 0 || !strings.Contains(errs[0], "data[aigw.yaml]: expected an aigw config of at most 262144 bytes, found 262145 bytes") {
+	if len(errs) != 1 || len(over.Wiring) != 0 || !strings.Contains(errs[0], "[CONFIGMAP_CONFIG_TOO_LARGE] data[aigw.yaml]: expected an aigw config of at most 262144 bytes, found 262145 bytes") {
 		t.Errorf("a config one byte past the bound: want one refusal naming the field, bound and size, got %q (%d wiring ops)", errs, len(over.Wiring))
 	}
 }

@@ -36,9 +36,9 @@ func PatchIngress(raw []byte, namespace string, s aigw.Settings, objs objects.Ob
 	obj := meta.Ref("Ingress", namespace)
 	own := meta.In(namespace)
 	if ing.Type() == ingress.Master {
-		return Result{Findings: rules.Findings{warning(obj, "metadata.annotations["+ingress.AnnotationMergeableType+"]",
-			"master: a master Ingress has no paths, and NIC ignores nginx.org/ssl-services on it; nothing is wired", "",
-			fmt.Sprintf("label the minions that send to aigw %s=%s: each gets %s and %s", s.SelectorKey, s.SelectorValue, ingress.AnnotationSSLServices, ingress.AnnotationPolicies))}}, nil
+		return Result{Findings: rules.Findings{rules.IngressMasterNotWired.New(rules.Finding{Object: obj, Field: "metadata.annotations[" + ingress.AnnotationMergeableType + "]",
+			Found: "master: a master Ingress has no paths, and NIC ignores nginx.org/ssl-services on it; nothing is wired",
+			Fix:   fmt.Sprintf("label the minions that send to aigw %s=%s: each gets %s and %s", s.SelectorKey, s.SelectorValue, ingress.AnnotationSSLServices, ingress.AnnotationPolicies)})}}, nil
 	}
 	policy, problem := vsPolicyFor(s, meta.Annotations)
 	if problem != nil {
@@ -75,8 +75,8 @@ func PatchIngress(raw []byte, namespace string, s aigw.Settings, objs objects.Ob
 	for _, svc := range services {
 		if !slices.Contains(listed, svc) {
 			missing = append(missing, svc)
-			res.Unwired = append(res.Unwired, conflict(obj, sslField, "the aigw Service "+svc, "none", rules.PlainHTTP,
-				fmt.Sprintf("re-apply the Ingress through the webhook, or add %s to %s (comma-separated, no spaces)", svc, ingress.AnnotationSSLServices)))
+			res.Unwired = append(res.Unwired, rules.IngressSSLServicesUnwired.New(rules.Finding{Object: obj, Field: sslField, Expected: "the aigw Service " + svc,
+				Found: "none", Fix: fmt.Sprintf("re-apply the Ingress through the webhook, or add %s to %s (comma-separated, no spaces)", svc, ingress.AnnotationSSLServices)}))
 		}
 	}
 	if len(missing) > 0 {
@@ -89,8 +89,8 @@ func PatchIngress(raw []byte, namespace string, s aigw.Settings, objs objects.Ob
 		}
 		curPol, hasPol := meta.Annotations[ingress.AnnotationPolicies]
 		set[ingress.AnnotationPolicies] = joinList(curPol, hasPol, []string{entry})
-		res.Unwired = append(res.Unwired, conflict(obj, "metadata.annotations["+ingress.AnnotationPolicies+"]", "the EgressMTLS Policy "+want, "none", rules.NoClientCert,
-			fmt.Sprintf("re-apply the Ingress through the webhook, or add %s to %s", entry, ingress.AnnotationPolicies)))
+		res.Unwired = append(res.Unwired, rules.IngressPolicyUnwired.New(rules.Finding{Object: obj, Field: "metadata.annotations[" + ingress.AnnotationPolicies + "]", Expected: "the EgressMTLS Policy " + want,
+			Found: "none", Fix: fmt.Sprintf("re-apply the Ingress through the webhook, or add %s to %s", entry, ingress.AnnotationPolicies)}))
 	}
 
 	res.Wiring = annotationsOps(meta, set)
@@ -136,10 +136,9 @@ func ingressPolicyInUse(ing ingress.Ingress, own, want string, s aigw.Settings, 
 	case rules.EgressMTLSForAigw(objs, keys[inUse], s):
 		return keys[inUse], true, nil
 	}
-	f := conflict("", "metadata.annotations["+ingress.AnnotationPolicies+"]",
-		fmt.Sprintf("one egressMTLS Policy (%s, or one whose sslName the aigw server certificate covers)", want),
-		keys[inUse].String()+" with egressMTLS already referenced", rules.PolicyIgnored,
-		fmt.Sprintf("remove %s from %s or set annotation %s: %s", refs[inUse].Entry, ingress.AnnotationPolicies, aigw.AnnotationPolicy, keys[inUse]))
+	f := rules.IngressOtherEgressPolicy.New(rules.Finding{Field: "metadata.annotations[" + ingress.AnnotationPolicies + "]", Expected: fmt.Sprintf("one egressMTLS Policy (%s, or one whose sslName the aigw server certificate covers)", want),
+		Found: keys[inUse].String() + " with egressMTLS already referenced",
+		Fix:   fmt.Sprintf("remove %s from %s or set annotation %s: %s", refs[inUse].Entry, ingress.AnnotationPolicies, aigw.AnnotationPolicy, keys[inUse])})
 	return using, false, &f
 }
 
@@ -152,7 +151,7 @@ func ingressServices(ing ingress.Ingress, own string, policy rules.PolicyKey, ob
 	ann := ing.Metadata.Annotations
 	backends := ing.Services()
 	if len(backends) == 0 {
-		return nil, rules.Findings{warning("", "spec", "no backend Service: nothing to wire", "", "")}, nil
+		return nil, rules.Findings{rules.IngressNoBackend.New(rules.Finding{Field: "spec", Found: "no backend Service: nothing to wire"})}, nil
 	}
 	field := "metadata.annotations[" + aigw.AnnotationServices + "]"
 	if strings.TrimSpace(ann[aigw.AnnotationServices]) != "" {
@@ -160,10 +159,9 @@ func ingressServices(ing ingress.Ingress, own string, policy rules.PolicyKey, ob
 		if len(missing) == 0 {
 			return selected, nil, nil
 		}
-		f := conflict("", field,
-			fmt.Sprintf("a comma-separated list of the Ingress's backend Services (%s)", strings.Join(backends, ", ")),
-			fmt.Sprintf("%q, with no backend Service named %s", ann[aigw.AnnotationServices], strings.Join(missing, ", ")),
-			rules.NotRouted, "name only backend Services of this Ingress, or remove the annotation to wire those the Policy's sslName names")
+		f := rules.IngressServicesAnnotationUnknown.New(rules.Finding{Field: field, Expected: fmt.Sprintf("a comma-separated list of the Ingress's backend Services (%s)", strings.Join(backends, ", ")),
+			Found: fmt.Sprintf("%q, with no backend Service named %s", ann[aigw.AnnotationServices], strings.Join(missing, ", ")),
+			Fix:   "name only backend Services of this Ingress, or remove the annotation to wire those the Policy's sslName names"})
 		return nil, nil, &f
 	}
 	name := fmt.Sprintf("name the aigw Services in %s (comma-separated)", aigw.AnnotationServices)
@@ -176,9 +174,9 @@ func ingressServices(ing ingress.Ingress, own string, policy rules.PolicyKey, ob
 		case objects.Available(objs, "Policy", policy.Namespace) == nil:
 			why = "which is not found (or is no egressMTLS Policy)"
 		}
-		return nil, rules.Findings{warning("", field,
-			fmt.Sprintf("no backend Service is wired: the aigw Services are those whose DNS name the sslName of the egressMTLS Policy %s names, %s", policy, why),
-			rules.LeftAsIs, "apply the Policy first and re-apply the Ingress (check reports it until it is wired), or "+name)}, nil
+		return nil, rules.Findings{rules.IngressNoAigwService.New(rules.Finding{Field: field,
+			Found: fmt.Sprintf("no backend Service is wired: the aigw Services are those whose DNS name the sslName of the egressMTLS Policy %s names, %s", policy, why),
+			Fix:   "apply the Policy first and re-apply the Ingress (check reports it until it is wired), or " + name})}, nil
 	}
 	selected, _ := ing.AigwServices("", sslName, own)
 	var listed []string
@@ -194,10 +192,9 @@ func ingressServices(ing ingress.Ingress, own string, policy rules.PolicyKey, ob
 	if len(others) == 0 {
 		return selected, nil, nil
 	}
-	return selected, rules.Findings{warning("", field,
-		fmt.Sprintf("%s: not aigw (the sslName %s of the egressMTLS Policy %s names no such Service in %s), left out of %s",
-			strings.Join(others, ", "), sslName, policy, own, ingress.AnnotationSSLServices),
-		rules.LeftAsIs, "if one of them is aigw, "+name)}, nil
+	return selected, rules.Findings{rules.IngressServicesLeftOut.New(rules.Finding{Field: field,
+		Found: fmt.Sprintf("%s: not aigw (the sslName %s of the egressMTLS Policy %s names no such Service in %s), left out of %s", strings.Join(others, ", "), sslName, policy, own, ingress.AnnotationSSLServices),
+		Fix:   "if one of them is aigw, " + name})}, nil
 }
 
 // joinList appends entries to a comma-separated annotation value, keeping what is there as

@@ -118,9 +118,8 @@ func PatchPod(raw []byte, namespace string, s aigw.Settings, _ objects.Objects) 
 			continue
 		}
 		if addVolume || addMount {
-			res.Unwired = append(res.Unwired, conflict(obj, fmt.Sprintf("spec.containers[%d].volumeMounts", ci),
-				fmt.Sprintf("the %s Secret %s at %s", m.what, m.secret, m.mountPath), "no such mount", rules.NotMounted,
-				"delete the pod (or roll out its workload) so it is created again through the webhook: a pod's volumes cannot change"))
+			res.Unwired = append(res.Unwired, rules.PodNotMounted.New(rules.Finding{Object: obj, Field: fmt.Sprintf("spec.containers[%d].volumeMounts", ci),
+				Expected: fmt.Sprintf("the %s Secret %s at %s", m.what, m.secret, m.mountPath), Found: "no such mount"}))
 		}
 		if addVolume {
 			src := secretSource{SecretName: m.secret, Items: m.items}
@@ -141,14 +140,14 @@ func PatchPod(raw []byte, namespace string, s aigw.Settings, _ objects.Objects) 
 }
 
 // podConflict is a conflict about a pod; the caller fills in the object.
-func podConflict(field, expected, found, fix string) *rules.Finding {
-	f := conflict("", field, expected, found, rules.NotMounted, fix)
+func podConflict(rule rules.Def, field, expected, found, fix string) *rules.Finding {
+	f := rule.New(rules.Finding{Field: field, Expected: expected, Found: found, Fix: fix})
 	return &f
 }
 
 func targetContainer(pod podView, s aigw.Settings) (int, *rules.Finding) {
 	if len(pod.Spec.Containers) == 0 {
-		return 0, podConflict("spec.containers", "at least one container", "none", "add the aigw container")
+		return 0, podConflict(rules.PodNoContainer, "spec.containers", "at least one container", "none", "add the aigw container")
 	}
 	if want, ok := pod.Metadata.Annotations[aigw.AnnotationContainer]; ok {
 		for i, c := range pod.Spec.Containers {
@@ -156,7 +155,7 @@ func targetContainer(pod podView, s aigw.Settings) (int, *rules.Finding) {
 				return i, nil
 			}
 		}
-		return 0, podConflict("metadata.annotations["+aigw.AnnotationContainer+"]",
+		return 0, podConflict(rules.PodContainerNotFound, "metadata.annotations["+aigw.AnnotationContainer+"]",
 			fmt.Sprintf("the name of one of spec.containers (%s)", containerNames(pod)), fmt.Sprintf("%q", want),
 			"name an existing container (init and ephemeral containers are not injected) or remove the annotation")
 	}
@@ -186,7 +185,7 @@ func wire(c containerView, ci int, volumes map[string]map[string]json.RawMessage
 		field := fmt.Sprintf("spec.containers[%d].volumeMounts[%d] (container %s, mountPath %s)", ci, i, c.Name, vm.MountPath)
 		v, ok := volumes[vm.Name]
 		if !ok {
-			return false, false, podConflict(field, fmt.Sprintf("a volume named %q in spec.volumes", vm.Name), "none", "add the volume or remove the mount")
+			return false, false, podConflict(rules.PodMountVolumeMissing, field, fmt.Sprintf("a volume named %q in spec.volumes", vm.Name), "none", "add the volume or remove the mount")
 		}
 		found, fix := mismatch(v, m)
 		if found == "" && vm.SubPath != "" {
@@ -196,7 +195,7 @@ func wire(c containerView, ci int, volumes map[string]map[string]json.RawMessage
 			if fix == "" {
 				fix = fmt.Sprintf("move that mount off %s, or remove it and let the webhook mount %q there", m.mountPath, m.secret)
 			}
-			return false, false, podConflict(field,
+			return false, false, podConflict(rules.PodMountConflict, field,
 				fmt.Sprintf("the %s Secret %q mounted as a directory with %s", m.what, m.secret, fileList(m.files)),
 				fmt.Sprintf("volume %q with %s", vm.Name, found), fix)
 		}
@@ -207,7 +206,7 @@ func wire(c containerView, ci int, volumes map[string]map[string]json.RawMessage
 			if fix == "" {
 				fix = "rename that volume, or remove it so the webhook can add its own"
 			}
-			return false, false, podConflict("spec.volumes[name="+m.volume+"]",
+			return false, false, podConflict(rules.PodVolumeConflict, "spec.volumes[name="+m.volume+"]",
 				fmt.Sprintf("the %s Secret %q with %s", m.what, m.secret, fileList(m.files)), found, fix)
 		}
 		return false, true, nil

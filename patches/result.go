@@ -53,16 +53,6 @@ func (r Result) Decide(mode aigw.Mode) Decision {
 	return d
 }
 
-// conflict is a finding that stops the mutation.
-func conflict(obj, field, expected, found, consequence, fix string) rules.Finding {
-	return rules.Finding{Object: obj, Field: field, Severity: rules.Error, Expected: expected, Found: found, Consequence: consequence, Fix: fix}
-}
-
-// warning is a finding that does not.
-func warning(obj, field, found, consequence, fix string) rules.Finding {
-	return rules.Finding{Object: obj, Field: field, Severity: rules.Warning, Found: found, Consequence: consequence, Fix: fix}
-}
-
 // pointerEscape escapes one JSON Pointer reference token (RFC 6901).
 func pointerEscape(s string) string {
 	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)

@@ -22,14 +22,14 @@ func TestResultPatchAndWired(t *testing.T) {
 	if !(Result{Record: record}).Wired() {
 		t.Error("an object needing only the record is wired")
 	}
-	conflicted := Result{Findings: rules.Findings{conflict("Pod/ns/p", "spec", "x", "y", "", "z")}}
+	conflicted := Result{Findings: rules.Findings{rules.PodNoContainer.New(rules.Finding{Object: "Pod/ns/p", Field: "spec", Expected: "x", Found: "y", Fix: "z"})}}
 	if conflicted.Wired() {
 		t.Error("an object with a conflict is not wired")
 	}
-	if d := conflicted.Decide(aigw.ModeEnforce); d.Allowed || d.Denial != "Pod/ns/p: spec: expected x, found y; fix: z" {
+	if d := conflicted.Decide(aigw.ModeEnforce); d.Allowed || d.Denial != "Pod/ns/p: [POD_NO_CONTAINER] spec: expected x, found y ("+rules.NotMounted+"); fix: z" {
 		t.Errorf("enforce: got %+v", d)
 	}
-	if d := (Result{Wiring: wiring, Findings: rules.Findings{warning("Pod/ns/p", "spec", "w", "", "")}}).Decide(aigw.ModeEnforce); !d.Allowed || len(d.Patch) != 1 || len(d.Warnings) != 1 {
+	if d := (Result{Wiring: wiring, Findings: rules.Findings{rules.IngressNoBackend.New(rules.Finding{Object: "Pod/ns/p", Field: "spec", Found: "w"})}}).Decide(aigw.ModeEnforce); !d.Allowed || len(d.Patch) != 1 || len(d.Warnings) != 1 {
 		t.Errorf("a warning does not stop the patch: got %+v", d)
 	}
 }

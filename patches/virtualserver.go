@@ -135,8 +135,8 @@ func (w *vsWiring) upstream(i int, raw json.RawMessage) error {
 	p := fmt.Sprintf("/spec/upstreams/%d/tls", i)
 	tls, err := rawObject(u["tls"], at+".tls")
 	if err == nil && string(tls["enable"]) != "true" {
-		w.res.Unwired = append(w.res.Unwired, conflict(w.obj, at+" ("+name+")", "tls.enable: true", "TLS not enabled", rules.PlainHTTP,
-			fmt.Sprintf("re-apply the %s through the webhook, or set %s.tls.enable: true", w.kind, at)))
+		w.res.Unwired = append(w.res.Unwired, rules.VSUpstreamTLSUnwired.New(rules.Finding{Object: w.obj, Field: at + " (" + name + ")", Expected: "tls.enable: true",
+			Found: "TLS not enabled", Fix: fmt.Sprintf("re-apply the %s through the webhook, or set %s.tls.enable: true", w.kind, at)}))
 	}
 	switch {
 	case err != nil:
@@ -211,10 +211,8 @@ func (w *vsWiring) route(kind, routesKey string, i int, raw json.RawMessage, s a
 	found := ours >= 0 && (inUse < 0 || ours <= inUse)
 	if !found && inUse >= 0 {
 		k := keys[inUse].String()
-		w.res.Findings = append(w.res.Findings, conflict(w.obj, field,
-			fmt.Sprintf("one egressMTLS Policy (%s)", want),
-			k+" with egressMTLS already referenced", rules.PolicyIgnored,
-			fmt.Sprintf("remove the reference to %s or set annotation %s: %s", k, aigw.AnnotationPolicy, k)))
+		w.res.Findings = append(w.res.Findings, rules.VSOtherEgressPolicy.New(rules.Finding{Object: w.obj, Field: field, Expected: fmt.Sprintf("one egressMTLS Policy (%s)", want),
+			Found: k + " with egressMTLS already referenced", Fix: fmt.Sprintf("remove the reference to %s or set annotation %s: %s", k, aigw.AnnotationPolicy, k)}))
 	}
 	p := fmt.Sprintf("/spec/%s/%d/policies", routesKey, i)
 	if !found && !(kind == "VirtualServerRoute" && len(list) == 0) {
@@ -226,19 +224,17 @@ func (w *vsWiring) route(kind, routesKey string, i int, raw json.RawMessage, s a
 		if w.policy.Namespace != "" && w.policy.Namespace != w.own {
 			entry = "{name: " + w.policy.Name + ", namespace: " + w.policy.Namespace + "}"
 		}
-		w.res.Unwired = append(w.res.Unwired, conflict(w.obj, field,
-			fmt.Sprintf("a reference to the EgressMTLS Policy %s: the %s %s", want, strings.TrimSuffix(routesKey, "s"), why),
-			"none", rules.NoClientCert,
-			fmt.Sprintf("re-apply the %s through the webhook, or add %s to %s.policies", kind, entry, at)))
+		w.res.Unwired = append(w.res.Unwired, rules.VSRoutePolicyUnwired.New(rules.Finding{Object: w.obj, Field: field, Expected: fmt.Sprintf("a reference to the EgressMTLS Policy %s: the %s %s", want, strings.TrimSuffix(routesKey, "s"), why),
+			Found: "none", Fix: fmt.Sprintf("re-apply the %s through the webhook, or add %s to %s.policies", kind, entry, at)}))
 	}
 	switch {
 	case found:
 	case kind == "VirtualServerRoute" && len(list) == 0:
 		// NIC gives a subroute with no (or an empty) policies list the list of the VirtualServer
 		// route that delegates to it; creating one here would drop inherited JWT, rate limits...
-		w.res.Findings = append(w.res.Findings, warning(w.obj, field,
-			"no policies of its own: it inherits the policies of the VirtualServer route that delegates to it", "",
-			fmt.Sprintf("make sure that route references %s (the webhook adds it when the VirtualServer is labelled %s=%s)", want, s.SelectorKey, s.SelectorValue)))
+		w.res.Findings = append(w.res.Findings, rules.VSRInheritsPolicies.New(rules.Finding{Object: w.obj, Field: field,
+			Found: "no policies of its own: it inherits the policies of the VirtualServer route that delegates to it",
+			Fix:   fmt.Sprintf("make sure that route references %s (the webhook adds it when the VirtualServer is labelled %s=%s)", want, s.SelectorKey, s.SelectorValue)}))
 	case r["policies"] == nil:
 		w.res.Wiring = append(w.res.Wiring, add(p, []routePolicyRef{w.policy}))
 	case list == nil: // policies: null
@@ -332,7 +328,8 @@ func vsPolicyFor(s aigw.Settings, ann map[string]string) (routePolicyRef, *rules
 	case len(parts) == 2 && parts[0] != "" && parts[1] != "":
 		return checkedRef(routePolicyRef{Name: parts[1], Namespace: parts[0]}, from, v)
 	}
-	f := conflict("", from, "a Policy name or namespace/name", fmt.Sprintf("%q", v), rules.NotRouted, "name the EgressMTLS Policy, e.g. aigw-mtls or ai-gateway/aigw-mtls")
+	f := rules.WiringPolicyAnnotationInvalid.New(rules.Finding{Field: from, Expected: "a Policy name or namespace/name",
+		Found: fmt.Sprintf("%q", v), Fix: "name the EgressMTLS Policy, e.g. aigw-mtls or ai-gateway/aigw-mtls"})
 	return routePolicyRef{}, &f
 }
 
@@ -385,10 +382,9 @@ func vsSelectUpstreams(upstreams []json.RawMessage, ann map[string]string) (name
 		if existing == "" {
 			existing = "none"
 		}
-		f := conflict("", "metadata.annotations["+aigw.AnnotationUpstreams+"]",
-			fmt.Sprintf("a comma-separated list of spec.upstreams names (%s)", existing),
-			fmt.Sprintf("%q, with no upstream named %s", ann[aigw.AnnotationUpstreams], strings.Join(missing, ", ")),
-			rules.NotRouted, "name only existing upstreams, or remove the annotation to wire all of them")
+		f := rules.VSUpstreamsAnnotationUnknown.New(rules.Finding{Field: "metadata.annotations[" + aigw.AnnotationUpstreams + "]", Expected: fmt.Sprintf("a comma-separated list of spec.upstreams names (%s)", existing),
+			Found: fmt.Sprintf("%q, with no upstream named %s", ann[aigw.AnnotationUpstreams], strings.Join(missing, ", ")),
+			Fix:   "name only existing upstreams, or remove the annotation to wire all of them"})
 		return nil, &f, nil
 	}
 	for _, n := range all {

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/kinds"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/lru"
 )
 
@@ -53,20 +54,15 @@ func NewAccess(c client.Client) *Access {
 	return &Access{Client: c, TTL: 10 * time.Second, Max: DefaultAccessAnswers}
 }
 
-// resources maps the kinds the rules read to their API group and resource.
-var resources = map[string][2]string{
-	"Policy":      {"k8s.nginx.org", "policies"},
-	"Secret":      {"", "secrets"},
-	"Certificate": {"cert-manager.io", "certificates"},
-}
-
 // MayRead is nil when user may get (and list) objects of kind in namespace, else the reason, which
 // names only the user's own permission. A review that fails counts as a refusal.
 func (a *Access) MayRead(ctx context.Context, user authenticationv1.UserInfo, kind, namespace string) error {
-	gr, ok := resources[kind]
-	if !ok {
+	// The kinds the rules read are the cached kinds of internal/kinds.
+	k := kinds.Named(kind)
+	if k == nil || k.Cache == nil {
 		return fmt.Errorf("the webhook does not read %ss", clip(kind))
 	}
+	gr := [2]string{k.Group, k.Resource}
 	if user.Username == "" {
 		return fmt.Errorf("the admission request names no user, and only a user who may list %s there gets them checked", gr[1])
 	}

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/kinds"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 )
 
@@ -357,5 +358,26 @@ func BenchmarkRequestAtLookupBound(b *testing.B) {
 	}
 	for b.Loop() {
 		h.Handle(context.Background(), req)
+	}
+}
+
+// Every kind the rules read (the cached kinds of internal/kinds, the Gateway API ones included)
+// is reviewed against its own group and resource; a kind the webhook never reads is refused
+// without a review.
+func TestAccessReviewsEveryCachedKind(t *testing.T) {
+	for _, k := range kinds.Cached(true) {
+		var sent []authorizationv1.SubjectAccessReviewSpec
+		a := NewAccess(reviewing(func(authorizationv1.SubjectAccessReviewSpec) bool { return true }, &sent))
+		if err := a.MayRead(context.Background(), authenticationv1.UserInfo{Username: "u"}, k.Kind, "other"); err != nil {
+			t.Errorf("%s: %v", k.Kind, err)
+		}
+		if len(sent) == 0 || sent[0].ResourceAttributes == nil || sent[0].ResourceAttributes.Group != k.Group || sent[0].ResourceAttributes.Resource != k.Resource {
+			t.Errorf("%s: reviews %+v, want group %q resource %q", k.Kind, sent, k.Group, k.Resource)
+		}
+	}
+	var sent []authorizationv1.SubjectAccessReviewSpec
+	a := NewAccess(reviewing(func(authorizationv1.SubjectAccessReviewSpec) bool { return true }, &sent))
+	if err := a.MayRead(context.Background(), authenticationv1.UserInfo{Username: "u"}, "Pod", "other"); err == nil || len(sent) > 0 {
+		t.Errorf("Pod (not read by the rules): %v, reviews %v", err, sent)
 	}
 }

@@ -39,7 +39,7 @@ func (a *PolicyAudit) Reconcile(ctx context.Context, req reconcile.Request) (rec
 	}
 	s := a.Settings
 	s.Mode = aigw.ModeEnforce
-	problems := map[string]int{}
+	problems := map[string]map[rules.ID]int{}
 	defer func() { a.series.set(req.Namespace, problems) }()
 	for _, raw := range a.Objects.List("Policy", req.Namespace) {
 		var p unstructured.Unstructured
@@ -50,12 +50,16 @@ func (a *PolicyAudit) Reconcile(ctx context.Context, req reconcile.Request) (rec
 		if err != nil {
 			continue
 		}
-		errs := fs.Errors()
-		problems[p.GetName()] = len(errs)
-		for _, c := range errs {
-			log.FromContext(ctx).Info("live Policy would fail at run time", "policy", p.GetName(), "problem", c)
-			a.Events.Eventf(&p, nil, corev1.EventTypeWarning, "EgressMTLSBroken", "Audit", "%s", c)
+		byRule := map[rules.ID]int{}
+		for _, f := range fs {
+			if f.Severity != rules.Error {
+				continue
+			}
+			byRule[f.Rule]++
+			log.FromContext(ctx).Info("live Policy would fail at run time", "policy", p.GetName(), "rule", f.Rule, "problem", f.String())
+			a.Events.Eventf(&p, nil, corev1.EventTypeWarning, "EgressMTLSBroken", "Audit", "%s", f.String())
 		}
+		problems[p.GetName()] = byRule
 	}
 	return reconcile.Result{}, nil
 }

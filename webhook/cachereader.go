@@ -76,7 +76,7 @@ func (o *cacheObjects) available(ctx context.Context, kind, namespace string) er
 	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
 	err := o.informers.ensure(ctx, kind)
-	if errors.Is(err, errNotServed) {
+	if errors.Is(err, errNotServed) || errors.Is(err, errNotCached) {
 		return &objects.Unavailable{Kind: kind, Namespace: namespace, Reason: err.Error()}
 	}
 	return err
@@ -369,7 +369,7 @@ func (v *cacheView) Failed() error {
 // newCacheObjects reads from mgr's cache; reads outside a request's namespace are reviewed with
 // SubjectAccessReviews (mgr's client).
 func newCacheObjects(mgr manager.Manager, o Options) *cacheObjects {
-	kinds := append(append([]string{}, cachedKinds...), gatewayAPIKinds(o)...)
+	kinds := cachedKinds(o)
 	c := &cacheObjects{reader: mgr.GetCache(), informers: newInformers(mgr.GetCache(), kinds...), access: NewAccess(mgr.GetClient()),
 		maxNamespaces: o.NamespacesPerRequest}
 	if len(o.SecretNamespaces) > 0 {

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,6 +30,7 @@ import (
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/certs"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules/fixtures"
 )
 
@@ -186,13 +188,27 @@ func TestCASyncLeavesATargetItDoesNotOwn(t *testing.T) {
 	}
 }
 
-func gaugeValue(t *testing.T, namespace, policy string) float64 {
+// policyGauges returns the aigw_mtls_policy_problems series of a Policy, by rule.
+func policyGauges(t *testing.T, namespace, policy string) map[string]float64 {
 	t.Helper()
-	var m dto.Metric
-	if err := policyProblems.WithLabelValues(namespace, policy).Write(&m); err != nil {
-		t.Fatal(err)
+	ch := make(chan prometheus.Metric, 1024)
+	policyProblems.Collect(ch)
+	close(ch)
+	out := map[string]float64{}
+	for pm := range ch {
+		var m dto.Metric
+		if err := pm.Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		if labels["namespace"] == namespace && labels["policy"] == policy {
+			out[labels["rule"]] = m.GetGauge().GetValue()
+		}
 	}
-	return m.GetGauge().GetValue()
+	return out
 }
 
 func TestPolicyAuditReportsOnlyBrokenLivePolicies(t *testing.T) {
@@ -227,18 +243,43 @@ func TestPolicyAuditReportsOnlyBrokenLivePolicies(t *testing.T) {
 		t.Fatal("no Event for Policy broken, whose sslName the server certificate does not cover")
 	}
 	for _, e := range got {
-		if !strings.HasPrefix(e, "broken Warning EgressMTLSBroken ") || !strings.Contains(e, "sslName") {
-			t.Errorf("event %q: want only EgressMTLSBroken Warnings on Policy broken, naming sslName", e)
+		if !strings.HasPrefix(e, "broken Warning EgressMTLSBroken ") || !strings.Contains(e, "[POLICY_SSLNAME_NOT_IN_SAN] spec.egressMTLS.sslName") {
+			t.Errorf("event %q: want only EgressMTLSBroken Warnings on Policy broken, naming the rule and sslName", e)
 		}
 	}
-	if v := gaugeValue(t, "ai-gateway", "broken"); v != float64(len(got)) {
-		t.Errorf("aigw_mtls_policy_problems{policy=broken} = %v, want %d (one per Event)", v, len(got))
+	if g := policyGauges(t, "ai-gateway", "broken"); len(g) != 1 || g["POLICY_SSLNAME_NOT_IN_SAN"] != float64(len(got)) {
+		t.Errorf("aigw_mtls_policy_problems{policy=broken} = %v, want {rule=POLICY_SSLNAME_NOT_IN_SAN: %d} (one per Event)", g, len(got))
 	}
-	if v := gaugeValue(t, "ai-gateway", "aigw-mtls"); v != 0 {
-		t.Errorf("aigw_mtls_policy_problems{policy=aigw-mtls} (the seed's) = %v, want 0", v)
+	if g := policyGauges(t, "ai-gateway", "aigw-mtls"); len(g) != 0 {
+		t.Errorf("aigw_mtls_policy_problems{policy=aigw-mtls} (the seed's) = %v, want no series", g)
 	}
-	if v := gaugeValue(t, "elsewhere", "broken"); v != 0 {
-		t.Errorf("a Policy of another namespace was audited: gauge %v", v)
+	if g := policyGauges(t, "elsewhere", "broken"); len(g) != 0 {
+		t.Errorf("a Policy of another namespace was audited: %v", g)
+	}
+
+	// Fixed, the Policy's series goes.
+	var fixed map[string]any
+	if err := json.Unmarshal(good.Object, &fixed); err != nil {
+		t.Fatal(err)
+	}
+	fixed["metadata"].(map[string]any)["name"] = "broken"
+	fixedRaw, _ := json.Marshal(fixed)
+	a.Objects = objects.NewObjectSet("ai-gateway", append(append([][]byte{}, good.Objects...), good.Object, fixedRaw)...)
+	if _, err := a.Reconcile(context.Background(), reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "ai-gateway", Name: "policies"}}); err != nil {
+		t.Fatal(err)
+	}
+	if g := policyGauges(t, "ai-gateway", "broken"); len(g) != 0 {
+		t.Errorf("fixed Policy: series %v remain", g)
+	}
+	// A rule's series goes with its problem; all of a Policy's go with the Policy.
+	a.series.set("ai-gateway", map[string]map[rules.ID]int{"broken": {"POLICY_SSLNAME_NOT_IN_SAN": 1, "CA_EXPIRED": 2}})
+	a.series.set("ai-gateway", map[string]map[rules.ID]int{"broken": {"CA_EXPIRED": 1}})
+	if g := policyGauges(t, "ai-gateway", "broken"); len(g) != 1 || g["CA_EXPIRED"] != 1 {
+		t.Errorf("after the sslName problem is gone: %v, want only {rule=CA_EXPIRED: 1}", g)
+	}
+	a.series.deleted("ai-gateway", "broken")
+	if g := policyGauges(t, "ai-gateway", "broken"); len(g) != 0 {
+		t.Errorf("deleted Policy: series %v remain", g)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/kinds"
 )
 
 // informers starts the informers of the cached kinds. A kind whose CRD is not installed yet (NIC
@@ -37,12 +40,22 @@ func newInformers(c cache.Cache, kinds ...string) *informers {
 	return &informers{cache: c, kinds: kinds, RetryEvery: 5 * time.Second, started: map[string]bool{}, missing: map[string]error{}, tried: map[string]time.Time{}}
 }
 
+// errNotCached is wrapped when the webhook does not cache a kind with its options.
+var errNotCached = errors.New("not cached by the webhook")
+
 // errNotServed is wrapped when the API server does not serve a kind (its CRD is missing).
 var errNotServed = errors.New("not served by the API server")
 
 // ensure starts kind's informer if it is not running and waits until it has synced (bounded by
 // ctx). It returns an error wrapping errNotServed when the kind's CRD is not installed.
 func (i *informers) ensure(ctx context.Context, kind string) error {
+	if !slices.Contains(i.kinds, kind) {
+		// Never an informer the cache options do not restrict (all ConfigMaps of the cluster).
+		if k := kinds.Named(kind); k != nil && k.Cache != nil && k.Cache.GatewayAPI {
+			return fmt.Errorf("%s: %w (only with Gateway API on: chart value gatewayAPI.enabled, flag --gateway-api)", kind, errNotCached)
+		}
+		return fmt.Errorf("%s: %w", kind, errNotCached)
+	}
 	i.mu.Lock()
 	if i.started[kind] {
 		i.mu.Unlock()

@@ -33,8 +33,8 @@ var caSyncOutcomes = prometheus.NewCounterVec(prometheus.CounterOpts{
 
 var policyProblems = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 	Name: "aigw_mtls_policy_problems",
-	Help: "Run-time problems found in live egressMTLS Policies (re-checked when a labelled Secret, such as a renewed certificate, changes).",
-}, []string{"namespace", "policy"})
+	Help: "Run-time problems found in live egressMTLS Policies, by rule ID (docs/rules.md), re-checked when a labelled Secret, such as a renewed certificate, changes. A Policy without problems has no series.",
+}, []string{"namespace", "policy", "rule"})
 
 func init() { metrics.Registry.MustRegister(caSyncOutcomes, policyProblems) }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
 	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
 )
 
@@ -60,6 +61,7 @@ func (m *Mutator) handle(req admission.Request, objs objects.Objects) admission.
 	if err != nil {
 		return admission.Errored(http.StatusBadRequest, err)
 	}
+	res.Findings = rules.Silence(req.Object.Raw, res.Findings)
 	if m.CreateOnly && req.Operation == admissionv1.Update {
 		resp := admission.Allowed("")
 		if len(res.Wiring) > 0 {

@@ -4,87 +4,94 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/runtime/schema"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/kinds"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
 )
 
-// Cached kinds. Secrets and cert-manager Certificates are cached only when labelled; Policies
-// are all cached (they are small, hold no key material, and a labelled VirtualServer may
-// reference an unlabelled one).
-var (
-	policyGVK      = schema.GroupVersionKind{Group: "k8s.nginx.org", Version: "v1", Kind: "Policy"}
-	certificateGVK = schema.GroupVersionKind{Group: "cert-manager.io", Version: "v1", Kind: "Certificate"}
-)
-
+// newCachedObject is an empty object of a cached kind (internal/kinds): typed for the built-in
+// kinds, unstructured for the CRDs; nil for a kind the cache does not hold.
 func newCachedObject(kind string) client.Object {
-	switch kind {
-	case "Secret":
-		return &corev1.Secret{}
-	case "ConfigMap":
-		return &corev1.ConfigMap{}
-	case "BackendTLSPolicy":
-		u := &unstructured.Unstructured{}
-		u.SetGroupVersionKind(backendTLSPolicyGVK)
-		return u
-	case "Policy":
-		u := &unstructured.Unstructured{}
-		u.SetGroupVersionKind(policyGVK)
-		return u
-	case "Certificate":
-		u := &unstructured.Unstructured{}
-		u.SetGroupVersionKind(certificateGVK)
-		return u
+	k := kinds.Named(kind)
+	if k == nil || k.Cache == nil {
+		return nil
 	}
-	return nil
+	if obj, err := clientgoscheme.Scheme.New(k.GroupVersionKind()); err == nil {
+		if o, ok := obj.(client.Object); ok {
+			return o
+		}
+	}
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(k.GroupVersionKind())
+	return u
 }
 
 func newCachedList(kind string) client.ObjectList {
-	switch kind {
-	case "Secret":
-		return &corev1.SecretList{}
-	case "ConfigMap":
-		return &corev1.ConfigMapList{}
-	case "BackendTLSPolicy":
-		l := &unstructured.UnstructuredList{}
-		l.SetGroupVersionKind(backendTLSPolicyGVK.GroupVersion().WithKind("BackendTLSPolicyList"))
-		return l
-	case "Policy", "Certificate":
-		l := &unstructured.UnstructuredList{}
-		gvk := policyGVK
-		if kind == "Certificate" {
-			gvk = certificateGVK
-		}
-		l.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
-		return l
+	k := kinds.Named(kind)
+	if k == nil || k.Cache == nil {
+		return nil
 	}
-	return nil
+	gvk := k.GroupVersionKind()
+	gvk.Kind += "List"
+	if obj, err := clientgoscheme.Scheme.New(gvk); err == nil {
+		if l, ok := obj.(client.ObjectList); ok {
+			return l
+		}
+	}
+	l := &unstructured.UnstructuredList{}
+	l.SetGroupVersionKind(gvk)
+	return l
 }
 
-var cachedKinds = []string{"Secret", "Policy", "Certificate"}
+// cachedKinds are the names of the kinds the cache holds with o.
+func cachedKinds(o Options) []string {
+	var out []string
+	for _, k := range kinds.Cached(o.GatewayAPI) {
+		out = append(out, k.Kind)
+	}
+	return out
+}
 
-// CacheOptions restricts the informer cache to what the webhook reads: labelled Secrets (only
-// their certificates: KeepCertificates) in secretNamespaces (none given: every namespace), all
-// Policies, labelled Certificates.
+// CacheOptions restricts the informer cache to what the webhook reads, without Gateway API: see
+// cacheOptions.
 func CacheOptions(s aigw.Settings, secretNamespaces ...string) cache.Options {
-	selected := labels.SelectorFromSet(labels.Set{s.SelectorKey: s.SelectorValue})
-	secrets := cache.ByObject{Label: selected, Transform: KeepCertificates(s.CAKey)}
-	if len(secretNamespaces) > 0 {
-		secrets.Namespaces = map[string]cache.Config{}
-		for _, ns := range secretNamespaces {
-			secrets.Namespaces[ns] = cache.Config{}
+	return cacheOptions(Options{Settings: s, SecretNamespaces: secretNamespaces})
+}
+
+// cacheOptions restricts the informer cache to the kinds internal/kinds caches with o, each as
+// its row says: labelled objects only, Secrets with their certificates only (KeepCertificates)
+// and in o.SecretNamespaces (none given: every namespace).
+func cacheOptions(o Options) cache.Options {
+	selected := labels.SelectorFromSet(labels.Set{o.Settings.SelectorKey: o.Settings.SelectorValue})
+	by := map[client.Object]cache.ByObject{}
+	for _, k := range kinds.Cached(o.GatewayAPI) {
+		var b cache.ByObject
+		if k.Cache.Labelled {
+			b.Label = selected
+		}
+		if k.Cache.CertificatesOnly {
+			b.Transform = KeepCertificates(o.Settings.CAKey)
+		}
+		if k.Cache.SecretNamespaces && len(o.SecretNamespaces) > 0 {
+			b.Namespaces = map[string]cache.Config{}
+			for _, ns := range o.SecretNamespaces {
+				b.Namespaces[ns] = cache.Config{}
+			}
+		}
+		// Only kinds with a restriction: an entry needs the kind served when the manager starts
+		// (controller-runtime asks the API server whether it is namespaced).
+		if b.Label != nil || b.Transform != nil || b.Namespaces != nil {
+			by[newCachedObject(k.Kind)] = b
 		}
 	}
 	return cache.Options{
 		ReaderFailOnMissingInformer: true,
 		DefaultTransform:            cache.TransformStripManagedFields(),
-		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}:               secrets,
-			newCachedObject("Certificate"): {Label: selected},
-		},
+		ByObject:                    by,
 	}
 }
 

@@ -4,46 +4,63 @@ import (
 	"context"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"k8s.io/apimachinery/pkg/api/meta"
 	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
 )
 
-// policySeries keeps aigw_mtls_policy_problems to the Policies that exist: the audit sets a series
-// per Policy it checks, and a series goes when its Policy is deleted (or is no longer listed).
+// policySeries keeps aigw_mtls_policy_problems to the problems that exist: the audit sets a series
+// per Policy and rule it finds a problem of, and a series goes when the problem is gone, or its
+// Policy deleted (or no longer listed). Rules are a fixed set (the catalogue), so a namespace has
+// at most Policies × rules series.
 type policySeries struct {
 	mu   sync.Mutex
-	seen map[string]map[string]bool // namespace → Policy names with a series
+	seen map[string]map[string]map[rules.ID]bool // namespace → Policy → rules with a series
 }
 
-// set records the problems of the Policies of namespace and drops the series of those not in it.
-func (p *policySeries) set(namespace string, problems map[string]int) {
+// set records the problems of the Policies of namespace, by rule, and drops the other series of
+// the namespace.
+func (p *policySeries) set(namespace string, problems map[string]map[rules.ID]int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.seen == nil {
-		p.seen = map[string]map[string]bool{}
+		p.seen = map[string]map[string]map[rules.ID]bool{}
 	}
-	for name := range p.seen[namespace] {
-		if _, ok := problems[name]; !ok {
-			policyProblems.DeleteLabelValues(namespace, name)
+	for name, ids := range p.seen[namespace] {
+		for id := range ids {
+			if problems[name][id] == 0 {
+				policyProblems.DeleteLabelValues(namespace, name, string(id))
+			}
 		}
 	}
-	names := map[string]bool{}
-	for name, n := range problems {
-		policyProblems.WithLabelValues(namespace, name).Set(float64(n))
-		names[name] = true
+	seen := map[string]map[rules.ID]bool{}
+	for name, byRule := range problems {
+		for id, n := range byRule {
+			if n == 0 {
+				continue
+			}
+			policyProblems.WithLabelValues(namespace, name, string(id)).Set(float64(n))
+			if seen[name] == nil {
+				seen[name] = map[rules.ID]bool{}
+			}
+			seen[name][id] = true
+		}
 	}
-	p.seen[namespace] = names
+	p.seen[namespace] = seen
 }
 
 // deleted drops the series of a deleted Policy.
 func (p *policySeries) deleted(namespace, name string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	policyProblems.DeleteLabelValues(namespace, name)
+	policyProblems.DeletePartialMatch(prometheus.Labels{"namespace": namespace, "policy": name})
 	delete(p.seen[namespace], name)
 }
 

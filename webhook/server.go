@@ -24,27 +24,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
-	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
-	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
-	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
-)
-
-// Serving paths (kubebuilder convention); the chart calls each (test/chart TestChartPathsAreServed).
-const (
-	PathMutatePod                  = "/mutate-v1-pod"
-	PathMutateConfigMap            = "/mutate-v1-configmap"
-	PathMutateVirtualServer        = "/mutate-k8s-nginx-org-v1-virtualserver"
-	PathMutateVirtualServerRoute   = "/mutate-k8s-nginx-org-v1-virtualserverroute"
-	PathValidatePolicy             = "/validate-k8s-nginx-org-v1-policy"
-	PathValidateVirtualServer      = "/validate-k8s-nginx-org-v1-virtualserver"
-	PathValidateVirtualServerRoute = "/validate-k8s-nginx-org-v1-virtualserverroute"
-	PathValidateCertificate        = "/validate-cert-manager-io-v1-certificate"
-	PathMutateIngress              = "/mutate-networking-k8s-io-v1-ingress"
-	PathValidateIngress            = "/validate-networking-k8s-io-v1-ingress"
-
-	PathMutateBackendTLSPolicy   = "/mutate-gateway-networking-k8s-io-v1-backendtlspolicy"
-	PathValidateBackendTLSPolicy = "/validate-gateway-networking-k8s-io-v1-backendtlspolicy"
-	PathValidateGateway          = "/validate-gateway-networking-k8s-io-v1-gateway"
 )
 
 // Options configure the webhook server.
@@ -146,39 +125,6 @@ var AEADCipherSuites = []uint16{
 	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
 	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
 	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-}
-
-// Handlers returns the admission handlers by serving path; objs is where they look up other
-// objects (the informer cache when serving).
-func Handlers(o Options, objs objects.Objects) map[string]admission.Handler {
-	excluded := map[string]bool{}
-	for _, ns := range o.ExcludeNamespaces {
-		excluded[ns] = true
-	}
-	s := o.Settings
-	mutator := func(kind string, m patches.Mutation) *Mutator {
-		return &Mutator{Kind: kind, Patch: m, Settings: s, Objects: objs, Excluded: excluded}
-	}
-	validator := func(kind string, v rules.Rule) *Validator {
-		return &Validator{Kind: kind, Validate: v, Settings: s, Objects: objs, Excluded: excluded}
-	}
-	pods := mutator("Pod", patches.PatchPod)
-	pods.CreateOnly = true
-	return map[string]admission.Handler{
-		PathMutatePod:                  pods,
-		PathMutateConfigMap:            mutator("ConfigMap", patches.PatchConfigMap),
-		PathMutateVirtualServer:        mutator("VirtualServer", patches.PatchVirtualServer),
-		PathMutateVirtualServerRoute:   mutator("VirtualServerRoute", patches.PatchVirtualServerRoute),
-		PathValidatePolicy:             validator("Policy", rules.For("k8s.nginx.org/v1", "Policy")),
-		PathValidateVirtualServer:      validator("VirtualServer", rules.For("k8s.nginx.org/v1", "VirtualServer")),
-		PathValidateVirtualServerRoute: validator("VirtualServerRoute", rules.For("k8s.nginx.org/v1", "VirtualServerRoute")),
-		PathValidateCertificate:        validator("Certificate", rules.Certificate),
-		PathMutateIngress:              mutator("Ingress", patches.PatchIngress),
-		PathValidateIngress:            validator("Ingress", rules.For("networking.k8s.io/v1", "Ingress")),
-		PathMutateBackendTLSPolicy:     mutator("BackendTLSPolicy", patches.PatchBackendTLSPolicy),
-		PathValidateBackendTLSPolicy:   validator("BackendTLSPolicy", rules.For("gateway.networking.k8s.io/v1", "BackendTLSPolicy")),
-		PathValidateGateway:            validator("Gateway", rules.For("gateway.networking.k8s.io/v1", "Gateway")),
-	}
 }
 
 // NewManager builds the controller-runtime manager that serves the webhooks, metrics and probes.

@@ -60,7 +60,7 @@ func (v *Validator) handle(req admission.Request, objs objects.Objects) admissio
 	if err != nil {
 		return admission.Errored(http.StatusBadRequest, err)
 	}
-	d := fs.Decide(v.Settings.Mode)
+	d := rules.Silence(req.Object.Raw, fs).Decide(v.Settings.Mode)
 	if !d.Allowed {
 		resp := admission.Denied(d.Denial)
 		resp.Warnings = d.Warnings

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/kinds"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules/fixtures"
 	"github.com/aigw-mtls/aigw-mtls-webhook/webhook"
@@ -92,6 +93,20 @@ func agreement(t *testing.T, fixtureDir string, gvk metav1.GroupVersionKind, mut
 			case !resp.Allowed && strings.Join(refusals, "; ") != resp.Result.Message:
 				t.Errorf("refusals differ:\nadmission: %s\nvalidate:  %s", resp.Result.Message, strings.Join(refusals, "; "))
 			}
+		})
+	}
+}
+
+// The same on every VirtualServer, VirtualServerRoute, BackendTLSPolicy and Gateway fixture: the
+// kind's mutation (if any) and rule from internal/kinds, through admission and through
+// `validate -f`.
+func TestValidateAgreesWithAdmissionOnEveryFixtureOfTheOtherKinds(t *testing.T) {
+	for dir, k := range map[string]*kinds.Kind{
+		"policy-via-virtualserver": kinds.VirtualServer, "policy-via-virtualserverroute": kinds.VirtualServerRoute,
+		"backendtlspolicy": kinds.BackendTLSPolicy, "gateway": kinds.Gateway,
+	} {
+		t.Run(dir, func(t *testing.T) {
+			agreement(t, dir, metav1.GroupVersionKind{Group: k.Group, Version: k.Version, Kind: k.Kind}, k.MutatePath(), k.ValidatePath())
 		})
 	}
 }

@@ -23,7 +23,7 @@ func TestInjectAndValidateBackendTLSPolicySample(t *testing.T) {
 
 	bad := writeServerCert(t, "gateway.example.com")
 	code, got, _ = runCLI(t, out, "validate", "-f", "-", "--server-cert", bad)
-	want := `BackendTLSPolicy/ai-gateway/aigw-mtls: spec.validation.hostname: expected a name the aigw server certificate (Secret ai-gateway/aigw-server-tls) covers as nginx checks it, one of [gateway.example.com], found "aigw.ai-gateway.svc.cluster.local"`
+	want := `BackendTLSPolicy/ai-gateway/aigw-mtls: [BTP_HOSTNAME_NOT_IN_SAN] spec.validation.hostname: expected a name the aigw server certificate (Secret ai-gateway/aigw-server-tls) covers as nginx checks it, one of [gateway.example.com], found "aigw.ai-gateway.svc.cluster.local"`
 	if code != 1 || !strings.Contains(got, want) {
 		t.Errorf("wrong SAN: want exit 1 and %q, got %d\n%s", want, code, got)
 	}
@@ -32,7 +32,7 @@ func TestInjectAndValidateBackendTLSPolicySample(t *testing.T) {
 func TestValidateGatewaySampleWithoutClientCertificate(t *testing.T) {
 	in := "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: aigw, namespace: ai-gateway, labels: {aigw: mtls}}\nspec:\n  gatewayClassName: nginx\n  listeners: [{name: http, port: 80, protocol: HTTP}]\n"
 	code, out, _ := runCLI(t, in, "validate", "-f", "-")
-	if code != 1 || !strings.Contains(out, "Gateway/ai-gateway/aigw: spec.tls.backend.clientCertificateRef: expected the client certificate Secret") {
+	if code != 1 || !strings.Contains(out, "Gateway/ai-gateway/aigw: [GATEWAY_CLIENT_CERT_MISSING] spec.tls.backend.clientCertificateRef: expected the client certificate Secret") {
 		t.Errorf("want exit 1 and the missing client certificate, got %d\n%s", code, out)
 	}
 }

@@ -11,8 +11,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/kinds"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
-	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
 )
 
 // inject writes every document to stdout, the labelled ones mutated exactly as the webhook would
@@ -49,7 +50,7 @@ func inject(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 func injectDocument(d document, namespace string, s aigw.Settings, objs objects.Objects, stderr io.Writer) ([]byte, bool, error) {
-	mutate := patches.MutationFor(d.apiVersion, d.kind)
+	mutate := kinds.MutationFor(d.apiVersion, d.kind)
 	if d.json == nil || mutate == nil {
 		return d.text, false, nil
 	}
@@ -57,6 +58,7 @@ func injectDocument(d document, namespace string, s aigw.Settings, objs objects.
 	if err != nil {
 		return nil, false, err
 	}
+	res.Findings = rules.Silence(d.json, res.Findings)
 	dec := res.Decide(s.Mode)
 	for _, w := range dec.Warnings {
 		fmt.Fprintf(stderr, "warning: %s\n", w)

@@ -62,7 +62,7 @@ spec:
   volumes: [{name: internal-ca-volume, emptyDir: {}}]
 `
 	code, out, errOut := runCLI(t, in, "inject", "-f", "-")
-	if code != 1 || !strings.Contains(errOut, "Pod/ai-gateway/aigw: spec.volumes[name=internal-ca-volume]") || out != in {
+	if code != 1 || !strings.Contains(errOut, "Pod/ai-gateway/aigw: [POD_VOLUME_CONFLICT] spec.volumes[name=internal-ca-volume]") || out != in {
 		t.Errorf("want exit 1, the denial on stderr, the document unchanged; got %d %q %q", code, errOut, out)
 	}
 	code, _, errOut = runCLI(t, in, "inject", "--mode", "warn", "-f", "-")

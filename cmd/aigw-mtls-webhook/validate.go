@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/kinds"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
 	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
@@ -50,12 +51,13 @@ func validate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		var results []patches.Result
 		admitted := d.json
 		mutationRefused := false
-		if m := patches.MutationFor(d.apiVersion, d.kind); m != nil {
+		if m := kinds.MutationFor(d.apiVersion, d.kind); m != nil {
 			res, err := m(d.json, namespace, s, lookups)
 			if err != nil {
 				fmt.Fprintf(stderr, "%s: %s: %v\n", d.source, d.ref(), err)
 				return 2
 			}
+			res.Findings = rules.Silence(d.json, res.Findings)
 			results = append(results, res)
 			// The API server validates the mutated object, and calls no validating webhook once a
 			// mutating one has refused.
@@ -70,13 +72,13 @@ func validate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				}
 			}
 		}
-		if v := rules.For(d.apiVersion, d.kind); v != nil && !mutationRefused {
+		if v := kinds.RuleFor(d.apiVersion, d.kind); v != nil && !mutationRefused {
 			fs, err := v(admitted, nil, namespace, s, lookups, now)
 			if err != nil {
 				fmt.Fprintf(stderr, "%s: %s: %v\n", d.source, d.ref(), err)
 				return 2
 			}
-			results = append(results, patches.Result{Findings: fs})
+			results = append(results, patches.Result{Findings: rules.Silence(admitted, fs)})
 		}
 		for _, res := range results {
 			dec := res.Decide(s.Mode)

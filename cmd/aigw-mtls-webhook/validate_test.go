@@ -47,7 +47,7 @@ func TestValidateSamplesWithServerCert(t *testing.T) {
 
 	bad := writeServerCert(t, "gateway.example.com")
 	code, out, _ = runCLI(t, "", "validate", "-f", samples, "--server-cert", bad)
-	want := `Policy/ai-gateway/aigw-mtls: spec.egressMTLS.sslName: expected a name the aigw server certificate (Secret ai-gateway/aigw-server-tls) covers as nginx checks it, one of [gateway.example.com], found "aigw.ai-gateway.svc.cluster.local"`
+	want := `Policy/ai-gateway/aigw-mtls: [POLICY_SSLNAME_NOT_IN_SAN] spec.egressMTLS.sslName: expected a name the aigw server certificate (Secret ai-gateway/aigw-server-tls) covers as nginx checks it, one of [gateway.example.com], found "aigw.ai-gateway.svc.cluster.local"`
 	if code != 1 || !strings.Contains(out, want) {
 		t.Errorf("wrong SAN: want exit 1 and %q, got %d\n%s", want, code, out)
 	}

@@ -51,6 +51,9 @@ type Check struct {
 	Status    Status `json:"status"`
 	Message   string `json:"message"`
 	Fix       string `json:"fix"`
+	// Rule is the ID of the rule a finding comes from (docs/rules.md); empty for the checks of
+	// the cluster around the objects.
+	Rule rules.ID `json:"rule"`
 }
 
 // WebhookSuffix ends the name of every webhook the chart registers.
@@ -168,6 +171,7 @@ func (l *lines) findings(obj, prefix, okMsg string, fs rules.Findings) {
 			st = StatusWarning
 		}
 		l.add(obj, st, prefix+f.Problem(), f.Fix)
+		l.out[len(l.out)-1].Rule = f.Rule
 	}
 	if len(fs) == 0 && okMsg != "" {
 		l.ok(obj, okMsg)

@@ -110,7 +110,7 @@ func TestVirtualServerRouteSubrouteWithoutThePolicy(t *testing.T) {
 	for _, ch := range r.Checks {
 		if ch.Object == "VirtualServerRoute/ai/chat" {
 			found = true
-			want := "spec.subroutes[0] (path /chat): expected a reference to the EgressMTLS Policy ai/aigw-mtls: the subroute sends traffic to the aigw upstream, found none"
+			want := "[VS_ROUTE_POLICY_UNWIRED] spec.subroutes[0] (path /chat): expected a reference to the EgressMTLS Policy ai/aigw-mtls: the subroute sends traffic to the aigw upstream, found none"
 			if ch.Status != StatusError || !strings.HasPrefix(ch.Message, want) || !strings.Contains(ch.Fix, "spec.subroutes[0].policies") {
 				t.Errorf("got %+v, want an error %q", ch, want)
 			}

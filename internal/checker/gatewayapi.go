@@ -88,6 +88,7 @@ func checkGatewayAPI(s *snapshot, ns string) []Check {
 			l.fail(obj, "cannot be read: "+err.Error(), "correct its spec")
 			continue
 		}
+		res.Findings = rules.Silence(raw, res.Findings)
 		found := l.result(obj, res)
 		l.findings(obj, "", "", res.Unwired)
 		fs, err := rules.BackendTLSPolicy(raw, ns, s.o.Settings, s.objs, s.o.Now)
@@ -95,6 +96,7 @@ func checkGatewayAPI(s *snapshot, ns string) []Check {
 			l.fail(obj, "cannot be read: "+err.Error(), "correct its spec")
 			continue
 		}
+		fs = rules.Silence(raw, fs)
 		// What the mutation would add is reported once, as such.
 		unwired := map[string]bool{}
 		for _, f := range res.Unwired {
@@ -125,7 +127,7 @@ func checkGatewayAPI(s *snapshot, ns string) []Check {
 			continue
 		}
 		name, _, _ := unstructured.NestedString(u.Object, "spec", "tls", "backend", "clientCertificateRef", "name")
-		l.findings(obj, "", "backend client certificate "+name+" passes validation (client auth, chains to the CA aigw trusts)", fs)
+		l.findings(obj, "", "backend client certificate "+name+" passes validation (client auth, chains to the CA aigw trusts)", rules.Silence(raw, fs))
 	}
 	return l.out
 }

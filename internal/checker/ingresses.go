@@ -27,6 +27,7 @@ func checkIngresses(s *snapshot, ns string) []Check {
 			l.fail(obj, "cannot be read: "+err.Error(), "correct its spec")
 			continue
 		}
+		res.Findings = rules.Silence(raw, res.Findings)
 		l.result(obj, res)
 		l.findings(obj, "", "", res.Unwired)
 		if !res.Wired() {
@@ -37,6 +38,7 @@ func checkIngresses(s *snapshot, ns string) []Check {
 			l.fail(obj, "cannot be read: "+err.Error(), "correct its spec")
 			continue
 		}
+		fs = rules.Silence(raw, fs)
 		for _, f := range fs {
 			// A finding about a referenced Policy names where the Ingress references it.
 			prefix := ""

@@ -6,6 +6,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
 	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
 )
 
@@ -33,11 +34,13 @@ func finished(p *corev1.Pod) bool {
 func (s *snapshot) checkLabelledPod(l *lines, p *corev1.Pod) {
 	obj := ref("Pod", p.Namespace, p.Name)
 	set := s.o.Settings
-	res, err := patches.PatchPod(rawTyped(p, "v1", "Pod"), p.Namespace, set, nil)
+	raw := rawTyped(p, "v1", "Pod")
+	res, err := patches.PatchPod(raw, p.Namespace, set, nil)
 	if err != nil {
 		l.fail(obj, "cannot be read: "+err.Error(), "")
 		return
 	}
+	res.Findings = rules.Silence(raw, res.Findings)
 	if l.result(obj, res) && len(res.Conflicts()) > 0 {
 		return
 	}

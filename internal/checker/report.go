@@ -9,7 +9,7 @@ import (
 
 // Report is the outcome of a check; as JSON (-o json):
 //
-//	{"checks": [{"section", "namespace", "object", "status": "ok|warning|error", "message", "fix"}],
+//	{"checks": [{"section", "namespace", "object", "status": "ok|warning|error", "message", "fix", "rule": "RULE_ID or empty"}],
 //	 "summary": {"ok", "warnings", "errors", "namespaces": [...]}}
 type Report struct {
 	Checks  []Check `json:"checks"`

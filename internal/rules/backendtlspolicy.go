@@ -88,23 +88,24 @@ func BackendTLSPolicy(raw []byte, namespace string, s aigw.Settings, objs object
 		}
 	}
 	if services == 0 {
-		c.refuse("spec.targetRefs", "a reference to the aigw Service (group \"\", kind Service)", fmt.Sprintf("%d Service references", services),
-			"NGF applies the policy to no backend: nginx speaks plain HTTP to aigw, which expects TLS", "add {group: \"\", kind: Service, name: aigw}")
+		c.add(BTPNoServiceTarget, Finding{Field: "spec.targetRefs", Expected: "a reference to the aigw Service (group \"\", kind Service)",
+			Found: fmt.Sprintf("%d Service references", services), Fix: "add {group: \"\", kind: Service, name: aigw}"})
 	}
 
 	// backend_tls_policy.go validateBackendTLSHostname → validation.go validateHostname.
 	hostnameValid := true
 	if msg := ngfHostname(v.Hostname); msg != "" {
 		hostnameValid = false
-		c.refuse("spec.validation.hostname", "a DNS-1123 subdomain (the name the aigw server certificate covers)", fmt.Sprintf("%q: %s", v.Hostname, msg), BTPInvalid,
-			"set hostname to the aigw Service's DNS name in lower case, for example aigw.ai-gateway.svc.cluster.local")
+		c.add(BTPHostnameInvalid, Finding{Field: "spec.validation.hostname", Expected: "a DNS-1123 subdomain (the name the aigw server certificate covers)",
+			Found: fmt.Sprintf("%q: %s", v.Hostname, msg), Fix: "set hostname to the aigw Service's DNS name in lower case, for example aigw.ai-gateway.svc.cluster.local"})
 	}
 	if len(v.SubjectAltNames) > 0 {
 		// NGF differs from the Gateway API spec here: the spec verifies the certificate against
 		// subjectAltNames instead of hostname, but NGF renders only proxy_ssl_name <hostname>
 		// (dataplane/configuration.go convertBackendTLS reads Validation.Hostname alone).
-		c.warn("spec.validation.subjectAltNames", fmt.Sprintf("%d name(s), which NGF does not use", len(v.SubjectAltNames)),
-			"NGF verifies the aigw server certificate against hostname only", "make sure hostname is a name the certificate covers; subjectAltNames may stay")
+		c.add(BTPSubjectAltNamesUnused, Finding{Field: "spec.validation.subjectAltNames",
+			Found: fmt.Sprintf("%d name(s), which NGF does not use", len(v.SubjectAltNames)),
+			Fix:   "make sure hostname is a name the certificate covers; subjectAltNames may stay"})
 	}
 
 	checkBTPConflicts(c, raw, namespace, objs)
@@ -116,7 +117,8 @@ func BackendTLSPolicy(raw []byte, namespace string, s aigw.Settings, objs object
 	}
 	server := findServerCertificate(objs, namespace, serverSecret)
 	if !tooLarge(c, "spec.validation (aigw server certificate)", server.source+" tls.crt", server.parseErr, serverChainFix) && server.err != "" {
-		c.refuse("spec.validation (aigw server certificate)", "a readable certificate in "+server.source, server.err, Nginx502, "re-issue the server certificate")
+		c.add(ServerCertUnreadable, Finding{Field: "spec.validation (aigw server certificate)", Expected: "a readable certificate in " + server.source,
+			Found: server.err, Fix: "re-issue the server certificate"})
 	}
 	if hostnameValid {
 		checkBTPHostname(c, v.Hostname, server)
@@ -148,34 +150,37 @@ func checkBTPCA(c *collector, v btpValidation, objs objects.Objects, namespace s
 	refs, wk := v.CACertificateRefs, v.WellKnownCACertificates
 	switch {
 	case len(refs) > 0 && wk != nil:
-		c.refuse("spec.validation", "either caCertificateRefs or wellKnownCACertificates", "both", BTPInvalid, "remove wellKnownCACertificates")
+		c.add(BTPCABoth, Finding{Field: "spec.validation", Expected: "either caCertificateRefs or wellKnownCACertificates",
+			Found: "both", Fix: "remove wellKnownCACertificates"})
 		return nil
 	case wk != nil && *wk != "System":
 		// validateBackendTLSWellKnownCACerts.
-		c.refuse("spec.validation.wellKnownCACertificates", "System (the only value NGF supports)", fmt.Sprintf("%q", *wk), BTPInvalid, "replace it with "+useCA)
+		c.add(BTPWellKnownCAInvalid, Finding{Field: "spec.validation.wellKnownCACertificates", Expected: "System (the only value NGF supports)",
+			Found: fmt.Sprintf("%q", *wk), Fix: "replace it with " + useCA})
 		return nil
 	case wk != nil:
 		// Stricter than NGF: convertBackendTLS then renders the image's public roots
 		// (AlpineSSLRootCAPath), which never hold the CA that issued aigw's certificate.
-		c.refuse("spec.validation.wellKnownCACertificates", "caCertificateRefs naming the CA that issued the aigw server certificate",
-			"System (the public roots of the NGINX image)", Nginx502, "replace it with "+useCA)
+		c.add(BTPWellKnownCAPublic, Finding{Field: "spec.validation.wellKnownCACertificates", Expected: "caCertificateRefs naming the CA that issued the aigw server certificate",
+			Found: "System (the public roots of the NGINX image)", Fix: "replace it with " + useCA})
 		return nil
 	case len(refs) == 0:
-		c.refuse(field, "one reference to the CA that issued the aigw server certificate", "none", BTPInvalid, "set "+useCA)
+		c.add(BTPCARefMissing, Finding{Field: field, Expected: "one reference to the CA that issued the aigw server certificate", Found: "none", Fix: "set " + useCA})
 		return nil
 	case len(refs) > 1:
 		// validateBackendTLSCACertRef: NGF supports exactly one reference.
-		c.refuse(field, "exactly one reference (NGF supports one)", fmt.Sprintf("%d references", len(refs)), BTPInvalid, "keep only the reference to the aigw CA")
+		c.add(BTPCARefMultiple, Finding{Field: field, Expected: "exactly one reference (NGF supports one)",
+			Found: fmt.Sprintf("%d references", len(refs)), Fix: "keep only the reference to the aigw CA"})
 		return nil
 	}
 	ref := refs[0]
 	field += "[0]"
 	if ref.Kind != "ConfigMap" && ref.Kind != "Secret" {
-		c.refuse(field+".kind", "ConfigMap or Secret", fmt.Sprintf("%q", ref.Kind), BTPInvalid, "set "+useCA)
+		c.add(BTPCARefKind, Finding{Field: field + ".kind", Expected: "ConfigMap or Secret", Found: fmt.Sprintf("%q", ref.Kind), Fix: "set " + useCA})
 		return nil
 	}
 	if ref.Group != "" && ref.Group != "core" {
-		c.refuse(field+".group", "\"\" (or core)", fmt.Sprintf("%q", ref.Group), BTPInvalid, "set group: \"\"")
+		c.add(BTPCARefGroup, Finding{Field: field + ".group", Expected: "\"\" (or core)", Found: fmt.Sprintf("%q", ref.Group), Fix: "set group: \"\""})
 		return nil
 	}
 	what := fmt.Sprintf("%s %s/%s", ref.Kind, namespace, ref.Name)
@@ -185,7 +190,8 @@ func checkBTPCA(c *collector, v btpValidation, objs objects.Objects, namespace s
 		// internal/controller/state/resolver/configmaps.go validate: data or binaryData ca.crt.
 		raw, ok := objects.Get(objs, "ConfigMap", namespace, ref.Name)
 		if !ok {
-			c.warn(field, what+" not found yet", BTPInvalid+" until it exists", "let the CA sync keep it (chart: gatewayAPI.enabled), or apply it labelled "+s.SelectorKey+"="+s.SelectorValue+" (the webhook reads labelled ConfigMaps only)")
+			c.add(BTPCANotFound, Finding{Field: field, Found: what + " not found yet",
+				Fix: "let the CA sync keep it (chart: gatewayAPI.enabled), or apply it labelled " + s.SelectorKey + "=" + s.SelectorValue + " (the webhook reads labelled ConfigMaps only)"})
 			return nil
 		}
 		var cm struct {
@@ -194,7 +200,7 @@ func checkBTPCA(c *collector, v btpValidation, objs objects.Objects, namespace s
 			BinaryData map[string][]byte `json:"binaryData"`
 		}
 		if err := objects.Decode(raw, &cm); err != nil {
-			c.refuse(field, "a readable ConfigMap", err.Error(), BTPInvalid, "recreate the ConfigMap")
+			c.add(BTPCAUnreadable, Finding{Field: field, Expected: "a readable ConfigMap", Found: err.Error(), Fix: "recreate the ConfigMap"})
 			return nil
 		}
 		if rv := cm.Metadata.ResourceVersion; rv != "" {
@@ -205,7 +211,8 @@ func checkBTPCA(c *collector, v btpValidation, objs objects.Objects, namespace s
 		} else if d, ok := cm.Data["ca.crt"]; ok {
 			bundle = []byte(d)
 		} else {
-			c.refuse(field, what+" with key ca.crt (data or binaryData)", "no key ca.crt", BTPInvalid, "store the PEM CA certificate under ca.crt")
+			c.add(BTPCANoCACrt, Finding{Field: field, Expected: what + " with key ca.crt (data or binaryData)",
+				Found: "no key ca.crt", Fix: "store the PEM CA certificate under ca.crt"})
 			return nil
 		}
 	} else {
@@ -216,24 +223,26 @@ func checkBTPCA(c *collector, v btpValidation, objs objects.Objects, namespace s
 		case notCheckable(c, field, what, err):
 			return nil
 		case err != nil:
-			c.refuse(field, "a readable Secret", err.Error(), BTPInvalid, "recreate the Secret")
+			c.add(BTPCAUnreadable, Finding{Field: field, Expected: "a readable Secret", Found: err.Error(), Fix: "recreate the Secret"})
 			return nil
 		case !found:
-			c.warn(field, what+" not found yet", BTPInvalid+" until it exists", "apply it, or use "+useCA)
+			c.add(BTPCANotFound, Finding{Field: field, Found: what + " not found yet", Fix: "apply it, or use " + useCA})
 			return nil
 		case sec.Type != "kubernetes.io/tls":
-			c.refuse(field, what+" of type kubernetes.io/tls, or a ConfigMap (NGF: unsupported secret type)", "type "+sec.Type, BTPInvalid, "use "+useCA)
+			c.add(BTPCASecretType, Finding{Field: field, Expected: what + " of type kubernetes.io/tls, or a ConfigMap (NGF: unsupported secret type)",
+				Found: "type " + sec.Type, Fix: "use " + useCA})
 			return nil
 		}
 		if why := sec.keyMismatch(); why != "" {
 			// secrets.go validate → ValidateTLS: tls.key must be the key of tls.crt.
-			c.refuse(field, what+" whose tls.key is the private key of tls.crt (NGF ValidateTLS)", why, BTPInvalid, "use "+useCA)
+			c.add(BTPCASecretKeyMismatch, Finding{Field: field, Expected: what + " whose tls.key is the private key of tls.crt (NGF ValidateTLS)",
+				Found: why, Fix: "use " + useCA})
 			return nil
 		}
 		d, ok := sec.Data["ca.crt"]
 		if !ok {
 			// Stricter than NGF, which accepts the Secret and trusts an empty bundle.
-			c.refuse(field, what+" with key ca.crt", "no key ca.crt", Nginx502, "use "+useCA)
+			c.add(BTPCASecretNoCACrt, Finding{Field: field, Expected: what + " with key ca.crt", Found: "no key ca.crt", Fix: "use " + useCA})
 			return nil
 		}
 		bundle, memo = d, sec.memo("ca.crt")
@@ -244,7 +253,8 @@ func checkBTPCA(c *collector, v btpValidation, objs objects.Objects, namespace s
 		if t != "" {
 			found = "a PEM block of type " + t + " first"
 		}
-		c.refuse(field, what+" whose ca.crt starts with a PEM CERTIFICATE block (NGF ValidateCA)", found, BTPInvalid, "store the PEM CA certificate first under ca.crt")
+		c.add(BTPCANotCertificate, Finding{Field: field, Expected: what + " whose ca.crt starts with a PEM CERTIFICATE block (NGF ValidateCA)",
+			Found: found, Fix: "store the PEM CA certificate first under ca.crt"})
 		return nil
 	}
 	trusted, fs, _ := CABundle(c.obj, field, memo, bundle, now)
@@ -255,16 +265,16 @@ func checkBTPCA(c *collector, v btpValidation, objs objects.Objects, namespace s
 func checkBTPHostname(c *collector, hostname string, server serverCert) {
 	field := "spec.validation.hostname"
 	if server.withheld != "" {
-		c.warn(field, fmt.Sprintf("the aigw server certificate (%s) cannot be checked: %s", server.source, server.withheld), NotCheckable,
-			"run `aigw-mtls-webhook check` as a user who may read it")
+		c.add(ObjectNotCheckable, Finding{Field: field, Found: fmt.Sprintf("the aigw server certificate (%s) cannot be checked: %s", server.source, server.withheld),
+			Fix: "run `aigw-mtls-webhook check` as a user who may read it"})
 		return
 	}
 	if server.err != "" {
 		return // refused where the certificate is read
 	}
 	if server.leaf == nil {
-		c.warn(field, fmt.Sprintf("cannot be checked yet: neither %s nor a cert-manager Certificate with that secretName exists", server.source), NotCheckedYet,
-			"issue the aigw server certificate")
+		c.add(ServerCertNotFound, Finding{Field: field, Found: fmt.Sprintf("cannot be checked yet: neither %s nor a cert-manager Certificate with that secretName exists", server.source),
+			Fix: "issue the aigw server certificate"})
 		return
 	}
 	// nginx checks proxy_ssl_name with OpenSSL's X509_check_host.
@@ -272,10 +282,8 @@ func checkBTPHostname(c *collector, hostname string, server serverCert) {
 		return
 	}
 	names := certs.HostNames(server.leaf)
-	c.refuse(field,
-		fmt.Sprintf("a name the aigw server certificate (%s) covers as nginx checks it, one of [%s]", server.source, strings.Join(names, ", ")),
-		fmt.Sprintf("%q", hostname), Nginx502,
-		fmt.Sprintf("set hostname to %s, or add %q to the server certificate's dnsNames", quoteFirst(names), hostname))
+	c.add(BTPHostnameNotInSAN, Finding{Field: field, Expected: fmt.Sprintf("a name the aigw server certificate (%s) covers as nginx checks it, one of [%s]", server.source, strings.Join(names, ", ")),
+		Found: fmt.Sprintf("%q", hostname), Fix: fmt.Sprintf("set hostname to %s, or add %q to the server certificate's dnsNames", quoteFirst(names), hostname)})
 }
 
 func checkBTPServerChain(c *collector, server serverCert, trusted []*x509.Certificate, now time.Time) {
@@ -287,7 +295,7 @@ func checkBTPServerChain(c *collector, server serverCert, trusted []*x509.Certif
 	}
 	// proxy_ssl_verify_depth 4, always (servers_template.go).
 	if n := certs.OpenSSLIntermediates(server.leaf, server.pool, certs.ValidAt(trusted, now)); n > ngfVerifyDepth {
-		c.refuse("spec.validation (aigw server certificate)", fmt.Sprintf("at most %d intermediate CAs between the server certificate and the root (NGF renders proxy_ssl_verify_depth %d)", ngfVerifyDepth, ngfVerifyDepth),
-			fmt.Sprint(n), Nginx502, "issue the server certificate from a CA closer to the root")
+		c.add(BTPServerChainTooDeep, Finding{Field: "spec.validation (aigw server certificate)", Expected: fmt.Sprintf("at most %d intermediate CAs between the server certificate and the root (NGF renders proxy_ssl_verify_depth %d)", ngfVerifyDepth, ngfVerifyDepth),
+			Found: fmt.Sprint(n), Fix: "issue the server certificate from a CA closer to the root"})
 	}
 }

@@ -54,10 +54,9 @@ func checkBTPConflicts(c *collector, raw []byte, namespace string, objs objects.
 				if mine.SectionName != nil && theirs.SectionName != nil && *mine.SectionName != *theirs.SectionName {
 					continue // different ports
 				}
-				c.refuse(fmt.Sprintf("spec.targetRefs[%d]", i), fmt.Sprintf("the only BackendTLSPolicy for Service %s", mine.Name),
-					fmt.Sprintf("BackendTLSPolicy %s/%s, older, targets it too", namespace, o.Metadata.Name),
-					"NGF uses the older policy and marks this one Conflicted: its hostname and CA are not used",
-					fmt.Sprintf("edit BackendTLSPolicy %s instead, or delete it first", o.Metadata.Name))
+				c.add(BTPConflicted, Finding{Field: fmt.Sprintf("spec.targetRefs[%d]", i), Expected: fmt.Sprintf("the only BackendTLSPolicy for Service %s", mine.Name),
+					Found: fmt.Sprintf("BackendTLSPolicy %s/%s, older, targets it too", namespace, o.Metadata.Name),
+					Fix:   fmt.Sprintf("edit BackendTLSPolicy %s instead, or delete it first", o.Metadata.Name)})
 				return
 			}
 		}

@@ -51,15 +51,14 @@ func Certificate(raw, oldRaw []byte, namespace string, s aigw.Settings, objs obj
 	}
 	sort.Strings(broken)
 	sort.Strings(needed)
-	f := Finding{
-		Object: crt.Metadata.Ref("Certificate", namespace), Field: "spec.dnsNames", Severity: Error,
-		Expected:    "names covering the sslName of every Policy that uses this certificate: " + strings.Join(broken, ", "),
-		Found:       fmt.Sprintf("[%s]", strings.Join(crt.Spec.DNSNames, ", ")),
-		Consequence: CertificateDrop,
-		Fix:         fmt.Sprintf("keep %s in spec.dnsNames, or change those Policies' sslName first", strings.Join(needed, ", ")),
-	}
+	rule := CertificateDropsSSLName
 	if oldRaw == nil {
-		f.Severity = Warning
+		rule = CertificateMissesSSLName
 	}
-	return Findings{f}, nil
+	return Findings{rule.New(Finding{
+		Object: crt.Metadata.Ref("Certificate", namespace), Field: "spec.dnsNames",
+		Expected: "names covering the sslName of every Policy that uses this certificate: " + strings.Join(broken, ", "),
+		Found:    fmt.Sprintf("[%s]", strings.Join(crt.Spec.DNSNames, ", ")),
+		Fix:      fmt.Sprintf("keep %s in spec.dnsNames, or change those Policies' sslName first", strings.Join(needed, ", ")),
+	})}, nil
 }

@@ -33,7 +33,8 @@ func CABundle(obj, field, memo string, bundle []byte, now time.Time) ([]*x509.Ce
 		if t != "" {
 			found = "a PEM block of type " + t + " first"
 		}
-		c.refuse(field, "ca.crt starting with a PEM CERTIFICATE block (NIC reads only the first block)", found, Route500, reissue)
+		c.add(CABundleNotCertificate, Finding{Field: field, Expected: "ca.crt starting with a PEM CERTIFICATE block (NIC reads only the first block)",
+			Found: found, Fix: reissue})
 		return nil, c.out, ""
 	}
 	cs, err := certs.ParseCached(memo, bundle)
@@ -41,7 +42,7 @@ func CABundle(obj, field, memo string, bundle []byte, now time.Time) ([]*x509.Ce
 		return nil, c.out, ""
 	}
 	if err != nil {
-		c.refuse(field, "PEM CA certificates under ca.crt", err.Error(), Route500, reissue)
+		c.add(CABundleUnparsable, Finding{Field: field, Expected: "PEM CA certificates under ca.crt", Found: err.Error(), Fix: reissue})
 		return nil, c.out, ""
 	}
 	var names []string
@@ -49,8 +50,8 @@ func CABundle(obj, field, memo string, bundle []byte, now time.Time) ([]*x509.Ce
 		names = append(names, certs.Subject(ca))
 	}
 	if !certs.HasSelfSigned(cs) {
-		c.refuse(field, "the self-signed root CA in ca.crt (nginx's OpenSSL ends a chain only at a self-signed CA)",
-			"only "+strings.Join(names, ", "), Nginx502, "add the root CA certificate to ca.crt")
+		c.add(CABundleNoRoot, Finding{Field: field, Expected: "the self-signed root CA in ca.crt (nginx's OpenSSL ends a chain only at a self-signed CA)",
+			Found: "only " + strings.Join(names, ", ")})
 	}
 	latest := certs.Latest(cs)
 	valid := certs.ValidAt(cs, now)
@@ -58,13 +59,11 @@ func CABundle(obj, field, memo string, bundle []byte, now time.Time) ([]*x509.Ce
 		problem, notice := certs.Expiry(ca, now)
 		switch {
 		case problem != "" && len(valid) == 0:
-			c.refuse(field, "a CA certificate valid now", fmt.Sprintf("%s %s", certs.Subject(ca), problem), Nginx502,
-				"rotate the CA (cert-manager: renew the CA Certificate) and re-issue the certificates it signs")
+			c.add(CAExpired, Finding{Field: field, Expected: "a CA certificate valid now", Found: fmt.Sprintf("%s %s", certs.Subject(ca), problem)})
 		case problem != "":
-			c.warn(field, fmt.Sprintf("CA %s %s, beside a valid CA", certs.Subject(ca), problem),
-				"nginx verifies only with the valid CA; certificates still issued by the expired one fail", "drop it from ca.crt once nothing it issued is in use (the CA sync does so itself)")
+			c.add(CAExpiredBesideValid, Finding{Field: field, Found: fmt.Sprintf("CA %s %s, beside a valid CA", certs.Subject(ca), problem)})
 		case notice != "" && ca == latest:
-			c.warn(field, fmt.Sprintf("CA %s %s", certs.Subject(ca), notice), ExpiresSoon, "rotate the CA (cert-manager: renew the CA Certificate)")
+			c.add(CAExpiresSoon, Finding{Field: field, Found: fmt.Sprintf("CA %s %s", certs.Subject(ca), notice)})
 		}
 	}
 	return cs, c.out, fmt.Sprintf("CA %s, %s", strings.Join(names, ", "), certs.DaysLeft(latest, now))
@@ -78,8 +77,8 @@ func tooLarge(c *collector, field, key string, err error, fix string) bool {
 	if !errors.As(err, &tl) {
 		return false
 	}
-	c.refuse(field, fmt.Sprintf("at most %d PEM certificates and %d KiB under %s", certs.MaxBundleCerts, certs.MaxBundleBytes>>10, key),
-		tl.Error(), TooLarge, fix)
+	c.add(CertDataTooLarge, Finding{Field: field, Expected: fmt.Sprintf("at most %d PEM certificates and %d KiB under %s", certs.MaxBundleCerts, certs.MaxBundleBytes>>10, key),
+		Found: tl.Error(), Fix: fix})
 	return true
 }
 
@@ -96,9 +95,9 @@ func ServerCertificate(obj, field string, chain []*x509.Certificate, source stri
 	}
 	what := fmt.Sprintf("%s in %s", certs.Subject(leaf), source)
 	if problem, notice := certs.Expiry(leaf, now); problem != "" {
-		c.refuse(field, "a server certificate valid now", what+" "+problem, Nginx502, "renew the server certificate (cert-manager: cmctl renew)")
+		c.add(ServerCertExpired, Finding{Field: field, Expected: "a server certificate valid now", Found: what + " " + problem})
 	} else if notice != "" {
-		c.warn(field, "server certificate "+what+" "+notice, ExpiresSoon, "renew the server certificate (cert-manager renews it before expiry when renewBefore allows)")
+		c.add(ServerCertExpiresSoon, Finding{Field: field, Found: "server certificate " + what + " " + notice})
 	}
 	if len(trusted) > 0 {
 		anchors := certs.ValidAt(trusted, now)
@@ -107,15 +106,15 @@ func ServerCertificate(obj, field string, chain []*x509.Certificate, source stri
 		case !certs.HasSelfSigned(trusted):
 			// CABundle reports it.
 		case n < 0 && certs.OpenSSLIntermediates(leaf, chain[1:], trusted) >= 0:
-			c.refuse(field, fmt.Sprintf("a server certificate issued by a CA in %s that is valid now", trustedName),
-				fmt.Sprintf("%s, which chains only to an expired CA", what), Nginx502, "re-issue the server certificate from the current CA")
+			c.add(ServerCertCAExpired, Finding{Field: field, Expected: fmt.Sprintf("a server certificate issued by a CA in %s that is valid now", trustedName),
+				Found: fmt.Sprintf("%s, which chains only to an expired CA", what)})
 		case n < 0:
-			c.refuse(field, fmt.Sprintf("a server certificate that chains to the CA in %s (%s) as nginx's OpenSSL verifies it", trustedName, certs.Subject(trusted[0])),
-				fmt.Sprintf("%s issued by %s", what, certs.IssuerName(leaf)), Nginx502,
-				fmt.Sprintf("issue the server certificate from the CA in %s (cert-manager: the aigw CA Issuer), or put its issuing CA there", trustedName))
+			c.add(ServerCertUntrusted, Finding{Field: field, Expected: fmt.Sprintf("a server certificate that chains to the CA in %s (%s) as nginx's OpenSSL verifies it", trustedName, certs.Subject(trusted[0])),
+				Found: fmt.Sprintf("%s issued by %s", what, certs.IssuerName(leaf)),
+				Fix:   fmt.Sprintf("issue the server certificate from the CA in %s (cert-manager: the aigw CA Issuer), or put its issuing CA there", trustedName)})
 		case depth >= 0 && n > depth:
-			c.refuse("spec.egressMTLS.verifyDepth", fmt.Sprintf("at least %d for the server chain (%d intermediate CA(s) between the leaf and the self-signed root, counted as OpenSSL does)", n, n),
-				fmt.Sprint(depth), Nginx502, fmt.Sprintf("set verifyDepth: %d", n))
+			c.add(PolicyVerifyDepthTooLow, Finding{Field: "spec.egressMTLS.verifyDepth", Expected: fmt.Sprintf("at least %d for the server chain (%d intermediate CA(s) between the leaf and the self-signed root, counted as OpenSSL does)", n, n),
+				Found: fmt.Sprint(depth), Fix: fmt.Sprintf("set verifyDepth: %d", n)})
 		default:
 			parts = append(parts, fmt.Sprintf("chains to %s with %d intermediate(s)", trustedName, n))
 		}
@@ -123,8 +122,8 @@ func ServerCertificate(obj, field string, chain []*x509.Certificate, source stri
 	if certs.AllowsUsage(leaf, x509.ExtKeyUsageServerAuth) {
 		parts = append(parts, "server auth")
 	} else {
-		c.refuse(field, "a server certificate whose extended key usage allows server auth", what+" with extended key usages that exclude it",
-			Nginx502+" (\"unsuitable certificate purpose\")", "re-issue it with usages [server auth] (cert-manager: spec.usages)")
+		c.add(ServerCertNoServerAuth, Finding{Field: field, Expected: "a server certificate whose extended key usage allows server auth",
+			Found: what + " with extended key usages that exclude it"})
 	}
 	return c.out, strings.Join(append(parts, certs.DaysLeft(leaf, now)), ", ")
 }
@@ -137,22 +136,22 @@ func ClientCertificate(obj, field string, chain []*x509.Certificate, roots []*x5
 	leaf := chain[0]
 	parts := []string{certs.Subject(leaf)}
 	if problem, notice := certs.Expiry(leaf, now); problem != "" {
-		c.refuse(field, "a client certificate valid now", certs.Subject(leaf)+" "+problem, AigwRefuses, "renew the client certificate (cert-manager: cmctl renew)")
+		c.add(ClientCertExpired, Finding{Field: field, Expected: "a client certificate valid now", Found: certs.Subject(leaf) + " " + problem})
 	} else if notice != "" {
-		c.warn(field, "client certificate "+certs.Subject(leaf)+" "+notice, ExpiresSoon, "renew the client certificate")
+		c.add(ClientCertExpiresSoon, Finding{Field: field, Found: "client certificate " + certs.Subject(leaf) + " " + notice})
 	}
 	if roots != nil {
 		if n := certs.Intermediates(leaf, chain[1:], roots); n < 0 {
-			c.refuse(field, fmt.Sprintf("a client certificate that chains to the CA aigw trusts (%s, %s)", rootsName, certs.Subject(roots[0])),
-				fmt.Sprintf("%s issued by %s", certs.Subject(leaf), certs.IssuerName(leaf)), AigwRefuses,
-				fmt.Sprintf("issue the client certificate from the CA in %s (cert-manager: the aigw CA Issuer)", rootsName))
+			c.add(ClientCertUntrusted, Finding{Field: field, Expected: fmt.Sprintf("a client certificate that chains to the CA aigw trusts (%s, %s)", rootsName, certs.Subject(roots[0])),
+				Found: fmt.Sprintf("%s issued by %s", certs.Subject(leaf), certs.IssuerName(leaf)),
+				Fix:   fmt.Sprintf("issue the client certificate from the CA in %s (cert-manager: the aigw CA Issuer)", rootsName)})
 		} else {
 			parts = append(parts, fmt.Sprintf("chains to %s with %d intermediate(s)", rootsName, n))
 		}
 	}
 	if !certs.AllowsUsage(leaf, x509.ExtKeyUsageClientAuth) {
-		c.refuse(field, "a client certificate whose extended key usage allows client auth", certs.Subject(leaf)+" with extended key usages that exclude it",
-			AigwRefuses, "re-issue it with usages [client auth] (cert-manager: spec.usages)")
+		c.add(ClientCertNoClientAuth, Finding{Field: field, Expected: "a client certificate whose extended key usage allows client auth",
+			Found: certs.Subject(leaf) + " with extended key usages that exclude it"})
 	} else {
 		parts = append(parts, "client auth")
 	}

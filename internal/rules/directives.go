@@ -29,11 +29,11 @@ func checkCiphers(c *collector, field, ciphers string) {
 	expected := "an OpenSSL cipher list such as HIGH:!aNULL:!MD5 (names and aliases joined by ':', nothing else)"
 	fix := "set ciphers to an OpenSSL cipher list (openssl ciphers -v 'LIST' shows what it selects), or remove it for OpenSSL's DEFAULT"
 	if !cipherListChars.MatchString(ciphers) {
-		consequence := ReloadFails
+		rule := PolicyCiphersChars
 		if strings.ContainsAny(ciphers, ";{}") {
-			consequence = Injected
+			rule = PolicyCiphersInjected
 		}
-		c.refuse(field, expected, fmt.Sprintf("%q, which holds characters no cipher list has", ciphers), consequence, fix)
+		c.add(rule, Finding{Field: field, Expected: expected, Found: fmt.Sprintf("%q, which holds characters no cipher list has", ciphers), Fix: fix})
 		return
 	}
 	selects := false
@@ -49,14 +49,15 @@ func checkCiphers(c *collector, field, ciphers string) {
 		}
 		for _, part := range strings.Split(tok, "+") {
 			if !opensslCipherNames[part] {
-				c.refuse(field, expected, fmt.Sprintf("%q in %q, which OpenSSL does not know (names are case-sensitive)", part, ciphers),
-					"OpenSSL ignores it: the cipher meant is not offered, and a list of nothing else makes nginx fail to reload", fix)
+				c.add(PolicyCipherUnknown, Finding{Field: field, Expected: expected,
+					Found: fmt.Sprintf("%q in %q, which OpenSSL does not know (names are case-sensitive)", part, ciphers),
+					Fix:   fix})
 				return
 			}
 		}
 	}
 	if !selects {
-		c.refuse(field, expected, fmt.Sprintf("%q, which only removes ciphers", ciphers), ReloadFails+" (SSL_CTX_set_cipher_list: no cipher match)", fix)
+		c.add(PolicyCiphersSelectNone, Finding{Field: field, Expected: expected, Found: fmt.Sprintf("%q, which only removes ciphers", ciphers), Fix: fix})
 	}
 }
 
@@ -67,21 +68,21 @@ func checkProtocols(c *collector, field, protocols string) {
 	fix := "set protocols: TLSv1.3 (or \"TLSv1.2 TLSv1.3\")"
 	expected := "TLSv1.2 and/or TLSv1.3, separated by spaces"
 	if strings.TrimSpace(protocols) == "" {
-		c.warn(field, "unset: NIC renders proxy_ssl_protocols TLSv1 TLSv1.1 TLSv1.2 (internal/configs/policy.go addEgressMTLSConfig), which offers TLS 1.0 and 1.1 and omits TLSv1.3",
-			WeakProtocols, fix)
+		c.add(PolicyProtocolsUnset, Finding{Field: field,
+			Found: "unset: NIC renders proxy_ssl_protocols TLSv1 TLSv1.1 TLSv1.2 (internal/configs/policy.go addEgressMTLSConfig), which offers TLS 1.0 and 1.1 and omits TLSv1.3", Fix: fix})
 		return
 	}
 	if strings.ContainsAny(protocols, ";{}\"'#$\\") {
-		c.refuse(field, expected, fmt.Sprintf("%q", protocols), Injected, fix)
+		c.add(PolicyProtocolsInjected, Finding{Field: field, Expected: expected, Found: fmt.Sprintf("%q", protocols), Fix: fix})
 		return
 	}
 	for _, tok := range strings.Fields(protocols) {
 		switch strings.ToLower(tok) {
 		case "tlsv1.2", "tlsv1.3":
 		case "sslv2", "sslv3", "tlsv1", "tlsv1.1":
-			c.refuse(field, expected, fmt.Sprintf("%q in %q", tok, protocols), WeakProtocols+" (refused by design: TLS below 1.2 is deprecated, RFC 8996)", fix)
+			c.add(PolicyProtocolsBelowTLS12, Finding{Field: field, Expected: expected, Found: fmt.Sprintf("%q in %q", tok, protocols), Fix: fix})
 		default:
-			c.refuse(field, expected, fmt.Sprintf("%q in %q, which nginx does not know", tok, protocols), ReloadFails, fix)
+			c.add(PolicyProtocolsUnknown, Finding{Field: field, Expected: expected, Found: fmt.Sprintf("%q in %q, which nginx does not know", tok, protocols), Fix: fix})
 		}
 	}
 }

@@ -52,6 +52,7 @@ const (
 
 // Finding is one problem found about an object.
 type Finding struct {
+	Rule        ID     // the rule that found it (catalogue.go); its Severity and Consequence come from there
 	Object      string // Kind/namespace/name
 	Field       string // field path in the object, e.g. spec.egressMTLS.sslName
 	Severity    Severity
@@ -61,10 +62,11 @@ type Finding struct {
 	Fix         string
 }
 
-// String renders a finding as one line: object, field, expected, found, consequence and fix.
+// String renders a finding as one line: object, rule ID, field, expected, found, consequence and
+// fix.
 func (f Finding) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %s: ", f.Object, f.Field)
+	fmt.Fprintf(&b, "%s: [%s] %s: ", f.Object, f.Rule, f.Field)
 	if f.Expected != "" {
 		fmt.Fprintf(&b, "expected %s, found %s", f.Expected, f.Found)
 	} else {
@@ -109,15 +111,14 @@ type collector struct {
 	out Findings
 }
 
-func (c *collector) refuse(field, expected, found, consequence, fix string) {
-	c.out = append(c.out, Finding{Object: c.obj, Field: field, Severity: Error, Expected: expected, Found: found, Consequence: consequence, Fix: fix})
+// add records a finding of rule d about the collector's object.
+func (c *collector) add(d Def, f Finding) {
+	f.Object = c.obj
+	c.out = append(c.out, d.New(f))
 }
 
-func (c *collector) warn(field, found, consequence, fix string) {
-	c.out = append(c.out, Finding{Object: c.obj, Field: field, Severity: Warning, Found: found, Consequence: consequence, Fix: fix})
-}
-
-// Problem renders a finding without its object and fix: "field: expected X, found Y (consequence)".
+// Problem renders a finding without its object and fix: "[ID] field: expected X, found Y
+// (consequence)".
 func (f Finding) Problem() string {
 	g := f
 	g.Object, g.Fix = "", ""

@@ -41,25 +41,25 @@ func Gateway(raw []byte, namespace string, s aigw.Settings, objs objects.Objects
 	c := &collector{obj: g.Metadata.Ref("Gateway", namespace)}
 	field := "spec.tls.backend.clientCertificateRef"
 	if g.Spec.TLS == nil || g.Spec.TLS.Backend == nil || g.Spec.TLS.Backend.ClientCertificateRef == nil {
-		c.refuse(field, "the client certificate Secret (kubernetes.io/tls) aigw requires for mTLS", "none", AigwRefusesGateway,
-			fmt.Sprintf("set spec.tls.backend.clientCertificateRef: {name: %s} (a Secret in the Gateway's namespace)", s.ClientTLSSecret))
+		c.add(GatewayClientCertMissing, Finding{Field: field, Expected: "the client certificate Secret (kubernetes.io/tls) aigw requires for mTLS",
+			Found: "none", Fix: fmt.Sprintf("set spec.tls.backend.clientCertificateRef: {name: %s} (a Secret in the Gateway's namespace)", s.ClientTLSSecret)})
 		return c.out, nil
 	}
 	ref := g.Spec.TLS.Backend.ClientCertificateRef
 	// internal/controller/state/graph/gateway.go validateGatewayTLSBackend: kind Secret, core group.
 	if ref.Kind != nil && *ref.Kind != "Secret" {
-		c.refuse(field+".kind", "Secret", fmt.Sprintf("%q", *ref.Kind), GatewayRefBad, "set kind: Secret")
+		c.add(GatewayClientCertRefKind, Finding{Field: field + ".kind", Expected: "Secret", Found: fmt.Sprintf("%q", *ref.Kind), Fix: "set kind: Secret"})
 		return c.out, nil
 	}
 	if ref.Group != nil && *ref.Group != "" && *ref.Group != "core" {
-		c.refuse(field+".group", "\"\" (or core)", fmt.Sprintf("%q", *ref.Group), GatewayRefBad, "set group: \"\"")
+		c.add(GatewayClientCertRefGroup, Finding{Field: field + ".group", Expected: "\"\" (or core)", Found: fmt.Sprintf("%q", *ref.Group), Fix: "set group: \"\""})
 		return c.out, nil
 	}
 	if ref.Namespace != nil && *ref.Namespace != "" && *ref.Namespace != namespace {
 		// Another namespace's Secret needs a ReferenceGrant (validateGatewayTLSBackend), and the
 		// webhook does not read across namespaces: nothing of it is checked.
-		c.warn(field+".namespace", "a Secret in another namespace, not checked",
-			"NGF uses it only when a ReferenceGrant in that namespace allows the Gateway", "keep the client certificate in the Gateway's namespace to have it checked")
+		c.add(GatewayClientCertOtherNamespace, Finding{Field: field + ".namespace",
+			Found: "a Secret in another namespace, not checked", Fix: "keep the client certificate in the Gateway's namespace to have it checked"})
 		return c.out, nil
 	}
 	checkGatewayClientSecret(c, field, objs, namespace, ref.Name, s, now)
@@ -76,14 +76,15 @@ func checkGatewayClientSecret(c *collector, field string, objs objects.Objects, 
 	case notCheckable(c, field, ref, err):
 		return
 	case err != nil:
-		c.refuse(field, "a readable Secret", err.Error(), GatewayRefBad, "recreate the Secret")
+		c.add(GatewaySecretUnreadable, Finding{Field: field, Expected: "a readable Secret", Found: err.Error(), Fix: "recreate the Secret"})
 		return
 	case !found:
-		c.warn(field, ref+" not found yet", GatewayRefBad+" until it exists", "issue the client Certificate (cert-manager: spec.secretName "+name+")")
+		c.add(GatewaySecretNotFound, Finding{Field: field, Found: ref + " not found yet",
+			Fix: "issue the client Certificate (cert-manager: spec.secretName " + name + ")"})
 		return
 	case sec.Type != "kubernetes.io/tls":
-		c.refuse(field, ref+" of type kubernetes.io/tls", "type "+sec.Type, GatewayRefBad,
-			"issue the client certificate with cert-manager (it writes kubernetes.io/tls) or recreate the Secret with kubectl create secret tls")
+		c.add(GatewaySecretType, Finding{Field: field, Expected: ref + " of type kubernetes.io/tls",
+			Found: "type " + sec.Type, Fix: "issue the client certificate with cert-manager (it writes kubernetes.io/tls) or recreate the Secret with kubectl create secret tls"})
 		return
 	}
 	chain, err := sec.certificates("tls.crt")
@@ -91,26 +92,28 @@ func checkGatewayClientSecret(c *collector, field string, objs objects.Objects, 
 		return
 	}
 	if err != nil {
-		c.refuse(field, ref+" with a PEM certificate under tls.crt (NGF ValidateTLS)", err.Error(), GatewayRefBad, "re-issue the client certificate")
+		c.add(GatewaySecretNoCertificate, Finding{Field: field, Expected: ref + " with a PEM certificate under tls.crt (NGF ValidateTLS)",
+			Found: err.Error(), Fix: "re-issue the client certificate"})
 		return
 	}
 	if why := sec.keyMismatch(); why != "" {
-		c.refuse(field, ref+" whose tls.key is the private key of tls.crt (NGF ValidateTLS)", why, GatewayRefBad,
-			"re-issue the client certificate (cert-manager writes both keys together), or put the matching key in tls.key")
+		c.add(GatewaySecretKeyMismatch, Finding{Field: field, Expected: ref + " whose tls.key is the private key of tls.crt (NGF ValidateTLS)",
+			Found: why, Fix: "re-issue the client certificate (cert-manager writes both keys together), or put the matching key in tls.key"})
 	}
 	var roots []*x509.Certificate
 	rootsName := fmt.Sprintf("Secret %s/%s", namespace, s.CASecret)
 	if ca, found, err := lookupSecret(objs, namespace, s.CASecret); err == nil && found {
 		if roots, err = ca.certificates(s.CAKey); err != nil {
-			c.warn(field, fmt.Sprintf("cannot check the client certificate's chain: %s: %v", rootsName, err), NotCheckedYet, "")
+			c.add(ClientChainNotChecked, Finding{Field: field, Found: fmt.Sprintf("cannot check the client certificate's chain: %s: %v", rootsName, err)})
 		}
 	} else {
-		c.warn(field, fmt.Sprintf("cannot check the client certificate's chain yet: the CA Secret aigw trusts (%s) is not found", rootsName), NotCheckedYet,
-			"keep the Gateway and its client certificate in the namespace of the aigw PKI, where the CA sync keeps "+s.CASecret)
+		c.add(ClientChainNotChecked, Finding{Field: field, Found: fmt.Sprintf("cannot check the client certificate's chain yet: the CA Secret aigw trusts (%s) is not found", rootsName),
+			Fix: "keep the Gateway and its client certificate in the namespace of the aigw PKI, where the CA sync keeps " + s.CASecret})
 	}
 	fs, _ := ClientCertificate(c.obj, field, chain, roots, rootsName, now)
 	for _, f := range fs {
-		if f.Consequence == AigwRefuses {
+		// Every error ClientCertificate reports is one aigw refuses the certificate for.
+		if f.Severity == Error {
 			f.Consequence = AigwRefusesGateway
 		}
 		c.out = append(c.out, f)

@@ -59,8 +59,8 @@ func Ingress(raw []byte, namespace string, s aigw.Settings, objs objects.Objects
 	}
 	for _, svc := range aigwServices {
 		if !slices.Contains(listed, svc) {
-			c.refuse(sslField, "the aigw Service "+svc+", which the egressMTLS Policy "+egress+" is for",
-				"none", PlainHTTP, fmt.Sprintf("add %s to %s (comma-separated, no spaces)", svc, ingress.AnnotationSSLServices))
+			c.add(IngressSSLServicesMissing, Finding{Field: sslField, Expected: "the aigw Service " + svc + ", which the egressMTLS Policy " + egress + " is for",
+				Found: "none", Fix: fmt.Sprintf("add %s to %s (comma-separated, no spaces)", svc, ingress.AnnotationSSLServices)})
 		}
 	}
 	// A regular Ingress's Policy is rendered in the server block as proxy_ssl_* only
@@ -71,10 +71,10 @@ func Ingress(raw []byte, namespace string, s aigw.Settings, objs objects.Objects
 		if v, ok := ann[ingress.AnnotationGRPCServices]; ok {
 			for _, svc := range ingress.ServiceList(v) {
 				if slices.Contains(aigwServices, svc) {
-					c.refuse("metadata.annotations["+ingress.AnnotationGRPCServices+"]",
-						fmt.Sprintf("no aigw Service under the Ingress-wide egressMTLS Policy %s", egress),
-						fmt.Sprintf("%s: with http2: \"true\" in NIC's ConfigMap, NIC renders the Policy as proxy_ssl_* in the server block, which grpc_pass ignores; with NIC's default http2: false, NIC ignores %s (internal/configs/ingress.go generateNginxCfg: \"requires HTTP2, ignoring\") and proxies gRPC over HTTP/1.1, which gRPC clients cannot use", svc, ingress.AnnotationGRPCServices),
-						GRPCFails, "move the gRPC paths to a minion Ingress (nginx.org/mergeable-ingress-type: minion) that references the Policy itself, with http2: \"true\" in NIC's ConfigMap: NIC renders the Policy as grpc_ssl_* there")
+					c.add(IngressGRPCUnderServerPolicy, Finding{Field: "metadata.annotations[" + ingress.AnnotationGRPCServices + "]",
+						Expected: fmt.Sprintf("no aigw Service under the Ingress-wide egressMTLS Policy %s", egress),
+						Found:    fmt.Sprintf("%s: with http2: \"true\" in NIC's ConfigMap, NIC renders the Policy as proxy_ssl_* in the server block, which grpc_pass ignores; with NIC's default http2: false, NIC ignores %s (internal/configs/ingress.go generateNginxCfg: \"requires HTTP2, ignoring\") and proxies gRPC over HTTP/1.1, which gRPC clients cannot use", svc, ingress.AnnotationGRPCServices),
+						Fix:      "move the gRPC paths to a minion Ingress (nginx.org/mergeable-ingress-type: minion) that references the Policy itself, with http2: \"true\" in NIC's ConfigMap: NIC renders the Policy as grpc_ssl_* there"})
 				}
 			}
 		}
@@ -89,7 +89,8 @@ func Ingress(raw []byte, namespace string, s aigw.Settings, objs objects.Objects
 func ingressPolicyNames(c *collector, field, v, namespace string) []ingress.PolicyRef {
 	fix := "list Policies as name or namespace/name, separated by ','"
 	if strings.TrimSpace(v) == "" {
-		c.refuse(field, "a comma-separated list of Policies", "an empty value", IngressRejected, fix+", or remove the annotation")
+		c.add(IngressPoliciesEmpty, Finding{Field: field, Expected: "a comma-separated list of Policies",
+			Found: "an empty value", Fix: fix + ", or remove the annotation"})
 		return nil
 	}
 	var out []ingress.PolicyRef
@@ -98,13 +99,15 @@ func ingressPolicyNames(c *collector, field, v, namespace string) []ingress.Poli
 		name := ref.Entry
 		if ns, n, ok := strings.Cut(ref.Entry, "/"); ok {
 			for _, msg := range validation.IsDNS1123Subdomain(ns) {
-				c.refuse(field, "a Policy namespace (a DNS-1123 subdomain)", fmt.Sprintf("%q in %q: %s", ns, ref.Entry, msg), IngressRejected, fix)
+				c.add(IngressPolicyRefInvalid, Finding{Field: field, Expected: "a Policy namespace (a DNS-1123 subdomain)",
+					Found: fmt.Sprintf("%q in %q: %s", ns, ref.Entry, msg), Fix: fix})
 				bad = true
 			}
 			name = n
 		}
 		for _, msg := range validation.IsDNS1123Subdomain(name) {
-			c.refuse(field, "a Policy name (a DNS-1123 subdomain)", fmt.Sprintf("%q in %q: %s", name, ref.Entry, msg), IngressRejected, fix)
+			c.add(IngressPolicyRefInvalid, Finding{Field: field, Expected: "a Policy name (a DNS-1123 subdomain)",
+				Found: fmt.Sprintf("%q in %q: %s", name, ref.Entry, msg), Fix: fix})
 			bad = true
 		}
 		if !bad {
@@ -131,7 +134,7 @@ func ingressServiceList(c *collector, field, v string, services []string) {
 	if known == "" {
 		known = "none: the Ingress has no paths"
 	}
-	c.refuse(field, "Services of this Ingress's backends separated by ',' without spaces ("+known+")",
-		fmt.Sprintf("%q, naming %s", v, strings.Join(unknown, ", ")), IngressRejected,
-		"list only this Ingress's backend Services, without spaces (NIC does not trim them); on a mergeable master, move the annotation to the minions")
+	c.add(IngressSSLServicesUnknown, Finding{Field: field, Expected: "Services of this Ingress's backends separated by ',' without spaces (" + known + ")",
+		Found: fmt.Sprintf("%q, naming %s", v, strings.Join(unknown, ", ")),
+		Fix:   "list only this Ingress's backend Services, without spaces (NIC does not trim them); on a mergeable master, move the annotation to the minions"})
 }

@@ -57,16 +57,16 @@ func ingressPolicies(c *collector, field string, refs []ingress.PolicyRef, typ i
 		case len(types) != 1:
 			referencedFindings(c, at, p.nicFindings(k.Namespace))
 		case p.egress != nil:
-			c.warn(at, fmt.Sprintf("Policy %s is an egressMTLS Policy listed after %s, the one NIC applies: ignored by NIC (internal/configs/policy.go addEgressMTLSConfig)", k, keys[inUse]),
-				PolicyIgnored, fmt.Sprintf("remove %s from %s", entries[i], ingress.AnnotationPolicies))
+			c.add(PolicyNotFirst, Finding{Field: at, Found: fmt.Sprintf("Policy %s is an egressMTLS Policy listed after %s, the one NIC applies: ignored by NIC (internal/configs/policy.go addEgressMTLSConfig)", k, keys[inUse]),
+				Fix: fmt.Sprintf("remove %s from %s", entries[i], ingress.AnnotationPolicies)})
 			referencedFindings(c, at, p.nicFindings(k.Namespace))
 		case types[0] == "waf":
-			c.refuse(at, "no WAF Policy in "+ingress.AnnotationPolicies+" (internal/configs/ingress.go filterIngressPolicyRefs: WAF Policies only through nginx.com/policies)",
-				fmt.Sprintf("Policy %s of type waf", k), whole, fmt.Sprintf("move %s to nginx.com/policies (NGINX Plus)", entries[i]))
+			c.add(IngressPolicyWAF, Finding{Field: at, Expected: "no WAF Policy in " + ingress.AnnotationPolicies + " (internal/configs/ingress.go filterIngressPolicyRefs: WAF Policies only through nginx.com/policies)",
+				Found: fmt.Sprintf("Policy %s of type waf", k), Consequence: whole, Fix: fmt.Sprintf("move %s to nginx.com/policies (NGINX Plus)", entries[i])})
 		case !p.supportedOnIngress():
-			c.refuse(at, "a Policy of a type NIC applies to Ingresses ("+ingressPolicyTypes+": internal/configs/policy.go IsPolicySupportedOnIngress)",
-				fmt.Sprintf("Policy %s of type %s: generatePolicies renders return 500 instead of the Ingress's Policies", k, types[0]), whole,
-				fmt.Sprintf("remove %s from %s, or serve these paths from a VirtualServer, where NIC applies %s Policies", entries[i], ingress.AnnotationPolicies, types[0]))
+			c.add(IngressPolicyTypeUnsupported, Finding{Field: at, Expected: "a Policy of a type NIC applies to Ingresses (" + ingressPolicyTypes + ": internal/configs/policy.go IsPolicySupportedOnIngress)",
+				Found: fmt.Sprintf("Policy %s of type %s: generatePolicies renders return 500 instead of the Ingress's Policies", k, types[0]), Consequence: whole,
+				Fix: fmt.Sprintf("remove %s from %s, or serve these paths from a VirtualServer, where NIC applies %s Policies", entries[i], ingress.AnnotationPolicies, types[0])})
 		}
 	}
 	if inUse < 0 {

@@ -97,7 +97,7 @@ func (p *policy) nicValid(c *collector) {
 		if p.egress == nil && n > 1 {
 			expected, fix = "exactly one policy type", "keep one policy type per Policy"
 		}
-		c.refuse("spec", expected, fmt.Sprintf("%d policy types", n), PolicyInvalid, fix)
+		c.add(PolicyTypeCount, Finding{Field: "spec", Expected: expected, Found: fmt.Sprintf("%d policy types", n), Fix: fix})
 	}
 	if p.egress != nil {
 		nicValidation(c, p.egress)
@@ -117,14 +117,14 @@ func (p *policy) judge(namespace string, s aigw.Settings, objs objects.Objects, 
 	trusted := checkTrustedCertSecret(c, objs, namespace, e, now)
 	checkClientSecret(c, objs, namespace, e.TLSSecret, s, now)
 	if !e.VerifyServer {
-		c.warn("spec.egressMTLS.verifyServer", "false", NotVerified+": any server at the upstream's address receives NIC's client certificate and the requests",
-			"set verifyServer: true with sslName and trustedCertSecret")
+		c.add(PolicyVerifyServerOff, Finding{Field: "spec.egressMTLS.verifyServer", Found: "false"})
 		return c.out
 	}
 	serverSecret := p.serverSecret(s)
 	server := findServerCertificate(objs, namespace, serverSecret)
 	if !tooLarge(c, "spec.egressMTLS (aigw server certificate)", server.source+" tls.crt", server.parseErr, serverChainFix) && server.err != "" {
-		c.refuse("spec.egressMTLS (aigw server certificate)", "a readable certificate in "+server.source, server.err, Nginx502, "re-issue the server certificate")
+		c.add(ServerCertUnreadable, Finding{Field: "spec.egressMTLS (aigw server certificate)", Expected: "a readable certificate in " + server.source,
+			Found: server.err})
 	}
 	checkSSLName(c, e, server)
 	if server.leaf != nil && server.issued {
@@ -139,24 +139,26 @@ func (p *policy) judge(namespace string, s aigw.Settings, objs objects.Objects, 
 func nicValidation(c *collector, e *egressMTLS) {
 	secretName := func(field, name string) {
 		for _, msg := range dns1123Subdomain(name) {
-			c.refuse(field, "the name of a Secret in the Policy's namespace (a DNS-1123 subdomain)", fmt.Sprintf("%q: %s", name, msg), PolicyInvalid,
-				"name the Secret alone (NIC reads it from the Policy's own namespace; \"namespace/name\" is not a Secret name)")
+			c.add(PolicySecretNameInvalid, Finding{Field: field, Expected: "the name of a Secret in the Policy's namespace (a DNS-1123 subdomain)",
+				Found: fmt.Sprintf("%q: %s", name, msg),
+				Fix:   "name the Secret alone (NIC reads it from the Policy's own namespace; \"namespace/name\" is not a Secret name)"})
 		}
 	}
 	secretName("spec.egressMTLS.tlsSecret", e.TLSSecret)
 	if e.VerifyServer && e.TrustedCertSecret == "" {
 		// validateEgressMTLS returns here: NIC reports nothing else about this Policy.
-		c.refuse("spec.egressMTLS.trustedCertSecret", "a Secret of type nginx.org/ca when verifyServer is true", "none", PolicyInvalid,
-			"set trustedCertSecret: internal-ca (the nginx.org/ca copy of the CA kept by the CA sync)")
+		c.add(PolicyTrustedCertSecretMissing, Finding{Field: "spec.egressMTLS.trustedCertSecret", Expected: "a Secret of type nginx.org/ca when verifyServer is true",
+			Found: "none"})
 		return
 	}
 	secretName("spec.egressMTLS.trustedCertSecret", e.TrustedCertSecret)
 	if e.VerifyDepth != nil && *e.VerifyDepth < 0 {
-		c.refuse("spec.egressMTLS.verifyDepth", "0 or more", fmt.Sprint(*e.VerifyDepth), PolicyInvalid, "set verifyDepth to the number of intermediate CAs (1 by default)")
+		c.add(PolicyVerifyDepthNegative, Finding{Field: "spec.egressMTLS.verifyDepth", Expected: "0 or more", Found: fmt.Sprint(*e.VerifyDepth)})
 	}
 	for _, msg := range dns1123Subdomain(e.SSLName) {
-		c.refuse("spec.egressMTLS.sslName", "a DNS-1123 subdomain: lower case, no port", fmt.Sprintf("%q: %s", e.SSLName, msg), PolicyInvalid,
-			"set sslName to the aigw Service's DNS name in lower case, without a port (for example aigw.ai-gateway.svc.cluster.local)")
+		c.add(PolicySSLNameInvalid, Finding{Field: "spec.egressMTLS.sslName", Expected: "a DNS-1123 subdomain: lower case, no port",
+			Found: fmt.Sprintf("%q: %s", e.SSLName, msg),
+			Fix:   "set sslName to the aigw Service's DNS name in lower case, without a port (for example aigw.ai-gateway.svc.cluster.local)"})
 	}
 }
 
@@ -251,34 +253,32 @@ func checkSSLName(c *collector, e *egressMTLS, server serverCert) {
 				fix = "set sslName: " + concreteName(names[0])
 			}
 		}
-		c.refuse(field, "the aigw server certificate's name when verifyServer is true",
-			"none: NIC renders proxy_ssl_name $proxy_host, the upstream's internal name", Nginx502, fix)
+		c.add(PolicySSLNameMissing, Finding{Field: field, Expected: "the aigw server certificate's name when verifyServer is true",
+			Found: "none: NIC renders proxy_ssl_name $proxy_host, the upstream's internal name", Fix: fix})
 		return
 	}
 	if len(dns1123Subdomain(e.SSLName)) > 0 {
 		return // refused by NIC's validation already
 	}
 	if server.withheld != "" {
-		c.warn(field, fmt.Sprintf("the aigw server certificate (%s) cannot be checked: %s", server.source, server.withheld), NotCheckable,
-			"run `aigw-mtls-webhook check` as a user who may read it")
+		c.add(ObjectNotCheckable, Finding{Field: field, Found: fmt.Sprintf("the aigw server certificate (%s) cannot be checked: %s", server.source, server.withheld)})
 		return
 	}
 	if server.err != "" {
 		return // refused where the certificate is read
 	}
 	if server.leaf == nil {
-		c.warn(field, fmt.Sprintf("cannot be checked yet: neither %s nor a cert-manager Certificate with that secretName exists", server.source), NotCheckedYet,
-			"issue the aigw server certificate")
+		c.add(ServerCertNotFound, Finding{Field: field, Found: fmt.Sprintf("cannot be checked yet: neither %s nor a cert-manager Certificate with that secretName exists", server.source)})
 		return
 	}
 	if certs.CheckHost(server.leaf, e.SSLName) {
 		return
 	}
 	names := certs.HostNames(server.leaf)
-	c.refuse(field,
-		fmt.Sprintf("a name the aigw server certificate (%s) covers as nginx checks it, one of [%s]", server.source, strings.Join(names, ", ")),
-		fmt.Sprintf("%q", e.SSLName), Nginx502,
-		fmt.Sprintf("set sslName to %s, or add %q to the server certificate's dnsNames", quoteFirst(names), e.SSLName))
+	c.add(PolicySSLNameNotInSAN, Finding{Field: field,
+		Expected: fmt.Sprintf("a name the aigw server certificate (%s) covers as nginx checks it, one of [%s]", server.source, strings.Join(names, ", ")),
+		Found:    fmt.Sprintf("%q", e.SSLName),
+		Fix:      fmt.Sprintf("set sslName to %s, or add %q to the server certificate's dnsNames", quoteFirst(names), e.SSLName)})
 }
 
 func quoteFirst(names []string) string {

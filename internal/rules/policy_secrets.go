@@ -28,18 +28,19 @@ func checkTrustedCertSecret(c *collector, objs objects.Objects, namespace string
 	case notCheckable(c, field, ref, err):
 		return nil
 	case err != nil:
-		c.refuse(field, "a readable Secret", err.Error(), Route500, "recreate the Secret")
+		c.add(PolicySecretUnreadable, Finding{Field: field, Expected: "a readable Secret", Found: err.Error()})
 		return nil
 	case !found:
-		c.warn(field, ref+" not found yet", Route500+" until it exists", "let the CA sync create it, or apply it")
+		c.add(PolicySecretNotFound, Finding{Field: field, Found: ref + " not found yet", Fix: "let the CA sync create it, or apply it"})
 		return nil
 	case sec.Type != "nginx.org/ca":
-		c.refuse(field, ref+" of type nginx.org/ca (addEgressMTLSConfig accepts no other type)", "type "+sec.Type, Route500,
-			"point trustedCertSecret at the nginx.org/ca Secret the CA sync maintains (internal-ca), or recreate the Secret with type nginx.org/ca and key ca.crt")
+		c.add(PolicyTrustedCertSecretType, Finding{Field: field, Expected: ref + " of type nginx.org/ca (addEgressMTLSConfig accepts no other type)",
+			Found: "type " + sec.Type,
+			Fix:   "point trustedCertSecret at the nginx.org/ca Secret the CA sync maintains (internal-ca), or recreate the Secret with type nginx.org/ca and key ca.crt"})
 		return nil
 	}
 	if _, ok := sec.Data["ca.crt"]; !ok {
-		c.refuse(field, ref+" with key ca.crt (ValidateCASecret)", "no key ca.crt", Route500, "store the CA certificate under key ca.crt")
+		c.add(PolicyTrustedCertSecretNoCA, Finding{Field: field, Expected: ref + " with key ca.crt (ValidateCASecret)", Found: "no key ca.crt"})
 		return nil
 	}
 	trusted, fs, _ := CABundle(c.obj, field, sec.memo("ca.crt"), sec.Data["ca.crt"], now)
@@ -57,7 +58,8 @@ const clientChainFix = "keep only the leaf and its intermediates in tls.crt (cer
 func checkClientSecret(c *collector, objs objects.Objects, namespace, name string, s aigw.Settings, now time.Time) []*x509.Certificate {
 	field := "spec.egressMTLS.tlsSecret"
 	if name == "" {
-		c.refuse(field, "the NIC client certificate Secret (kubernetes.io/tls) aigw requires for mTLS", "none", AigwRefuses, "set tlsSecret: "+s.ClientTLSSecret)
+		c.add(PolicyTLSSecretMissing, Finding{Field: field, Expected: "the NIC client certificate Secret (kubernetes.io/tls) aigw requires for mTLS",
+			Found: "none", Fix: "set tlsSecret: " + s.ClientTLSSecret})
 		return nil
 	}
 	if len(dns1123Subdomain(name)) > 0 {
@@ -69,14 +71,16 @@ func checkClientSecret(c *collector, objs objects.Objects, namespace, name strin
 	case notCheckable(c, field, ref, err):
 		return nil
 	case err != nil:
-		c.refuse(field, "a readable Secret", err.Error(), Route500, "recreate the Secret")
+		c.add(PolicySecretUnreadable, Finding{Field: field, Expected: "a readable Secret", Found: err.Error()})
 		return nil
 	case !found:
-		c.warn(field, ref+" not found yet", Route500+" until it exists", "issue NIC's client Certificate (cert-manager: spec.secretName "+name+")")
+		c.add(PolicySecretNotFound, Finding{Field: field, Found: ref + " not found yet",
+			Fix: "issue NIC's client Certificate (cert-manager: spec.secretName " + name + ")"})
 		return nil
 	case sec.Type != "kubernetes.io/tls":
-		c.refuse(field, ref+" of type kubernetes.io/tls (addEgressMTLSConfig accepts no other type)", "type "+sec.Type, Route500,
-			"issue the client certificate with cert-manager (it writes kubernetes.io/tls) or recreate the Secret with kubectl create secret tls")
+		c.add(PolicyTLSSecretType, Finding{Field: field, Expected: ref + " of type kubernetes.io/tls (addEgressMTLSConfig accepts no other type)",
+			Found: "type " + sec.Type,
+			Fix:   "issue the client certificate with cert-manager (it writes kubernetes.io/tls) or recreate the Secret with kubectl create secret tls"})
 		return nil
 	}
 	chain, err := sec.certificates("tls.crt")
@@ -84,26 +88,26 @@ func checkClientSecret(c *collector, objs objects.Objects, namespace, name strin
 		return nil
 	}
 	if err != nil {
-		c.refuse(field, ref+" with a PEM certificate under tls.crt (ValidateTLSSecret)", err.Error(), Route500, "re-issue the client certificate")
+		c.add(PolicyTLSSecretNoCertificate, Finding{Field: field, Expected: ref + " with a PEM certificate under tls.crt (ValidateTLSSecret)", Found: err.Error()})
 		return nil
 	}
 	if why := sec.keyMismatch(); why != "" {
 		// internal/k8s/secrets/validation.go ValidateTLSSecret: tls.X509KeyPair must succeed.
-		c.refuse(field, ref+" whose tls.key is the private key of tls.crt (ValidateTLSSecret)", why, Route500,
-			"re-issue the client certificate (cert-manager writes both keys together), or put the matching key in tls.key")
+		c.add(PolicyTLSSecretKeyMismatch, Finding{Field: field, Expected: ref + " whose tls.key is the private key of tls.crt (ValidateTLSSecret)", Found: why,
+			Fix: "re-issue the client certificate (cert-manager writes both keys together), or put the matching key in tls.key"})
 	}
 	var roots []*x509.Certificate
 	rootsName := fmt.Sprintf("Secret %s/%s", namespace, s.CASecret)
 	ca, found, err := lookupSecret(objs, namespace, s.CASecret)
 	switch {
 	case objects.AsUnavailable(err) != nil:
-		c.warn(field, fmt.Sprintf("cannot check the client certificate's chain: %s: %s", rootsName, objects.AsUnavailable(err).Reason), NotCheckedYet, "")
+		c.add(ClientChainNotChecked, Finding{Field: field, Found: fmt.Sprintf("cannot check the client certificate's chain: %s: %s", rootsName, objects.AsUnavailable(err).Reason)})
 	case err == nil && found:
 		if roots, err = ca.certificates(s.CAKey); err != nil {
-			c.warn(field, fmt.Sprintf("cannot check the client certificate's chain: %s: %v", rootsName, err), NotCheckedYet, "")
+			c.add(ClientChainNotChecked, Finding{Field: field, Found: fmt.Sprintf("cannot check the client certificate's chain: %s: %v", rootsName, err)})
 		}
 	default:
-		c.warn(field, fmt.Sprintf("cannot check the client certificate's chain yet: the CA Secret aigw trusts (%s) is not found", rootsName), NotCheckedYet, "")
+		c.add(ClientChainNotChecked, Finding{Field: field, Found: fmt.Sprintf("cannot check the client certificate's chain yet: the CA Secret aigw trusts (%s) is not found", rootsName)})
 	}
 	fs, _ := ClientCertificate(c.obj, field, chain, roots, rootsName, now)
 	c.out = append(c.out, fs...)
@@ -127,6 +131,6 @@ func notCheckable(c *collector, field, ref string, err error) bool {
 	if u == nil {
 		return false
 	}
-	c.warn(field, ref+" cannot be checked: "+u.Reason, NotCheckable, "run `aigw-mtls-webhook check` as a user who may read it")
+	c.add(ObjectNotCheckable, Finding{Field: field, Found: ref + " cannot be checked: " + u.Reason})
 	return true
 }

@@ -114,8 +114,8 @@ func judgeRoutes(raw []byte, namespace string, s aigw.Settings, objs objects.Obj
 			}
 			if p := ignoredEgressMTLS(objs, keys, inUse, j); p != nil {
 				at := fmt.Sprintf("%s[%d]", field, j)
-				c.warn(at, fmt.Sprintf("Policy %s is an egressMTLS Policy listed after %s, the one NIC applies: ignored by NIC (internal/configs/policy.go addEgressMTLSConfig)", key, keys[inUse]),
-					PolicyIgnored, fmt.Sprintf("remove %s from %s", ref.Name, field))
+				c.add(PolicyNotFirst, Finding{Field: at, Found: fmt.Sprintf("Policy %s is an egressMTLS Policy listed after %s, the one NIC applies: ignored by NIC (internal/configs/policy.go addEgressMTLSConfig)", key, keys[inUse]),
+					Fix: fmt.Sprintf("remove %s from %s", ref.Name, field)})
 				if !ignored[key] {
 					ignored[key] = true
 					referencedFindings(c, at, p.nicFindings(pns))
@@ -143,13 +143,13 @@ func judgeRoutes(raw []byte, namespace string, s aigw.Settings, objs objects.Obj
 func referencedPolicy(c *collector, at, namespace, name string, s aigw.Settings, objs objects.Objects, now time.Time) (egress bool, err error) {
 	key := namespace + "/" + name
 	if u := objects.AsUnavailable(objects.Available(objs, "Policy", namespace)); u != nil {
-		c.warn(at, "Policy "+key+" cannot be checked: "+u.Reason, NotCheckable, "run `aigw-mtls-webhook check` as a user who may read it")
+		c.add(ObjectNotCheckable, Finding{Field: at, Found: "Policy " + key + " cannot be checked: " + u.Reason})
 		return false, nil
 	}
 	praw, ok := objects.Get(objs, "Policy", namespace, name)
 	if !ok {
 		if objs != nil {
-			c.warn(at, "Policy "+key+" not found yet", "NIC answers 500 on the routes that reference it until it exists", "apply the Policy")
+			c.add(PolicyRefNotFound, Finding{Field: at, Found: "Policy " + key + " not found yet"})
 		}
 		return false, nil
 	}
@@ -203,10 +203,10 @@ func grpcUnderServerPolicy(c *collector, vs *virtualServer, ns string, objs obje
 		if len(r.Policies) > 0 || !grpc[r.upstream()] {
 			continue
 		}
-		c.refuse(fmt.Sprintf("spec.routes[%d].policies", i),
-			fmt.Sprintf("the egressMTLS Policy %s referenced by the route itself, because it sends to the gRPC upstream %s", egress, r.upstream()),
-			"none: the route inherits spec.policies, which NIC renders as proxy_ssl_* in the server block, and grpc_pass ignores those",
-			AigwRefuses, fmt.Sprintf("add policies: [{name: %s}] to the route (NIC renders a route's Policy as grpc_ssl_* for gRPC upstreams)", egress[strings.Index(egress, "/")+1:]))
+		c.add(VSGRPCRouteInheritsPolicy, Finding{Field: fmt.Sprintf("spec.routes[%d].policies", i),
+			Expected: fmt.Sprintf("the egressMTLS Policy %s referenced by the route itself, because it sends to the gRPC upstream %s", egress, r.upstream()),
+			Found:    "none: the route inherits spec.policies, which NIC renders as proxy_ssl_* in the server block, and grpc_pass ignores those",
+			Fix:      fmt.Sprintf("add policies: [{name: %s}] to the route (NIC renders a route's Policy as grpc_ssl_* for gRPC upstreams)", egress[strings.Index(egress, "/")+1:])})
 	}
 }
 
@@ -224,18 +224,19 @@ func policyReferences(c *collector, field string, refs []policyRef, namespace st
 		}
 		key := pns + "/" + p.Name
 		if seen[key] {
-			c.refuse(at, "each Policy referenced once", "a second reference to "+key, VSInvalid, "remove the duplicate reference")
+			c.add(VSPolicyRefDuplicate, Finding{Field: at, Expected: "each Policy referenced once", Found: "a second reference to " + key})
 		}
 		seen[key] = true
 		if p.Name == "" {
-			c.refuse(at+".name", "the Policy's name", "none", VSInvalid, "set name")
+			c.add(VSPolicyRefNameMissing, Finding{Field: at + ".name", Expected: "the Policy's name", Found: "none"})
 		}
 		for _, msg := range dns1123Subdomain(p.Name) {
-			c.refuse(at+".name", "a Policy name (a DNS-1123 subdomain)", fmt.Sprintf("%q: %s", p.Name, msg), VSInvalid, "use the Policy's metadata.name; put its namespace in namespace")
+			c.add(VSPolicyRefNameInvalid, Finding{Field: at + ".name", Expected: "a Policy name (a DNS-1123 subdomain)", Found: fmt.Sprintf("%q: %s", p.Name, msg)})
 		}
 		if p.Namespace != "" {
 			for _, msg := range validation.IsDNS1123Label(p.Namespace) {
-				c.refuse(at+".namespace", "a namespace name (a DNS-1123 label)", fmt.Sprintf("%q: %s", p.Namespace, msg), VSInvalid, "set the Policy's namespace")
+				c.add(VSPolicyRefNamespaceInvalid, Finding{Field: at + ".namespace", Expected: "a namespace name (a DNS-1123 label)",
+					Found: fmt.Sprintf("%q: %s", p.Namespace, msg)})
 			}
 		}
 	}

@@ -30,8 +30,11 @@ func (w withheld) Get(kind, namespace, name string) ([]byte, bool) {
 // A Secret or certificate that cannot be read is reported as not checkable, never refused and
 // never called missing: the Gateway API rules follow the Policy rules there.
 func TestWithheldSecretsAreNotCheckableNotRefused(t *testing.T) {
-	for _, k := range []struct{ dir, kind string }{{"testdata/gateway", "Gateway"}, {"testdata/backendtlspolicy", "BackendTLSPolicy"}} {
-		rule := For("gateway.networking.k8s.io/v1", k.kind)
+	for _, k := range []struct {
+		dir, kind string
+		rule      Rule
+	}{{"testdata/gateway", "Gateway", newOnly(Gateway)}, {"testdata/backendtlspolicy", "BackendTLSPolicy", newOnly(BackendTLSPolicy)}} {
+		rule := k.rule
 		for _, c := range fixtures.Cases(t, k.dir, fixtures.PKI(t)) {
 			objs := withheld{objects.NewObjectSet("ai-gateway", c.Objects...)}
 			fs, err := rule(c.Object, c.Old, "ai-gateway", aigw.DefaultSettings(), objs, validationNow)

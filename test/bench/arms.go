@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -80,9 +81,12 @@ func (b *bench) apiserverArms() error {
 		if a.p == nil {
 			continue
 		}
-		// The chart's registration (harness.MutatingConfiguration: objectSelector aigw=mtls, fail
-		// closed, 5 s timeout, reinvocation IfNeeded), narrowed to this arm's namespaces.
-		cfg := harness.MutatingConfiguration("bench-"+a.name, a.p.url, a.p.caBundle)
+		// The chart's registration (harness.ChartWebhooks: objectSelector aigw=mtls, fail closed,
+		// 5 s timeout, reinvocation IfNeeded), narrowed to this arm's namespaces.
+		cfg, _, err := harness.ChartWebhooks("bench-"+a.name, a.p.url, a.p.caBundle)
+		if err != nil {
+			return err
+		}
 		for i := range cfg.Webhooks {
 			cfg.Webhooks[i].NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"bench-arm": a.name}}
 		}
@@ -207,8 +211,7 @@ func (b *bench) apiserverArms() error {
 	// The webhooks must stay out of the later phases.
 	for _, a := range arms {
 		if a.p != nil {
-			cfg := harness.MutatingConfiguration("bench-"+a.name, "", nil)
-			_ = b.env.Client.Delete(ctx, cfg)
+			_ = b.env.Client.Delete(ctx, &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "bench-" + a.name}})
 		}
 	}
 	for _, a := range arms {

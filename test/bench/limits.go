@@ -58,8 +58,10 @@ func (b *bench) memLimits() error {
 	defer p.stop()
 	ctx := context.Background()
 	name := "aigw-mtls-bench-limits"
-	mutating := harness.MutatingConfiguration(name, p.url, p.caBundle)
-	validating := harness.ValidatingConfiguration(name, p.url, p.caBundle)
+	mutating, validating, err := harness.ChartWebhooks(name, p.url, p.caBundle)
+	if err != nil {
+		return err
+	}
 	if err := b.env.Client.Create(ctx, mutating); err != nil {
 		return err
 	}

@@ -358,10 +358,14 @@ func tenantRBAC(t *testing.T, ctx context.Context, c client.Client) {
 // registerWebhooks points the product's webhook configurations (as the chart registers them) at hook.
 func registerWebhooks(t *testing.T, ctx context.Context, c client.Client, hook *harness.Webhook) {
 	t.Helper()
-	if err := c.Create(ctx, harness.MutatingConfiguration("access-test", hook.URL, hook.CABundle)); err != nil {
+	mutating, validating, err := harness.ChartWebhooks("access-test", hook.URL, hook.CABundle)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Create(ctx, harness.ValidatingConfiguration("access-test", hook.URL, hook.CABundle)); err != nil {
+	if err := c.Create(ctx, mutating); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create(ctx, validating); err != nil {
 		t.Fatal(err)
 	}
 	if err := harness.WaitForPodMutation(ctx, c, tenantNS); err != nil {

@@ -62,7 +62,7 @@ func TestChartOnAPIServer(t *testing.T) {
 	t.Cleanup(func() { _ = env.Stop() })
 	ctx := t.Context()
 	c := env.Client
-	for _, ns := range []string{defaultNamespace, aigwNS, "mtls-system", "gateway", "ai-gateway-staging"} {
+	for _, ns := range []string{defaultNamespace, aigwNS, "mtls-system", "gateway", "ai-gateway-staging", "monitoring"} {
 		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 			t.Fatal(err)
 		}

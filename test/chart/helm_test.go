@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/kinds"
 	"github.com/aigw-mtls/aigw-mtls-webhook/test/harness"
 	"github.com/aigw-mtls/aigw-mtls-webhook/test/tools"
 	"github.com/aigw-mtls/aigw-mtls-webhook/webhook"
@@ -134,6 +135,8 @@ var valueSets = []valueSet{
 		"prometheusRule.enabled=true", "prometheusRule.labels.release=prometheus",
 	}},
 	{name: "gateway-api", release: defaultRelease, namespace: defaultNamespace, set: []string{"gatewayAPI.enabled=true"}},
+	{name: "grafana-dashboard", release: defaultRelease, namespace: defaultNamespace, set: []string{"grafanaDashboard.enabled=true",
+		"grafanaDashboard.label=example.com/dashboard", "grafanaDashboard.labelValue=aigw", "grafanaDashboard.folder=AI gateway", "grafanaDashboard.namespace=monitoring"}},
 	{name: "gateway-api-ca-sync-everywhere", release: defaultRelease, namespace: defaultNamespace, set: []string{"gatewayAPI.enabled=true", "caSync.namespaces={*}"}},
 }
 
@@ -619,77 +622,7 @@ func chartAppVersion(t *testing.T) string {
 	return ""
 }
 
-// webhookSpec is what the chart must register for each serving path (README, "The walkthrough").
-type webhookSpec struct {
-	kind, name, path, group, resource string
-	operations                        []string
-	failurePolicy                     string // "" means the failurePolicy value
-}
-
-var wantWebhooks = []webhookSpec{
-	{"MutatingWebhookConfiguration", "pods.mtls.aigw.io", "/mutate-v1-pod", "", "pods", []string{"CREATE"}, ""},
-	{"MutatingWebhookConfiguration", "pod-updates.mtls.aigw.io", "/mutate-v1-pod", "", "pods", []string{"UPDATE"}, "Ignore"},
-	{"MutatingWebhookConfiguration", "configmaps.mtls.aigw.io", "/mutate-v1-configmap", "", "configmaps", []string{"CREATE", "UPDATE"}, ""},
-	{"MutatingWebhookConfiguration", "virtualservers.mtls.aigw.io", "/mutate-k8s-nginx-org-v1-virtualserver", "k8s.nginx.org", "virtualservers", []string{"CREATE", "UPDATE"}, ""},
-	{"MutatingWebhookConfiguration", "virtualserverroutes.mtls.aigw.io", "/mutate-k8s-nginx-org-v1-virtualserverroute", "k8s.nginx.org", "virtualserverroutes", []string{"CREATE", "UPDATE"}, ""},
-	{"ValidatingWebhookConfiguration", "policies.mtls.aigw.io", "/validate-k8s-nginx-org-v1-policy", "k8s.nginx.org", "policies", []string{"CREATE", "UPDATE"}, ""},
-	{"ValidatingWebhookConfiguration", "virtualservers.validate.mtls.aigw.io", "/validate-k8s-nginx-org-v1-virtualserver", "k8s.nginx.org", "virtualservers", []string{"CREATE", "UPDATE"}, ""},
-	{"ValidatingWebhookConfiguration", "virtualserverroutes.validate.mtls.aigw.io", "/validate-k8s-nginx-org-v1-virtualserverroute", "k8s.nginx.org", "virtualserverroutes", []string{"CREATE", "UPDATE"}, ""},
-	{"MutatingWebhookConfiguration", "ingresses.mtls.aigw.io", "/mutate-networking-k8s-io-v1-ingress", "networking.k8s.io", "ingresses", []string{"CREATE", "UPDATE"}, ""},
-	{"ValidatingWebhookConfiguration", "ingresses.validate.mtls.aigw.io", "/validate-networking-k8s-io-v1-ingress", "networking.k8s.io", "ingresses", []string{"CREATE", "UPDATE"}, ""},
-	{"ValidatingWebhookConfiguration", "certificates.mtls.aigw.io", "/validate-cert-manager-io-v1-certificate", "cert-manager.io", "certificates", []string{"UPDATE"}, ""},
-	// A new Certificate is only warned about; Ignore so the chart's own Certificates never wait
-	// for the webhook, whatever order an install tool applies the objects in.
-	{"ValidatingWebhookConfiguration", "new-certificates.mtls.aigw.io", "/validate-cert-manager-io-v1-certificate", "cert-manager.io", "certificates", []string{"CREATE"}, "Ignore"},
-}
-
-// wantGatewayAPIWebhooks are rendered only with gatewayAPI.enabled (the CRDs may be absent).
-var wantGatewayAPIWebhooks = []webhookSpec{
-	{"MutatingWebhookConfiguration", "backendtlspolicies.mtls.aigw.io", "/mutate-gateway-networking-k8s-io-v1-backendtlspolicy", "gateway.networking.k8s.io", "backendtlspolicies", []string{"CREATE", "UPDATE"}, ""},
-	{"ValidatingWebhookConfiguration", "backendtlspolicies.validate.mtls.aigw.io", "/validate-gateway-networking-k8s-io-v1-backendtlspolicy", "gateway.networking.k8s.io", "backendtlspolicies", []string{"CREATE", "UPDATE"}, ""},
-	{"ValidatingWebhookConfiguration", "gateways.validate.mtls.aigw.io", "/validate-gateway-networking-k8s-io-v1-gateway", "gateway.networking.k8s.io", "gateways", []string{"CREATE", "UPDATE"}, ""},
-}
-
 func (r rendering) gatewayAPI() bool { return r.value("gatewayAPI.enabled", "false") == "true" }
-
-func checkWebhooks(t *testing.T, r rendering) {
-	t.Helper()
-	wantWebhooks := wantWebhooks
-	if r.gatewayAPI() {
-		wantWebhooks = append(slices.Clip(wantWebhooks), wantGatewayAPIWebhooks...)
-	}
-	seen := map[string]bool{}
-	for _, kind := range []string{"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"} {
-		cfg := r.one(t, kind)
-		if cfg.GetName() != r.fullname() {
-			t.Errorf("%s name %q, want %q", kind, cfg.GetName(), r.fullname())
-		}
-		if got, want := cfg.GetAnnotations()["cert-manager.io/inject-ca-from"], r.v.namespace+"/"+r.fullname()+"-serving"; got != want {
-			t.Errorf("%s: cert-manager.io/inject-ca-from %q, want %q", kind, got, want)
-		}
-		for _, h := range slice(cfg.Object, "webhooks") {
-			hook := &unstructured.Unstructured{Object: h.(map[string]any)}
-			name := str(hook, "name")
-			var spec *webhookSpec
-			for i := range wantWebhooks {
-				if wantWebhooks[i].kind == kind && wantWebhooks[i].name == name {
-					spec = &wantWebhooks[i]
-				}
-			}
-			if spec == nil {
-				t.Errorf("%s: unexpected webhook %s", kind, name)
-				continue
-			}
-			seen[name] = true
-			checkWebhook(t, r, kind, hook, *spec)
-		}
-	}
-	for _, w := range wantWebhooks {
-		if !seen[w.name] {
-			t.Errorf("%s: webhook %s missing", w.kind, w.name)
-		}
-	}
-}
 
 func checkWebhook(t *testing.T, r rendering, kind string, hook *unstructured.Unstructured, w webhookSpec) {
 	t.Helper()
@@ -703,16 +636,16 @@ func checkWebhook(t *testing.T, r rendering, kind string, hook *unstructured.Uns
 		fp = r.value("failurePolicy", "Fail")
 	}
 	timeout, _, _ := unstructured.NestedInt64(hook.Object, "timeoutSeconds")
-	if str(hook, "failurePolicy") != fp || str(hook, "sideEffects") != "None" || str(hook, "matchPolicy") != "Equivalent" ||
+	if str(hook, "failurePolicy") != fp || str(hook, "sideEffects") != kinds.SideEffects || str(hook, "matchPolicy") != "Equivalent" ||
 		fmt.Sprint(timeout) != r.value("timeoutSeconds", "5") {
-		t.Errorf("%s: failurePolicy %q sideEffects %q matchPolicy %q timeoutSeconds %d, want %s None Equivalent %s",
-			id, str(hook, "failurePolicy"), str(hook, "sideEffects"), str(hook, "matchPolicy"), timeout, fp, r.value("timeoutSeconds", "5"))
+		t.Errorf("%s: failurePolicy %q sideEffects %q matchPolicy %q timeoutSeconds %d, want %s %s Equivalent %s",
+			id, str(hook, "failurePolicy"), str(hook, "sideEffects"), str(hook, "matchPolicy"), timeout, fp, kinds.SideEffects, r.value("timeoutSeconds", "5"))
 	}
 	if v := slice(hook.Object, "admissionReviewVersions"); len(v) != 1 || v[0] != "v1" {
 		t.Errorf("%s: admissionReviewVersions %v", id, v)
 	}
-	if reinvoke := str(hook, "reinvocationPolicy"); (kind == "MutatingWebhookConfiguration") != (reinvoke == "IfNeeded") {
-		t.Errorf("%s: reinvocationPolicy %q", id, reinvoke)
+	if reinvoke := str(hook, "reinvocationPolicy"); reinvoke != w.reinvocation {
+		t.Errorf("%s: reinvocationPolicy %q, want %q", id, reinvoke, w.reinvocation)
 	}
 	sel := mapAt(hook.Object, "objectSelector", "matchLabels")
 	key, value := r.value("selector.key", "aigw"), r.value("selector.value", "mtls")
@@ -736,7 +669,7 @@ func checkWebhook(t *testing.T, r rendering, kind string, hook *unstructured.Uns
 		t.Fatalf("%s: rules %v", id, rules)
 	}
 	rule := rules[0].(map[string]any)
-	want := map[string][]string{"apiGroups": {w.group}, "apiVersions": {"v1"}, "resources": {w.resource}, "operations": w.operations}
+	want := map[string][]string{"apiGroups": {w.group}, "apiVersions": {w.version}, "resources": {w.resource}, "operations": w.operations}
 	for k, v := range want {
 		var got []string
 		for _, x := range rule[k].([]any) {
@@ -879,25 +812,6 @@ func checkRBAC(t *testing.T, r rendering) {
 	if cr == nil {
 		t.Fatalf("no ClusterRole %s", r.fullname())
 	}
-	type grant struct{ group, resource, verb string }
-	grants := func(o *unstructured.Unstructured) map[grant][]string {
-		out := map[grant][]string{}
-		for _, x := range slice(o.Object, "rules") {
-			rule := x.(map[string]any)
-			var names []string
-			for _, n := range slice(rule, "resourceNames") {
-				names = append(names, n.(string))
-			}
-			for _, g := range slice(rule, "apiGroups") {
-				for _, res := range slice(rule, "resources") {
-					for _, v := range slice(rule, "verbs") {
-						out[grant{g.(string), res.(string), v.(string)}] = names
-					}
-				}
-			}
-		}
-		return out
-	}
 	cluster := grants(cr)
 	for _, g := range []grant{
 		{"k8s.nginx.org", "policies", "watch"}, {"cert-manager.io", "certificates", "watch"},
@@ -912,8 +826,7 @@ func checkRBAC(t *testing.T, r rendering) {
 	clusterSecrets := everywhere || r.value("access.clusterWideSecrets", "false") == "true"
 	for g := range cluster {
 		read := g.verb == "get" || g.verb == "list" || g.verb == "watch"
-		allowed := (read && (g.resource == "policies" || g.resource == "certificates" || (g.resource == "secrets" && clusterSecrets) ||
-			(r.gatewayAPI() && (g.resource == "configmaps" || g.resource == "backendtlspolicies")))) ||
+		allowed := (read && cacheReads(r)[g]) ||
 			(g.resource == "events" && (g.verb == "create" || g.verb == "patch")) ||
 			(g.resource == "subjectaccessreviews" && g.verb == "create") ||
 			(everywhere && g.group == "" && g.resource == "secrets" && g.verb != "deletecollection") ||
@@ -954,17 +867,6 @@ func checkRBAC(t *testing.T, r rendering) {
 		if expr := fmt.Sprint(slice(cmVAP.Object, "spec", "validations")); !strings.Contains(expr, `"`+r.wiring("caSecret")+`"`) {
 			t.Errorf("ConfigMap ValidatingAdmissionPolicy validations %s: want name %s", expr, r.wiring("caSecret"))
 		}
-	}
-	// Gateway API: the CA ConfigMaps and the BackendTLSPolicies are cached (list, watch); none of
-	// it without the value. Gateways are judged from the request: never read by the server (check
-	// reads them with the check ClusterRole).
-	for _, g := range []grant{{"", "configmaps", "watch"}, {"gateway.networking.k8s.io", "backendtlspolicies", "list"}, {"gateway.networking.k8s.io", "backendtlspolicies", "watch"}} {
-		if _, ok := cluster[g]; ok != r.gatewayAPI() {
-			t.Errorf("ClusterRole %s %s/%s: %v, want it only with gatewayAPI.enabled", g.verb, g.group, g.resource, ok)
-		}
-	}
-	if _, ok := cluster[grant{"gateway.networking.k8s.io", "gateways", "list"}]; ok {
-		t.Error("ClusterRole lists Gateways: the server never reads them")
 	}
 	if _, ok := cluster[grant{"", "configmaps", "create"}]; ok != (everywhere && r.gatewayAPI()) {
 		t.Errorf("ClusterRole ConfigMap create: %v, want it only with gatewayAPI.enabled and caSync.namespaces={*}", ok)
@@ -1144,6 +1046,11 @@ func TestSchemaRejects(t *testing.T) {
 		"prometheusRule.enabled=yes",
 		"prometheusRule.certificateExpiryDays=0",
 		"gatewayAPI.enabled=maybe",
+		"grafanaDashboard.enabled=yes",
+		"grafanaDashboard.nope=1",
+		"grafanaDashboard.label=",
+		"grafanaDashboard.labelValue=not a value",
+		"grafanaDashboard.namespace=Monitoring",
 		"gatewayAPI.nope=1",
 		"caSync.precreateSecret=maybe",
 		"access.namespacesPerRequest=-1",
@@ -1171,7 +1078,7 @@ func TestSchemaRejects(t *testing.T) {
 func TestNotes(t *testing.T) {
 	helmBinary(t)
 	for _, v := range []valueSet{valueSetNamed("defaults"), valueSetNamed("pki-disabled"), valueSetNamed("other-names"), valueSetNamed("rollouts-and-alerts"),
-		valueSetNamed("network-policy-any-source"), valueSetNamed("secret-namespaces")} {
+		valueSetNamed("network-policy-any-source"), valueSetNamed("secret-namespaces"), valueSetNamed("grafana-dashboard")} {
 		t.Run(v.name, func(t *testing.T) {
 			notes := renderNotes(t, v)
 			r := rendering{v: v}
@@ -1195,6 +1102,10 @@ func TestNotes(t *testing.T) {
 			}
 			if r.value("prometheusRule.enabled", "") == "true" {
 				want = append(want, "PrometheusRule/"+r.fullname())
+			}
+			if r.value("grafanaDashboard.enabled", "") == "true" {
+				want = append(want, "ConfigMap/"+r.fullname()+"-dashboard in "+r.value("grafanaDashboard.namespace", v.namespace),
+					"label "+r.value("grafanaDashboard.label", "grafana_dashboard")+"="+r.value("grafanaDashboard.labelValue", "1"))
 			}
 			if r.value("networkPolicy.allowAnySource", "false") == "true" {
 				want = append(want, "admits every source (networkPolicy.allowAnySource)")

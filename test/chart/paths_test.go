@@ -8,6 +8,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/kinds"
 	"github.com/aigw-mtls/aigw-mtls-webhook/webhook"
 )
 
@@ -48,7 +49,7 @@ func TestChartPathsAreServed(t *testing.T) {
 				}
 				for _, rule := range slice(hook.Object, "rules") {
 					for _, res := range rule.(map[string]any)["resources"].([]any) {
-						if want := plural(handlerKind); res != want {
+						if want := kinds.Named(handlerKind).Resource; res != want {
 							t.Errorf("%s: rule for resource %v goes to path %s, whose handler admits %s (%s)", id, res, path, handlerKind, want)
 						}
 					}
@@ -61,19 +62,6 @@ func TestChartPathsAreServed(t *testing.T) {
 			t.Errorf("the binary serves %s but no webhook of the chart calls it: add it to charts/aigw-mtls-webhook/templates/webhooks.yaml", path)
 		}
 	}
-}
-
-// plural is the API resource of a kind, as the CRDs and built-in kinds name them (the API
-// machinery's guess turns Gateway into "gatewaies").
-func plural(kind string) string {
-	k := strings.ToLower(kind)
-	switch {
-	case strings.HasSuffix(k, "y") && !strings.ContainsAny(k[len(k)-2:len(k)-1], "aeiou"):
-		return k[:len(k)-1] + "ies"
-	case strings.HasSuffix(k, "s"):
-		return k + "es"
-	}
-	return k + "s"
 }
 
 func sortedKeys[V any](m map[string]V) []string {

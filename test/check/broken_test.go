@@ -56,9 +56,10 @@ func TestEachBreakageIsReported(t *testing.T) {
 				replaceSecretData(t, sc.ns, "aigw-server-tls", server.Secret(sc.serverCrt).Data)
 			},
 			want: []string{
-				"✗ Secret/{ns}/aigw-server-tls: data.tls.crt: expected a server certificate that chains to the CA in internal-ca (CN=Internal CA) as nginx's OpenSSL verifies it, found DNS:aigw.{ns}.svc.cluster.local,aigw.{ns}.svc in Secret {ns}/aigw-server-tls issued by CN=Other CA",
-				"✗ Policy/{ns}/aigw-mtls: spec.egressMTLS (aigw server certificate): expected a server certificate that chains to the CA in trustedCertSecret internal-ca",
-				"✗ VirtualServer/{ns}/aigw-mtls: references Policy {ns}/aigw-mtls, which fails validation (see Policies in {ns})",
+				"✗ Secret/{ns}/aigw-server-tls: [SERVER_CERT_UNTRUSTED] data.tls.crt: expected a server certificate that chains to the CA in internal-ca (CN=Internal CA) as nginx's OpenSSL verifies it, found DNS:aigw.{ns}.svc.cluster.local,aigw.{ns}.svc in Secret {ns}/aigw-server-tls issued by CN=Other CA",
+				"✗ Policy/{ns}/aigw-mtls: [SERVER_CERT_UNTRUSTED] spec.egressMTLS (aigw server certificate): expected a server certificate that chains to the CA in trustedCertSecret internal-ca",
+				// The VirtualServer's rule judges the Policy it references, as admission does.
+				"spec.routes[0].policies[0] references Policy/{ns}/aigw-mtls: spec.egressMTLS (aigw server certificate): expected a server certificate that chains to the CA in trustedCertSecret internal-ca",
 			},
 			failing: []string{"Secret/{ns}/aigw-server-tls", "Policy/{ns}/aigw-mtls", "VirtualServer/{ns}/aigw-mtls", "Ingress/{ns}/aigw-ingress"},
 		},
@@ -70,7 +71,7 @@ func TestEachBreakageIsReported(t *testing.T) {
 				replaceSecretData(t, sc.ns, "aigw-nic-client-tls", map[string][]byte{"tls.crt": crt, "tls.key": key, "ca.crt": sc.ca.CAPEM})
 			},
 			want: []string{
-				"✗ Secret/{ns}/aigw-nic-client-tls: data.tls.crt: expected a client certificate valid now, found CN=nginx-ingress-client expired on ",
+				"✗ Secret/{ns}/aigw-nic-client-tls: [CLIENT_CERT_EXPIRED] data.tls.crt: expected a client certificate valid now, found CN=nginx-ingress-client expired on ",
 			},
 			notWant: []string{"does not chain"},
 			failing: []string{"Secret/{ns}/aigw-nic-client-tls", "Policy/{ns}/aigw-mtls", "VirtualServer/{ns}/aigw-mtls", "Ingress/{ns}/aigw-ingress"},
@@ -91,7 +92,7 @@ func TestEachBreakageIsReported(t *testing.T) {
 				})
 			},
 			want: []string{
-				"✗ VirtualServer/{ns}/unwired: spec.routes[0] (path /): expected a reference to the EgressMTLS Policy {ns}/aigw-mtls: the route sends traffic to the aigw upstream, found none (NIC connects without its client certificate and aigw refuses)\n" +
+				"✗ VirtualServer/{ns}/unwired: [VS_ROUTE_POLICY_UNWIRED] spec.routes[0] (path /): expected a reference to the EgressMTLS Policy {ns}/aigw-mtls: the route sends traffic to the aigw upstream, found none (NIC connects without its client certificate and aigw refuses)\n" +
 					"        fix: re-apply the VirtualServer through the webhook, or add {name: aigw-mtls} to spec.routes[0].policies\n",
 			},
 			failing: []string{"VirtualServer/{ns}/unwired"},
@@ -104,9 +105,9 @@ func TestEachBreakageIsReported(t *testing.T) {
 				withoutMutation(t, func() error { return kube.Create(context.Background(), ing) })
 			},
 			want: []string{
-				"✗ Ingress/{ns}/unwired-ingress: metadata.annotations[nginx.org/ssl-services]: expected the aigw Service aigw, found none (NIC speaks plain HTTP to aigw, which expects TLS)\n" +
+				"✗ Ingress/{ns}/unwired-ingress: [INGRESS_SSL_SERVICES_UNWIRED] metadata.annotations[nginx.org/ssl-services]: expected the aigw Service aigw, found none (NIC speaks plain HTTP to aigw, which expects TLS)\n" +
 					"        fix: re-apply the Ingress through the webhook, or add aigw to nginx.org/ssl-services (comma-separated, no spaces)\n",
-				"✗ Ingress/{ns}/unwired-ingress: metadata.annotations[nginx.org/policies]: expected the EgressMTLS Policy {ns}/aigw-mtls, found none",
+				"✗ Ingress/{ns}/unwired-ingress: [INGRESS_POLICY_UNWIRED] metadata.annotations[nginx.org/policies]: expected the EgressMTLS Policy {ns}/aigw-mtls, found none",
 			},
 			failing: []string{"Ingress/{ns}/unwired-ingress"},
 		},
@@ -118,8 +119,8 @@ func TestEachBreakageIsReported(t *testing.T) {
 				withoutMutation(t, func() error { return kube.Create(context.Background(), p) })
 			},
 			want: []string{
-				"✗ Pod/{ns}/aigw-before-webhook: spec.containers[0].volumeMounts: expected the CA Secret internal-ca at /etc/internal-ca, found no such mount",
-				"✗ Pod/{ns}/aigw-before-webhook: spec.containers[0].volumeMounts: expected the server TLS Secret aigw-server-tls at /tls, found no such mount",
+				"✗ Pod/{ns}/aigw-before-webhook: [POD_NOT_MOUNTED] spec.containers[0].volumeMounts: expected the CA Secret internal-ca at /etc/internal-ca, found no such mount",
+				"✗ Pod/{ns}/aigw-before-webhook: [POD_NOT_MOUNTED] spec.containers[0].volumeMounts: expected the server TLS Secret aigw-server-tls at /tls, found no such mount",
 			},
 			failing: []string{"Pod/{ns}/aigw-before-webhook"},
 		},
@@ -147,8 +148,8 @@ func TestEachBreakageIsReported(t *testing.T) {
 				})
 			},
 			want: []string{
-				"✗ MutatingWebhookConfiguration/" + configName + ": the caBundle of webhook(s) pods.mtls.aigw.io, pod-updates.mtls.aigw.io, configmaps.mtls.aigw.io, virtualservers.mtls.aigw.io, virtualserverroutes.mtls.aigw.io, ingresses.mtls.aigw.io does not verify the serving certificate served at https://127.0.0.1:",
-				"✗ ValidatingWebhookConfiguration/" + configName + ": the caBundle of webhook(s) policies.mtls.aigw.io, virtualservers.validate.mtls.aigw.io, virtualserverroutes.validate.mtls.aigw.io, certificates.mtls.aigw.io, ingresses.validate.mtls.aigw.io does not verify the serving certificate served at https://127.0.0.1:",
+				"✗ MutatingWebhookConfiguration/" + configName + ": the caBundle of webhook(s) " + webhookNames(true) + " does not verify the serving certificate served at https://127.0.0.1:",
+				"✗ ValidatingWebhookConfiguration/" + configName + ": the caBundle of webhook(s) " + webhookNames(false) + " does not verify the serving certificate served at https://127.0.0.1:",
 			},
 			failing: []string{mutating, validating},
 		},
@@ -204,6 +205,10 @@ func TestEachBreakageIsReported(t *testing.T) {
 				failing = append(failing, expand(f))
 			}
 			for _, c := range r.Checks {
+				// A finding's line names its rule, in the message and in the rule field.
+				if id, _, ok := strings.Cut(strings.TrimPrefix(c.Message, "["), "] "); strings.HasPrefix(c.Message, "[") && ok && c.Rule != id {
+					t.Errorf("%s: message names rule %s, rule field %q", c.Object, id, c.Rule)
+				}
 				if c.Status == "error" && !slices.Contains(failing, c.Object) {
 					t.Errorf("unexpected error about %s: %s", c.Object, c.Message)
 				}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/kinds"
 	"github.com/aigw-mtls/aigw-mtls-webhook/test/harness"
 	"github.com/aigw-mtls/aigw-mtls-webhook/webhook"
 )
@@ -124,8 +126,10 @@ func startWebhook() error {
 // caBundle.
 func registerWebhook(caBundle []byte) error {
 	ctx := context.Background()
-	mutating := harness.MutatingConfiguration(configName, hook.URL, caBundle)
-	validating := harness.ValidatingConfiguration(configName, hook.URL, caBundle)
+	mutating, validating, err := harness.ChartWebhooks(configName, hook.URL, caBundle)
+	if err != nil {
+		return err
+	}
 	var m admissionregistrationv1.MutatingWebhookConfiguration
 	switch err := kube.Get(ctx, client.ObjectKey{Name: configName}, &m); {
 	case err != nil && client.IgnoreNotFound(err) == nil:
@@ -228,4 +232,20 @@ func eventually(t *testing.T, what string, f func() error) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// webhookNames are the names, in order, of the mutating (or validating) webhooks the chart
+// registers (internal/kinds, Gateway API included: harness.ChartWebhookValues), as check lists them.
+func webhookNames(mutating bool) string {
+	var names []string
+	for _, k := range kinds.All {
+		hooks := k.ValidateHooks
+		if mutating {
+			hooks = k.MutateHooks
+		}
+		for _, h := range hooks {
+			names = append(names, h.Name)
+		}
+	}
+	return strings.Join(names, ", ")
 }

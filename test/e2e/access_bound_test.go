@@ -55,7 +55,10 @@ func TestOneRequestReviewsBoundedNamespaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = w.Stop() }()
-	vc := harness.ValidatingConfiguration(space, w.URL, w.CABundle)
+	_, vc, err := harness.ChartWebhooks(space, w.URL, w.CABundle)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var hooks []admissionregistrationv1.ValidatingWebhook
 	for _, h := range vc.Webhooks {
 		if strings.HasSuffix(*h.ClientConfig.URL, webhook.PathValidateVirtualServer) {

@@ -31,7 +31,10 @@ func TestServingBodyBudgetRetriedByTheAPIServer(t *testing.T) {
 	nsObj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "budget-"}}
 	must(t, env.Client.Create(ctx, nsObj))
 	space := nsObj.Name
-	cfg := harness.MutatingConfiguration(space, w.URL, w.CABundle)
+	cfg, _, err := harness.ChartWebhooks(space, w.URL, w.CABundle)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var hooks []admissionregistrationv1.MutatingWebhook
 	for _, h := range cfg.Webhooks {
 		if h.Name == "configmaps.mtls.aigw.io" {

@@ -89,7 +89,7 @@ func TestBrokenConfigIsDeniedWithItsLine(t *testing.T) {
 		Data:       map[string]string{"aigw.yaml": "version: 1\nserver:\n  address: :4141\n   tls: [\n"},
 	}
 	err := env.Client.Create(context.Background(), cm)
-	if err == nil || !strings.Contains(err.Error(), "ConfigMap/ai-gateway/broken-config: data[aigw.yaml]") || !strings.Contains(err.Error(), "line 4") {
+	if err == nil || !strings.Contains(err.Error(), "ConfigMap/ai-gateway/broken-config: [CONFIGMAP_YAML_INVALID] data[aigw.yaml]") || !strings.Contains(err.Error(), "line 4") {
 		t.Errorf("want a denial naming data[aigw.yaml] and line 4, got %v", err)
 	}
 }

@@ -120,7 +120,7 @@ func TestIngressReferencingABadPolicyIsRefused(t *testing.T) {
 	ing.SetNamespace(ns)
 	ing.SetName("legacy-ingress")
 	ing.SetAnnotations(map[string]string{"mtls.aigw.io/policy": "ingress-bad"})
-	want := `Ingress/ai-gateway/legacy-ingress: metadata.annotations[nginx.org/policies] (ingress-bad) references Policy/ai-gateway/ingress-bad: spec.egressMTLS.sslName: expected a name the aigw server certificate`
+	want := `Ingress/ai-gateway/legacy-ingress: metadata.annotations[nginx.org/policies] (ingress-bad) references Policy/ai-gateway/ingress-bad: [POLICY_SSLNAME_NOT_IN_SAN] spec.egressMTLS.sslName: expected a name the aigw server certificate`
 	eventually(t, "refusal once the Policy is cached", func() error {
 		_, err := dyn.Resource(ingressGVR).Namespace(ns).Create(ctx, ing, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		if err == nil || !strings.Contains(err.Error(), want) {

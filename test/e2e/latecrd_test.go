@@ -85,7 +85,7 @@ func TestLateCRDs(t *testing.T) {
 		if strings.Contains(strings.Join(resp.Warnings, "\n"), "Policy late-nic/broken not found") {
 			t.Fatalf("a Policy that exists reads as not found: %v", resp.Warnings)
 		}
-		if !resp.Allowed && strings.Contains(resp.Result.Message, "Policy/late-nic/broken: spec.egressMTLS.trustedCertSecret") {
+		if !resp.Allowed && strings.Contains(resp.Result.Message, "Policy/late-nic/broken: [POLICY_TRUSTED_CERT_SECRET_MISSING] spec.egressMTLS.trustedCertSecret") {
 			return
 		}
 		if time.Now().After(deadline) {

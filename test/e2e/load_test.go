@@ -297,7 +297,10 @@ func registerProbe(ctx context.Context, caPEM []byte) (*admissionregistrationv1.
 	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: probeNS}}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return nil, err
 	}
-	probe := harness.MutatingConfiguration("load-rotation-probe", hook.URL, caPEM)
+	probe, _, err := harness.ChartWebhooks("load-rotation-probe", hook.URL, caPEM)
+	if err != nil {
+		return nil, err
+	}
 	probe.Webhooks = probe.Webhooks[:1] // pods
 	probe.Webhooks[0].Name = "rotation-probe.mtls.aigw.io"
 	probe.Webhooks[0].NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": probeNS}}

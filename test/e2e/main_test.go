@@ -97,8 +97,10 @@ func startWebhook() error {
 		return err
 	}
 	ctx := context.Background()
-	mutating := harness.MutatingConfiguration(configName, hook.URL, hook.CABundle)
-	validating := harness.ValidatingConfiguration(configName, hook.URL, hook.CABundle)
+	mutating, validating, err := harness.ChartWebhooks(configName, hook.URL, hook.CABundle)
+	if err != nil {
+		return err
+	}
 	var m admissionregistrationv1.MutatingWebhookConfiguration
 	if err := env.Client.Get(ctx, client.ObjectKey{Name: configName}, &m); err != nil {
 		if err := env.Client.Create(ctx, mutating); err != nil {

@@ -138,8 +138,8 @@ func TestMetricsRequireAnAuthorizedToken(t *testing.T) {
 		}
 	}
 
-	// A Policy's series: set by the audit when a labelled Secret of its namespace changes, removed
-	// when the Policy is deleted.
+	// A Policy's series, by rule: set by the audit when a labelled Secret of its namespace changes
+	// (here a renewal that drops the Policy's sslName), removed when the Policy is deleted.
 	caCrt, serverCrt, clientCrt := harness.SeedCertificates(space)
 	for _, crt := range []*cmapi.Certificate{caCrt, clientCrt, serverCrt} {
 		crt.Namespace = space
@@ -164,13 +164,20 @@ func TestMetricsRequireAnAuthorizedToken(t *testing.T) {
 	if _, err := dyn.Resource(policyGVR).Namespace(space).Create(ctx, policyWith("aigw-mtls", space, sslName), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	series := fmt.Sprintf(`aigw_mtls_policy_problems{namespace=%q,policy="aigw-mtls"}`, space)
+	series := fmt.Sprintf(`aigw_mtls_policy_problems{namespace=%q,policy="aigw-mtls",rule="POLICY_SSLNAME_NOT_IN_SAN"} 1`, space)
+	renewed := serverCrt.DeepCopy()
+	renewed.Spec.DNSNames = []string{"aigw.elsewhere.svc.cluster.local"}
+	issued, err := harness.Issue(renewed, ca)
+	if err != nil {
+		t.Fatal(err)
+	}
 	eventually(t, "the Policy's series", func() error {
 		// A labelled Secret change makes the audit re-check the namespace's Policies.
 		var s corev1.Secret
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(secrets[2]), &s); err != nil {
 			return err
 		}
+		s.Data = issued.Secret(renewed).Data
 		if s.Annotations == nil {
 			s.Annotations = map[string]string{}
 		}
@@ -188,7 +195,7 @@ func TestMetricsRequireAnAuthorizedToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the deleted Policy's series removed", func() error {
-		if _, body, err := scrape(prometheus); err != nil || strings.Contains(body, series) {
+		if _, body, err := scrape(prometheus); err != nil || strings.Contains(body, fmt.Sprintf(`aigw_mtls_policy_problems{namespace=%q,policy="aigw-mtls"`, space)) {
 			return fmt.Errorf("%s still among the metrics (%v)", series, err)
 		}
 		return nil

@@ -143,7 +143,7 @@ func TestConflictingPodIsDenied(t *testing.T) {
 		ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "trust-bundle"}},
 	}}}
 	err := env.Client.Create(context.Background(), p)
-	want := `Pod/ai-gateway/conflict: spec.volumes[name=internal-ca-volume]: expected the CA Secret "internal-ca" with key ca.crt, found a volume of type configMap (aigw starts without the CA and server certificate: it cannot serve mTLS and nginx answers 502); fix: rename that volume, or remove it so the webhook can add its own`
+	want := `Pod/ai-gateway/conflict: [POD_VOLUME_CONFLICT] spec.volumes[name=internal-ca-volume]: expected the CA Secret "internal-ca" with key ca.crt, found a volume of type configMap (aigw starts without the CA and server certificate: it cannot serve mTLS and nginx answers 502); fix: rename that volume, or remove it so the webhook can add its own`
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("want denial containing %q, got %v", want, err)
 	}

@@ -214,7 +214,10 @@ func rollout(t *testing.T, delay time.Duration) (r rolloutResult) {
 	})
 
 	// The pod webhook of the chart, scoped to this namespace, at the Service.
-	cfg := harness.MutatingConfiguration(rolloutNS, lb.URL(), bundle)
+	cfg, _, err := harness.ChartWebhooks(rolloutNS, lb.URL(), bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg.Webhooks = cfg.Webhooks[:1]
 	cfg.Webhooks[0].NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": rolloutNS}}
 	if err := env.Client.Create(ctx, cfg); err != nil {

@@ -327,7 +327,10 @@ func TestServingOverloadRetriedByTheAPIServer(t *testing.T) {
 	addr := strings.TrimPrefix(w.URL, "https://")
 	lb := newServiceLB(t)
 	lb.add(addr)
-	cfg := harness.MutatingConfiguration(space, lb.URL(), w.CABundle)
+	cfg, _, err := harness.ChartWebhooks(space, lb.URL(), w.CABundle)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg.Webhooks = cfg.Webhooks[:1]
 	cfg.Webhooks[0].NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": space}}
 	must(t, env.Client.Create(ctx, cfg))

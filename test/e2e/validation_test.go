@@ -95,13 +95,13 @@ func TestSeedPolicyIsAdmittedAndBadOnesRefused(t *testing.T) {
 		t.Errorf("seed Policy: want no warning, got %q", w)
 	}
 
-	wrong := `Policy/ai-gateway/wrong-name: spec.egressMTLS.sslName: expected a name the aigw server certificate (Secret ai-gateway/aigw-server-tls) covers as nginx checks it, one of [aigw.ai-gateway.svc.cluster.local, aigw.ai-gateway.svc], found "aigw.example.com" (nginx answers 502: the TLS handshake with aigw fails); fix: set sslName to aigw.ai-gateway.svc.cluster.local`
+	wrong := `Policy/ai-gateway/wrong-name: [POLICY_SSLNAME_NOT_IN_SAN] spec.egressMTLS.sslName: expected a name the aigw server certificate (Secret ai-gateway/aigw-server-tls) covers as nginx checks it, one of [aigw.ai-gateway.svc.cluster.local, aigw.ai-gateway.svc], found "aigw.example.com" (nginx answers 502: the TLS handshake with aigw fails); fix: set sslName to aigw.ai-gateway.svc.cluster.local`
 	_, err := dyn.Resource(policyGVR).Namespace(ns).Create(ctx, policyWith("wrong-name", ns, "aigw.example.com"), metav1.CreateOptions{})
 	if err == nil || !strings.Contains(err.Error(), wrong) {
 		t.Errorf("wrong sslName: want %q, got %v", wrong, err)
 	}
 	_, err = dyn.Resource(policyGVR).Namespace(ns).Create(ctx, policyWith("no-name", ns, ""), metav1.CreateOptions{})
-	if err == nil || !strings.Contains(err.Error(), "spec.egressMTLS.sslName: expected the aigw server certificate's name when verifyServer is true, found none") {
+	if err == nil || !strings.Contains(err.Error(), "[POLICY_SSLNAME_MISSING] spec.egressMTLS.sslName: expected the aigw server certificate's name when verifyServer is true, found none") {
 		t.Errorf("missing sslName: got %v", err)
 	}
 }
@@ -119,7 +119,7 @@ func TestVirtualServerReferencingABadPolicyIsRefused(t *testing.T) {
 	vs.Object["spec"].(map[string]any)["host"] = "legacy.example.com"
 	annotations := map[string]string{"mtls.aigw.io/policy": "legacy-bad"}
 	vs.SetAnnotations(annotations)
-	want := `VirtualServer/ai-gateway/legacy-vs: spec.routes[0].policies[0] references Policy/ai-gateway/legacy-bad: spec.egressMTLS.sslName`
+	want := `VirtualServer/ai-gateway/legacy-vs: spec.routes[0].policies[0] references Policy/ai-gateway/legacy-bad: [POLICY_SSLNAME_NOT_IN_SAN] spec.egressMTLS.sslName`
 	eventually(t, "refusal once the Policy is cached", func() error {
 		_, err := dyn.Resource(vsGVR).Namespace(ns).Create(ctx, vs, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -141,7 +141,7 @@ func TestCertificateUpdateThatBreaksAPolicyIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	crt.Spec.DNSNames = []string{"aigw.ai-gateway.svc.cluster.local"}
-	want := "Certificate/ai-gateway/aigw-server: spec.dnsNames: expected names covering the sslName of every Policy that uses this certificate: Policy/ai-gateway/uses-short-name (sslName aigw.ai-gateway.svc)"
+	want := "Certificate/ai-gateway/aigw-server: [CERTIFICATE_DROPS_SSLNAME] spec.dnsNames: expected names covering the sslName of every Policy that uses this certificate: Policy/ai-gateway/uses-short-name (sslName aigw.ai-gateway.svc)"
 	eventually(t, "refusal once the Policy is cached", func() error {
 		err := env.Client.Update(ctx, crt.DeepCopy(), client.DryRunAll)
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -224,7 +224,7 @@ func TestPolicyBeforeItsCertificatesIsAdmittedWithAWarning(t *testing.T) {
 		t.Fatalf("a Policy applied before its certificates must be admitted: %v", err)
 	}
 	w := warnings.since(mark)
-	if !strings.Contains(w, "Policy/gitops-order/aigw-mtls: spec.egressMTLS.sslName: cannot be checked yet") {
+	if !strings.Contains(w, "Policy/gitops-order/aigw-mtls: [SERVER_CERT_NOT_FOUND] spec.egressMTLS.sslName: cannot be checked yet") {
 		t.Errorf("want the warning kubectl prints, got %q", w)
 	}
 }

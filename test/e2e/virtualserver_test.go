@@ -87,7 +87,7 @@ func TestVirtualServerWithAnotherEgressMTLSPolicyIsRefused(t *testing.T) {
 	vs.SetNamespace(space)
 	route := vs.Object["spec"].(map[string]any)["routes"].([]any)[0].(map[string]any)
 	route["policies"] = []any{map[string]any{"name": "legacy-mtls"}}
-	want := "VirtualServer/vs-conflict/aigw-mtls: spec.routes[0] (path /): expected one egressMTLS Policy (vs-conflict/aigw-mtls), found vs-conflict/legacy-mtls with egressMTLS already referenced"
+	want := "VirtualServer/vs-conflict/aigw-mtls: [VS_OTHER_EGRESS_POLICY] spec.routes[0] (path /): expected one egressMTLS Policy (vs-conflict/aigw-mtls), found vs-conflict/legacy-mtls with egressMTLS already referenced"
 	eventually(t, "conflict refused once the Policy is in the webhook's cache", func() error {
 		_, err := dyn.Resource(vsGVR).Namespace(space).Create(ctx, vs, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		if err == nil || !strings.Contains(err.Error(), want) {

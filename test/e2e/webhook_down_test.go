@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -46,5 +48,21 @@ func TestWebhookDownRefusesOnlyLabelledObjects(t *testing.T) {
 	}
 	if err := env.Client.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "down-plain", Namespace: ns}}); err != nil {
 		t.Errorf("unlabelled ConfigMap with the webhook down must create: %v", err)
+	}
+
+	// A new labelled Certificate is only ever warned about: its CREATE goes through (the chart's
+	// failurePolicy Ignore for it), while an UPDATE, which may be refused, fails closed.
+	crt := &cmapi.Certificate{
+		ObjectMeta: metav1.ObjectMeta{Name: "down-certificate", Namespace: ns, Labels: map[string]string{"aigw": "mtls"}},
+		Spec: cmapi.CertificateSpec{SecretName: "down-certificate-tls", DNSNames: []string{"aigw." + ns + ".svc.cluster.local"},
+			IssuerRef: cmmeta.IssuerReference{Name: "aigw-ca-issuer"}},
+	}
+	if err := env.Client.Create(ctx, crt); err != nil {
+		t.Fatalf("labelled Certificate CREATE with the webhook down must go through (failurePolicy Ignore): %v", err)
+	}
+	crt.Labels["edited-while-down"] = "yes"
+	err = env.Client.Update(ctx, crt)
+	if err == nil || !strings.Contains(err.Error(), `failed calling webhook "certificates.mtls.aigw.io"`) {
+		t.Errorf("labelled Certificate UPDATE with the webhook down: want refused by certificates.mtls.aigw.io, got %v", err)
 	}
 }

@@ -217,7 +217,7 @@ func TestGatewayAPIEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		l := lines()["BackendTLSPolicy/ai-gateway/aigw-bare"]
-		if !strings.HasPrefix(l, "error spec.validation.hostname: expected a name the aigw server certificate") || !strings.Contains(l, "[aigw.example.com]") {
+		if !strings.HasPrefix(l, "error [BTP_HOSTNAME_NOT_IN_SAN] spec.validation.hostname: expected a name the aigw server certificate") || !strings.Contains(l, "[aigw.example.com]") {
 			t.Errorf("after the renewal, BackendTLSPolicy line %q", l)
 		}
 	})

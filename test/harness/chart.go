@@ -137,44 +137,57 @@ func IssueCertificates(objs []*unstructured.Unstructured) (map[string]*Issued, [
 // configurations to url + its service path and caBundle, keeping everything else (selectors,
 // rules, failurePolicy), and writes them to the API server.
 func PointWebhooksAt(ctx context.Context, c client.Client, objs []*unstructured.Unstructured, url string, caBundle []byte) error {
-	cc := func(cfg admissionregistrationv1.WebhookClientConfig) (admissionregistrationv1.WebhookClientConfig, error) {
-		if cfg.Service == nil || cfg.Service.Path == nil {
-			return cfg, fmt.Errorf("clientConfig without a service path: %+v", cfg)
-		}
-		u := url + *cfg.Service.Path
-		return admissionregistrationv1.WebhookClientConfig{URL: &u, CABundle: caBundle}, nil
+	m, v, err := webhookConfigurations(objs)
+	if err != nil {
+		return err
 	}
-	for _, o := range objs {
-		var err error
-		switch o.GetKind() {
-		case "MutatingWebhookConfiguration":
-			var m admissionregistrationv1.MutatingWebhookConfiguration
-			if err = runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &m); err != nil {
-				return err
-			}
-			for i := range m.Webhooks {
-				if m.Webhooks[i].ClientConfig, err = cc(m.Webhooks[i].ClientConfig); err != nil {
-					return err
-				}
-			}
-			err = upsert(ctx, c, &m, &admissionregistrationv1.MutatingWebhookConfiguration{})
-		case "ValidatingWebhookConfiguration":
-			var v admissionregistrationv1.ValidatingWebhookConfiguration
-			if err = runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &v); err != nil {
-				return err
-			}
-			for i := range v.Webhooks {
-				if v.Webhooks[i].ClientConfig, err = cc(v.Webhooks[i].ClientConfig); err != nil {
-					return err
-				}
-			}
-			err = upsert(ctx, c, &v, &admissionregistrationv1.ValidatingWebhookConfiguration{})
-		}
-		if err != nil {
+	for i := range m.Webhooks {
+		if m.Webhooks[i].ClientConfig, err = pointClientConfig(m.Webhooks[i].ClientConfig, url, caBundle); err != nil {
 			return err
 		}
 	}
-	return nil
+	for i := range v.Webhooks {
+		if v.Webhooks[i].ClientConfig, err = pointClientConfig(v.Webhooks[i].ClientConfig, url, caBundle); err != nil {
+			return err
+		}
+	}
+	if err := upsert(ctx, c, m, &admissionregistrationv1.MutatingWebhookConfiguration{}); err != nil {
+		return err
+	}
+	return upsert(ctx, c, v, &admissionregistrationv1.ValidatingWebhookConfiguration{})
+}
+
+// webhookConfigurations are the one mutating and the one validating configuration among objs.
+func webhookConfigurations(objs []*unstructured.Unstructured) (*admissionregistrationv1.MutatingWebhookConfiguration, *admissionregistrationv1.ValidatingWebhookConfiguration, error) {
+	var m *admissionregistrationv1.MutatingWebhookConfiguration
+	var v *admissionregistrationv1.ValidatingWebhookConfiguration
+	for _, o := range objs {
+		switch o.GetKind() {
+		case "MutatingWebhookConfiguration":
+			m = &admissionregistrationv1.MutatingWebhookConfiguration{}
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, m); err != nil {
+				return nil, nil, err
+			}
+		case "ValidatingWebhookConfiguration":
+			v = &admissionregistrationv1.ValidatingWebhookConfiguration{}
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, v); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	if m == nil || v == nil {
+		return nil, nil, errors.New("the rendering holds no mutating or no validating webhook configuration")
+	}
+	return m, v, nil
+}
+
+// pointClientConfig calls url + the service path of cfg, trusting caBundle.
+func pointClientConfig(cfg admissionregistrationv1.WebhookClientConfig, url string, caBundle []byte) (admissionregistrationv1.WebhookClientConfig, error) {
+	if cfg.Service == nil || cfg.Service.Path == nil {
+		return cfg, fmt.Errorf("clientConfig without a service path: %+v", cfg)
+	}
+	u := url + *cfg.Service.Path
+	return admissionregistrationv1.WebhookClientConfig{URL: &u, CABundle: caBundle}, nil
 }
 
 // upsert creates obj, or updates the live object of the same name with it.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -159,80 +160,50 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// MutatingConfiguration registers the pod and ConfigMap mutations at baseURL the way the chart
-// does: objectSelector aigw=mtls, system namespaces excluded, fail closed, 5 s timeout.
-func MutatingConfiguration(name, baseURL string, caBundle []byte) *admissionregistrationv1.MutatingWebhookConfiguration {
-	hook := func(hookName, path, group, resource string) admissionregistrationv1.MutatingWebhook {
-		h := commonHook(baseURL+path, caBundle, group, resource)
-		reinvoke := admissionregistrationv1.IfNeededReinvocationPolicy
-		return admissionregistrationv1.MutatingWebhook{
-			Name: hookName, ClientConfig: h.ClientConfig, AdmissionReviewVersions: h.AdmissionReviewVersions,
-			SideEffects: h.SideEffects, FailurePolicy: h.FailurePolicy, TimeoutSeconds: h.TimeoutSeconds,
-			ObjectSelector: h.ObjectSelector, NamespaceSelector: h.NamespaceSelector, Rules: h.Rules,
-			ReinvocationPolicy: &reinvoke,
+// ChartWebhookValues are the chart values the webhook configurations of ChartWebhooks are
+// rendered with: every kind of internal/kinds, the Gateway API ones included.
+var ChartWebhookValues = []string{"--set", "gatewayAPI.enabled=true"}
+
+var chartWebhooks struct {
+	once sync.Once
+	m    *admissionregistrationv1.MutatingWebhookConfiguration
+	v    *admissionregistrationv1.ValidatingWebhookConfiguration
+	err  error
+}
+
+// ChartWebhooks are the chart's own webhook configurations (rendered once, with
+// ChartWebhookValues, as release aigw-mtls-webhook in aigw-mtls-system), named name, each webhook
+// calling baseURL + its service path and trusting caBundle. Everything else is the chart's:
+// rules, failurePolicy, selectors, timeout, reinvocation.
+func ChartWebhooks(name, baseURL string, caBundle []byte) (*admissionregistrationv1.MutatingWebhookConfiguration, *admissionregistrationv1.ValidatingWebhookConfiguration, error) {
+	chartWebhooks.once.Do(func() {
+		objs, err := RenderChart("aigw-mtls-webhook", "aigw-mtls-system", ChartWebhookValues...)
+		if err != nil {
+			chartWebhooks.err = err
+			return
 		}
+		chartWebhooks.m, chartWebhooks.v, chartWebhooks.err = webhookConfigurations(objs)
+	})
+	if chartWebhooks.err != nil {
+		return nil, nil, chartWebhooks.err
 	}
-	pods := hook("pods.mtls.aigw.io", webhook.PathMutatePod, "", "pods")
-	pods.Rules[0].Operations = []admissionregistrationv1.OperationType{admissionregistrationv1.Create}
-	// Pod updates are only warned about: never fail closed on them.
-	podUpdates := hook("pod-updates.mtls.aigw.io", webhook.PathMutatePod, "", "pods")
-	podUpdates.Rules[0].Operations = []admissionregistrationv1.OperationType{admissionregistrationv1.Update}
-	ignore := admissionregistrationv1.Ignore
-	podUpdates.FailurePolicy = &ignore
-	return &admissionregistrationv1.MutatingWebhookConfiguration{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Webhooks: []admissionregistrationv1.MutatingWebhook{
-			pods, podUpdates,
-			hook("configmaps.mtls.aigw.io", webhook.PathMutateConfigMap, "", "configmaps"),
-			hook("virtualservers.mtls.aigw.io", webhook.PathMutateVirtualServer, "k8s.nginx.org", "virtualservers"),
-			hook("virtualserverroutes.mtls.aigw.io", webhook.PathMutateVirtualServerRoute, "k8s.nginx.org", "virtualserverroutes"),
-			hook("ingresses.mtls.aigw.io", webhook.PathMutateIngress, "networking.k8s.io", "ingresses"),
-		},
+	m, v := chartWebhooks.m.DeepCopy(), chartWebhooks.v.DeepCopy()
+	m.ObjectMeta, v.ObjectMeta = metav1.ObjectMeta{Name: name}, metav1.ObjectMeta{Name: name}
+	for i := range m.Webhooks {
+		cc, err := pointClientConfig(m.Webhooks[i].ClientConfig, baseURL, caBundle)
+		if err != nil {
+			return nil, nil, err
+		}
+		m.Webhooks[i].ClientConfig = cc
 	}
-}
-
-// ValidatingConfiguration registers the validations at baseURL the way the chart does.
-func ValidatingConfiguration(name, baseURL string, caBundle []byte) *admissionregistrationv1.ValidatingWebhookConfiguration {
-	hook := func(hookName, path, group, resource string) admissionregistrationv1.ValidatingWebhook {
-		h := commonHook(baseURL+path, caBundle, group, resource)
-		h.Name = hookName
-		return h
+	for i := range v.Webhooks {
+		cc, err := pointClientConfig(v.Webhooks[i].ClientConfig, baseURL, caBundle)
+		if err != nil {
+			return nil, nil, err
+		}
+		v.Webhooks[i].ClientConfig = cc
 	}
-	return &admissionregistrationv1.ValidatingWebhookConfiguration{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Webhooks: []admissionregistrationv1.ValidatingWebhook{
-			hook("policies.mtls.aigw.io", webhook.PathValidatePolicy, "k8s.nginx.org", "policies"),
-			hook("virtualservers.validate.mtls.aigw.io", webhook.PathValidateVirtualServer, "k8s.nginx.org", "virtualservers"),
-			hook("virtualserverroutes.validate.mtls.aigw.io", webhook.PathValidateVirtualServerRoute, "k8s.nginx.org", "virtualserverroutes"),
-			hook("certificates.mtls.aigw.io", webhook.PathValidateCertificate, "cert-manager.io", "certificates"),
-			hook("ingresses.validate.mtls.aigw.io", webhook.PathValidateIngress, "networking.k8s.io", "ingresses"),
-		},
-	}
-}
-
-// commonHook holds what every webhook of the product shares: labelled objects only, system
-// namespaces excluded, fail closed, 5 s timeout, no side effects.
-func commonHook(url string, caBundle []byte, group, resource string) admissionregistrationv1.ValidatingWebhook {
-	fail := admissionregistrationv1.Fail
-	none := admissionregistrationv1.SideEffectClassNone
-	timeout := int32(5)
-	version := "v1"
-	return admissionregistrationv1.ValidatingWebhook{
-		ClientConfig:            admissionregistrationv1.WebhookClientConfig{URL: &url, CABundle: caBundle},
-		AdmissionReviewVersions: []string{"v1"},
-		SideEffects:             &none,
-		FailurePolicy:           &fail,
-		TimeoutSeconds:          &timeout,
-		ObjectSelector:          &metav1.LabelSelector{MatchLabels: map[string]string{"aigw": "mtls"}},
-		NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
-			Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpNotIn,
-			Values: []string{"kube-system", "kube-node-lease"},
-		}}},
-		Rules: []admissionregistrationv1.RuleWithOperations{{
-			Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
-			Rule:       admissionregistrationv1.Rule{APIGroups: []string{group}, APIVersions: []string{version}, Resources: []string{resource}},
-		}},
-	}
+	return m, v, nil
 }
 
 // WaitForPodMutation waits until the API server sends labelled pods in namespace through the
