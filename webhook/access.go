@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"container/list"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -10,17 +9,19 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/kinds"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/lru"
 )
 
 // DefaultAccessAnswers is how many SubjectAccessReview answers are cached. An answer takes about
-// 210 bytes of heap whatever the user's groups and extras (its key is a SHA-256 digest;
-// BenchmarkAccessCacheEntry), so 4096 answers take about 850 KiB of the chart's 256 Mi memory
+// 225 bytes of heap whatever the user's groups and extras (its key is a SHA-256 digest;
+// BenchmarkAccessCacheEntry), so 4096 answers take about 900 KiB of the chart's 256 Mi memory
 // limit, and hold one answer each for 4096 (user, kind, namespace) reads made within the TTL.
 const DefaultAccessAnswers = 4096
 
@@ -36,13 +37,14 @@ type Access struct {
 	Max    int // cached answers kept at most
 	Now    func() time.Time
 
-	mu      sync.Mutex
-	answers map[accessKey]*list.Element // of *accessAnswer, in lru
-	lru     list.List                   // most recently used first
+	once    sync.Once
+	answers *lru.Cache[accessKey, accessAnswer]
+	// inflight merges concurrent misses of one key into one review: a burst of requests from one
+	// user naming one namespace costs one SubjectAccessReview, not one each.
+	inflight singleflight.Group
 }
 
 type accessAnswer struct {
-	key     accessKey
 	allowed bool
 	expires time.Time
 }
@@ -65,19 +67,20 @@ func (a *Access) MayRead(ctx context.Context, user authenticationv1.UserInfo, ki
 		return fmt.Errorf("the admission request names no user, and only a user who may list %s there gets them checked", gr[1])
 	}
 	key := newAccessKey(user, gr[0], gr[1], namespace)
-	now := time.Now
-	if a.Now != nil {
-		now = a.Now
-	}
-	allowed, cached := a.cached(key, now())
+	allowed, cached := a.cached(key)
 	if !cached {
-		var err error
-		allowed, err = a.review(ctx, user, gr[0], gr[1], namespace)
+		v, err, _ := a.inflight.Do(string(key[:]), func() (any, error) {
+			allowed, err := a.review(ctx, user, gr[0], gr[1], namespace)
+			if err == nil {
+				a.cache().Put(key, accessAnswer{allowed: allowed, expires: a.now().Add(a.TTL)}, 1)
+			}
+			return allowed, err
+		})
 		if err != nil {
 			log.FromContext(ctx).Info("SubjectAccessReview failed; the reference is not checked", "namespace", clip(namespace), "resource", gr[1], "error", clip(err.Error()))
 			return fmt.Errorf("whether the requesting user may list %s there could not be reviewed", gr[1])
 		}
-		a.store(key, allowed, now().Add(a.TTL))
+		allowed = v.(bool)
 	}
 	if !allowed {
 		return fmt.Errorf("the requesting user %s may not list %s in namespace %s, and the webhook reads there only for users who may", clip(user.Username), gr[1], clip(namespace))
@@ -85,52 +88,35 @@ func (a *Access) MayRead(ctx context.Context, user authenticationv1.UserInfo, ki
 	return nil
 }
 
+func (a *Access) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+func (a *Access) cache() *lru.Cache[accessKey, accessAnswer] {
+	a.once.Do(func() { a.answers = lru.New[accessKey, accessAnswer](int64(a.Max)) })
+	return a.answers
+}
+
 // cached is the answer for key while it has not expired.
-func (a *Access) cached(key accessKey, now time.Time) (allowed, ok bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	e, ok := a.answers[key]
+func (a *Access) cached(key accessKey) (allowed, ok bool) {
+	ans, ok := a.cache().Get(key)
 	if !ok {
 		return false, false
 	}
-	ans := e.Value.(*accessAnswer)
-	if now.After(ans.expires) {
-		a.lru.Remove(e)
-		delete(a.answers, key)
+	if a.now().After(ans.expires) {
+		a.cache().Remove(key)
 		return false, false
 	}
-	a.lru.MoveToFront(e)
 	return ans.allowed, true
-}
-
-func (a *Access) store(key accessKey, allowed bool, expires time.Time) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.answers == nil {
-		a.answers = map[accessKey]*list.Element{}
-	}
-	if e, ok := a.answers[key]; ok {
-		ans := e.Value.(*accessAnswer)
-		ans.allowed, ans.expires = allowed, expires
-		a.lru.MoveToFront(e)
-		return
-	}
-	for a.lru.Len() > 0 && a.lru.Len() >= a.Max {
-		oldest := a.lru.Back()
-		a.lru.Remove(oldest)
-		delete(a.answers, oldest.Value.(*accessAnswer).key)
-	}
-	if a.Max <= 0 {
-		return
-	}
-	a.answers[key] = a.lru.PushFront(&accessAnswer{key: key, allowed: allowed, expires: expires})
 }
 
 // Len is the number of answers cached.
 func (a *Access) Len() int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.lru.Len()
+	_, n := a.cache().Size()
+	return n
 }
 
 // review asks the API server whether user may list (which implies reading every object) the

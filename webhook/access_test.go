@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -116,6 +118,47 @@ func TestAccessCacheDropsLeastRecentlyUsed(t *testing.T) {
 	}
 	if got := strings.Join(users, ","); got != "u1,u2,u3,u2" {
 		t.Errorf("reviews for %s, want u1,u2,u3,u2", got)
+	}
+}
+
+// Concurrent misses of one question wait on one review: a burst of admission requests from one
+// user naming one namespace costs one SubjectAccessReview, and every caller gets its answer.
+func TestAccessMergesConcurrentMisses(t *testing.T) {
+	var reviews atomic.Int32
+	release := make(chan struct{})
+	c := fake.NewClientBuilder().WithInterceptorFuncs(interceptor.Funcs{
+		Create: func(_ context.Context, _ client.WithWatch, obj client.Object, _ ...client.CreateOption) error {
+			reviews.Add(1)
+			<-release
+			obj.(*authorizationv1.SubjectAccessReview).Status.Allowed = true
+			return nil
+		},
+	}).Build()
+	a := NewAccess(c)
+	const callers = 50
+	errs := make(chan error, callers)
+	var started sync.WaitGroup
+	started.Add(callers)
+	for range callers {
+		go func() {
+			started.Done()
+			errs <- a.MayRead(context.Background(), authenticationv1.UserInfo{Username: "tenant"}, "Policy", "other")
+		}()
+	}
+	// Let the callers reach the review before it answers.
+	started.Wait()
+	for deadline := time.Now().Add(5 * time.Second); reviews.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	for range callers {
+		if err := <-errs; err != nil {
+			t.Errorf("a merged caller: %v", err)
+		}
+	}
+	if n := reviews.Load(); n != 1 {
+		t.Errorf("%d SubjectAccessReviews for %d concurrent identical questions, want 1", n, callers)
 	}
 }
 
@@ -267,7 +310,7 @@ func BenchmarkAccessCacheEntry(b *testing.B) {
 		runtime.ReadMemStats(&before)
 		for i := range DefaultAccessAnswers {
 			user := authenticationv1.UserInfo{Username: fmt.Sprintf("user-%d", i), Groups: groups}
-			a.store(newAccessKey(user, "k8s.nginx.org", "policies", "ns"), true, time.Now())
+			a.cache().Put(newAccessKey(user, "k8s.nginx.org", "policies", "ns"), accessAnswer{allowed: true, expires: time.Now()}, 1)
 		}
 		runtime.GC()
 		runtime.ReadMemStats(&after)

@@ -1,7 +1,10 @@
 package webhook
 
 import (
+	"cmp"
 	"context"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -22,6 +25,18 @@ var certExpiryDesc = prometheus.NewDesc("aigw_mtls_certificate_expiry_timestamp_
 		"key ca.crt of the nginx.org/ca bundle its latest-expiring CA.",
 	[]string{"namespace", "secret", "key"}, nil)
 
+// certExpiryOmittedDesc: how many labelled Secrets the expiry series leave out, past the bound.
+var certExpiryOmittedDesc = prometheus.NewDesc("aigw_mtls_certificate_expiry_series_omitted",
+	"Labelled Secrets with no aigw_mtls_certificate_expiry_timestamp_seconds series because there are more "+
+		"than --max-expiry-series of them (the first in namespace/name order have one).",
+	nil, nil)
+
+// DefaultExpirySeries bounds the expiry series one scrape exports: a series per labelled Secret
+// lets anyone who may write one in a served namespace grow every scrape, and each one parses its
+// certificates. 4096 single-certificate Secrets fit in the parse cache (certs.CacheBytes at about
+// 3.5 KiB an entry), so a scrape within the bound parses nothing twice.
+const DefaultExpirySeries = 4096
+
 type certExpiryCollector struct {
 	source atomic.Pointer[certExpirySource]
 }
@@ -29,18 +44,23 @@ type certExpiryCollector struct {
 type certExpirySource struct {
 	reader   client.Reader
 	settings aigw.Settings
+	max      int
 }
 
 var certExpiry = &certExpiryCollector{}
 
 func init() { metrics.Registry.MustRegister(certExpiry) }
 
-// watch makes the collector read the labelled Secrets from reader (the last manager built wins).
-func (c *certExpiryCollector) watch(reader client.Reader, s aigw.Settings) {
-	c.source.Store(&certExpirySource{reader: reader, settings: s})
+// watch makes the collector read the labelled Secrets from reader, exporting at most max series
+// (the last manager built wins).
+func (c *certExpiryCollector) watch(reader client.Reader, s aigw.Settings, max int) {
+	c.source.Store(&certExpirySource{reader: reader, settings: s, max: max})
 }
 
-func (c *certExpiryCollector) Describe(ch chan<- *prometheus.Desc) { ch <- certExpiryDesc }
+func (c *certExpiryCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- certExpiryDesc
+	ch <- certExpiryOmittedDesc
+}
 
 func (c *certExpiryCollector) Collect(ch chan<- prometheus.Metric) {
 	src := c.source.Load()
@@ -50,10 +70,21 @@ func (c *certExpiryCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	var l corev1.SecretList
-	if err := src.reader.List(ctx, &l, client.MatchingLabels{src.settings.SelectorKey: src.settings.SelectorValue}); err != nil {
+	// Read only: the cache's objects are not copied for each scrape.
+	if err := src.reader.List(ctx, &l, client.MatchingLabels{src.settings.SelectorKey: src.settings.SelectorValue}, client.UnsafeDisableDeepCopy); err != nil {
 		return
 	}
-	for _, s := range l.Items {
+	items := l.Items
+	omitted := 0
+	if len(items) > src.max {
+		slices.SortFunc(items, func(a, b corev1.Secret) int {
+			return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
+		})
+		omitted = len(items) - src.max
+		items = items[:src.max]
+	}
+	ch <- prometheus.MustNewConstMetric(certExpiryOmittedDesc, prometheus.GaugeValue, float64(omitted))
+	for _, s := range items {
 		key := corev1.TLSCertKey
 		if s.Type == "nginx.org/ca" {
 			key = src.settings.CAKey

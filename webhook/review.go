@@ -3,6 +3,7 @@ package webhook
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -31,6 +32,11 @@ func reviewGuard(next http.Handler) http.Handler {
 			return
 		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, MaxReviewBytes+1))
+		if over := (*overBudget)(nil); errors.As(err, &over) {
+			rejected.WithLabelValues("overload").Inc()
+			overloaded(w, over.why)
+			return
+		}
 		if err != nil {
 			refuseReview(w, http.StatusBadRequest, "", fmt.Sprintf("request body: expected an AdmissionReview, reading it failed: %v (the body must arrive within the read timeout)", err))
 			return

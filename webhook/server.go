@@ -63,6 +63,10 @@ type Options struct {
 	// have reviewed (SubjectAccessReviews) and read; references past it are reported as not
 	// checked (see DefaultNamespacesPerRequest). 0: none.
 	NamespacesPerRequest int
+	// ExpirySeries is the most certificate expiry series a scrape exports (see
+	// DefaultExpirySeries); the Secrets past it are counted in
+	// aigw_mtls_certificate_expiry_series_omitted.
+	ExpirySeries int
 	// ClientCAName is a file in CertDir holding the CA that signs the API server's client
 	// certificate: set, the server requires and verifies a client certificate on every connection
 	// (the file is reloaded when it changes).
@@ -92,6 +96,7 @@ func DefaultOptions() Options {
 		HealthAddr:           ":8081",
 		ExcludeNamespaces:    []string{"kube-system", "kube-node-lease"},
 		NamespacesPerRequest: DefaultNamespacesPerRequest,
+		ExpirySeries:         DefaultExpirySeries,
 		CASyncSource:         "aigw-ca",
 		NICReloadDelay:       5 * time.Second,
 		NICReloadMinInterval: time.Minute,
@@ -167,7 +172,7 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	}
 	synced := &atomic.Bool{}
 	objs := newCacheObjects(mgr, o)
-	certExpiry.watch(mgr.GetCache(), o.Settings)
+	certExpiry.watch(mgr.GetCache(), o.Settings, o.ExpirySeries)
 	// GetWebhookServer adds the server to the manager's runnables.
 	for path, h := range Handlers(o, objs) {
 		mgr.GetWebhookServer().Register(path, (&admission.Webhook{Handler: h}).WithRecoverPanic(true))

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -14,7 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/net/netutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/certwatcher"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -30,14 +30,17 @@ type ServingLimits struct {
 	// MaxInFlight is the number of admission requests handled at once; more are answered 429
 	// at once (with Retry-After) instead of queueing.
 	MaxInFlight int
-	// MaxBodyBytesInFlight is the budget of request body bytes handled at once: each request
-	// reserves its Content-Length (MaxReviewBytes when it sends none) before its body is read and
-	// holds it until answered; one that does not fit is answered 429 with Retry-After. A request
+	// MaxBodyBytesInFlight is the budget of request body bytes handled at once: a request whose
+	// Content-Length does not fit beside the bodies in flight is answered 429 with Retry-After
+	// before its body is read; otherwise its bytes are reserved as they arrive and held until it is
+	// answered, and one that stops fitting while it arrives is answered 429 then. A request
 	// costs several times its body in decoding and patch generation, so this bounds the heap that
 	// admission can take. 0: no budget.
 	MaxBodyBytesInFlight int64
-	// MaxConnections bounds the open connections: past it, new connections wait in the listen
-	// backlog until one closes. 0: no bound.
+	// MaxConnections bounds the open connections. A connection arriving at the bound closes one
+	// that does no work (idle between requests, or silent for 2 s since it was opened, before or
+	// after its TLS handshake); when all are handling requests, it waits until one closes.
+	// 0: no bound.
 	MaxConnections int
 	// ShutdownDelay is how long the server keeps serving after it is told to stop (SIGTERM), while
 	// the pod's endpoint is removed from the Service; responses then close their connections so
@@ -190,14 +193,20 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 		go ca.watch(ctx)
 	}
-	ln, err := tls.Listen("tcp", net.JoinHostPort(s.Host, strconv.Itoa(s.Port)), cfg)
+	ln, err := net.Listen("tcp", net.JoinHostPort(s.Host, strconv.Itoa(s.Port)))
 	if err != nil {
 		return err
 	}
+	var limit *connLimit
 	if s.Limits.MaxConnections > 0 {
-		ln = netutil.LimitListener(ln, s.Limits.MaxConnections)
+		limit = newConnLimit(ln, s.Limits.MaxConnections)
+		ln = limit
 	}
+	ln = tls.NewListener(ln, cfg)
 	srv := s.httpServer(ctx)
+	if limit != nil {
+		srv.ConnState = limit.track
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -271,18 +280,16 @@ func (s *Server) limit(next http.Handler) http.Handler {
 			}
 		}
 		if s.budget != nil {
-			n := r.ContentLength
-			if n < 0 { // no Content-Length: the most reviewGuard reads
-				n = MaxReviewBytes
-			}
-			n = min(n, s.budget.max)
-			if !s.budget.reserve(n) {
+			// A body that cannot fit now is refused before it is read; one that can reserves its
+			// bytes as they arrive, so a caller sending slowly holds only what it has sent.
+			if n := min(max(r.ContentLength, 0), s.budget.max); !s.budget.fits(n) {
 				rejected.WithLabelValues("overload").Inc()
-				overloaded(w, fmt.Sprintf("request bodies in flight would pass the budget of %d bytes with this one's %d (--max-body-bytes-in-flight); "+
-					"retry, or add replicas or raise --max-body-bytes-in-flight with the memory limit (chart value serving.maxBodyBytesInFlight)", s.budget.max, n))
+				overloaded(w, s.budget.refusal(n))
 				return
 			}
-			defer s.budget.release(n)
+			body := &budgetedBody{ReadCloser: r.Body, budget: s.budget}
+			r.Body = body
+			defer body.release()
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -293,6 +300,12 @@ type byteBudget struct {
 	mu   sync.Mutex
 	max  int64
 	used int64
+}
+
+func (b *byteBudget) fits(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.used+n <= b.max
 }
 
 func (b *byteBudget) reserve(n int64) bool {
@@ -310,6 +323,39 @@ func (b *byteBudget) release(n int64) {
 	b.used -= n
 	b.mu.Unlock()
 }
+
+func (b *byteBudget) refusal(n int64) string {
+	return fmt.Sprintf("request bodies in flight would pass the budget of %d bytes with this one's %d (--max-body-bytes-in-flight); "+
+		"retry, or add replicas or raise --max-body-bytes-in-flight with the memory limit (chart value serving.maxBodyBytesInFlight)", b.max, n)
+}
+
+// overBudget is the error a budgeted body's Read returns once the bytes it has read do not fit in
+// the budget: the request is answered 429.
+type overBudget struct{ why string }
+
+func (e *overBudget) Error() string { return e.why }
+
+// budgetedBody reserves in the budget each byte read from a request body, and holds them until
+// release (the request is answered: its decoded objects live until then). A Read may pass the
+// budget by what one Read returns (a TLS record, 16 KiB).
+type budgetedBody struct {
+	io.ReadCloser
+	budget *byteBudget
+	held   int64
+}
+
+func (b *budgetedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		if !b.budget.reserve(int64(n)) {
+			return 0, &overBudget{why: b.budget.refusal(b.held + int64(n))}
+		}
+		b.held += int64(n)
+	}
+	return n, err
+}
+
+func (b *budgetedBody) release() { b.budget.release(b.held) }
 
 // overloaded writes the overload answer: 429 with Retry-After and a Status the API server quotes
 // in its "failed calling webhook" error (failurePolicy decides what happens to the request).

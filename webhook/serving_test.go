@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -114,9 +115,67 @@ func TestServingBodyBudget(t *testing.T) {
 	}
 }
 
-// Past MaxConnections a new connection is not served (its TLS handshake waits in the backlog)
-// until an open one closes.
-func TestServingBoundsConnections(t *testing.T) {
+// A caller sending its body slowly holds only the bytes it has sent, not its Content-Length:
+// announcing 900 KiB and trickling 10 KiB leaves room for others in a 1 MiB budget. When its bytes
+// stop fitting while they arrive, it is answered 429.
+func TestServingBodyBudgetCountsBytesAsTheyArrive(t *testing.T) {
+	limits := DefaultServingLimits()
+	limits.MaxBodyBytesInFlight = 1 << 20
+	entered, release := make(chan struct{}), make(chan struct{})
+	h := servingHandler(limits, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("hold") != "" {
+			entered <- struct{}{}
+			<-release
+		}
+		answered(w, r)
+	}))
+	post := func(query string, size int) *httptest.ResponseRecorder {
+		body := testReview + strings.Repeat(" ", size-len(testReview))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, PathMutatePod+query, strings.NewReader(body)))
+		return rec
+	}
+
+	pr, pw := io.Pipe()
+	slow := httptest.NewRequest(http.MethodPost, PathMutatePod, pr)
+	slow.ContentLength = 900 << 10
+	slowRec := httptest.NewRecorder()
+	slowDone := make(chan struct{})
+	go func() { defer close(slowDone); h.ServeHTTP(slowRec, slow) }()
+	if _, err := pw.Write([]byte(testReview + strings.Repeat(" ", 10<<10))); err != nil { // read by the server
+		t.Fatal(err)
+	}
+	if rec := post("", 500<<10); rec.Code != http.StatusOK {
+		t.Errorf("500 KiB beside a caller that announced 900 KiB and sent 10 KiB, budget 1 MiB: want 200, got %d %s", rec.Code, rec.Body)
+	}
+
+	// 600 KiB held by another request: the slow caller's remaining bytes no longer fit.
+	held := make(chan *httptest.ResponseRecorder)
+	go func() { held <- post("?hold=1", 600<<10) }()
+	<-entered
+	go func() {
+		_, _ = pw.Write([]byte(strings.Repeat(" ", 890<<10-len(testReview))))
+		_ = pw.Close()
+	}()
+	<-slowDone
+	var st metav1.Status
+	_ = json.Unmarshal(slowRec.Body.Bytes(), &st)
+	if slowRec.Code != http.StatusTooManyRequests || slowRec.Header().Get("Retry-After") != "1" || !strings.Contains(st.Message, "budget of 1048576 bytes") {
+		t.Errorf("a body that stops fitting while it arrives: want 429 naming the budget, got %d %s", slowRec.Code, slowRec.Body)
+	}
+	close(release)
+	if rec := <-held; rec.Code != http.StatusOK {
+		t.Errorf("held request: %d %s", rec.Code, rec.Body)
+	}
+	if rec := post("", 1000<<10); rec.Code != http.StatusOK {
+		t.Errorf("1000 KiB once every request is answered (nothing left reserved): want 200, got %d %s", rec.Code, rec.Body)
+	}
+}
+
+// startLimited starts a Server on a free port with MaxConnections max, serving hook at
+// PathMutatePod; it returns the address.
+func startLimited(t *testing.T, max int, hook http.Handler) string {
+	t.Helper()
 	cert := selfSignedServing(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -125,54 +184,137 @@ func TestServingBoundsConnections(t *testing.T) {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	limits := DefaultServingLimits()
-	limits.MaxConnections = 2
+	limits.MaxConnections = max
 	s := NewServer("127.0.0.1", port, t.TempDir(), limits, func(c *tls.Config) {
 		c.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil }
 	})
+	s.Register(PathMutatePod, hook)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Start(ctx) }()
-	defer func() { cancel(); <-done }()
+	t.Cleanup(func() { cancel(); <-done })
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	dial := func(timeout time.Duration) (*tls.Conn, error) {
-		d := &net.Dialer{Timeout: timeout}
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		raw, err := d.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return nil, err
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return addr
 		}
-		c := tls.Client(raw, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // a test server's throwaway certificate
-		if err := c.HandshakeContext(ctx); err != nil {
-			raw.Close()
-			return nil, err
+		if time.Now().After(deadline) {
+			t.Fatal(err)
 		}
-		return c, nil
+		time.Sleep(20 * time.Millisecond)
 	}
-	var open []*tls.Conn
-	deadline := time.Now().Add(10 * time.Second)
-	for len(open) < 2 {
-		c, err := dial(time.Second)
-		if err != nil {
-			if time.Now().After(deadline) {
+}
+
+// review posts testReview to addr on a connection of its own (kept alive after the answer until
+// the returned client is closed) within timeout.
+func review(addr, query string, timeout time.Duration) (*http.Client, error) {
+	c := &http.Client{Timeout: timeout, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // a test server's throwaway certificate
+	resp, err := c.Post("https://"+addr+PathMutatePod+query, "application/json", strings.NewReader(testReview))
+	if err != nil {
+		return c, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return c, fmt.Errorf("answered %d", resp.StatusCode)
+	}
+	return c, nil
+}
+
+// Past MaxConnections, connections handling requests are never cut: a new connection waits
+// (its TLS handshake is not answered) until one of them closes.
+func TestServingBoundsBusyConnections(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	addr := startLimited(t, 2, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("hold") != "" {
+			entered <- struct{}{}
+			<-release
+		}
+		answered(w, r)
+	}))
+	held := make(chan error, 2)
+	for range 2 {
+		go func() {
+			c, err := review(addr, "?hold=1", 30*time.Second)
+			c.CloseIdleConnections()
+			held <- err
+		}()
+		<-entered
+	}
+	// Past the grace given to silent connections: busy ones are still not closable.
+	time.Sleep(newConnGrace + 500*time.Millisecond)
+	waiting, err := review(addr, "", time.Second)
+	if err == nil {
+		waiting.CloseIdleConnections()
+		t.Fatal("a third connection was served while two requests held MaxConnections 2")
+	}
+	// Its transport completes the dial in the background: close what it keeps at the end.
+	defer waiting.CloseIdleConnections()
+	close(release)
+	for range 2 {
+		if err := <-held; err != nil {
+			t.Errorf("a request in flight when the bound was reached: %v (it must not be cut)", err)
+		}
+	}
+	c, err := review(addr, "", 5*time.Second)
+	if err != nil {
+		t.Fatalf("once the busy connections closed, a new one is still not served: %v", err)
+	}
+	c.CloseIdleConnections()
+}
+
+// Connections that do no work do not keep the API server out: at the bound, a new connection
+// closes one that is silent since it was opened (no TLS handshake) past the grace, or one idle
+// between requests, instead of waiting for the read or idle timeout (10 s, 90 s).
+func TestServingClosesConnectionsThatDoNoWork(t *testing.T) {
+	addr := startLimited(t, 2, answered)
+	t.Run("silent", func(t *testing.T) {
+		var silent []net.Conn
+		for range 2 {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(50 * time.Millisecond)
-			continue
+			defer c.Close()
+			silent = append(silent, c)
 		}
-		open = append(open, c)
-	}
-	if c, err := dial(time.Second); err == nil {
-		c.Close()
-		t.Fatalf("a third connection was served with MaxConnections 2")
-	}
-	open[0].Close()
-	c, err := dial(5 * time.Second)
-	if err != nil {
-		t.Fatalf("after one of two connections closed, a new one is still not served: %v", err)
-	}
-	c.Close()
-	open[1].Close()
+		time.Sleep(newConnGrace + 500*time.Millisecond)
+		c, err := review(addr, "", 5*time.Second)
+		if err != nil {
+			t.Fatalf("two silent connections held the bound of 2: %v", err)
+		}
+		c.CloseIdleConnections()
+		closed := 0
+		for _, c := range silent {
+			_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+			if _, err := c.Read(make([]byte, 1)); err == io.EOF {
+				closed++
+			}
+		}
+		if closed == 0 {
+			t.Error("no silent connection was closed, yet a new one was served past the bound")
+		}
+	})
+	t.Run("idle", func(t *testing.T) {
+		var idle []*http.Client
+		for range 2 {
+			c, err := review(addr, "", 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			idle = append(idle, c)
+		}
+		c, err := review(addr, "", 5*time.Second)
+		if err != nil {
+			t.Fatalf("two idle keep-alive connections held the bound of 2: %v", err)
+		}
+		c.CloseIdleConnections()
+		for _, c := range idle {
+			c.CloseIdleConnections()
+		}
+	})
 }
 
 func selfSignedServing(t *testing.T) tls.Certificate {

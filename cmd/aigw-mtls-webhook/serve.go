@@ -40,7 +40,7 @@ func newServeFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	fs.DurationVar(&c.o.Serving.ReadTimeout, "request-read-timeout", c.o.Serving.ReadTimeout, "time an admission request (headers and body) may take to arrive; slower clients are cut off")
 	fs.IntVar(&c.o.Serving.MaxInFlight, "max-in-flight", c.o.Serving.MaxInFlight, "admission requests handled at once; more are answered 429 with Retry-After (0: no limit)")
 	fs.Int64Var(&c.o.Serving.MaxBodyBytesInFlight, "max-body-bytes-in-flight", c.o.Serving.MaxBodyBytesInFlight, "request body bytes handled at once: each request reserves its Content-Length before its body is read; one that does not fit is answered 429 with Retry-After (0: no budget). A request costs ~6-9x its body on the heap: keep it near a sixteenth of the memory limit")
-	fs.IntVar(&c.o.Serving.MaxConnections, "max-connections", c.o.Serving.MaxConnections, "open connections served at once; more wait in the listen backlog until one closes (0: no bound)")
+	fs.IntVar(&c.o.Serving.MaxConnections, "max-connections", c.o.Serving.MaxConnections, "open connections served at once; a new one past it closes one doing no work (idle, or silent 2 s since it was opened), else waits until one closes (0: no bound)")
 	fs.DurationVar(&c.o.Serving.ShutdownDelay, "shutdown-delay", c.o.Serving.ShutdownDelay, "after SIGTERM, keep serving this long (not ready, closing connections) while the pod leaves the Service's endpoints")
 	fs.StringVar(&c.o.HealthAddr, "health-probe-bind-address", c.o.HealthAddr, "health (/healthz) and readiness (/readyz) address")
 	fs.StringVar(&c.kubeconfig, "kubeconfig", "", "kubeconfig (default: in-cluster config, then $KUBECONFIG)")
@@ -55,6 +55,7 @@ func newServeFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	fs.DurationVar(&c.o.NICReloadMinInterval, "nic-reload-min-interval", c.o.NICReloadMinInterval, "least time between two annotations of --nic-configmap (each reloads nginx and cuts long streams); changes within it are folded into the next (0: none)")
 	fs.StringVar(&c.restart, "restart-on-renewal-namespaces", "", "namespaces where Deployments annotated mtls.aigw.io/restart-on-renewal=true roll out when their mounted certificates change (comma list); empty disables")
 	fs.StringVar(&c.secretNS, "secret-namespaces", "", "namespaces whose labelled Secrets the webhook reads (comma list); empty: every namespace (needs cluster-wide read access to Secrets)")
+	fs.IntVar(&c.o.ExpirySeries, "max-expiry-series", c.o.ExpirySeries, "most aigw_mtls_certificate_expiry_timestamp_seconds series a scrape exports, one per labelled Secret in namespace/name order; the rest are counted in aigw_mtls_certificate_expiry_series_omitted")
 	fs.IntVar(&c.o.NamespacesPerRequest, "namespaces-per-request", c.o.NamespacesPerRequest, "namespaces other than its own one admission request may have the requesting user's access reviewed in (a SubjectAccessReview each) and read; references past it are admitted with a warning that they were not checked (0: none)")
 	fs.StringVar(&c.o.ClientCAName, "client-ca-name", "", "file in --cert-dir holding the CA of the API server's client certificate (reloaded when it changes): set, every connection must present a certificate it signed")
 	fs.StringVar(&c.subjects, "client-allowed-subjects", strings.Join(c.o.ClientAllowedSubjects, ","), "with --client-ca-name: names (certificate common name or DNS name, comma list) the API server's client certificate must carry; other certificates the CA signed are refused; * accepts any it signed")
@@ -74,6 +75,10 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	o := c.o
 	o.Settings = s
+	if o.ExpirySeries < 0 {
+		fmt.Fprintf(stderr, "--max-expiry-series %d: expected 0 or more\n", o.ExpirySeries)
+		return 2
+	}
 	if o.NamespacesPerRequest < 0 {
 		fmt.Fprintf(stderr, "--namespaces-per-request %d: expected 0 or more\n", o.NamespacesPerRequest)
 		return 2

@@ -1,10 +1,10 @@
 package certs
 
 import (
-	"container/list"
 	"crypto/x509"
 	"strings"
-	"sync"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/lru"
 )
 
 // CacheBytes bounds the heap the certificates ParseCached keeps, as entryCost estimates it. It
@@ -30,21 +30,17 @@ func entryCost(key string, certs []*x509.Certificate) int64 {
 // least recently used first out once the bytes held pass the bound: writing a hundred versions
 // of one Secret leaves one entry, and many Secrets leave at most CacheBytes.
 type cache struct {
-	mu    sync.Mutex
-	max   int64
-	held  int64
-	order *list.List // of *cacheEntry, most recently used first
-	byKey map[string]*list.Element
+	entries *lru.Cache[string, versioned]
 }
 
-type cacheEntry struct {
-	key, version string
-	certs        []*x509.Certificate
-	bytes        int64
+// versioned is the certificates of one version of an object's key.
+type versioned struct {
+	version string
+	certs   []*x509.Certificate
 }
 
 func newCache(max int64) *cache {
-	return &cache{max: max, order: list.New(), byKey: map[string]*list.Element{}}
+	return &cache{entries: lru.New[string, versioned](max)}
 }
 
 var parsed = newCache(CacheBytes)
@@ -58,7 +54,7 @@ func ParseCached(memo string, data []byte) ([]*x509.Certificate, error) {
 
 // CachedBytes is what ParseCached holds: the estimated heap of its entries, and their number.
 func CachedBytes() (bytes int64, entries int) {
-	return parsed.size()
+	return parsed.entries.Size()
 }
 
 func (c *cache) parse(memo string, data []byte) ([]*x509.Certificate, error) {
@@ -69,63 +65,14 @@ func (c *cache) parse(memo string, data []byte) ([]*x509.Certificate, error) {
 	if i := strings.LastIndexByte(memo, '@'); i >= 0 {
 		key, version = memo[:i], memo[i+1:]
 	}
-	if certs, ok := c.get(key, version); ok {
-		return certs, nil
+	if e, ok := c.entries.Get(key); ok && e.version == version {
+		return e.certs, nil
 	}
 	certs, err := Parse(data)
 	if err != nil {
-		c.drop(key)
+		c.entries.Remove(key)
 		return nil, err
 	}
-	c.put(key, version, certs)
+	c.entries.Put(key, versioned{version: version, certs: certs}, entryCost(key, certs))
 	return certs, nil
-}
-
-func (c *cache) get(key, version string) ([]*x509.Certificate, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	el, ok := c.byKey[key]
-	if !ok || el.Value.(*cacheEntry).version != version {
-		return nil, false
-	}
-	c.order.MoveToFront(el)
-	return el.Value.(*cacheEntry).certs, true
-}
-
-func (c *cache) put(key, version string, certs []*x509.Certificate) {
-	n := entryCost(key, certs)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.remove(key)
-	if n > c.max {
-		return
-	}
-	c.byKey[key] = c.order.PushFront(&cacheEntry{key: key, version: version, certs: certs, bytes: n})
-	c.held += n
-	for c.held > c.max {
-		c.remove(c.order.Back().Value.(*cacheEntry).key)
-	}
-}
-
-// drop forgets key: its current version does not parse.
-func (c *cache) drop(key string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.remove(key)
-}
-
-func (c *cache) remove(key string) {
-	el, ok := c.byKey[key]
-	if !ok {
-		return
-	}
-	c.order.Remove(el)
-	delete(c.byKey, key)
-	c.held -= el.Value.(*cacheEntry).bytes
-}
-
-func (c *cache) size() (int64, int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.held, len(c.byKey)
 }

@@ -42,32 +42,33 @@ func TestParseCachedBoundedInBytes(t *testing.T) {
 	ca := testPKI(t)["ca"]
 	bundle := bundleOf(ca, 10)
 	per := entryCost("ns/s100/ca.crt", mustParse(t, bundle)) // the longest keys below
-	c := newCache(5*per + per/2)                             // room for 5 bundles
+	bound := 5*per + per/2
+	c := newCache(bound) // room for 5 bundles
 	for i := 0; i < 200; i++ {
 		if _, err := c.parse(fmt.Sprintf("ns/s%d/ca.crt@1", i), bundle); err != nil {
 			t.Fatal(err)
 		}
-		if held, _ := c.size(); held > c.max {
-			t.Fatalf("after %d Secrets the cache holds %d bytes, over its bound %d", i+1, held, c.max)
+		if held, _ := c.entries.Size(); held > bound {
+			t.Fatalf("after %d Secrets the cache holds %d bytes, over its bound %d", i+1, held, bound)
 		}
 	}
-	if held, n := c.size(); n != 5 || held != 5*per {
+	if held, n := c.entries.Size(); n != 5 || held != 5*per {
 		t.Errorf("cache holds %d entries, %d bytes; want the 5 most recent, %d bytes", n, held, 5*per)
 	}
 	if one := entryCost("k", mustParse(t, bundle)); one < 10*int64(len(ca.cert.Raw))+10*parsedOverhead {
 		t.Errorf("an entry of 10 certificates costs %d bytes, less than their DER and parsed fields", one)
 	}
-	if _, ok := c.get("ns/s199/ca.crt", "1"); !ok {
+	if !holds(c, "ns/s199/ca.crt", "1") {
 		t.Errorf("the most recent entry was evicted")
 	}
-	if _, ok := c.get("ns/s0/ca.crt", "1"); ok {
+	if holds(c, "ns/s0/ca.crt", "1") {
 		t.Errorf("the oldest entry is still held")
 	}
 	// A version that no longer parses forgets the entry.
 	if _, err := c.parse("ns/s199/ca.crt@2", []byte("junk")); err == nil {
 		t.Fatal("junk parsed")
 	}
-	if _, ok := c.get("ns/s199/ca.crt", "1"); ok {
+	if holds(c, "ns/s199/ca.crt", "1") {
 		t.Errorf("an entry whose object now holds junk is still held")
 	}
 }
@@ -108,4 +109,10 @@ func mustParse(t *testing.T, data []byte) []*x509.Certificate {
 		t.Fatal(err)
 	}
 	return certs
+}
+
+// holds is whether c holds key at version.
+func holds(c *cache, key, version string) bool {
+	e, ok := c.entries.Get(key)
+	return ok && e.version == version
 }

@@ -44,6 +44,10 @@ var (
 		Checks: "the aigw config is valid YAML with a mapping at the top", Consequence: ConfigUnwired,
 		Source: webhookWiring,
 		Fix:    "correct the YAML at that line"})
+	ConfigTooLarge = define(Def{ID: "CONFIGMAP_CONFIG_TOO_LARGE", Severity: Error,
+		Checks: "the aigw config is within the bytes the mutation parses (patches.MaxAIGWConfigBytes)", Consequence: ConfigUnwired,
+		Source: webhookWiring,
+		Fix:    "keep aigw's config small (a real one is a few KiB): move large data out of it"})
 	ConfigTLSUnwired = define(Def{ID: "CONFIGMAP_TLS_UNWIRED", Severity: Error,
 		Checks: "the aigw config's server.tls and server.mtls paths are the mounted files", Consequence: ConfigUnwired,
 		Source: webhookWiring,

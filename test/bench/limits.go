@@ -44,7 +44,14 @@ const memLimitBytes = 256 << 20
 func (b *bench) memLimits() error {
 	c := b.cfg
 	b.serveEnv = []string{"GOMEMLIMIT=" + strconv.Itoa(memLimitBytes)}
-	p, err := b.startServe("memlimits", "", "--mode=warn", "--metrics-secure=false")
+	var p *proc
+	var err error
+	if c.limitFloor {
+		c.limitVersions = 0
+		p, err = b.startNothing("memlimits-floor", "cr", "")
+	} else {
+		p, err = b.startServe("memlimits", "", "--mode=warn", "--metrics-secure=false")
+	}
 	if err != nil {
 		return err
 	}
@@ -68,7 +75,9 @@ func (b *bench) memLimits() error {
 	if err := b.env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "bench-limits"}}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
 	}
-	if err := harness.WaitForPodMutation(ctx, b.env.Client, "bench-limits"); err != nil {
+	if c.limitFloor {
+		time.Sleep(2 * time.Second) // the configurations take effect; the do-nothing webhook mutates nothing to wait for
+	} else if err := harness.WaitForPodMutation(ctx, b.env.Client, "bench-limits"); err != nil {
 		return err
 	}
 	idle, _ := memStatus(p.pid())
@@ -173,7 +182,7 @@ func (b *bench) memLimits() error {
 	// Still answering: a labelled ConfigMap comes back with the TLS paths.
 	probe := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "after", Namespace: "bench-limits", Labels: map[string]string{"aigw": "mtls"}},
 		Data: map[string]string{"aigw.yaml": "version: 1\nserver:\n  address: :4141\n"}}
-	if err := b.env.Client.Create(ctx, probe); err != nil || probe.Annotations["mtls.aigw.io/injected"] == "" {
+	if err := b.env.Client.Create(ctx, probe); err != nil || (!c.limitFloor && probe.Annotations["mtls.aigw.io/injected"] == "") {
 		fail("after the load, a labelled ConfigMap was not mutated: %v", err)
 	}
 	rejected := scrape(p.metrics, `aigw_mtls_requests_rejected_total{reason="overload"}`)

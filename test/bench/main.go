@@ -55,6 +55,7 @@ type config struct {
 	settle                     time.Duration
 	// memlimits
 	limitVersions, limitConfigMaps int
+	limitFloor                     bool
 	// common
 	binary  string
 	binaryB string
@@ -105,6 +106,7 @@ func main() {
 	fs.DurationVar(&c.settle, "settle", 10*time.Second, "memory: wait after readiness before reading RSS")
 	fs.IntVar(&c.limitVersions, "limit-versions", 200, "memlimits: versions of the 1 MiB CA Secret, each followed by a Policy naming it")
 	fs.IntVar(&c.limitConfigMaps, "limit-configmaps", 64, "memlimits: ~1 MiB ConfigMaps updated at once")
+	fs.BoolVar(&c.limitFloor, "limit-floor", false, "memlimits: run (b) against the do-nothing webhook (controller-runtime, no patch, no limits) instead of serve: the floor any webhook pays for the burst on this machine")
 	fs.StringVar(&c.binary, "binary", "", "the aigw-mtls-webhook binary (default: built from ./cmd/aigw-mtls-webhook into a temporary folder)")
 	fs.StringVar(&c.binaryB, "binary-b", "", "apiserver: also measure this aigw-mtls-webhook binary, as arm ours-b interleaved with ours (two builds compared in one run)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the temporary folder (logs of the servers)")

@@ -516,6 +516,7 @@ func checkDeployment(t *testing.T, r rendering) {
 		"secret-namespaces":         f["secret-namespaces"], // checkRBAC: equal to the Roles' namespaces
 		"zap-log-level":             "info", "zap-encoder": "json",
 		"metrics-secure":           r.value("metrics.secure", "true"),
+		"max-expiry-series":        r.value("metrics.maxExpirySeries", strconv.Itoa(webhook.DefaultExpirySeries)),
 		"request-read-timeout":     r.value("serving.readTimeout", "10s"),
 		"max-in-flight":            r.value("serving.maxInFlight", "200"),
 		"max-body-bytes-in-flight": r.value("serving.maxBodyBytesInFlight", "16777216"),
