@@ -103,7 +103,14 @@ func TestDashboardQueriesNameExportedSeries(t *testing.T) {
 	}
 	resp.Body.Close()
 
-	// The audit's series for the Policy, re-checked when a labelled Secret changes.
+	// The audit's series for the Policy, re-checked when a labelled Secret changes: a renewal of
+	// the server certificate that drops the Policy's sslName gives it a problem.
+	renewed := serverCrt.DeepCopy()
+	renewed.Spec.DNSNames = []string{"aigw.elsewhere.svc.cluster.local"}
+	issued, err := harness.Issue(renewed, ca)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var families map[string]*dto.MetricFamily
 	eventually(t, "the series of this test's objects", func() error {
 		var s corev1.Secret
@@ -114,6 +121,7 @@ func TestDashboardQueriesNameExportedSeries(t *testing.T) {
 			s.Annotations = map[string]string{}
 		}
 		s.Annotations["example.com/touched"] = time.Now().Format(time.RFC3339Nano)
+		s.Data = issued.Secret(renewed).Data
 		if err := env.Client.Update(ctx, &s); err != nil {
 			return err
 		}
@@ -123,7 +131,7 @@ func TestDashboardQueriesNameExportedSeries(t *testing.T) {
 			return err
 		}
 		for name, want := range map[string]map[string]string{
-			"aigw_mtls_policy_problems":                      {"namespace": space, "policy": "aigw-mtls"},
+			"aigw_mtls_policy_problems":                      {"namespace": space, "policy": "aigw-mtls", "rule": "POLICY_SSLNAME_NOT_IN_SAN"},
 			"aigw_mtls_certificate_expiry_timestamp_seconds": {"namespace": space, "secret": "internal-ca"},
 			"aigw_mtls_admissions_total":                     {"outcome": "denied"},
 			"aigw_mtls_requests_rejected_total":              {"reason": "malformed"},
