@@ -21,9 +21,10 @@ type connLimit struct {
 	net.Listener
 	max int
 
-	mu    sync.Mutex
-	freed *sync.Cond
-	conns map[*limitedConn]struct{}
+	mu     sync.Mutex
+	freed  *sync.Cond
+	conns  map[*limitedConn]struct{}
+	closed bool
 }
 
 func newConnLimit(l net.Listener, max int) *connLimit {
@@ -58,7 +59,7 @@ func (l *connLimit) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	l.mu.Lock()
-	for len(l.conns) >= l.max {
+	for len(l.conns) >= l.max && !l.closed {
 		if v := l.victim(time.Now()); v != nil {
 			delete(l.conns, v)
 			// Closed outside the lock: its Close takes it again.
@@ -69,10 +70,24 @@ func (l *connLimit) Accept() (net.Conn, error) {
 		}
 		l.waitFreed()
 	}
+	if l.closed { // shutting down while this connection waited for a slot
+		l.mu.Unlock()
+		_ = conn.Close()
+		return nil, net.ErrClosed
+	}
 	c := &limitedConn{Conn: conn, limit: l, state: http.StateNew, since: time.Now()}
 	l.conns[c] = struct{}{}
 	l.mu.Unlock()
 	return c, nil
+}
+
+// Close stops accepting: an Accept waiting for a slot returns at once.
+func (l *connLimit) Close() error {
+	l.mu.Lock()
+	l.closed = true
+	l.freed.Broadcast()
+	l.mu.Unlock()
+	return l.Listener.Close()
 }
 
 // waitFreed waits (l.mu held) until a connection closes or changes state, or until newConnGrace

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -367,5 +368,50 @@ func TestReadinessDialsBounded(t *testing.T) {
 	wg.Wait()
 	if n := accepted.Load(); n != 1 {
 		t.Errorf("100 readiness checks dialed the webhook port %d times, want 1", n)
+	}
+}
+
+// Closing the listener (shutdown) releases an Accept waiting for a slot, so the server's accept
+// loop ends even when every connection is busy.
+func TestConnLimitCloseReleasesWaitingAccept(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newConnLimit(raw, 1)
+	for range 2 {
+		c, err := net.Dial("tcp", raw.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	busy, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	l.track(busy, http.StateActive)
+	done := make(chan error, 1)
+	go func() {
+		c, err := l.Accept() // the second connection: waits, the only slot is busy
+		if c != nil {
+			c.Close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("Accept returned (%v) while the only slot was busy", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	_ = l.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Errorf("Accept after Close: %v, want net.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Accept still waits after the listener was closed")
 	}
 }
