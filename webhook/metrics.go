@@ -4,6 +4,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
 )
 
 var admissions = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -11,7 +13,20 @@ var admissions = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Help: "Admission decisions by object kind, webhook type and outcome (patched, unchanged, warned, denied).",
 }, []string{"kind", "webhook", "outcome"})
 
-func init() { metrics.Registry.MustRegister(admissions) }
+// admissionFindings counts admission findings by rule: its series are bounded by the kinds and the
+// rule catalogue (no object or namespace names).
+var admissionFindings = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "aigw_mtls_admission_findings_total",
+	Help: "Findings reported at admission by object kind, rule ID (docs/rules.md) and severity: an error finding denies the object in enforce mode and is a warning in warn mode. Silenced warnings are not counted.",
+}, []string{"kind", "rule", "severity"})
+
+func init() { metrics.Registry.MustRegister(admissions, admissionFindings) }
+
+func countFindings(kind string, fs rules.Findings) {
+	for _, f := range fs {
+		admissionFindings.WithLabelValues(kind, string(f.Rule), string(f.Severity)).Inc()
+	}
+}
 
 func observe(kind, webhook string, resp admission.Response) {
 	outcome := "unchanged"

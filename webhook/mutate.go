@@ -70,6 +70,7 @@ func (m *Mutator) handle(req admission.Request, objs objects.Objects) admission.
 		}
 		return resp
 	}
+	countFindings(m.Kind, res.Findings)
 	d := res.Decide(m.Settings.Mode)
 	if !d.Allowed {
 		resp := admission.Denied(d.Denial)

@@ -60,7 +60,9 @@ func (v *Validator) handle(req admission.Request, objs objects.Objects) admissio
 	if err != nil {
 		return admission.Errored(http.StatusBadRequest, err)
 	}
-	d := rules.Silence(req.Object.Raw, fs).Decide(v.Settings.Mode)
+	fs = rules.Silence(req.Object.Raw, fs)
+	countFindings(v.Kind, fs)
+	d := fs.Decide(v.Settings.Mode)
 	if !d.Allowed {
 		resp := admission.Denied(d.Denial)
 		resp.Warnings = d.Warnings

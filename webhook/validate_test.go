@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -75,5 +76,30 @@ func TestCertificateValidatorRefusesADroppedNameOnUpdateOnly(t *testing.T) {
 	resp = h.Handle(context.Background(), certificateRequest(admissionv1.Create, c.Object, nil))
 	if !resp.Allowed || len(resp.Warnings) == 0 {
 		t.Errorf("CREATE: want allowed with a warning, got allowed=%v warnings %q", resp.Allowed, resp.Warnings)
+	}
+}
+
+// Admission counts its findings by kind, rule and severity: an UPDATE the rule refuses is one
+// error finding, the CREATE it warns about one warning, each under its rule ID.
+func TestAdmissionCountsFindingsByRule(t *testing.T) {
+	v := &Validator{Kind: "Certificate", Settings: aigw.DefaultSettings(), Validate: func(raw, oldRaw []byte, _ string, _ aigw.Settings, _ objects.Objects, _ time.Time) (rules.Findings, error) {
+		sev := rules.Warning
+		if oldRaw != nil {
+			sev = rules.Error
+		}
+		return rules.Findings{{Object: "Certificate/ai-gateway/aigw-server", Field: "spec.dnsNames", Severity: sev, Rule: "TEST_RULE", Found: "x"}}, nil
+	}}
+	errors := func() float64 {
+		return testutil.ToFloat64(admissionFindings.WithLabelValues("Certificate", "TEST_RULE", string(rules.Error)))
+	}
+	warnings := func() float64 {
+		return testutil.ToFloat64(admissionFindings.WithLabelValues("Certificate", "TEST_RULE", string(rules.Warning)))
+	}
+	e0, w0 := errors(), warnings()
+	obj := []byte(`{"kind":"Certificate","metadata":{"name":"aigw-server"}}`)
+	v.Handle(context.Background(), certificateRequest(admissionv1.Update, obj, obj))
+	v.Handle(context.Background(), certificateRequest(admissionv1.Create, obj, nil))
+	if e, w := errors()-e0, warnings()-w0; e != 1 || w != 1 {
+		t.Errorf("aigw_mtls_admission_findings_total grew by %v errors and %v warnings of TEST_RULE, want 1 and 1", e, w)
 	}
 }

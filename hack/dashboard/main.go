@@ -172,10 +172,10 @@ func policyProblems() *table.PanelBuilder {
 
 func denials() *timeseries.PanelBuilder {
 	return timeseries.NewPanelBuilder().
-		Title("Denials by kind and webhook").
-		Description("Admission requests refused, per second, by object kind and webhook (validate or mutate). The refusal message names the field, the expected value and the fix.").
+		Title("Denials by kind and rule").
+		Description("Error findings at admission, per second, by object kind and rule ID: each denies its object in enforce mode (a warning in warn mode). docs/rules.md gives each rule's consequence and fix.").
 		Datasource(source).Span(12).Height(8).Unit("reqps").Min(0).
-		WithTarget(query(`sum by (kind, webhook) (rate(aigw_mtls_admissions_total{outcome="denied"}[$__rate_interval]))`, "{{kind}} {{webhook}}"))
+		WithTarget(query(`sum by (kind, rule) (rate(aigw_mtls_admission_findings_total{severity="error"}[$__rate_interval]))`, "{{kind}} {{rule}}"))
 }
 
 func admissions() *timeseries.PanelBuilder {
