@@ -145,7 +145,7 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 		return nil, err
 	}
 	srv := NewServer(o.Host, o.Port, o.CertDir, o.Serving, TLSConfig)
-	// Client authentication of the API server (its admission kubeconfig): see README "Security".
+	// Client authentication of the API server (its admission kubeconfig): see docs/security.md, "Direct callers".
 	srv.ClientCAName = o.ClientCAName
 	srv.ClientAllowedSubjects = o.ClientAllowedSubjects
 	metricsOpts := metricsserver.Options{BindAddress: o.MetricsAddr}

@@ -9,7 +9,8 @@ var createUpdate = []string{"CREATE", "UPDATE"}
 
 // The table. Adding a kind: its row here and in All, its rule (internal/rules) and mutation
 // (patches), their fixtures (internal/rules/testdata, patches), and its stanza in the chart's
-// webhooks.yaml (and rbac.yaml when it is cached). README "Architecture" lists the files.
+// webhooks.yaml (and rbac.yaml when it is cached). docs/architecture.md, "Adding a kind", lists
+// the files.
 var (
 	Pod = &Kind{Version: "v1", Kind: "Pod", Resource: "pods",
 		Mutate: patches.PatchPod, CreateOnly: true,

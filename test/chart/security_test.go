@@ -10,16 +10,17 @@ import (
 	"github.com/aigw-mtls/aigw-mtls-webhook/test/harness"
 )
 
-// securityRows are the "what" cells of the README's Security table, lower case, without backticks.
+// securityRows are the "what" cells of the Permissions table of docs/security.md, lower case,
+// without backticks.
 func securityRows(t *testing.T) []string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "README.md"))
+	b, err := os.ReadFile(filepath.Join(harness.RepoRoot(), "docs", "security.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, section, ok := strings.Cut(string(b), "\n## Security\n")
+	_, section, ok := strings.Cut(string(b), "\n## Permissions\n")
 	if !ok {
-		t.Fatal("README.md has no Security section")
+		t.Fatal("docs/security.md has no Permissions section")
 	}
 	section, _, _ = strings.Cut(section, "\n## ")
 	var rows []string
@@ -31,7 +32,7 @@ func securityRows(t *testing.T) []string {
 		rows = append(rows, strings.ToLower(strings.ReplaceAll(cells[1], "`", "")))
 	}
 	if len(rows) == 0 {
-		t.Fatal("README.md's Security section has no table")
+		t.Fatal("docs/security.md's Permissions section has no table")
 	}
 	return rows
 }
@@ -52,7 +53,7 @@ func names(row, verb, resource string) bool {
 }
 
 // TestSecurityTableListsEveryGrant: every verb on every resource (and URL) of every Role and
-// ClusterRole the chart renders, in any value set, is a row of the README's Security table.
+// ClusterRole the chart renders, in any value set, is a row of the Permissions table in docs/security.md.
 func TestSecurityTableListsEveryGrant(t *testing.T) {
 	rows := securityRows(t)
 	missing := map[string]bool{}
@@ -86,6 +87,6 @@ func TestSecurityTableListsEveryGrant(t *testing.T) {
 		}
 	}
 	for _, m := range sortedKeys(missing) {
-		t.Errorf("README.md's Security table has no row granting %s", m)
+		t.Errorf("docs/security.md's Permissions table has no row granting %s", m)
 	}
 }

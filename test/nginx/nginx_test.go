@@ -326,7 +326,7 @@ func variants() []variant {
 		{name: "protocols-TLSv1", build: policy(func(p *nicconf.EgressMTLS) { p.Protocols = "TLSv1" })},
 		{name: "protocols-TLSv1-TLSv1.1", build: policy(func(p *nicconf.EgressMTLS) { p.Protocols = "TLSv1 TLSv1.1" })},
 		{name: "protocols-TLSv1.1-TLSv1.2", ok: true, build: policy(func(p *nicconf.EgressMTLS) { p.Protocols = "TLSv1.1 TLSv1.2" }),
-			notRuntime: "the rules allow only TLSv1.2/TLSv1.3 tokens (README, Validation); nginx negotiates TLS 1.2 with aigw today"},
+			notRuntime: "the rules allow only TLSv1.2/TLSv1.3 tokens (docs/wiring.md, Validation); nginx negotiates TLS 1.2 with aigw today"},
 		// nginx compares protocol names case-insensitively (ngx_conf_set_bitmask_slot).
 		{name: "protocols-lowercase-tlsv1.3", ok: true, build: policy(func(p *nicconf.EgressMTLS) { p.Protocols = "tlsv1.3" })},
 		{name: "protocols-unknown-TLSv9", build: policy(func(p *nicconf.EgressMTLS) { p.Protocols = "TLSv9" })},

@@ -1,6 +1,6 @@
-// Package openssl_test checks patches.CheckHost against the real OpenSSL: nginx verifies
-// proxy_ssl_name with X509_check_host, and `openssl x509 -checkhost NAME` calls the same
-// function with the same flags (0), so the CLI is the oracle.
+// Package openssl_test checks certs.CheckHost (internal/certs/hostcheck.go) against the real
+// OpenSSL: nginx verifies proxy_ssl_name with X509_check_host, and `openssl x509 -checkhost NAME`
+// calls the same function with the same flags (0), so the CLI is the oracle.
 package openssl_test
 
 import (
