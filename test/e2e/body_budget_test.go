@@ -50,19 +50,20 @@ func TestServingBodyBudgetRetriedByTheAPIServer(t *testing.T) {
 	t.Cleanup(func() {
 		_ = env.Client.Delete(ctx, &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: space}})
 	})
-	big := func(i, v int) string {
+	// ~1 MB of data beside a small aigw config (the mutation parses at most 256 KiB of config).
+	big := func(i, v int) map[string]string {
 		var b strings.Builder
-		fmt.Fprintf(&b, "# %d/%d\nversion: 1\nserver:\n  address: :4141\n", i, v)
+		fmt.Fprintf(&b, "%d/%d\n", i, v)
 		for b.Len() < 1_000_000 {
-			b.WriteString("# padding padding padding padding padding padding padding padding\n")
+			b.WriteString("padding padding padding padding padding padding padding padding\n")
 		}
-		return b.String()
+		return map[string]string{"aigw.yaml": fmt.Sprintf("# %d/%d\nversion: 1\nserver:\n  address: :4141\n", i, v), "padding": b.String()}
 	}
 	const n = 12
 	cms := make([]*corev1.ConfigMap, n)
 	for i := range cms {
 		cms[i] = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("big-%d", i), Namespace: space, Labels: map[string]string{"aigw": "mtls"}},
-			Data: map[string]string{"aigw.yaml": big(i, 0)}}
+			Data: big(i, 0)}
 	}
 	eventually(t, "the configuration in the admission path", func() error {
 		if err := env.Client.Create(ctx, cms[0]); err != nil {
@@ -71,7 +72,7 @@ func TestServingBodyBudgetRetriedByTheAPIServer(t *testing.T) {
 		if cms[0].Annotations["mtls.aigw.io/injected"] == "" {
 			_ = env.Client.Delete(ctx, cms[0])
 			cms[0] = &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "big-0", Namespace: space, Labels: map[string]string{"aigw": "mtls"}},
-				Data: map[string]string{"aigw.yaml": big(0, 0)}}
+				Data: big(0, 0)}
 			return fmt.Errorf("created without the webhook")
 		}
 		return nil
@@ -86,7 +87,7 @@ func TestServingBodyBudgetRetriedByTheAPIServer(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cm.Data["aigw.yaml"] = big(i, 1)
+			cm.Data = big(i, 1)
 			errs[i] = env.Client.Update(ctx, cm)
 		}()
 	}
