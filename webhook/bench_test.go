@@ -18,6 +18,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -370,5 +371,56 @@ func TestBenchFigures(t *testing.T) {
 	}
 	if pod >= 20e3 {
 		t.Logf("MISSED: pod mutation %.2f µs/op (target < 20 µs)", pod/1e3)
+	}
+}
+
+// bigConfigMapReview is the UPDATE review of a labelled ConfigMap of ~1 MiB (a small aigw config
+// beside ~1 MB of other data): ~2.5 MB of JSON, the object and its old version.
+func bigConfigMapReview(b *testing.B) []byte {
+	cm := func(v int) []byte {
+		pad := strings.Repeat(`# "padding" "padding" "padding" "padding" "padding" "padding" "padding"`+"\n", 14_000)
+		raw, err := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{"name": "c", "namespace": "ns", "labels": map[string]any{"aigw": "mtls"}},
+			"data":     map[string]any{"aigw.yaml": fmt.Sprintf("# %d\nversion: 1\nserver:\n  address: :4141\n", v), "padding": pad}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return raw
+	}
+	review, err := json.Marshal(admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		Request: &admissionv1.AdmissionRequest{UID: "1", Operation: admissionv1.Update, Namespace: "ns", Name: "c",
+			Kind:   metav1.GroupVersionKind{Version: "v1", Kind: "ConfigMap"},
+			Object: runtime.RawExtension{Raw: cm(1)}, OldObject: runtime.RawExtension{Raw: cm(0)}},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return review
+}
+
+// BenchmarkBigConfigMapUpdateServeHTTP compares the in-process HTTP path of such an UPDATE through
+// the ConfigMap mutation with the same path to a handler that allows without looking: the body's
+// decoding, which any controller-runtime webhook pays, dominates both.
+func BenchmarkBigConfigMapUpdateServeHTTP(b *testing.B) {
+	review := bigConfigMapReview(b)
+	ours := Handlers(Options{Settings: aigw.DefaultSettings()}, objects.NewObjectSet("ns"))[PathMutateConfigMap]
+	for _, arm := range []struct {
+		name string
+		h    admission.Handler
+	}{{"mutation", ours}, {"do-nothing", allowAll{}}} {
+		wh := reviewGuard((&admission.Webhook{Handler: arm.h}).WithRecoverPanic(true))
+		b.Run(arm.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(review))
+				r.Header.Set("Content-Type", "application/json")
+				w := httptest.NewRecorder()
+				wh.ServeHTTP(w, r)
+				if w.Code != http.StatusOK {
+					b.Fatalf("status %d", w.Code)
+				}
+			}
+		})
 	}
 }
