@@ -2,6 +2,7 @@ package rules
 
 import (
 	"crypto/x509"
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"time"
@@ -41,14 +42,12 @@ type localObjectRef struct {
 }
 
 type backendTLSPolicy struct {
-	Metadata objects.Meta `json:"metadata"`
-	Spec     struct {
-		TargetRefs []struct {
-			Group       string  `json:"group"`
-			Kind        string  `json:"kind"`
-			Name        string  `json:"name"`
-			SectionName *string `json:"sectionName"`
-		} `json:"targetRefs"`
+	Metadata struct {
+		objects.Meta
+		CreationTimestamp time.Time `json:"creationTimestamp"`
+	} `json:"metadata"`
+	Spec struct {
+		TargetRefs []BTPTarget   `json:"targetRefs"`
 		Validation btpValidation `json:"validation"`
 	} `json:"spec"`
 }
@@ -79,19 +78,6 @@ func BackendTLSPolicy(raw []byte, namespace string, s aigw.Settings, objs object
 	c := &collector{obj: p.Metadata.Ref("BackendTLSPolicy", namespace)}
 	v := p.Spec.Validation
 
-	// internal/controller/state/graph/backend_tls_policy.go collectOrderedGateways: NGF applies a
-	// policy only through its targetRefs of kind Service (core group).
-	services := 0
-	for _, t := range p.Spec.TargetRefs {
-		if t.Kind == "Service" && (t.Group == "" || t.Group == "core") {
-			services++
-		}
-	}
-	if services == 0 {
-		c.add(BTPNoServiceTarget, Finding{Field: "spec.targetRefs", Expected: "a reference to the aigw Service (group \"\", kind Service)",
-			Found: fmt.Sprintf("%d Service references", services), Fix: "add {group: \"\", kind: Service, name: aigw}"})
-	}
-
 	// backend_tls_policy.go validateBackendTLSHostname → validation.go validateHostname.
 	hostnameValid := true
 	if msg := ngfHostname(v.Hostname); msg != "" {
@@ -108,7 +94,7 @@ func BackendTLSPolicy(raw []byte, namespace string, s aigw.Settings, objs object
 			Fix:   "make sure hostname is a name the certificate covers; subjectAltNames may stay"})
 	}
 
-	checkBTPConflicts(c, raw, namespace, objs)
+	checkBTPTargets(c, p, namespace, objs)
 	trusted := checkBTPCA(c, v, objs, namespace, s, now)
 
 	serverSecret := s.ServerTLSSecret
@@ -248,11 +234,8 @@ func checkBTPCA(c *collector, v btpValidation, objs objects.Objects, namespace s
 		bundle, memo = d, sec.memo("ca.crt")
 	}
 	// shared/secrets/secrets.go ValidateCA: the first PEM block must be a CERTIFICATE that parses.
-	if t := certs.FirstBlock(bundle); t != "CERTIFICATE" {
-		found := "no PEM block"
-		if t != "" {
-			found = "a PEM block of type " + t + " first"
-		}
+	bundle = ngfCAData(bundle)
+	if found := notCertificateFirst(bundle); found != "" {
 		c.add(BTPCANotCertificate, Finding{Field: field, Expected: what + " whose ca.crt starts with a PEM CERTIFICATE block (NGF ValidateCA)",
 			Found: found, Fix: "store the PEM CA certificate first under ca.crt"})
 		return nil
@@ -260,6 +243,19 @@ func checkBTPCA(c *collector, v btpValidation, objs objects.Objects, namespace s
 	trusted, fs, _ := CABundle(c.obj, field, memo, bundle, now)
 	c.out = append(c.out, fs...)
 	return trusted
+}
+
+// ngfCAData is the ca.crt NGF validates and hands nginx: NGF v2.6.7
+// internal/controller/state/graph/shared/secrets/secrets.go ValidateCA and
+// dataplane/configuration.go getCertRefBundleData both decode it as base64 first and use the
+// decoded bytes when that succeeds (PEM text never does: '-' is outside the alphabet).
+func ngfCAData(bundle []byte) []byte {
+	data := make([]byte, base64.StdEncoding.DecodedLen(len(bundle)))
+	n, err := base64.StdEncoding.Decode(data, bundle)
+	if err != nil {
+		return bundle
+	}
+	return data[:n]
 }
 
 func checkBTPHostname(c *collector, hostname string, server serverCert) {

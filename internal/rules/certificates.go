@@ -28,11 +28,7 @@ import (
 func CABundle(obj, field, memo string, bundle []byte, now time.Time) ([]*x509.Certificate, Findings, string) {
 	c := &collector{obj: obj}
 	reissue := "store the PEM CA certificate first under ca.crt (the CA sync copies it from cert-manager's CA Secret)"
-	if t := certs.FirstBlock(bundle); t != "CERTIFICATE" {
-		found := "no PEM block"
-		if t != "" {
-			found = "a PEM block of type " + t + " first"
-		}
+	if found := notCertificateFirst(bundle); found != "" {
 		c.add(CABundleNotCertificate, Finding{Field: field, Expected: "ca.crt starting with a PEM CERTIFICATE block (NIC reads only the first block)",
 			Found: found, Fix: reissue})
 		return nil, c.out, ""
@@ -67,6 +63,19 @@ func CABundle(obj, field, memo string, bundle []byte, now time.Time) ([]*x509.Ce
 		}
 	}
 	return cs, c.out, fmt.Sprintf("CA %s, %s", strings.Join(names, ", "), certs.DaysLeft(latest, now))
+}
+
+// notCertificateFirst is what NIC's ValidateCASecret and NGF's ValidateCA require of a CA
+// bundle: its first PEM block is a CERTIFICATE. It returns what was found instead, or "".
+func notCertificateFirst(bundle []byte) string {
+	switch t := certs.FirstBlock(bundle); t {
+	case "CERTIFICATE":
+		return ""
+	case "":
+		return "no PEM block"
+	default:
+		return "a PEM block of type " + t + " first"
+	}
 }
 
 // tooLarge refuses certificate data under key that is past certs' parse bounds (err a
