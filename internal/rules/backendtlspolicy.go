@@ -10,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
-	"github.com/aigw-mtls/aigw-mtls-webhook/internal/certs"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 )
 
@@ -107,7 +106,7 @@ func BackendTLSPolicy(raw []byte, namespace string, s aigw.Settings, objs object
 			Found: server.err, Fix: "re-issue the server certificate"})
 	}
 	if hostnameValid {
-		checkBTPHostname(c, v.Hostname, server)
+		checkServerName(c, "spec.validation.hostname", "hostname", v.Hostname, server, BTPHostnameNotInSAN)
 	}
 	if server.leaf != nil && server.issued {
 		checkBTPServerChain(c, server, trusted, now)
@@ -258,40 +257,17 @@ func ngfCAData(bundle []byte) []byte {
 	return data[:n]
 }
 
-func checkBTPHostname(c *collector, hostname string, server serverCert) {
-	field := "spec.validation.hostname"
-	if server.withheld != "" {
-		c.add(ObjectNotCheckable, Finding{Field: field, Found: fmt.Sprintf("the aigw server certificate (%s) cannot be checked: %s", server.source, server.withheld),
-			Fix: "run `aigw-mtls-webhook check` as a user who may read it"})
-		return
-	}
-	if server.err != "" {
-		return // refused where the certificate is read
-	}
-	if server.leaf == nil {
-		c.add(ServerCertNotFound, Finding{Field: field, Found: fmt.Sprintf("cannot be checked yet: neither %s nor a cert-manager Certificate with that secretName exists", server.source),
-			Fix: "issue the aigw server certificate"})
-		return
-	}
-	// nginx checks proxy_ssl_name with OpenSSL's X509_check_host.
-	if certs.CheckHost(server.leaf, hostname) {
-		return
-	}
-	names := certs.HostNames(server.leaf)
-	c.add(BTPHostnameNotInSAN, Finding{Field: field, Expected: fmt.Sprintf("a name the aigw server certificate (%s) covers as nginx checks it, one of [%s]", server.source, strings.Join(names, ", ")),
-		Found: fmt.Sprintf("%q", hostname), Fix: fmt.Sprintf("set hostname to %s, or add %q to the server certificate's dnsNames", quoteFirst(names), hostname)})
-}
-
 func checkBTPServerChain(c *collector, server serverCert, trusted []*x509.Certificate, now time.Time) {
-	chain := append([]*x509.Certificate{server.leaf}, server.pool...)
-	fs, _ := ServerCertificate(c.obj, "spec.validation (aigw server certificate)", chain, server.source, trusted, "caCertificateRefs", -1, now)
-	c.out = append(c.out, fs...)
-	if len(trusted) == 0 {
-		return
-	}
+	field := "spec.validation (aigw server certificate)"
 	// proxy_ssl_verify_depth 4, always (servers_template.go).
-	if n := certs.OpenSSLIntermediates(server.leaf, server.pool, certs.ValidAt(trusted, now)); n > ngfVerifyDepth {
-		c.add(BTPServerChainTooDeep, Finding{Field: "spec.validation (aigw server certificate)", Expected: fmt.Sprintf("at most %d intermediate CAs between the server certificate and the root (NGF renders proxy_ssl_verify_depth %d)", ngfVerifyDepth, ngfVerifyDepth),
+	ngfDepth := func(c *collector, n int) bool {
+		if n <= ngfVerifyDepth {
+			return false
+		}
+		c.add(BTPServerChainTooDeep, Finding{Field: field, Expected: fmt.Sprintf("at most %d intermediate CAs between the server certificate and the root (NGF renders proxy_ssl_verify_depth %d)", ngfVerifyDepth, ngfVerifyDepth),
 			Found: fmt.Sprint(n), Fix: "issue the server certificate from a CA closer to the root"})
+		return true
 	}
+	fs, _ := serverCertificate(c.obj, field, append([]*x509.Certificate{server.leaf}, server.pool...), server.source, trusted, "caCertificateRefs", ngfDepth, now)
+	c.out = append(c.out, fs...)
 }

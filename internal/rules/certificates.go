@@ -96,6 +96,26 @@ func tooLarge(c *collector, field, key string, err error, fix string) bool {
 // a self-signed CA of trusted within depth, allow server auth and be valid now. trusted nil skips
 // the chain; depth < 0 skips the depth.
 func ServerCertificate(obj, field string, chain []*x509.Certificate, source string, trusted []*x509.Certificate, trustedName string, depth int, now time.Time) (Findings, string) {
+	return serverCertificate(obj, field, chain, source, trusted, trustedName, nicVerifyDepth(depth), now)
+}
+
+// tooDeep judges the number of intermediate CAs OpenSSL walks between the server certificate and
+// the root against the proxy_ssl_verify_depth nginx is given: a finding when they are too many.
+type tooDeep func(c *collector, intermediates int) bool
+
+// nicVerifyDepth is a Policy's egressMTLS.verifyDepth (depth < 0: not judged).
+func nicVerifyDepth(depth int) tooDeep {
+	return func(c *collector, n int) bool {
+		if depth < 0 || n <= depth {
+			return false
+		}
+		c.add(PolicyVerifyDepthTooLow, Finding{Field: "spec.egressMTLS.verifyDepth", Expected: fmt.Sprintf("at least %d for the server chain (%d intermediate CA(s) between the leaf and the self-signed root, counted as OpenSSL does)", n, n),
+			Found: fmt.Sprint(depth), Fix: fmt.Sprintf("set verifyDepth: %d", n)})
+		return true
+	}
+}
+
+func serverCertificate(obj, field string, chain []*x509.Certificate, source string, trusted []*x509.Certificate, trustedName string, deep tooDeep, now time.Time) (Findings, string) {
 	c := &collector{obj: obj}
 	leaf := chain[0]
 	parts := []string{certs.Subject(leaf)}
@@ -121,9 +141,7 @@ func ServerCertificate(obj, field string, chain []*x509.Certificate, source stri
 			c.add(ServerCertUntrusted, Finding{Field: field, Expected: fmt.Sprintf("a server certificate that chains to the CA in %s (%s) as nginx's OpenSSL verifies it", trustedName, certs.Subject(trusted[0])),
 				Found: fmt.Sprintf("%s issued by %s", what, certs.IssuerName(leaf)),
 				Fix:   fmt.Sprintf("issue the server certificate from the CA in %s (cert-manager: the aigw CA Issuer), or put its issuing CA there", trustedName)})
-		case depth >= 0 && n > depth:
-			c.add(PolicyVerifyDepthTooLow, Finding{Field: "spec.egressMTLS.verifyDepth", Expected: fmt.Sprintf("at least %d for the server chain (%d intermediate CA(s) between the leaf and the self-signed root, counted as OpenSSL does)", n, n),
-				Found: fmt.Sprint(depth), Fix: fmt.Sprintf("set verifyDepth: %d", n)})
+		case deep(c, n):
 		default:
 			parts = append(parts, fmt.Sprintf("chains to %s with %d intermediate(s)", trustedName, n))
 		}
