@@ -92,7 +92,7 @@ var (
 		Fix:    "reference the ConfigMap the CA sync keeps"})
 	BTPCASecretNoCACrt = define(Def{ID: "BTP_CA_SECRET_NO_CA_CRT", Severity: Error,
 		Checks: "a referenced Secret has key ca.crt", Consequence: Nginx502,
-		Source: ngfSecrets,
+		Source: "stricter than NGF: " + ngfSecrets + " accepts a kubernetes.io/tls Secret without ca.crt, and nginx then trusts an empty bundle and fails every handshake",
 		Fix:    "reference the ConfigMap the CA sync keeps"})
 	BTPCANotCertificate = define(Def{ID: "BTP_CA_NOT_CERTIFICATE_FIRST", Severity: Error,
 		Checks: "the referenced ca.crt starts with a PEM CERTIFICATE block", Consequence: BTPInvalid,
