@@ -25,9 +25,9 @@ func (t BTPTarget) IsService() bool { return t.Kind == "Service" }
 
 // appliesTo is NGF v2.6.7 graph/backend_refs.go findBackendTLSPolicyForService: a target matches
 // a Service port by the Service's name alone (any kind), and by the port's name when it has a
-// sectionName.
+// sectionName. Every port (anyPort) is matched only by a target without sectionName.
 func (t BTPTarget) appliesTo(service, port string) bool {
-	return t.Name == service && (t.SectionName == nil || port == anyPort || *t.SectionName == port || *t.SectionName == anyPort)
+	return t.Name == service && (t.SectionName == nil || *t.SectionName == port)
 }
 
 // anyPort stands for the ports of a Service when no route to it is known.
@@ -205,6 +205,20 @@ func checkBTPTargets(c *collector, me backendTLSPolicy, namespace string, objs o
 					Consequence: conflictOutcome(winner, t.Name, port),
 					Fix:         fmt.Sprintf("edit BackendTLSPolicy %s instead, or delete it first", winner.Metadata.Name)})
 				return
+			}
+		}
+		if !ports.known && t.SectionName == nil {
+			// Without the routes, an older policy on one named port conflicts only if a route
+			// sends to that port.
+			for _, o := range others {
+				for _, theirs := range o.Spec.TargetRefs {
+					if theirs.Name == t.Name && theirs.SectionName != nil && o.before(me) {
+						c.add(BTPConflictUnjudged, Finding{Field: field,
+							Found: fmt.Sprintf("BackendTLSPolicy %s/%s, older, names port %s of Service %s, and no route to %s is known", namespace, o.Metadata.Name, *theirs.SectionName, t.Name, t.Name),
+							Fix:   fmt.Sprintf("if a route sends to port %s, edit BackendTLSPolicy %s instead; run `aigw-mtls-webhook check` or validate -f with the Service and its routes to have it judged", *theirs.SectionName, o.Metadata.Name)})
+						return
+					}
+				}
 			}
 		}
 	}
