@@ -33,11 +33,7 @@ func PatchBackendTLSPolicy(raw []byte, namespace string, s aigw.Settings, _ obje
 	if err != nil {
 		return Result{}, err
 	}
-	var targets []struct {
-		Group string `json:"group"`
-		Kind  string `json:"kind"`
-		Name  string `json:"name"`
-	}
+	var targets []rules.BTPTarget
 	if t, ok := spec["targetRefs"]; ok && string(t) != "null" {
 		if err := objects.Decode(t, &targets); err != nil {
 			return Result{}, fmt.Errorf("spec.targetRefs: expected a list of references: %w", err)
@@ -65,7 +61,7 @@ func PatchBackendTLSPolicy(raw []byte, namespace string, s aigw.Settings, _ obje
 	if hostname == "" {
 		service := ""
 		for _, t := range targets {
-			if t.Kind == "Service" && (t.Group == "" || t.Group == "core") && t.Name != "" {
+			if t.IsService() && t.Name != "" {
 				service = t.Name
 				break
 			}

@@ -61,6 +61,8 @@ func TestCheckAgreesWithAdmissionOnEveryGatewayAPIFixture(t *testing.T) {
 				mapper := restMapper().(*meta.DefaultRESTMapper)
 				mapper.Add(btpGVK, meta.RESTScopeNamespace)
 				mapper.Add(gatewayGVK, meta.RESTScopeNamespace)
+				mapper.Add(httpRouteGVK, meta.RESTScopeNamespace)
+				mapper.Add(grpcRouteGVK, meta.RESTScopeNamespace)
 				cl := fake.NewClientBuilder().WithScheme(coreScheme(t)).WithRESTMapper(mapper).WithObjects(objs...).Build()
 				r, err := Run(context.Background(), cl, Options{Settings: settings, Namespace: "ai-gateway", Now: fixtures.Now})
 				if err != nil {

@@ -52,6 +52,7 @@ type snapshot struct {
 	certificates []unstructured.Unstructured
 	hooks        []hookConfig                // the product's webhook configurations
 	btps         []unstructured.Unstructured // all; none when Gateway API is not served
+	routes       []unstructured.Unstructured // HTTPRoutes and GRPCRoutes, all
 	gateways     []unstructured.Unstructured // labelled only
 
 	objs       *objects.ObjectSet // Secrets, Policies and Certificates, for the validations

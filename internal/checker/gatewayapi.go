@@ -20,10 +20,13 @@ import (
 var (
 	btpGVK     = schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "BackendTLSPolicy"}
 	gatewayGVK = schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "Gateway"}
+	// The routes tell which Service ports a BackendTLSPolicy's sectionName and conflicts are judged on.
+	httpRouteGVK = schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "HTTPRoute"}
+	grpcRouteGVK = schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "GRPCRoute"}
 )
 
 // listGatewayAPI lists the BackendTLSPolicies (all: an unlabelled one may conflict with a labelled
-// one) and the labelled Gateways. Gateway API is optional: a cluster without its CRDs, or an
+// one), the HTTPRoutes and GRPCRoutes (the ports they send to) and the labelled Gateways. Gateway API is optional: a cluster without its CRDs, or an
 // install without gatewayAPI.enabled (whose RBAC does not grant reading them), has nothing to
 // report here.
 func (s *snapshot) listGatewayAPI(ctx context.Context, c client.Reader, namespaces []string, selected client.MatchingLabels) error {
@@ -31,7 +34,7 @@ func (s *snapshot) listGatewayAPI(ctx context.Context, c client.Reader, namespac
 		gvk  schema.GroupVersionKind
 		into *[]unstructured.Unstructured
 		opts []client.ListOption
-	}{{btpGVK, &s.btps, nil}, {gatewayGVK, &s.gateways, []client.ListOption{selected}}} {
+	}{{btpGVK, &s.btps, nil}, {httpRouteGVK, &s.routes, nil}, {grpcRouteGVK, &s.routes, nil}, {gatewayGVK, &s.gateways, []client.ListOption{selected}}} {
 		for _, ns := range namespaces {
 			err := listCustom(ctx, c, k.gvk, ns, k.into, k.opts...)
 			if meta.IsNoMatchError(err) || apierrors.IsForbidden(err) {
@@ -45,15 +48,29 @@ func (s *snapshot) listGatewayAPI(ctx context.Context, c client.Reader, namespac
 	return nil
 }
 
-// indexGatewayAPI adds the labelled ConfigMaps, where BackendTLSPolicies find their CA, and the
-// BackendTLSPolicies to the lookups (the webhook's cache holds the same).
+// indexGatewayAPI adds the labelled ConfigMaps, where BackendTLSPolicies find their CA, the
+// BackendTLSPolicies, the routes and the Services the policies target to the lookups, as
+// `validate -f` has them.
 func (s *snapshot) indexGatewayAPI() {
 	for i := range s.configMaps {
 		s.objs.Add("", rawTyped(&s.configMaps[i], "v1", "ConfigMap"))
 	}
+	for _, list := range [][]unstructured.Unstructured{s.btps, s.routes} {
+		for i := range list {
+			if raw, err := list[i].MarshalJSON(); err == nil {
+				s.objs.Add("", raw)
+			}
+		}
+	}
 	for i := range s.btps {
-		if raw, err := s.btps[i].MarshalJSON(); err == nil {
-			s.objs.Add("", raw)
+		refs, _, _ := unstructured.NestedSlice(s.btps[i].Object, "spec", "targetRefs")
+		for _, r := range refs {
+			ref, _ := r.(map[string]any)
+			if name, _ := ref["name"].(string); ref["kind"] == "Service" {
+				if svc := s.service(s.btps[i].GetNamespace(), name); svc != nil {
+					s.objs.Add("", rawTyped(svc.DeepCopy(), "v1", "Service"))
+				}
+			}
 		}
 	}
 }

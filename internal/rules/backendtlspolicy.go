@@ -2,6 +2,7 @@ package rules
 
 import (
 	"crypto/x509"
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"time"
@@ -9,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
-	"github.com/aigw-mtls/aigw-mtls-webhook/internal/certs"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 )
 
@@ -41,14 +41,12 @@ type localObjectRef struct {
 }
 
 type backendTLSPolicy struct {
-	Metadata objects.Meta `json:"metadata"`
-	Spec     struct {
-		TargetRefs []struct {
-			Group       string  `json:"group"`
-			Kind        string  `json:"kind"`
-			Name        string  `json:"name"`
-			SectionName *string `json:"sectionName"`
-		} `json:"targetRefs"`
+	Metadata struct {
+		objects.Meta
+		CreationTimestamp time.Time `json:"creationTimestamp"`
+	} `json:"metadata"`
+	Spec struct {
+		TargetRefs []BTPTarget   `json:"targetRefs"`
 		Validation btpValidation `json:"validation"`
 	} `json:"spec"`
 }
@@ -79,19 +77,6 @@ func BackendTLSPolicy(raw []byte, namespace string, s aigw.Settings, objs object
 	c := &collector{obj: p.Metadata.Ref("BackendTLSPolicy", namespace)}
 	v := p.Spec.Validation
 
-	// internal/controller/state/graph/backend_tls_policy.go collectOrderedGateways: NGF applies a
-	// policy only through its targetRefs of kind Service (core group).
-	services := 0
-	for _, t := range p.Spec.TargetRefs {
-		if t.Kind == "Service" && (t.Group == "" || t.Group == "core") {
-			services++
-		}
-	}
-	if services == 0 {
-		c.add(BTPNoServiceTarget, Finding{Field: "spec.targetRefs", Expected: "a reference to the aigw Service (group \"\", kind Service)",
-			Found: fmt.Sprintf("%d Service references", services), Fix: "add {group: \"\", kind: Service, name: aigw}"})
-	}
-
 	// backend_tls_policy.go validateBackendTLSHostname → validation.go validateHostname.
 	hostnameValid := true
 	if msg := ngfHostname(v.Hostname); msg != "" {
@@ -108,7 +93,7 @@ func BackendTLSPolicy(raw []byte, namespace string, s aigw.Settings, objs object
 			Fix:   "make sure hostname is a name the certificate covers; subjectAltNames may stay"})
 	}
 
-	checkBTPConflicts(c, raw, namespace, objs)
+	checkBTPTargets(c, p, namespace, objs)
 	trusted := checkBTPCA(c, v, objs, namespace, s, now)
 
 	serverSecret := s.ServerTLSSecret
@@ -121,7 +106,7 @@ func BackendTLSPolicy(raw []byte, namespace string, s aigw.Settings, objs object
 			Found: server.err, Fix: "re-issue the server certificate"})
 	}
 	if hostnameValid {
-		checkBTPHostname(c, v.Hostname, server)
+		checkServerName(c, "spec.validation.hostname", "hostname", v.Hostname, server, BTPHostnameNotInSAN)
 	}
 	if server.leaf != nil && server.issued {
 		checkBTPServerChain(c, server, trusted, now)
@@ -248,11 +233,8 @@ func checkBTPCA(c *collector, v btpValidation, objs objects.Objects, namespace s
 		bundle, memo = d, sec.memo("ca.crt")
 	}
 	// shared/secrets/secrets.go ValidateCA: the first PEM block must be a CERTIFICATE that parses.
-	if t := certs.FirstBlock(bundle); t != "CERTIFICATE" {
-		found := "no PEM block"
-		if t != "" {
-			found = "a PEM block of type " + t + " first"
-		}
+	bundle = ngfCAData(bundle)
+	if found := notCertificateFirst(bundle); found != "" {
 		c.add(BTPCANotCertificate, Finding{Field: field, Expected: what + " whose ca.crt starts with a PEM CERTIFICATE block (NGF ValidateCA)",
 			Found: found, Fix: "store the PEM CA certificate first under ca.crt"})
 		return nil
@@ -262,40 +244,30 @@ func checkBTPCA(c *collector, v btpValidation, objs objects.Objects, namespace s
 	return trusted
 }
 
-func checkBTPHostname(c *collector, hostname string, server serverCert) {
-	field := "spec.validation.hostname"
-	if server.withheld != "" {
-		c.add(ObjectNotCheckable, Finding{Field: field, Found: fmt.Sprintf("the aigw server certificate (%s) cannot be checked: %s", server.source, server.withheld),
-			Fix: "run `aigw-mtls-webhook check` as a user who may read it"})
-		return
+// ngfCAData is the ca.crt NGF validates and hands nginx: NGF v2.6.7
+// internal/controller/state/graph/shared/secrets/secrets.go ValidateCA and
+// dataplane/configuration.go getCertRefBundleData both decode it as base64 first and use the
+// decoded bytes when that succeeds (PEM text never does: '-' is outside the alphabet).
+func ngfCAData(bundle []byte) []byte {
+	data := make([]byte, base64.StdEncoding.DecodedLen(len(bundle)))
+	n, err := base64.StdEncoding.Decode(data, bundle)
+	if err != nil {
+		return bundle
 	}
-	if server.err != "" {
-		return // refused where the certificate is read
-	}
-	if server.leaf == nil {
-		c.add(ServerCertNotFound, Finding{Field: field, Found: fmt.Sprintf("cannot be checked yet: neither %s nor a cert-manager Certificate with that secretName exists", server.source),
-			Fix: "issue the aigw server certificate"})
-		return
-	}
-	// nginx checks proxy_ssl_name with OpenSSL's X509_check_host.
-	if certs.CheckHost(server.leaf, hostname) {
-		return
-	}
-	names := certs.HostNames(server.leaf)
-	c.add(BTPHostnameNotInSAN, Finding{Field: field, Expected: fmt.Sprintf("a name the aigw server certificate (%s) covers as nginx checks it, one of [%s]", server.source, strings.Join(names, ", ")),
-		Found: fmt.Sprintf("%q", hostname), Fix: fmt.Sprintf("set hostname to %s, or add %q to the server certificate's dnsNames", quoteFirst(names), hostname)})
+	return data[:n]
 }
 
 func checkBTPServerChain(c *collector, server serverCert, trusted []*x509.Certificate, now time.Time) {
-	chain := append([]*x509.Certificate{server.leaf}, server.pool...)
-	fs, _ := ServerCertificate(c.obj, "spec.validation (aigw server certificate)", chain, server.source, trusted, "caCertificateRefs", -1, now)
-	c.out = append(c.out, fs...)
-	if len(trusted) == 0 {
-		return
-	}
+	field := "spec.validation (aigw server certificate)"
 	// proxy_ssl_verify_depth 4, always (servers_template.go).
-	if n := certs.OpenSSLIntermediates(server.leaf, server.pool, certs.ValidAt(trusted, now)); n > ngfVerifyDepth {
-		c.add(BTPServerChainTooDeep, Finding{Field: "spec.validation (aigw server certificate)", Expected: fmt.Sprintf("at most %d intermediate CAs between the server certificate and the root (NGF renders proxy_ssl_verify_depth %d)", ngfVerifyDepth, ngfVerifyDepth),
+	ngfDepth := func(c *collector, n int) bool {
+		if n <= ngfVerifyDepth {
+			return false
+		}
+		c.add(BTPServerChainTooDeep, Finding{Field: field, Expected: fmt.Sprintf("at most %d intermediate CAs between the server certificate and the root (NGF renders proxy_ssl_verify_depth %d)", ngfVerifyDepth, ngfVerifyDepth),
 			Found: fmt.Sprint(n), Fix: "issue the server certificate from a CA closer to the root"})
+		return true
 	}
+	fs, _ := serverCertificate(c.obj, field, append([]*x509.Certificate{server.leaf}, server.pool...), server.source, trusted, "caCertificateRefs", ngfDepth, now)
+	c.out = append(c.out, fs...)
 }

@@ -12,10 +12,20 @@ const (
 
 var (
 	BTPNoServiceTarget = define(Def{ID: "BTP_NO_SERVICE_TARGET", Severity: Error,
-		Checks:      "targetRefs include a Service (group \"\", kind Service)",
-		Consequence: "NGF applies the policy to no backend: nginx speaks plain HTTP to aigw, which expects TLS",
-		Source:      "NGF v2.6.7 internal/controller/state/graph/backend_tls_policy.go collectOrderedGateways",
+		Checks:      "targetRefs include a target of kind Service (NGF reads the kind alone)",
+		Consequence: "NGF applies the policy to no backend: nginx speaks plain HTTP to aigw, which answers 400",
+		Source:      "NGF v2.6.7 internal/controller/state/graph/backend_tls_policy.go collectOrderedGateways; dataplane/configuration.go convertBackendTLS",
 		Fix:         "add {group: \"\", kind: Service, name: aigw}"})
+	BTPTargetGroupIgnored = define(Def{ID: "BTP_TARGET_GROUP_IGNORED", Severity: Warning,
+		Checks:      "a target of kind Service has group \"\" (NGF ignores the group and applies the policy to the Service anyway)",
+		Consequence: "NGF applies the policy to the Service of that name; another Gateway API implementation may not",
+		Source:      "NGF v2.6.7 internal/controller/state/graph/backend_tls_policy.go collectOrderedGateways (kind only), backend_refs.go findBackendTLSPolicyForService (name only)",
+		Fix:         "set group: \"\""})
+	BTPSectionNameUnused = define(Def{ID: "BTP_SECTION_NAME_UNUSED", Severity: Error,
+		Checks:      "a target's sectionName names a port of the Service that an HTTPRoute or GRPCRoute sends to (judged when the Service and its routes are known)",
+		Consequence: "NGF applies the policy to no port a route uses: nginx speaks plain HTTP to aigw, which answers 400",
+		Source:      "NGF v2.6.7 internal/controller/state/graph/backend_refs.go findBackendTLSPolicyForService (sectionName against the port name of backendRefs[].port), getPortFromRef",
+		Fix:         "set sectionName to the port the routes use, or remove it"})
 	BTPHostnameInvalid = define(Def{ID: "BTP_HOSTNAME_INVALID", Severity: Error,
 		Checks: "validation.hostname is set, a DNS-1123 subdomain", Consequence: BTPInvalid,
 		Source: "NGF v2.6.7 internal/controller/state/graph/backend_tls_policy.go validateBackendTLSHostname, validation.go validateHostname",
@@ -82,17 +92,22 @@ var (
 		Fix:    "reference the ConfigMap the CA sync keeps"})
 	BTPCASecretNoCACrt = define(Def{ID: "BTP_CA_SECRET_NO_CA_CRT", Severity: Error,
 		Checks: "a referenced Secret has key ca.crt", Consequence: Nginx502,
-		Source: ngfSecrets,
+		Source: "stricter than NGF: " + ngfSecrets + " accepts a kubernetes.io/tls Secret without ca.crt, and nginx then trusts an empty bundle and fails every handshake",
 		Fix:    "reference the ConfigMap the CA sync keeps"})
 	BTPCANotCertificate = define(Def{ID: "BTP_CA_NOT_CERTIFICATE_FIRST", Severity: Error,
 		Checks: "the referenced ca.crt starts with a PEM CERTIFICATE block", Consequence: BTPInvalid,
 		Source: "NGF v2.6.7 internal/controller/state/graph/shared/secrets/secrets.go ValidateCA",
 		Fix:    "store the PEM CA certificate first under ca.crt"})
 	BTPConflicted = define(Def{ID: "BTP_CONFLICTED", Severity: Error,
-		Checks:      "no older BackendTLSPolicy (labelled or not) targets the same Service port",
-		Consequence: "NGF uses the older policy and marks this one Conflicted: its hostname and CA are not used",
-		Source:      "NGF v2.6.7 internal/controller/state/graph/backend_refs.go findBackendTLSPolicyForService, ngfsort.LessClientObject",
+		Checks:      "no older BackendTLSPolicy (labelled or not, any target kind) names the same Service, on a port a route uses",
+		Consequence: "NGF uses the older policy and marks this one Conflicted: its hostname and CA are not used (and when the older one has no target of kind Service, NGF renders no TLS: nginx speaks plain HTTP to aigw, which answers 400)",
+		Source:      "NGF v2.6.7 internal/controller/state/graph/backend_refs.go findBackendTLSPolicyForService (target name and sectionName only), ngfsort.LessClientObject; dataplane/configuration.go convertBackendTLS",
 		Fix:         "edit the older BackendTLSPolicy instead, or delete it first"})
+	BTPConflictUnjudged = define(Def{ID: "BTP_CONFLICT_UNJUDGED", Severity: Warning,
+		Checks:      "no older BackendTLSPolicy names one port of the Service while no route to it is known (the webhook does not cache Services and routes; check and validate -f read them)",
+		Consequence: "if a route sends to that port, NGF uses the older policy there and marks this one Conflicted",
+		Source:      "NGF v2.6.7 internal/controller/state/graph/backend_refs.go findBackendTLSPolicyForService (per port a route uses)",
+		Fix:         "run check, or validate -f with the Service and its routes"})
 	GatewayClientCertMissing = define(Def{ID: "GATEWAY_CLIENT_CERT_MISSING", Severity: Error,
 		Checks: "the Gateway sets spec.tls.backend.clientCertificateRef", Consequence: AigwRefusesGateway,
 		Source: "NGF v2.6.7 base_http_config_template.go (proxy_ssl_certificate only from clientCertificateRef); aigw requires a client certificate",

@@ -28,11 +28,7 @@ import (
 func CABundle(obj, field, memo string, bundle []byte, now time.Time) ([]*x509.Certificate, Findings, string) {
 	c := &collector{obj: obj}
 	reissue := "store the PEM CA certificate first under ca.crt (the CA sync copies it from cert-manager's CA Secret)"
-	if t := certs.FirstBlock(bundle); t != "CERTIFICATE" {
-		found := "no PEM block"
-		if t != "" {
-			found = "a PEM block of type " + t + " first"
-		}
+	if found := notCertificateFirst(bundle); found != "" {
 		c.add(CABundleNotCertificate, Finding{Field: field, Expected: "ca.crt starting with a PEM CERTIFICATE block (NIC reads only the first block)",
 			Found: found, Fix: reissue})
 		return nil, c.out, ""
@@ -69,6 +65,19 @@ func CABundle(obj, field, memo string, bundle []byte, now time.Time) ([]*x509.Ce
 	return cs, c.out, fmt.Sprintf("CA %s, %s", strings.Join(names, ", "), certs.DaysLeft(latest, now))
 }
 
+// notCertificateFirst is what NIC's ValidateCASecret and NGF's ValidateCA require of a CA
+// bundle: its first PEM block is a CERTIFICATE. It returns what was found instead, or "".
+func notCertificateFirst(bundle []byte) string {
+	switch t := certs.FirstBlock(bundle); t {
+	case "CERTIFICATE":
+		return ""
+	case "":
+		return "no PEM block"
+	default:
+		return "a PEM block of type " + t + " first"
+	}
+}
+
 // tooLarge refuses certificate data under key that is past certs' parse bounds (err a
 // *certs.TooLargeError): the webhook does not parse it, so it cannot be judged, and such data has
 // no place on the hop (a trust bundle of dozens of CAs lets any of them vouch for aigw).
@@ -87,6 +96,26 @@ func tooLarge(c *collector, field, key string, err error, fix string) bool {
 // a self-signed CA of trusted within depth, allow server auth and be valid now. trusted nil skips
 // the chain; depth < 0 skips the depth.
 func ServerCertificate(obj, field string, chain []*x509.Certificate, source string, trusted []*x509.Certificate, trustedName string, depth int, now time.Time) (Findings, string) {
+	return serverCertificate(obj, field, chain, source, trusted, trustedName, nicVerifyDepth(depth), now)
+}
+
+// tooDeep judges the number of intermediate CAs OpenSSL walks between the server certificate and
+// the root against the proxy_ssl_verify_depth nginx is given: a finding when they are too many.
+type tooDeep func(c *collector, intermediates int) bool
+
+// nicVerifyDepth is a Policy's egressMTLS.verifyDepth (depth < 0: not judged).
+func nicVerifyDepth(depth int) tooDeep {
+	return func(c *collector, n int) bool {
+		if depth < 0 || n <= depth {
+			return false
+		}
+		c.add(PolicyVerifyDepthTooLow, Finding{Field: "spec.egressMTLS.verifyDepth", Expected: fmt.Sprintf("at least %d for the server chain (%d intermediate CA(s) between the leaf and the self-signed root, counted as OpenSSL does)", n, n),
+			Found: fmt.Sprint(depth), Fix: fmt.Sprintf("set verifyDepth: %d", n)})
+		return true
+	}
+}
+
+func serverCertificate(obj, field string, chain []*x509.Certificate, source string, trusted []*x509.Certificate, trustedName string, deep tooDeep, now time.Time) (Findings, string) {
 	c := &collector{obj: obj}
 	leaf := chain[0]
 	parts := []string{certs.Subject(leaf)}
@@ -112,9 +141,7 @@ func ServerCertificate(obj, field string, chain []*x509.Certificate, source stri
 			c.add(ServerCertUntrusted, Finding{Field: field, Expected: fmt.Sprintf("a server certificate that chains to the CA in %s (%s) as nginx's OpenSSL verifies it", trustedName, certs.Subject(trusted[0])),
 				Found: fmt.Sprintf("%s issued by %s", what, certs.IssuerName(leaf)),
 				Fix:   fmt.Sprintf("issue the server certificate from the CA in %s (cert-manager: the aigw CA Issuer), or put its issuing CA there", trustedName)})
-		case depth >= 0 && n > depth:
-			c.add(PolicyVerifyDepthTooLow, Finding{Field: "spec.egressMTLS.verifyDepth", Expected: fmt.Sprintf("at least %d for the server chain (%d intermediate CA(s) between the leaf and the self-signed root, counted as OpenSSL does)", n, n),
-				Found: fmt.Sprint(depth), Fix: fmt.Sprintf("set verifyDepth: %d", n)})
+		case deep(c, n):
 		default:
 			parts = append(parts, fmt.Sprintf("chains to %s with %d intermediate(s)", trustedName, n))
 		}

@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"crypto/x509"
 	"fmt"
 	"time"
 
@@ -62,60 +61,18 @@ func Gateway(raw []byte, namespace string, s aigw.Settings, objs objects.Objects
 			Found: "a Secret in another namespace, not checked", Fix: "keep the client certificate in the Gateway's namespace to have it checked"})
 		return c.out, nil
 	}
-	checkGatewayClientSecret(c, field, objs, namespace, ref.Name, s, now)
+	checkClientCertSecret(c, field, objs, namespace, ref.Name, s, now, gatewayClientSecret)
 	return c.out, nil
 }
 
-// checkGatewayClientSecret judges the Secret as NGF resolves it (internal/controller/state/resolver/
-// secrets.go validate: kubernetes.io/tls with a matching key pair, and a ca.crt that ValidateCA
-// accepts when present) and as aigw verifies it (ClientCertificate).
-func checkGatewayClientSecret(c *collector, field string, objs objects.Objects, namespace, name string, s aigw.Settings, now time.Time) {
-	ref := fmt.Sprintf("Secret %s/%s", namespace, name)
-	sec, found, err := lookupSecret(objs, namespace, name)
-	switch {
-	case notCheckable(c, field, ref, err):
-		return
-	case err != nil:
-		c.add(GatewaySecretUnreadable, Finding{Field: field, Expected: "a readable Secret", Found: err.Error(), Fix: "recreate the Secret"})
-		return
-	case !found:
-		c.add(GatewaySecretNotFound, Finding{Field: field, Found: ref + " not found yet",
-			Fix: "issue the client Certificate (cert-manager: spec.secretName " + name + ")"})
-		return
-	case sec.Type != "kubernetes.io/tls":
-		c.add(GatewaySecretType, Finding{Field: field, Expected: ref + " of type kubernetes.io/tls",
-			Found: "type " + sec.Type, Fix: "issue the client certificate with cert-manager (it writes kubernetes.io/tls) or recreate the Secret with kubectl create secret tls"})
-		return
-	}
-	chain, err := sec.certificates("tls.crt")
-	if tooLarge(c, field, ref+" tls.crt", err, clientChainFix) {
-		return
-	}
-	if err != nil {
-		c.add(GatewaySecretNoCertificate, Finding{Field: field, Expected: ref + " with a PEM certificate under tls.crt (NGF ValidateTLS)",
-			Found: err.Error(), Fix: "re-issue the client certificate"})
-		return
-	}
-	if why := sec.keyMismatch(); why != "" {
-		c.add(GatewaySecretKeyMismatch, Finding{Field: field, Expected: ref + " whose tls.key is the private key of tls.crt (NGF ValidateTLS)",
-			Found: why, Fix: "re-issue the client certificate (cert-manager writes both keys together), or put the matching key in tls.key"})
-	}
-	var roots []*x509.Certificate
-	rootsName := fmt.Sprintf("Secret %s/%s", namespace, s.CASecret)
-	if ca, found, err := lookupSecret(objs, namespace, s.CASecret); err == nil && found {
-		if roots, err = ca.certificates(s.CAKey); err != nil {
-			c.add(ClientChainNotChecked, Finding{Field: field, Found: fmt.Sprintf("cannot check the client certificate's chain: %s: %v", rootsName, err)})
-		}
-	} else {
-		c.add(ClientChainNotChecked, Finding{Field: field, Found: fmt.Sprintf("cannot check the client certificate's chain yet: the CA Secret aigw trusts (%s) is not found", rootsName),
-			Fix: "keep the Gateway and its client certificate in the namespace of the aigw PKI, where the CA sync keeps " + s.CASecret})
-	}
-	fs, _ := ClientCertificate(c.obj, field, chain, roots, rootsName, now)
-	for _, f := range fs {
-		// Every error ClientCertificate reports is one aigw refuses the certificate for.
-		if f.Severity == Error {
-			f.Consequence = AigwRefusesGateway
-		}
-		c.out = append(c.out, f)
-	}
+// gatewayClientSecret: the Secret as NGF resolves it (internal/controller/state/resolver/secrets.go
+// validate: kubernetes.io/tls with a matching key pair) and as aigw verifies it.
+var gatewayClientSecret = clientSecretRules{
+	unreadable: GatewaySecretUnreadable, notFound: GatewaySecretNotFound, typ: GatewaySecretType, noCert: GatewaySecretNoCertificate, keyMismatch: GatewaySecretKeyMismatch,
+	unreadableFix: "recreate the Secret",
+	notFoundFix:   "issue the client Certificate (cert-manager: spec.secretName %s)",
+	noCertFix:     "re-issue the client certificate",
+	validator:     "NGF ValidateTLS",
+	chainFix:      "keep the Gateway and its client certificate in the namespace of the aigw PKI, where the CA sync keeps %s",
+	refused:       AigwRefusesGateway,
 }

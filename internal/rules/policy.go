@@ -260,25 +260,7 @@ func checkSSLName(c *collector, e *egressMTLS, server serverCert) {
 	if len(dns1123Subdomain(e.SSLName)) > 0 {
 		return // refused by NIC's validation already
 	}
-	if server.withheld != "" {
-		c.add(ObjectNotCheckable, Finding{Field: field, Found: fmt.Sprintf("the aigw server certificate (%s) cannot be checked: %s", server.source, server.withheld)})
-		return
-	}
-	if server.err != "" {
-		return // refused where the certificate is read
-	}
-	if server.leaf == nil {
-		c.add(ServerCertNotFound, Finding{Field: field, Found: fmt.Sprintf("cannot be checked yet: neither %s nor a cert-manager Certificate with that secretName exists", server.source)})
-		return
-	}
-	if certs.CheckHost(server.leaf, e.SSLName) {
-		return
-	}
-	names := certs.HostNames(server.leaf)
-	c.add(PolicySSLNameNotInSAN, Finding{Field: field,
-		Expected: fmt.Sprintf("a name the aigw server certificate (%s) covers as nginx checks it, one of [%s]", server.source, strings.Join(names, ", ")),
-		Found:    fmt.Sprintf("%q", e.SSLName),
-		Fix:      fmt.Sprintf("set sslName to %s, or add %q to the server certificate's dnsNames", quoteFirst(names), e.SSLName)})
+	checkServerName(c, field, "sslName", e.SSLName, server, PolicySSLNameNotInSAN)
 }
 
 func quoteFirst(names []string) string {

@@ -65,53 +65,13 @@ func checkClientSecret(c *collector, objs objects.Objects, namespace, name strin
 	if len(dns1123Subdomain(name)) > 0 {
 		return nil
 	}
-	ref := fmt.Sprintf("Secret %s/%s", namespace, name)
-	sec, found, err := lookupSecret(objs, namespace, name)
-	switch {
-	case notCheckable(c, field, ref, err):
-		return nil
-	case err != nil:
-		c.add(PolicySecretUnreadable, Finding{Field: field, Expected: "a readable Secret", Found: err.Error()})
-		return nil
-	case !found:
-		c.add(PolicySecretNotFound, Finding{Field: field, Found: ref + " not found yet",
-			Fix: "issue NIC's client Certificate (cert-manager: spec.secretName " + name + ")"})
-		return nil
-	case sec.Type != "kubernetes.io/tls":
-		c.add(PolicyTLSSecretType, Finding{Field: field, Expected: ref + " of type kubernetes.io/tls (addEgressMTLSConfig accepts no other type)",
-			Found: "type " + sec.Type,
-			Fix:   "issue the client certificate with cert-manager (it writes kubernetes.io/tls) or recreate the Secret with kubectl create secret tls"})
-		return nil
-	}
-	chain, err := sec.certificates("tls.crt")
-	if tooLarge(c, field, ref+" tls.crt", err, clientChainFix) {
-		return nil
-	}
-	if err != nil {
-		c.add(PolicyTLSSecretNoCertificate, Finding{Field: field, Expected: ref + " with a PEM certificate under tls.crt (ValidateTLSSecret)", Found: err.Error()})
-		return nil
-	}
-	if why := sec.keyMismatch(); why != "" {
+	return checkClientCertSecret(c, field, objs, namespace, name, s, now, clientSecretRules{
+		unreadable: PolicySecretUnreadable, notFound: PolicySecretNotFound, typ: PolicyTLSSecretType, noCert: PolicyTLSSecretNoCertificate, keyMismatch: PolicyTLSSecretKeyMismatch,
+		notFoundFix: "issue NIC's client Certificate (cert-manager: spec.secretName %s)",
+		typeWhy:     " (addEgressMTLSConfig accepts no other type)",
 		// internal/k8s/secrets/validation.go ValidateTLSSecret: tls.X509KeyPair must succeed.
-		c.add(PolicyTLSSecretKeyMismatch, Finding{Field: field, Expected: ref + " whose tls.key is the private key of tls.crt (ValidateTLSSecret)", Found: why,
-			Fix: "re-issue the client certificate (cert-manager writes both keys together), or put the matching key in tls.key"})
-	}
-	var roots []*x509.Certificate
-	rootsName := fmt.Sprintf("Secret %s/%s", namespace, s.CASecret)
-	ca, found, err := lookupSecret(objs, namespace, s.CASecret)
-	switch {
-	case objects.AsUnavailable(err) != nil:
-		c.add(ClientChainNotChecked, Finding{Field: field, Found: fmt.Sprintf("cannot check the client certificate's chain: %s: %s", rootsName, objects.AsUnavailable(err).Reason)})
-	case err == nil && found:
-		if roots, err = ca.certificates(s.CAKey); err != nil {
-			c.add(ClientChainNotChecked, Finding{Field: field, Found: fmt.Sprintf("cannot check the client certificate's chain: %s: %v", rootsName, err)})
-		}
-	default:
-		c.add(ClientChainNotChecked, Finding{Field: field, Found: fmt.Sprintf("cannot check the client certificate's chain yet: the CA Secret aigw trusts (%s) is not found", rootsName)})
-	}
-	fs, _ := ClientCertificate(c.obj, field, chain, roots, rootsName, now)
-	c.out = append(c.out, fs...)
-	return chain
+		validator: "ValidateTLSSecret",
+	})
 }
 
 func checkServerChain(c *collector, e *egressMTLS, server serverCert, trusted []*x509.Certificate, now time.Time) {

@@ -165,7 +165,7 @@ func TestGatewayAPIEndToEnd(t *testing.T) {
 		}
 		p := policy(t, "chat-mtls", "")
 		_ = unstructured.SetNestedSlice(p.Object, []any{map[string]any{"group": "", "kind": "Service", "name": "chat"}}, "spec", "targetRefs")
-		refused(t, ctx, c, p, "spec.targetRefs[0]", "BackendTLSPolicy ai-gateway/chat-legacy, older, targets it too")
+		refused(t, ctx, c, p, "spec.targetRefs[0]", "BackendTLSPolicy ai-gateway/chat-legacy, older, names it too")
 	})
 
 	t.Run("a Gateway without a backend client certificate is refused; with the chart's client certificate it is admitted", func(t *testing.T) {

@@ -11,6 +11,11 @@ package nginx_test
 //     proxy_ssl_trusted_certificate <the CA's ca.crt>; and https:// upstreams (generateProtocolString);
 //   - an invalid one: the backendRef is invalid (internal/controller/state/graph/backend_refs.go
 //     findBackendTLSPolicyForService), the route answers 500;
+//   - none: no policy names the Service port the route sends to (findBackendTLSPolicyForService
+//     matches targets by name and sectionName), or the one that wins there has no target of kind
+//     Service and so no Gateway (backend_tls_policy.go collectOrderedGateways;
+//     dataplane/configuration.go convertBackendTLS): proxy_pass http://, plain HTTP to aigw, which
+//     answers 400;
 //   - the Gateway's resolved client certificate (base_http_config_template.go): proxy_ssl_certificate
 //     and proxy_ssl_certificate_key at http level, one file holding certificate and key. One NGF
 //     nginx serves one Gateway, so here each variant's server block holds them.
@@ -21,6 +26,7 @@ package nginx_test
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -53,18 +59,30 @@ type ngfSetup struct {
 	serverChain     []*cert
 	clientChain     []*cert // nil: the Gateway has no clientCertificateRef
 	clientType      string  // type of the client Secret (default kubernetes.io/tls)
+	caBase64        bool    // the ConfigMap's ca.crt holds the base64 of caPEM
+	targets         []ngfTarget
+	older           []ngfTarget // targets of an older BackendTLSPolicy (nil: none), validation as ours
+	routePorts      []int32     // ports of Service aigw (https 443, metrics 9090) the HTTPRoute sends to
 }
+
+type ngfTarget struct {
+	group, kind, name, sectionName string
+}
+
+var aigwServiceTarget = ngfTarget{kind: "Service", name: "aigw"}
 
 type ngfVariant struct {
 	name  string
 	build func(f *fixtures) ngfSetup
 	ngf   bool // NGF accepts the BackendTLSPolicy (else the route answers 500)
+	plain bool // NGF renders no TLS for the route: nginx speaks plain HTTP to aigw
 	ok    bool // a request through nginx reaches aigw over mTLS
 }
 
 func ngfVariants() []ngfVariant {
 	seed := func(f *fixtures) ngfSetup {
-		return ngfSetup{hostname: aigwHost, caPEM: pemChain(f.root), serverChain: []*cert{f.serverCert(certSpec{}, f.root)}, clientChain: []*cert{f.client}}
+		return ngfSetup{hostname: aigwHost, caPEM: pemChain(f.root), serverChain: []*cert{f.serverCert(certSpec{}, f.root)}, clientChain: []*cert{f.client},
+			targets: []ngfTarget{aigwServiceTarget}, routePorts: []int32{443}}
 	}
 	with := func(edit func(f *fixtures, s *ngfSetup)) func(f *fixtures) ngfSetup {
 		return func(f *fixtures) ngfSetup { s := seed(f); edit(f, &s); return s }
@@ -112,12 +130,29 @@ func ngfVariants() []ngfVariant {
 			s.clientChain = []*cert{f.clientCert(certSpec{eku: serverAuth}, f.root)}
 		}), ngf: true},
 		{name: "client certificate in an Opaque Secret", build: with(func(_ *fixtures, s *ngfSetup) { s.clientType = "Opaque" }), ngf: true},
+		{name: "older policy targets the Deployment aigw", build: with(func(_ *fixtures, s *ngfSetup) {
+			s.older = []ngfTarget{{group: "apps", kind: "Deployment", name: "aigw"}}
+		}), ngf: true, plain: true},
+		{name: "older policy on metrics, route on https", build: with(func(_ *fixtures, s *ngfSetup) {
+			s.older = []ngfTarget{{kind: "Service", name: "aigw", sectionName: "metrics"}}
+		}), ngf: true, ok: true},
+		{name: "target group apps on kind Service", build: with(func(_ *fixtures, s *ngfSetup) {
+			s.targets = []ngfTarget{{group: "apps", kind: "Service", name: "aigw"}}
+		}), ngf: true, ok: true},
+		{name: "sectionName a port no route uses", build: with(func(_ *fixtures, s *ngfSetup) {
+			s.targets = []ngfTarget{{kind: "Service", name: "aigw", sectionName: "metrics"}}
+		}), ngf: true, plain: true},
+		{name: "sectionName the port the route uses", build: with(func(_ *fixtures, s *ngfSetup) {
+			s.targets = []ngfTarget{{kind: "Service", name: "aigw", sectionName: "https"}}
+		}), ngf: true, ok: true},
+		{name: "ca.crt the base64 of the PEM", build: with(func(_ *fixtures, s *ngfSetup) { s.caBase64 = true }), ngf: true, ok: true},
 	}
 }
 
 // ngfDecision is the model of what NGF does with the variant's objects.
 type ngfDecision struct {
 	policyValid bool   // validateBackendTLSPolicy
+	plain       bool   // no valid policy with a Service target wins the port the route uses
 	clientCert  bool   // validateGatewayTLSBackend resolved the Secret
 	why         string // why the policy is invalid
 }
@@ -130,6 +165,7 @@ type ngfDecision struct {
 func ngfDecide(s ngfSetup, caData map[string][]byte, clientData map[string][]byte) ngfDecision {
 	d := ngfDecision{policyValid: true}
 	validCA := func(b []byte) bool {
+		b = ngfCAData(b)
 		block, _ := pem.Decode(b)
 		if block == nil || block.Type != "CERTIFICATE" {
 			return false
@@ -152,11 +188,53 @@ func ngfDecide(s ngfSetup, caData map[string][]byte, clientData map[string][]byt
 			d.policyValid, d.why = false, "Secret ca.crt is no CERTIFICATE"
 		}
 	}
+	d.plain = !ngfWinnerHasTLS(s)
 	if clientData != nil && s.clientType == "kubernetes.io/tls" {
 		_, err := tls.X509KeyPair(clientData["tls.crt"], clientData["tls.key"])
 		d.clientCert = err == nil
 	}
 	return d
+}
+
+// ngfCAData is what shared/secrets ValidateCA checks and dataplane getCertRefBundleData hands
+// nginx: ca.crt decoded from base64 when it decodes, else as it is.
+func ngfCAData(b []byte) []byte {
+	if d, err := base64.StdEncoding.DecodeString(string(b)); err == nil {
+		return d
+	}
+	return b
+}
+
+// ngfWinnerHasTLS follows graph/backend_refs.go findBackendTLSPolicyForService for the https port
+// of Service aigw, the port the first route sends to: of the policies with a target named aigw
+// (any kind) whose sectionName is unset or that port's name, the oldest wins (the older policy
+// here is older by creationTimestamp). NGF renders its TLS only when it has a target of kind
+// Service (collectOrderedGateways gives it the Gateway; convertBackendTLS needs one). Both
+// policies carry the same valid validation, so only the targets decide.
+func ngfWinnerHasTLS(s ngfSetup) bool {
+	applies := func(ts []ngfTarget) bool {
+		for _, t := range ts {
+			if t.name == "aigw" && (t.sectionName == "" || t.sectionName == "https") {
+				return true
+			}
+		}
+		return false
+	}
+	hasService := func(ts []ngfTarget) bool {
+		for _, t := range ts {
+			if t.kind == "Service" {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case applies(s.older):
+		return hasService(s.older)
+	case applies(s.targets):
+		return hasService(s.targets)
+	}
+	return false
 }
 
 // ngfRun is one variant wired up.
@@ -199,8 +277,11 @@ func prepareNGF(t *testing.T, f *fixtures, v ngfVariant, i int, dir string) *ngf
 	var caData map[string][]byte
 	if s.caKind == "ConfigMap" {
 		caData = map[string][]byte{"ca.crt": s.caPEM}
+		if s.caBase64 {
+			caData["ca.crt"] = []byte(base64.StdEncoding.EncodeToString(s.caPEM))
+		}
 		raw, _ := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
-			"metadata": map[string]any{"name": "ngf-ca", "namespace": namespace}, "data": map[string]string{"ca.crt": string(s.caPEM)}})
+			"metadata": map[string]any{"name": "ngf-ca", "namespace": namespace}, "data": map[string]string{"ca.crt": string(caData["ca.crt"])}})
 		r.objects = append(r.objects, raw)
 	} else {
 		caData = map[string][]byte{"ca.crt": s.caPEM}
@@ -215,18 +296,24 @@ func prepareNGF(t *testing.T, f *fixtures, v ngfVariant, i int, dir string) *ngf
 		clientData = map[string][]byte{"tls.crt": pemChain(s.clientChain...), "tls.key": pemKey(t, s.clientChain[0])}
 		r.objects = append(r.objects, secretJSON(clientSecret, s.clientType, clientData))
 	}
-	r.btp = backendTLSPolicyJSON(s)
+	r.btp = backendTLSPolicyJSON(s, "aigw-mtls", s.targets, f.now)
 	r.gw = gatewayJSON(s)
-	r.objects = append(r.objects, r.btp, r.gw)
+	r.objects = append(r.objects, r.btp, r.gw, serviceJSON(), httpRouteJSON(s.routePorts))
+	if s.older != nil {
+		r.objects = append(r.objects, backendTLSPolicyJSON(s, "aigw-legacy", s.older, f.now.Add(-time.Hour)))
+	}
 
 	r.d = ngfDecide(s, caData, clientData)
-	if r.d.policyValid {
+	switch {
+	case r.d.policyValid && r.d.plain:
+		r.locDirs = []string{"proxy_http_version 1.1;", "proxy_pass http://" + r.upstream + ";"}
+	case r.d.policyValid:
 		bundle := filepath.Join(dir, slug+"-ca.crt")
-		writeFile(t, bundle, caData["ca.crt"])
+		writeFile(t, bundle, ngfCAData(caData["ca.crt"]))
 		r.locDirs = []string{"proxy_ssl_server_name on;", "proxy_ssl_verify on;", "proxy_ssl_verify_depth 4;",
 			"proxy_ssl_name " + s.hostname + ";", "proxy_ssl_trusted_certificate " + bundle + ";",
 			"proxy_http_version 1.1;", "proxy_pass https://" + r.upstream + ";"}
-	} else {
+	default:
 		r.locDirs = []string{"return 500;"}
 	}
 	if r.d.clientCert {
@@ -266,7 +353,7 @@ func prepareNGF(t *testing.T, f *fixtures, v ngfVariant, i int, dir string) *ngf
 	return r
 }
 
-func backendTLSPolicyJSON(s ngfSetup) []byte {
+func backendTLSPolicyJSON(s ngfSetup, name string, targets []ngfTarget, created time.Time) []byte {
 	v := map[string]any{
 		"hostname":          s.hostname,
 		"caCertificateRefs": []any{map[string]any{"group": "", "kind": s.caKind, "name": "ngf-ca"}},
@@ -278,14 +365,46 @@ func backendTLSPolicyJSON(s ngfSetup) []byte {
 		}
 		v["subjectAltNames"] = sans
 	}
+	var refs []any
+	for _, t := range targets {
+		ref := map[string]any{"group": t.group, "kind": t.kind, "name": t.name}
+		if t.sectionName != "" {
+			ref["sectionName"] = t.sectionName
+		}
+		refs = append(refs, ref)
+	}
+	meta := map[string]any{"name": name, "namespace": namespace, "creationTimestamp": created.UTC().Format(time.RFC3339)}
+	if name == "aigw-mtls" {
+		meta["labels"] = selectorLabels
+	}
 	raw, _ := json.Marshal(map[string]any{
 		"apiVersion": "gateway.networking.k8s.io/v1", "kind": "BackendTLSPolicy",
-		"metadata": map[string]any{"name": "aigw-mtls", "namespace": namespace, "labels": selectorLabels},
-		"spec": map[string]any{
-			"targetRefs": []any{map[string]any{"group": "", "kind": "Service", "name": "aigw"}},
-			"validation": v,
-		},
+		"metadata": meta,
+		"spec":     map[string]any{"targetRefs": refs, "validation": v},
 	})
+	return raw
+}
+
+// serviceJSON is Service aigw: https (443) for the API, metrics (9090).
+func serviceJSON() []byte {
+	raw, _ := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "Service",
+		"metadata": map[string]any{"name": "aigw", "namespace": namespace},
+		"spec": map[string]any{"ports": []any{
+			map[string]any{"name": "https", "port": 443, "targetPort": 8443},
+			map[string]any{"name": "metrics", "port": 9090, "targetPort": 9090},
+		}}})
+	return raw
+}
+
+// httpRouteJSON is the HTTPRoute from the Gateway to Service aigw, one rule per port.
+func httpRouteJSON(ports []int32) []byte {
+	var rules []any
+	for _, p := range ports {
+		rules = append(rules, map[string]any{"backendRefs": []any{map[string]any{"name": "aigw", "port": p}}})
+	}
+	raw, _ := json.Marshal(map[string]any{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+		"metadata": map[string]any{"name": "ai", "namespace": namespace},
+		"spec":     map[string]any{"parentRefs": []any{map[string]any{"name": "aigw"}}, "rules": rules}})
 	return raw
 }
 
@@ -303,7 +422,8 @@ func gatewayJSON(s ngfSetup) []byte {
 }
 
 // validateNGF runs the webhook's rules on the BackendTLSPolicy and the Gateway, with the objects
-// as the webhook's cache holds them.
+// as `validate -f` is given them: Secrets as the webhook's cache holds them, and the Service and
+// HTTPRoute the port rules read.
 func validateNGF(r *ngfRun, now time.Time) (validation, error) {
 	objs := objects.NewObjectSet(namespace)
 	for _, raw := range r.objects {
@@ -419,6 +539,12 @@ func TestBackendTLSPolicyAgainstNginx(t *testing.T) {
 		if r.d.policyValid != r.v.ngf {
 			fail("NGF model: policy valid %v (%s), the table pins %v", r.d.policyValid, r.d.why, r.v.ngf)
 		}
+		if r.d.plain != r.v.plain {
+			fail("NGF model: plain HTTP %v, the table pins %v", r.d.plain, r.v.plain)
+		}
+		if r.v.plain && (r.status != http.StatusBadRequest || !strings.Contains(r.body, "HTTP request to an HTTPS server")) {
+			fail("plain HTTP to aigw: status %d %q, expected aigw's 400 to plain HTTP", r.status, r.body)
+		}
 		if r.ok != r.v.ok {
 			fail("end outcome ok=%v (status %d, %q), the table pins ok=%v (NGF model or nginx changed?)", r.ok, r.status, r.body, r.v.ok)
 		}
@@ -441,8 +567,11 @@ func TestBackendTLSPolicyAgainstNginx(t *testing.T) {
 			verdict = fmt.Sprintf("warned(%d)", len(res.warnings))
 		}
 		ngf := "valid"
-		if !r.d.policyValid {
+		switch {
+		case !r.d.policyValid:
 			ngf = "invalid"
+		case r.d.plain:
+			ngf = "no TLS"
 		}
 		detail := fmt.Sprint(r.status)
 		if l := logLinesFor(errorLog, "/"+r.slug); len(l) > 0 {
