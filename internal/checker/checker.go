@@ -9,6 +9,8 @@ package checker
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -80,7 +82,12 @@ type Options struct {
 	DialTimeout time.Duration
 	// Now is when certificates are judged (zero: time.Now()).
 	Now time.Time
+	// Progress, when set, receives a line every ProgressEvery namespaces on runs checking more.
+	Progress io.Writer
 }
+
+// ProgressEvery is how many namespaces a progress line stands for.
+const ProgressEvery = 1000
 
 // DefaultOptions are the command's defaults.
 func DefaultOptions() Options {
@@ -119,9 +126,12 @@ func Run(ctx context.Context, c client.Reader, o Options) (*Report, error) {
 	}
 	var checks []Check
 	checks = append(checks, checkCluster(s)...)
-	for _, ns := range s.namespaces {
+	for i, ns := range s.namespaces {
 		for _, run := range namespaceChecks {
 			checks = append(checks, run(s, ns)...)
+		}
+		if done := i + 1; o.Progress != nil && done%ProgressEvery == 0 {
+			fmt.Fprintf(o.Progress, "check: %d of %d namespaces checked\n", done, len(s.namespaces))
 		}
 	}
 	checks = append(checks, checkNGINXIngress(ctx, c, grpcIngresses(s))...)
