@@ -39,8 +39,8 @@ func TestCollectKeepsOnlyWhatTheChecksRead(t *testing.T) {
 		p := &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": "k8s.nginx.org/v1", "kind": "Policy",
 			"metadata": map[string]any{"name": "aigw-mtls", "namespace": ns, "annotations": map[string]any{annotationLastApplied: "{}"}},
-			"spec":   map[string]any{"egressMTLS": map[string]any{"tlsSecret": "aigw-client-tls"}},
-			"status": map[string]any{"state": "Valid", "message": "a long message"},
+			"spec":     map[string]any{"egressMTLS": map[string]any{"tlsSecret": "aigw-client-tls"}},
+			"status":   map[string]any{"state": "Valid", "message": "a long message"},
 		}}
 		objs = append(objs, p)
 	}

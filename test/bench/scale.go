@@ -283,4 +283,3 @@ func (b *bench) createTenants(from, to int) error {
 	wg.Wait()
 	return first
 }
-
