@@ -147,3 +147,37 @@ func BenchmarkRunPerNamespace(b *testing.B) {
 		})
 	}
 }
+
+// Namespaces are checked in parallel; the report still lists them in order, each with all its
+// sections, the same on every run.
+func TestParallelChecksKeepNamespaceOrder(t *testing.T) {
+	var objs []client.Object
+	for i := range 40 {
+		ns := fmt.Sprintf("tenant-%02d", i)
+		objs = append(objs,
+			&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "aigw", Namespace: ns, Labels: map[string]string{"aigw": "mtls", "app": "aigw"}}},
+			&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "aigw", Namespace: ns, Labels: map[string]string{"aigw": "mtls"}}, Data: map[string]string{"aigw.yaml": "{}"}})
+	}
+	c := fake.NewClientBuilder().WithScheme(coreScheme(t)).WithRESTMapper(restMapper()).WithObjects(objs...).Build()
+	var first []Check
+	for run := range 3 {
+		r, err := Run(context.Background(), c, DefaultOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var namespaces []string
+		for _, ch := range r.Checks {
+			if ch.Namespace != "" && (len(namespaces) == 0 || namespaces[len(namespaces)-1] != ch.Namespace) {
+				namespaces = append(namespaces, ch.Namespace)
+			}
+		}
+		if len(namespaces) != 40 || !slices.IsSorted(namespaces) {
+			t.Fatalf("run %d: namespaces in report order %v, want tenant-00…tenant-39 once each, in order", run, namespaces)
+		}
+		if run == 0 {
+			first = r.Checks
+		} else if !slices.Equal(first, r.Checks) {
+			t.Errorf("run %d differs from the first", run)
+		}
+	}
+}

@@ -5,6 +5,7 @@ package objects
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 )
 
 // Objects gives the patches and validations read access to the other objects they consult: the
@@ -24,7 +25,7 @@ type ObjectSet struct {
 	// byKind holds the keys of each kind, per namespace, in the order they were first added.
 	byKind map[string]*kindIndex
 	// visited counts the keys List has examined (tests assert it does not scan).
-	visited int
+	visited atomic.Int64
 }
 
 type kindIndex struct {
@@ -102,7 +103,7 @@ func (s *ObjectSet) List(kind, namespace string) [][]byte {
 	var out [][]byte
 	for _, ns := range namespaces {
 		for _, k := range ki.keys[ns] {
-			s.visited++
+			s.visited.Add(1)
 			out = append(out, s.byKey[k])
 		}
 	}

@@ -31,12 +31,12 @@ func TestListVisitsOnlyTheKindAndNamespaceAsked(t *testing.T) {
 	if len(got) != 2 || string(got[0]) != string(policy("tenant-500", "egress")) || string(got[1]) != string(policy("tenant-500", "other")) {
 		t.Fatalf("List(Policy, tenant-500) = %q, want its two Policies in the order added", got)
 	}
-	if s.visited != 2 {
-		t.Errorf("List(Policy, tenant-500) examined %d keys of %d, want only the 2 it returns", s.visited, len(s.byKey))
+	if v := s.visited.Load(); v != 2 {
+		t.Errorf("List(Policy, tenant-500) examined %d keys of %d, want only the 2 it returns", v, len(s.byKey))
 	}
-	s.visited = 0
-	if got := s.List("Certificate", "tenant-500"); len(got) != 0 || s.visited != 0 {
-		t.Errorf("List of a kind never added returned %d and examined %d keys", len(got), s.visited)
+	s.visited.Store(0)
+	if got := s.List("Certificate", "tenant-500"); len(got) != 0 || s.visited.Load() != 0 {
+		t.Errorf("List of a kind never added returned %d and examined %d keys", len(got), s.visited.Load())
 	}
 	if got := s.List("Secret", ""); len(got) != 5*namespaces {
 		t.Errorf("List(Secret, all namespaces) returned %d, want %d", len(got), 5*namespaces)

@@ -57,8 +57,9 @@ type config struct {
 	limitVersions, limitConfigMaps int
 	limitFloor                     bool
 	// scale
-	scaleSizes   []int
-	scaleReviews int
+	scaleSizes    []int
+	scaleReviews  int
+	scaleMemLimit string
 	// common
 	binary  string
 	binaryB string
@@ -111,6 +112,7 @@ func main() {
 	fs.IntVar(&c.limitConfigMaps, "limit-configmaps", 64, "memlimits: ~1 MiB ConfigMaps updated at once")
 	fs.BoolVar(&c.limitFloor, "limit-floor", false, "memlimits: run (b) against the do-nothing webhook (controller-runtime, no patch, no limits) instead of serve: the floor any webhook pays for the burst on this machine")
 	sizes := fs.String("tenants", "50,1000", "scale: cluster sizes in tenants, ascending (each tenant: 7 labelled and 4 unlabelled objects)")
+	fs.StringVar(&c.scaleMemLimit, "gomemlimit", "268435456", "scale: GOMEMLIMIT of serve, as the chart sets it from resources.limits.memory (empty: none)")
 	fs.IntVar(&c.scaleReviews, "reviews", 300, "scale: VirtualServer admission reviews per size (p50 reported)")
 	fs.StringVar(&c.binary, "binary", "", "the aigw-mtls-webhook binary (default: built from ./cmd/aigw-mtls-webhook into a temporary folder)")
 	fs.StringVar(&c.binaryB, "binary-b", "", "apiserver: also measure this aigw-mtls-webhook binary, as arm ours-b interleaved with ours (two builds compared in one run)")

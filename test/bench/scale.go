@@ -44,6 +44,10 @@ func (b *bench) scale() error {
 	}
 	var results []result
 	created := 0
+	// As the chart runs it: GOMEMLIMIT is the container's memory limit (256Mi by default).
+	if b.cfg.scaleMemLimit != "" {
+		b.serveEnv = append(b.serveEnv, "GOMEMLIMIT="+b.cfg.scaleMemLimit)
+	}
 	for _, n := range b.cfg.scaleSizes {
 		t0 := time.Now()
 		if err := b.createTenants(created, n); err != nil {
