@@ -2,6 +2,7 @@ package webhook
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -74,7 +75,11 @@ func cacheOptions(o Options) cache.Options {
 			b.Label = selected
 		}
 		if k.Cache.CertificatesOnly {
-			b.Transform = KeepCertificates(o.Settings.CAKey)
+			keep := KeepCertificates(o.Settings.CAKey)
+			b.Transform = func(obj any) (any, error) {
+				obj, _ = TrimCached(obj)
+				return keep(obj)
+			}
 		}
 		if k.Cache.SecretNamespaces && len(o.SecretNamespaces) > 0 {
 			b.Namespaces = map[string]cache.Config{}
@@ -90,9 +95,36 @@ func cacheOptions(o Options) cache.Options {
 	}
 	return cache.Options{
 		ReaderFailOnMissingInformer: true,
-		DefaultTransform:            cache.TransformStripManagedFields(),
+		DefaultTransform:            TrimCached,
 		ByObject:                    by,
 	}
+}
+
+// annotationLastApplied is kubectl apply's copy of the whole object, as large as the object.
+const annotationLastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+
+// TrimCached drops from an object entering the cache what no rule or mutation reads: its
+// managedFields, kubectl's last-applied copy, and the status of a custom resource unless its
+// kind's row in internal/kinds says the rules read it (Cache.Status). The cache's memory then
+// grows with the fields the rules read.
+func TrimCached(obj any) (any, error) {
+	m, ok := obj.(metav1.Object)
+	if !ok {
+		return obj, nil
+	}
+	m.SetManagedFields(nil)
+	if a := m.GetAnnotations(); a != nil {
+		if _, ok := a[annotationLastApplied]; ok {
+			delete(a, annotationLastApplied)
+			m.SetAnnotations(a)
+		}
+	}
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		if k := kinds.Named(u.GetKind()); k == nil || k.Cache == nil || !k.Cache.Status {
+			delete(u.Object, "status")
+		}
+	}
+	return obj, nil
 }
 
 // KeepCertificates keeps of a Secret's data only what the rules and the CA sync read: tls.crt,

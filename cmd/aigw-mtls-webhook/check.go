@@ -55,6 +55,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	o.Settings = s
+	o.Progress = stderr
 	c, err := checkClient(kubeconfig, kubecontext)
 	if err != nil {
 		fmt.Fprintln(stderr, "check:", err)

@@ -9,6 +9,11 @@ package checker
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -80,7 +85,12 @@ type Options struct {
 	DialTimeout time.Duration
 	// Now is when certificates are judged (zero: time.Now()).
 	Now time.Time
+	// Progress, when set, receives a line every ProgressEvery namespaces on runs checking more.
+	Progress io.Writer
 }
+
+// ProgressEvery is how many namespaces a progress line stands for.
+const ProgressEvery = 1000
 
 // DefaultOptions are the command's defaults.
 func DefaultOptions() Options {
@@ -119,14 +129,42 @@ func Run(ctx context.Context, c client.Reader, o Options) (*Report, error) {
 	}
 	var checks []Check
 	checks = append(checks, checkCluster(s)...)
-	for _, ns := range s.namespaces {
-		for _, run := range namespaceChecks {
-			checks = append(checks, run(s, ns)...)
-		}
+	for _, cs := range checkNamespaces(s, o.Progress) {
+		checks = append(checks, cs...)
 	}
 	checks = append(checks, checkNGINXIngress(ctx, c, grpcIngresses(s))...)
 	checks = append(checks, checkWebhooks(s)...)
 	return newReport(checks, s.namespaces), nil
+}
+
+// checkNamespaces runs the namespace checks of each namespace in scope, one worker per CPU: they
+// only read the snapshot, and each namespace's objects are its own. The checks come back in the
+// order of the namespaces.
+func checkNamespaces(s *snapshot, progress io.Writer) [][]Check {
+	out := make([][]Check, len(s.namespaces))
+	var next, done atomic.Int64
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(s.namespaces)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(s.namespaces) {
+					return
+				}
+				for _, run := range namespaceChecks {
+					out[i] = append(out[i], run(s, s.namespaces[i])...)
+				}
+				if n := done.Add(1); progress != nil && n%ProgressEvery == 0 {
+					mu.Lock()
+					fmt.Fprintf(progress, "check: %d of %d namespaces checked\n", n, len(s.namespaces))
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 // checkCluster reports what limits the check as a whole: kinds the API server does not serve,

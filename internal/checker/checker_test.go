@@ -139,7 +139,7 @@ func restMapper() meta.RESTMapper {
 	return m
 }
 
-func coreScheme(t *testing.T) *runtime.Scheme {
+func coreScheme(t testing.TB) *runtime.Scheme {
 	t.Helper()
 	s := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(s); err != nil {

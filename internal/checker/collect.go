@@ -55,6 +55,7 @@ type snapshot struct {
 	routes       []unstructured.Unstructured // HTTPRoutes and GRPCRoutes, all
 	gateways     []unstructured.Unstructured // labelled only
 
+	in         inNamespace        // each namespace's objects
 	objs       *objects.ObjectSet // Secrets, Policies and Certificates, for the validations
 	namespaces []string           // in scope, sorted
 	listed     map[string]bool    // namespaces whose objects were listed ("" = all)
@@ -85,8 +86,9 @@ func collect(ctx context.Context, c client.Reader, o Options) (*snapshot, error)
 	}
 	app := []string{o.Namespace} // "" lists across all namespaces
 	hook := app
+	webhookNamespaces := s.webhookNamespaces()
 	if o.Namespace != "" {
-		hook = union(app, s.webhookNamespaces())
+		hook = union(app, webhookNamespaces)
 	}
 	for _, ns := range hook {
 		s.listed[ns] = true
@@ -101,33 +103,48 @@ func collect(ctx context.Context, c client.Reader, o Options) (*snapshot, error)
 		{"Secrets", hook, nil, func(ns string) error {
 			return listPages(ctx, c, func() client.ObjectList { return &corev1.SecretList{} }, ns, func(l client.ObjectList) {
 				for i := range l.(*corev1.SecretList).Items {
-					sec := &l.(*corev1.SecretList).Items[i]
-					redactPrivateKeys(sec)
-					s.secrets[sec.Namespace+"/"+sec.Name] = sec
+					sec := l.(*corev1.SecretList).Items[i] // a copy: the page is not kept
+					redactPrivateKeys(&sec)
+					s.trimSecret(&sec)
+					s.secrets[sec.Namespace+"/"+sec.Name] = &sec
 				}
 			})
 		}},
 		{"Services", hook, nil, func(ns string) error {
 			return listPages(ctx, c, func() client.ObjectList { return &corev1.ServiceList{} }, ns, func(l client.ObjectList) {
 				for i := range l.(*corev1.ServiceList).Items {
-					svc := &l.(*corev1.ServiceList).Items[i]
-					s.services[svc.Namespace+"/"+svc.Name] = svc
+					svc := l.(*corev1.ServiceList).Items[i]
+					trimMeta(&svc)
+					s.services[svc.Namespace+"/"+svc.Name] = &svc
 				}
 			})
 		}},
 		{"EndpointSlices", hook, nil, func(ns string) error {
 			return listPages(ctx, c, func() client.ObjectList { return &discoveryv1.EndpointSliceList{} }, ns, func(l client.ObjectList) {
-				s.slices = append(s.slices, l.(*discoveryv1.EndpointSliceList).Items...)
+				// Only the webhook's endpoints are checked.
+				for _, es := range l.(*discoveryv1.EndpointSliceList).Items {
+					if slices.Contains(webhookNamespaces, es.Namespace) {
+						trimMeta(&es)
+						s.slices = append(s.slices, es)
+					}
+				}
 			})
 		}},
 		{"Certificates", hook, &certificateGVK, func(ns string) error { return listCustom(ctx, c, certificateGVK, ns, &s.certificates) }},
 		{"Pods", app, nil, func(ns string) error {
 			return listPages(ctx, c, func() client.ObjectList { return &corev1.PodList{} }, ns, func(l client.ObjectList) {
-				s.pods = append(s.pods, l.(*corev1.PodList).Items...)
+				for i := range l.(*corev1.PodList).Items {
+					p := &l.(*corev1.PodList).Items[i]
+					s.trimPod(p)
+					s.pods = append(s.pods, *p)
+				}
 			})
 		}},
 		{"ConfigMaps", app, nil, func(ns string) error {
 			return listPages(ctx, c, func() client.ObjectList { return &corev1.ConfigMapList{} }, ns, func(l client.ObjectList) {
+				for i := range l.(*corev1.ConfigMapList).Items {
+					trimMeta(&l.(*corev1.ConfigMapList).Items[i])
+				}
 				s.configMaps = append(s.configMaps, l.(*corev1.ConfigMapList).Items...)
 			}, selected)
 		}},
@@ -157,6 +174,7 @@ func collect(ctx context.Context, c client.Reader, o Options) (*snapshot, error)
 	}
 	s.index()
 	s.indexGatewayAPI()
+	s.indexNamespaces()
 	s.namespaces = s.scope()
 	return s, nil
 }
@@ -187,6 +205,7 @@ func listCustom(ctx context.Context, c client.Reader, gvk schema.GroupVersionKin
 	return listPages(ctx, c, newList, namespace, func(l client.ObjectList) {
 		for _, u := range l.(*unstructured.UnstructuredList).Items {
 			u.SetGroupVersionKind(gvk) // items of a list may come without apiVersion and kind
+			trimUnstructured(&u)
 			*into = append(*into, u)
 		}
 	}, opts...)

@@ -89,9 +89,9 @@ func isCABundle(cm *corev1.ConfigMap, configKey string) bool {
 // nothing) and passes validation; each labelled Gateway's backend client certificate passes.
 func checkGatewayAPI(s *snapshot, ns string) []Check {
 	l := newLines(SectionGatewayAPI, ns)
-	for i := range s.btps {
+	for _, i := range s.in.btps[ns] {
 		u := &s.btps[i]
-		if u.GetNamespace() != ns || !s.selected(u.GetLabels()) {
+		if !s.selected(u.GetLabels()) {
 			continue
 		}
 		obj := ref("BackendTLSPolicy", ns, u.GetName())
@@ -127,11 +127,8 @@ func checkGatewayAPI(s *snapshot, ns string) []Check {
 		}
 		l.findings(obj, "", okMsg, fs)
 	}
-	for i := range s.gateways {
+	for _, i := range s.in.gateways[ns] {
 		u := &s.gateways[i]
-		if u.GetNamespace() != ns {
-			continue
-		}
 		obj := ref("Gateway", ns, u.GetName())
 		raw, err := u.MarshalJSON()
 		if err != nil {

@@ -15,11 +15,8 @@ import (
 // references), judged exactly as admission judges it.
 func checkIngresses(s *snapshot, ns string) []Check {
 	l := newLines(SectionIngresses, ns)
-	for i := range s.ingresses {
+	for _, i := range s.in.ingresses[ns] {
 		ing := &s.ingresses[i]
-		if ing.Namespace != ns {
-			continue
-		}
 		obj := ref("Ingress", ns, ing.Name)
 		raw := rawTyped(ing, "networking.k8s.io/v1", "Ingress")
 		res, err := patches.PatchIngress(raw, ns, s.o.Settings, s.objs)

@@ -15,9 +15,9 @@ import (
 func checkPods(s *snapshot, ns string) []Check {
 	l := newLines(SectionPods, ns)
 	labelled := 0
-	for i := range s.pods {
+	for _, i := range s.in.pods[ns] {
 		p := &s.pods[i]
-		if p.Namespace != ns || finished(p) || !s.selected(p.Labels) {
+		if finished(p) || !s.selected(p.Labels) {
 			continue
 		}
 		labelled++
@@ -69,9 +69,9 @@ func (s *snapshot) checkServicePods(l *lines, ns string, labelled int) {
 	}
 	sel := labels.SelectorFromSet(svc.Spec.Selector)
 	behind, unlabelled := 0, 0
-	for i := range s.pods {
+	for _, i := range s.in.pods[ns] {
 		p := &s.pods[i]
-		if p.Namespace != ns || finished(p) || !sel.Matches(labels.Set(p.Labels)) {
+		if finished(p) || !sel.Matches(labels.Set(p.Labels)) {
 			continue
 		}
 		behind++

@@ -16,9 +16,9 @@ import (
 // Secrets and certificates in the cluster now.
 func checkPolicies(s *snapshot, ns string) []Check {
 	l := newLines(SectionPolicies, ns)
-	for i := range s.policies {
+	for _, i := range s.in.policies[ns] {
 		p := &s.policies[i]
-		if p.GetNamespace() != ns || !s.selected(p.GetLabels()) {
+		if !s.selected(p.GetLabels()) {
 			continue
 		}
 		obj := ref("Policy", ns, p.GetName())
@@ -72,11 +72,10 @@ func checkVirtualServers(s *snapshot, ns string) []Check {
 	for _, k := range []struct {
 		kind *kinds.Kind
 		list []unstructured.Unstructured
-	}{{kinds.VirtualServer, s.vss}, {kinds.VirtualServerRoute, s.vsrs}} {
-		for i := range k.list {
-			if u := &k.list[i]; u.GetNamespace() == ns {
-				s.checkRouting(l, u, k.kind)
-			}
+		in   []int
+	}{{kinds.VirtualServer, s.vss, s.in.vss[ns]}, {kinds.VirtualServerRoute, s.vsrs, s.in.vsrs[ns]}} {
+		for _, i := range k.in {
+			s.checkRouting(l, &k.list[i], k.kind)
 		}
 	}
 	return l.out
@@ -153,9 +152,9 @@ func checkConfigMaps(s *snapshot, ns string) []Check {
 	l := newLines(SectionConfigMaps, ns)
 	set := s.o.Settings
 	p := set.TLSPaths()
-	for i := range s.configMaps {
+	for _, i := range s.in.configMaps[ns] {
 		cm := &s.configMaps[i]
-		if cm.Namespace != ns || !s.selected(cm.Labels) {
+		if !s.selected(cm.Labels) {
 			continue
 		}
 		if isCABundle(cm, set.ConfigKey) {

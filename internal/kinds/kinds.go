@@ -60,6 +60,10 @@ type Cache struct {
 	SecretNamespaces bool
 	// GatewayAPI: cached only with Gateway API on.
 	GatewayAPI bool
+	// Status: the rules read the object's status. Otherwise it is dropped before the object
+	// enters the cache, with managedFields and kubectl's last-applied copy of the object, which
+	// no rule reads either (webhook.TrimCached).
+	Status bool
 }
 
 // Reinvocation is every mutating webhook's reinvocationPolicy: a mutation is idempotent, and a

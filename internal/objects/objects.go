@@ -5,7 +5,7 @@ package objects
 import (
 	"errors"
 	"fmt"
-	"strings"
+	"sync/atomic"
 )
 
 // Objects gives the patches and validations read access to the other objects they consult: the
@@ -18,16 +18,25 @@ type Objects interface {
 	List(kind, namespace string) [][]byte
 }
 
-// ObjectSet is an in-memory Objects built from manifests.
+// ObjectSet is an in-memory Objects built from manifests. Its lookups are indexed by kind and
+// namespace: a List costs what it returns, not the size of the set (check holds a whole cluster).
 type ObjectSet struct {
 	byKey map[string][]byte
-	order []string
+	// byKind holds the keys of each kind, per namespace, in the order they were first added.
+	byKind map[string]*kindIndex
+	// visited counts the keys List has examined (tests assert it does not scan).
+	visited atomic.Int64
+}
+
+type kindIndex struct {
+	namespaces []string            // in the order first seen
+	keys       map[string][]string // by namespace
 }
 
 // NewObjectSet indexes raw JSON objects by kind, namespace and name; defaultNamespace applies to
 // objects that name none.
 func NewObjectSet(defaultNamespace string, objects ...[]byte) *ObjectSet {
-	s := &ObjectSet{byKey: map[string][]byte{}}
+	s := &ObjectSet{byKey: map[string][]byte{}, byKind: map[string]*kindIndex{}}
 	for _, raw := range objects {
 		s.Add(defaultNamespace, raw)
 	}
@@ -49,9 +58,24 @@ func (s *ObjectSet) Add(defaultNamespace string, raw []byte) {
 	}
 	k := objectKey(m.Kind, ns, m.Metadata.Name)
 	if _, ok := s.byKey[k]; !ok {
-		s.order = append(s.order, k)
+		s.indexKey(m.Kind, ns, k)
 	}
 	s.byKey[k] = raw
+}
+
+func (s *ObjectSet) indexKey(kind, namespace, key string) {
+	if s.byKind == nil {
+		s.byKind = map[string]*kindIndex{}
+	}
+	ki := s.byKind[kind]
+	if ki == nil {
+		ki = &kindIndex{keys: map[string][]string{}}
+		s.byKind[kind] = ki
+	}
+	if _, ok := ki.keys[namespace]; !ok {
+		ki.namespaces = append(ki.namespaces, namespace)
+	}
+	ki.keys[namespace] = append(ki.keys[namespace], key)
 }
 
 func objectKey(kind, namespace, name string) string { return kind + "/" + namespace + "/" + name }
@@ -68,13 +92,18 @@ func (s *ObjectSet) List(kind, namespace string) [][]byte {
 	if s == nil {
 		return nil
 	}
-	prefix := kind + "/"
+	ki := s.byKind[kind]
+	if ki == nil {
+		return nil
+	}
+	namespaces := ki.namespaces
 	if namespace != "" {
-		prefix += namespace + "/"
+		namespaces = []string{namespace}
 	}
 	var out [][]byte
-	for _, k := range s.order {
-		if strings.HasPrefix(k, prefix) {
+	for _, ns := range namespaces {
+		for _, k := range ki.keys[ns] {
+			s.visited.Add(1)
 			out = append(out, s.byKey[k])
 		}
 	}

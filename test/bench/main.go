@@ -56,6 +56,10 @@ type config struct {
 	// memlimits
 	limitVersions, limitConfigMaps int
 	limitFloor                     bool
+	// scale
+	scaleSizes    []int
+	scaleReviews  int
+	scaleMemLimit string
 	// common
 	binary  string
 	binaryB string
@@ -107,10 +111,21 @@ func main() {
 	fs.IntVar(&c.limitVersions, "limit-versions", 200, "memlimits: versions of the 1 MiB CA Secret, each followed by a Policy naming it")
 	fs.IntVar(&c.limitConfigMaps, "limit-configmaps", 64, "memlimits: ~1 MiB ConfigMaps updated at once")
 	fs.BoolVar(&c.limitFloor, "limit-floor", false, "memlimits: run (b) against the do-nothing webhook (controller-runtime, no patch, no limits) instead of serve: the floor any webhook pays for the burst on this machine")
+	sizes := fs.String("tenants", "50,1000", "scale: cluster sizes in tenants, ascending (each tenant: 7 labelled and 4 unlabelled objects)")
+	fs.StringVar(&c.scaleMemLimit, "gomemlimit", "268435456", "scale: GOMEMLIMIT of serve, as the chart sets it from resources.limits.memory (empty: none)")
+	fs.IntVar(&c.scaleReviews, "reviews", 300, "scale: VirtualServer admission reviews per size (p50 reported)")
 	fs.StringVar(&c.binary, "binary", "", "the aigw-mtls-webhook binary (default: built from ./cmd/aigw-mtls-webhook into a temporary folder)")
 	fs.StringVar(&c.binaryB, "binary-b", "", "apiserver: also measure this aigw-mtls-webhook binary, as arm ours-b interleaved with ours (two builds compared in one run)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the temporary folder (logs of the servers)")
 	_ = fs.Parse(args)
+	for _, s := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 || (len(c.scaleSizes) > 0 && n <= c.scaleSizes[len(c.scaleSizes)-1]) {
+			fmt.Fprintf(os.Stderr, "bench: -tenants %q: want ascending positive numbers\n", *sizes)
+			os.Exit(2)
+		}
+		c.scaleSizes = append(c.scaleSizes, n)
+	}
 
 	b := &bench{cfg: c}
 	err := b.run(cmd)
@@ -123,9 +138,9 @@ func main() {
 
 func (b *bench) run(cmd string) error {
 	switch cmd {
-	case "all", "apiserver", "https", "memory", "memlimits":
+	case "all", "apiserver", "https", "memory", "memlimits", "scale":
 	default:
-		return fmt.Errorf("unknown command %q: all, apiserver, https, memory or memlimits", cmd)
+		return fmt.Errorf("unknown command %q: all, apiserver, https, memory, memlimits or scale", cmd)
 	}
 	var err error
 	if b.dir, err = os.MkdirTemp("", "aigw-bench-"); err != nil {
@@ -166,6 +181,11 @@ func (b *bench) run(cmd string) error {
 	if cmd == "all" || cmd == "memlimits" {
 		if err := b.memLimits(); err != nil {
 			return fmt.Errorf("memlimits: %w", err)
+		}
+	}
+	if cmd == "scale" { // not part of all: it fills the API server with tenants
+		if err := b.scale(); err != nil {
+			return fmt.Errorf("scale: %w", err)
 		}
 	}
 	if cmd == "all" || cmd == "apiserver" {
