@@ -51,13 +51,13 @@ build: ## the binary: bin/aigw-mtls-webhook
 docs: ## the rule reference, docs/rules.md, from the rule catalogue (internal/rules/catalogue*.go); a test fails when it is not in step
 	go run ./hack/rulesdoc docs/rules.md
 
-test: envtest crds helm promtool kustomize lint ## every test: unit, fixtures, end to end on a real API server, real nginx and openssl, short fuzzing, vulncheck; fails on any skip hack/noskip/skips.txt does not allow
-	@$(DEB_TOOLS); set -x; $(TEST_ENV) go run ./hack/noskip -count=1 ./...
+test: envtest crds helm promtool kustomize lint ## every test, in random order (-shuffle=on; go test prints the seed to replay it with -shuffle=SEED): unit, fixtures, end to end on a real API server, real nginx and openssl, short fuzzing, vulncheck; fails on any skip hack/noskip/skips.txt does not allow
+	@$(DEB_TOOLS); set -x; $(TEST_ENV) go run ./hack/noskip -count=1 -shuffle=on ./...
 	$(MAKE) fuzz
 	$(MAKE) vulncheck
 
 unit: ## the pure tests only (no API server)
-	go test ./patches/... ./internal/... ./webhook/... ./cmd/...
+	go test -shuffle=on ./patches/... ./internal/... ./webhook/... ./cmd/...
 
 demo: envtest crds helm ## the seed's scenario on a local control plane started and stopped here
 	@$(TEST_ENV) go run ./test/demo
