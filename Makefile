@@ -77,7 +77,7 @@ crds: ## NGINX Ingress Controller v5.5.4 CRDs: kept in test/crds/nginx (SOURCE.t
 helm: ## helm v3.22.0 built from the Go module proxy into bin/ (cached); prints its path
 	@$(TOOL_GO) HELM=$(filter-out $(CURDIR)/bin/helm,$(HELM)) ./hack/go-install.sh helm $(HELM_PKG)
 
-promtool: ## promtool: $PROMTOOL, else on the PATH, else Debian's prometheus package (Prometheus 2.42) unpacked into bin/ (about 20 seconds, once); without apt-get, Prometheus v3's built from the Go module proxy (about ten minutes on two cores, once); prints its path
+promtool: ## promtool: $PROMTOOL, else on the PATH, else Debian's prometheus package (Prometheus 2.42) unpacked into bin/ (about 20 seconds, once); without apt-get, Prometheus v3's promtool built from the Go module proxy (about ten minutes on two cores, once); prints its path
 	@if [ -n "$(filter-out $(CURDIR)/bin/promtool,$(PROMTOOL))" ] || [ -x "$(CURDIR)/bin/promtool" ] || { command -v apt-get && command -v dpkg-deb; } >/dev/null; then \
 		PROMTOOL=$(filter-out $(CURDIR)/bin/promtool,$(PROMTOOL)) ./hack/deb-tool.sh promtool; \
 	else $(TOOL_GO) ./hack/go-install.sh promtool $(PROMTOOL_PKG) "about ten minutes on two cores"; fi
