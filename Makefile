@@ -26,6 +26,9 @@ VULNDB_VERSION ?= v0.0.0-20261105234957-e22db6528018
 KUSTOMIZE_PKG := sigs.k8s.io/kustomize/kustomize/v5@v5.8.1
 GREMLINS_PKG := github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
 GOVULNCHECK_PKG := golang.org/x/vuln/cmd/govulncheck@v1.9.0
+HELM_PKG := helm.sh/helm/v3/cmd/helm@v3.22.0
+# Only where apt-get is missing (make promtool): Prometheus v3.x is Go module version v0.3xx.
+PROMTOOL_PKG := github.com/prometheus/prometheus/cmd/promtool@v0.316.0
 MUTATE_PKGS ?= ./internal/rules ./internal/certs
 TEST_ENV := KUBEBUILDER_ASSETS=$(ENVTEST_DIR) NIC_CRDS_DIR=$(NIC_CRDS_DIR) HELM=$(HELM) PROMTOOL=$(PROMTOOL) KUSTOMIZE=$(KUSTOMIZE)
 # nginx and openssl: $NGINX / $OPENSSL, else on the PATH, else Debian's packages unpacked into bin/.
@@ -48,13 +51,13 @@ build: ## the binary: bin/aigw-mtls-webhook
 docs: ## the rule reference, docs/rules.md, from the rule catalogue (internal/rules/catalogue*.go); a test fails when it is not in step
 	go run ./hack/rulesdoc docs/rules.md
 
-test: envtest crds helm promtool kustomize lint ## every test: unit, fixtures, end to end on a real API server, real nginx and openssl, short fuzzing, vulncheck; fails on any skip hack/noskip/skips.txt does not allow
-	@$(DEB_TOOLS); set -x; $(TEST_ENV) go run ./hack/noskip -count=1 ./...
+test: envtest crds helm promtool kustomize lint ## every test, in random order (-shuffle=on; go test prints the seed to replay it with -shuffle=SEED): unit, fixtures, end to end on a real API server, real nginx and openssl, short fuzzing, vulncheck; fails on any skip hack/noskip/skips.txt does not allow
+	@$(DEB_TOOLS); set -x; $(TEST_ENV) go run ./hack/noskip -count=1 -shuffle=on ./...
 	$(MAKE) fuzz
 	$(MAKE) vulncheck
 
 unit: ## the pure tests only (no API server)
-	go test ./patches/... ./internal/... ./webhook/... ./cmd/...
+	go test -shuffle=on ./patches/... ./internal/... ./webhook/... ./cmd/...
 
 demo: envtest crds helm ## the seed's scenario on a local control plane started and stopped here
 	@$(TEST_ENV) go run ./test/demo
@@ -72,10 +75,12 @@ crds: ## NGINX Ingress Controller v5.5.4 CRDs: kept in test/crds/nginx (SOURCE.t
 	fi
 
 helm: ## helm v3.22.0 built from the Go module proxy into bin/ (cached); prints its path
-	@$(TOOL_GO) ./hack/helm.sh
+	@$(TOOL_GO) HELM=$(filter-out $(CURDIR)/bin/helm,$(HELM)) ./hack/go-install.sh helm $(HELM_PKG)
 
-promtool: ## promtool (Prometheus v3) built from the Go module proxy into bin/ (cached); prints its path
-	@if [ "$(PROMTOOL)" = "$(CURDIR)/bin/promtool" ]; then $(TOOL_GO) ./hack/promtool.sh; else echo "$(PROMTOOL)"; fi
+promtool: ## promtool: $PROMTOOL, else on the PATH, else Debian's prometheus package (Prometheus 2.42) unpacked into bin/ (about 20 seconds, once); without apt-get, Prometheus v3's promtool built from the Go module proxy (about ten minutes on two cores, once); prints its path
+	@if [ -n "$(filter-out $(CURDIR)/bin/promtool,$(PROMTOOL))" ] || [ -x "$(CURDIR)/bin/promtool" ] || { command -v apt-get && command -v dpkg-deb; } >/dev/null; then \
+		PROMTOOL=$(filter-out $(CURDIR)/bin/promtool,$(PROMTOOL)) ./hack/deb-tool.sh promtool; \
+	else $(TOOL_GO) ./hack/go-install.sh promtool $(PROMTOOL_PKG) "about ten minutes on two cores"; fi
 
 kustomize: ## kustomize v5.8.1 (what kubectl apply -k runs) built from the Go module proxy into bin/ (cached); prints its path
 	@$(TOOL_GO) KUSTOMIZE=$(filter-out $(CURDIR)/bin/kustomize,$(KUSTOMIZE)) ./hack/go-install.sh kustomize $(KUSTOMIZE_PKG)

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Prints the path of nginx or openssl as the last line: $NGINX / $OPENSSL when set, else the one on
-# the PATH, else one unpacked from Debian's packages into bin/ (apt-get download and dpkg-deb -x:
-# no root needed, nothing installed on the system), with the shared libraries it lacks beside it.
+# Prints the path of nginx, openssl or promtool as the last line: $NGINX / $OPENSSL / $PROMTOOL when
+# set, else the one on the PATH, else one unpacked from Debian's packages into bin/ (apt-get download
+# and dpkg-deb -x: no root needed, nothing installed on the system), with the shared libraries it
+# lacks beside it. promtool comes from the prometheus package (Prometheus 2.42 in Debian 12).
 # AIGW_DEB_TOOLS=1 unpacks from the packages even when the tool is on the PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tool=${1:?usage: hack/deb-tool.sh nginx|openssl}
+tool=${1:?usage: hack/deb-tool.sh nginx|openssl|promtool}
 case "$tool" in
 nginx) pkgs="nginx" bin=usr/sbin/nginx var=NGINX ;;
 openssl) pkgs="openssl" bin=usr/bin/openssl var=OPENSSL ;;
-*) echo "hack/deb-tool.sh: unknown tool $tool (nginx or openssl)" >&2; exit 2 ;;
+promtool) pkgs="prometheus" bin=usr/bin/promtool var=PROMTOOL ;;
+*) echo "hack/deb-tool.sh: unknown tool $tool (nginx, openssl or promtool)" >&2; exit 2 ;;
 esac
 if [ -n "${!var:-}" ]; then
 	[ -x "${!var}" ] || { echo "$var=${!var} is not an executable: point $var at $tool, or unset it to use the one on the PATH (else Debian's package, fetched into bin/)" >&2; exit 1; }
@@ -21,7 +23,7 @@ if [ "${AIGW_DEB_TOOLS:-}" != 1 ] && command -v "$tool" >/dev/null; then
 	exit 0
 fi
 out=$PWD/bin/$tool
-runs() { "$out" -v >/dev/null 2>&1 || "$out" version >/dev/null 2>&1; }
+runs() { "$out" -v >/dev/null 2>&1 || "$out" version >/dev/null 2>&1 || "$out" --version >/dev/null 2>&1; }
 if [ -x "$out" ] && runs; then
 	echo "$out"
 	exit 0
@@ -36,7 +38,7 @@ for need in apt-get apt-cache dpkg-deb; do
 	}
 done
 
-echo "fetching $tool from Debian's packages into bin/ (apt-get download, dpkg-deb -x; about 10 seconds, once)" >&2
+echo "fetching $tool from Debian's packages into bin/ (apt-get download, dpkg-deb -x; 10 to 20 seconds, once)" >&2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # Without root, apt reads package lists from a folder of ours, filled by apt-get update when the

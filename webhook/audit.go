@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -12,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
@@ -30,6 +32,9 @@ type PolicyAudit struct {
 	Events   recorder.EventRecorder
 	Now      func() time.Time
 	series   policySeries
+	// informers starts the Policy informer whose deletes drop series (the webhook's own, from
+	// NewManager; else one of the audit's).
+	informers *informers
 }
 
 func (a *PolicyAudit) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
@@ -69,7 +74,14 @@ func (a *PolicyAudit) SetupWithManager(mgr ctrl.Manager) error {
 	toNamespace := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, obj client.Object) []reconcile.Request {
 		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: "policies"}}}
 	})
-	if err := a.series.watchDeletes(mgr); err != nil {
+	if a.informers == nil {
+		a.informers = newInformers(mgr.GetCache(), "Policy")
+		run := a.informers
+		if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error { return run.run(ctx, &atomic.Bool{}) })); err != nil {
+			return err
+		}
+	}
+	if err := a.series.watchDeletes(context.Background(), a.informers); err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).Named("policy-audit").Watches(&corev1.Secret{}, toNamespace).Complete(a)

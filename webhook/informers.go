@@ -27,8 +27,9 @@ type informers struct {
 
 	mu      sync.Mutex
 	started map[string]bool
-	missing map[string]error     // kind → why its informer is not running
-	tried   map[string]time.Time // kind → when a missing kind was last looked for
+	missing map[string]error                                   // kind → why its informer is not running
+	tried   map[string]time.Time                               // kind → when a missing kind was last looked for
+	hooks   map[string][]func(context.Context, cache.Informer) // kind → called once its informer starts (whenStarted)
 }
 
 // retryMissingAfter spaces the lookups a request triggers for a kind that is not served: each is a
@@ -37,7 +38,8 @@ const retryMissingAfter = time.Second
 
 // newInformers starts the informers of kinds.
 func newInformers(c cache.Cache, kinds ...string) *informers {
-	return &informers{cache: c, kinds: kinds, RetryEvery: 5 * time.Second, started: map[string]bool{}, missing: map[string]error{}, tried: map[string]time.Time{}}
+	return &informers{cache: c, kinds: kinds, RetryEvery: 5 * time.Second, started: map[string]bool{}, missing: map[string]error{}, tried: map[string]time.Time{},
+		hooks: map[string][]func(context.Context, cache.Informer){}}
 }
 
 // errNotCached is wrapped when the webhook does not cache a kind with its options.
@@ -71,13 +73,23 @@ func (i *informers) ensure(ctx context.Context, kind string) error {
 	if obj == nil {
 		return fmt.Errorf("%s: not a cached kind", kind)
 	}
-	_, err := i.cache.GetInformer(ctx, obj)
+	inf, err := i.cache.GetInformer(ctx, obj)
+	var hooks []func(context.Context, cache.Informer)
+	defer func() {
+		for _, f := range hooks {
+			f(ctx, inf)
+		}
+	}()
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	switch {
 	case err == nil:
 		if !i.started[kind] && i.missing[kind] != nil {
 			log.FromContext(ctx).Info("kind now served by the API server; its informer started", "kind", kind)
+		}
+		if !i.started[kind] {
+			hooks = i.hooks[kind] // called once the lock is released
+			delete(i.hooks, kind)
 		}
 		i.started[kind] = true
 		delete(i.missing, kind)
@@ -92,6 +104,24 @@ func (i *informers) ensure(ctx context.Context, kind string) error {
 	default:
 		return fmt.Errorf("starting the %s informer: %w", kind, err)
 	}
+}
+
+// whenStarted calls f with kind's informer once it runs: at once when it does, else when ensure
+// starts it (its CRD installed after the webhook), with ensure's ctx.
+func (i *informers) whenStarted(ctx context.Context, kind string, f func(context.Context, cache.Informer)) error {
+	i.mu.Lock()
+	if !i.started[kind] {
+		i.hooks[kind] = append(i.hooks[kind], f)
+		i.mu.Unlock()
+		return nil
+	}
+	i.mu.Unlock()
+	inf, err := i.cache.GetInformer(ctx, newCachedObject(kind))
+	if err != nil {
+		return err
+	}
+	f(ctx, inf)
+	return nil
 }
 
 // run starts every cached kind it can, marks the cache synced, then retries the missing kinds

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -92,6 +93,14 @@ func cacheOptions(o Options) cache.Options {
 		if b.Label != nil || b.Transform != nil || b.Namespaces != nil {
 			by[newCachedObject(k.Kind)] = b
 		}
+	}
+	// The restart on renewal reads Deployments only in its namespaces (the chart's Roles there).
+	if len(o.RestartNamespaces) > 0 {
+		b := cache.ByObject{Namespaces: map[string]cache.Config{}}
+		for _, ns := range o.RestartNamespaces {
+			b.Namespaces[ns] = cache.Config{}
+		}
+		by[&appsv1.Deployment{}] = b
 	}
 	return cache.Options{
 		ReaderFailOnMissingInformer: true,

@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -98,4 +99,26 @@ func TestKeepCertificates(t *testing.T) {
 			t.Errorf("a ConfigMap was changed: %v %v", out, err)
 		}
 	})
+}
+
+// The restart on renewal reads Deployments from the manager's cache, which must hold those of its
+// namespaces only: the chart grants it Roles there, no cluster-wide list or watch.
+func TestCacheOptionsScopeDeploymentsToTheRestartNamespaces(t *testing.T) {
+	o := DefaultOptions()
+	o.RestartNamespaces = []string{"aigw-a", "aigw-b"}
+	for obj, b := range cacheOptions(o).ByObject {
+		if _, ok := obj.(*appsv1.Deployment); !ok {
+			continue
+		}
+		if len(b.Namespaces) != len(o.RestartNamespaces) {
+			t.Fatalf("Deployments cached in %v, want aigw-a and aigw-b only", b.Namespaces)
+		}
+		for _, ns := range o.RestartNamespaces {
+			if _, ok := b.Namespaces[ns]; !ok {
+				t.Fatalf("Deployments cached in %v, want aigw-a and aigw-b only", b.Namespaces)
+			}
+		}
+		return
+	}
+	t.Fatal("the cache options hold no Deployment entry: the manager's cache would list and watch Deployments in every namespace")
 }

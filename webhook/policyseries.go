@@ -6,12 +6,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	toolscache "k8s.io/client-go/tools/cache"
-	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
 )
@@ -64,19 +62,11 @@ func (p *policySeries) deleted(namespace, name string) {
 	delete(p.seen[namespace], name)
 }
 
-// watchDeletes drops a Policy's series as soon as the Policy informer sees it deleted. Without the
-// Policy CRD there are no Policies and no series.
-func (p *policySeries) watchDeletes(mgr ctrl.Manager) error {
-	return mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-		inf, err := mgr.GetCache().GetInformer(ctx, newCachedObject("Policy"))
-		if err != nil {
-			if meta.IsNoMatchError(err) {
-				return nil
-			}
-			log.FromContext(ctx).Error(err, "Policy informer: series of deleted Policies are dropped at the next audit instead")
-			return nil
-		}
-		_, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{DeleteFunc: func(obj any) {
+// watchDeletes drops a Policy's series as soon as the Policy informer sees it deleted, from when
+// the informer starts: with the webhook, or when the Policy CRD appears (informers.run retries).
+func (p *policySeries) watchDeletes(ctx context.Context, i *informers) error {
+	return i.whenStarted(ctx, "Policy", func(ctx context.Context, inf cache.Informer) {
+		_, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{DeleteFunc: func(obj any) {
 			if t, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
 				obj = t.Obj
 			}
@@ -85,9 +75,7 @@ func (p *policySeries) watchDeletes(mgr ctrl.Manager) error {
 			}
 		}})
 		if err != nil {
-			return err
+			log.FromContext(ctx).Error(err, "Policy informer: series of deleted Policies are dropped at the next audit instead")
 		}
-		<-ctx.Done()
-		return nil
-	}))
+	})
 }

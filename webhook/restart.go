@@ -39,7 +39,7 @@ import (
 // fingerprints never happens, so neither a loop nor a restart for an unchanged certificate.
 type RestartOnRenewal struct {
 	Client      client.Client // patches Deployments
-	Deployments cache.Cache   // Deployments of Namespaces only
+	Deployments cache.Cache   // Deployments of Namespaces only (nil: the manager's cache)
 	Secrets     client.Reader // the labelled Secrets (the manager's cache)
 	Namespaces  []string
 	Settings    aigw.Settings
@@ -132,30 +132,23 @@ func (r *RestartOnRenewal) Reconcile(ctx context.Context, req reconcile.Request)
 	return reconcile.Result{}, nil
 }
 
-// SetupWithManager builds a cache of the Deployments in r.Namespaces (the RBAC the chart grants)
-// and runs the restart on changes of annotated Deployments and of the Secrets they mount.
+// SetupWithManager runs the restart on changes of annotated Deployments and of the Secrets they
+// mount, reading Deployments from the manager's cache, which holds those of r.Namespaces only
+// (cacheOptions: the RBAC the chart grants) unless r.Deployments is set.
 func (r *RestartOnRenewal) SetupWithManager(mgr ctrl.Manager) error {
-	namespaces := map[string]cache.Config{}
+	namespaces := map[string]bool{}
 	for _, ns := range r.Namespaces {
-		namespaces[ns] = cache.Config{}
+		namespaces[ns] = true
 	}
-	c, err := cache.New(mgr.GetConfig(), cache.Options{
-		Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
-		DefaultNamespaces: namespaces,
-		DefaultTransform:  cache.TransformStripManagedFields(),
-	})
-	if err != nil {
-		return err
+	if r.Deployments == nil {
+		r.Deployments = mgr.GetCache()
 	}
-	if err := mgr.Add(c); err != nil {
-		return err
-	}
-	r.Deployments = c
+	c := r.Deployments
 	optedIn := predicate.NewTypedPredicateFuncs(func(d *appsv1.Deployment) bool {
 		return d.Annotations[aigw.AnnotationRestartOnRenewal] == "true"
 	})
 	toDeployments := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, obj client.Object) []reconcile.Request {
-		if _, watched := namespaces[obj.GetNamespace()]; !watched {
+		if !namespaces[obj.GetNamespace()] {
 			return nil
 		}
 		var l appsv1.DeploymentList
@@ -173,9 +166,15 @@ func (r *RestartOnRenewal) SetupWithManager(mgr ctrl.Manager) error {
 	})
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("restart-on-renewal").
-		WatchesRawSource(source.Kind(c, &appsv1.Deployment{}, &handler.TypedEnqueueRequestForObject[*appsv1.Deployment]{}, optedIn)).
+		WatchesRawSource(source.Kind(c, &appsv1.Deployment{}, &handler.TypedEnqueueRequestForObject[*appsv1.Deployment]{}, optedIn, deploymentsIn(namespaces))).
 		Watches(&corev1.Secret{}, toDeployments, builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
 		Complete(r)
+}
+
+// deploymentsIn keeps the Deployments of namespaces: the cache holds no other when built by
+// cacheOptions, and a cache of another making must not widen the restart.
+func deploymentsIn(namespaces map[string]bool) predicate.TypedPredicate[*appsv1.Deployment] {
+	return predicate.NewTypedPredicateFuncs(func(d *appsv1.Deployment) bool { return namespaces[d.Namespace] })
 }
 
 var restarts = prometheus.NewCounterVec(prometheus.CounterOpts{

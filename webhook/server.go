@@ -193,7 +193,7 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	if err := setupRollouts(mgr, o, events); err != nil {
 		return nil, err
 	}
-	if err := (&PolicyAudit{Objects: objs, Settings: o.Settings, Events: events}).SetupWithManager(mgr); err != nil {
+	if err := (&PolicyAudit{Objects: objs, Settings: o.Settings, Events: events, informers: objs.informers}).SetupWithManager(mgr); err != nil {
 		return nil, err
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {

@@ -41,10 +41,10 @@ func checkCiphers(c *collector, field, ciphers string) {
 		switch {
 		case tok == "@STRENGTH" || secLevel.MatchString(tok):
 			continue
-		case strings.HasPrefix(tok, "!") || strings.HasPrefix(tok, "-"):
+		case strings.HasPrefix(tok, "!") || strings.HasPrefix(tok, "-") || strings.HasPrefix(tok, "+"):
+			// '+' moves the ciphers it names, already selected, to the end: it selects none.
 			tok = tok[1:]
 		default:
-			tok = strings.TrimPrefix(tok, "+")
 			selects = true
 		}
 		for _, part := range strings.Split(tok, "+") {

@@ -134,6 +134,19 @@ func TestAccessOnAPIServer(t *testing.T) {
 			}
 			_ = admin.Delete(ctx, own)
 		}
+		// A hand-made internal-ca of another type: the ServiceAccount may not update it, even
+		// keeping its type (the API server refuses a type change whatever the policy says).
+		handMade := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "internal-ca", Namespace: aigwNS}, Type: corev1.SecretTypeOpaque, Data: map[string][]byte{"ca.crt": []byte("x")}}
+		if err := admin.Create(ctx, handMade); err != nil {
+			t.Fatal(err)
+		}
+		handMade.Data = map[string][]byte{"ca.crt": []byte("planted")}
+		if err := sa.Update(ctx, handMade, client.DryRunAll); err == nil {
+			t.Errorf("the ServiceAccount updated a hand-made Opaque Secret %s/internal-ca", aigwNS)
+		} else if !strings.Contains(err.Error(), "expected the CA sync's Secret internal-ca of type nginx.org/ca") {
+			t.Errorf("update of a hand-made Opaque internal-ca: refused, but not by the chart's policy with its message: %v", err)
+		}
+		_ = admin.Delete(ctx, handMade)
 		// Reads: the namespaces served, nothing else.
 		if err := sa.List(ctx, &corev1.SecretList{}, client.InNamespace(aigwNS)); err != nil {
 			t.Errorf("list Secrets in %s: %v", aigwNS, err)

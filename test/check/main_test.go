@@ -27,7 +27,6 @@ import (
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/kinds"
 	"github.com/aigw-mtls/aigw-mtls-webhook/test/harness"
-	"github.com/aigw-mtls/aigw-mtls-webhook/webhook"
 )
 
 // configName names the webhook configurations, as the chart's release would.
@@ -43,47 +42,36 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
+	os.Exit(harness.Main(m, "check end-to-end tests", setup))
 }
 
-func run(m *testing.M) int {
-	var err error
-	env, err = harness.Start()
-	if harness.SkipWithout(err) {
-		fmt.Println("skipping check end-to-end tests:", err)
-		return 0
-	}
-	if err != nil {
-		fmt.Println(err)
-		return 1
-	}
-	defer env.Stop()
+func setup(e *harness.Env) (func() error, error) {
+	env = e
 	quiet := rest.CopyConfig(env.Config)
 	quiet.WarningHandler = rest.NoWarnings{}
 	dyn = dynamic.NewForConfigOrDie(quiet)
+	var err error
 	if kube, err = client.New(quiet, client.Options{Scheme: harness.Scheme()}); err != nil {
-		fmt.Println(err)
-		return 1
+		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "aigw-check-")
 	if err != nil {
-		fmt.Println(err)
-		return 1
+		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	if err := setup(dir); err != nil {
-		fmt.Println("setup:", err)
-		return 1
-	}
-	defer func() {
+	cleanup := func() error {
 		if hook != nil {
 			_ = hook.Stop()
 		}
-	}()
-	return m.Run()
+		return os.RemoveAll(dir)
+	}
+	if err := build(dir); err != nil {
+		_ = cleanup()
+		return nil, err
+	}
+	return cleanup, nil
 }
 
-func setup(dir string) error {
+func build(dir string) error {
 	binary = filepath.Join(dir, "aigw-mtls-webhook")
 	build := exec.Command("go", "build", "-o", binary, "./cmd/aigw-mtls-webhook")
 	build.Dir = harness.RepoRoot()
@@ -116,44 +104,13 @@ func writeKubeconfig(cfg *rest.Config, path string) error {
 // startWebhook starts a webhook server and registers it by URL, the way the e2e tests do.
 func startWebhook() error {
 	var err error
-	if hook, err = harness.StartWebhook(env.Config, webhook.DefaultOptions()); err != nil {
-		return err
-	}
-	return registerWebhook(hook.CABundle)
+	hook, err = harness.StartRegisteredWebhook(env, configName)
+	return err
 }
 
-// registerWebhook creates or updates both configurations to call the running webhook, trusting
-// caBundle.
+// registerWebhook points both configurations at the running webhook, trusting caBundle.
 func registerWebhook(caBundle []byte) error {
-	ctx := context.Background()
-	mutating, validating, err := harness.ChartWebhooks(configName, hook.URL, caBundle)
-	if err != nil {
-		return err
-	}
-	var m admissionregistrationv1.MutatingWebhookConfiguration
-	switch err := kube.Get(ctx, client.ObjectKey{Name: configName}, &m); {
-	case err != nil && client.IgnoreNotFound(err) == nil:
-		if err := kube.Create(ctx, mutating); err != nil {
-			return err
-		}
-	case err != nil:
-		return err
-	default:
-		m.Webhooks = mutating.Webhooks
-		if err := kube.Update(ctx, &m); err != nil {
-			return err
-		}
-	}
-	var v admissionregistrationv1.ValidatingWebhookConfiguration
-	switch err := kube.Get(ctx, client.ObjectKey{Name: configName}, &v); {
-	case err != nil && client.IgnoreNotFound(err) == nil:
-		return kube.Create(ctx, validating)
-	case err != nil:
-		return err
-	default:
-		v.Webhooks = validating.Webhooks
-		return kube.Update(ctx, &v)
-	}
+	return harness.RegisterChartWebhooks(context.Background(), kube, configName, hook.URL, caBundle)
 }
 
 // withoutMutation runs create while the mutating webhook is out of the admission path (objects

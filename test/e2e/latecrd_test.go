@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/test/harness"
 	"github.com/aigw-mtls/aigw-mtls-webhook/webhook"
@@ -130,4 +131,99 @@ func review(w *harness.Webhook, path string, obj map[string]any) (*admissionv1.A
 		out.Response.Result = &metav1.Status{}
 	}
 	return out.Response, nil
+}
+
+// TestLateCRDsPolicySeriesGoWithTheirPolicy: with NGINX Ingress Controller installed after the
+// webhook started, the series the audit sets for a broken Policy still goes as soon as the Policy
+// is deleted (its informer, started when the CRD appeared, reports the delete), not only at the
+// next audit of its namespace.
+func TestLateCRDsPolicySeriesGoWithTheirPolicy(t *testing.T) {
+	cm, err := harness.CertManagerCRDDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	te := &envtest.Environment{BinaryAssetsDirectory: harness.AssetsDir(), CRDDirectoryPaths: []string{cm}, ErrorIfCRDPathMissing: true}
+	cfg, err := te.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = te.Stop() })
+	c, err := client.New(cfg, client.Options{Scheme: harness.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	const space = "late-nic-series"
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: space}}); err != nil {
+		t.Fatal(err)
+	}
+	o := webhook.DefaultOptions()
+	o.CASyncSource = ""
+	late, err := harness.StartWebhook(cfg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = late.Stop() })
+	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{Paths: []string{harness.NICCRDDir()}, ErrorIfPathMissing: true}); err != nil {
+		t.Fatal(err)
+	}
+	broken := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "k8s.nginx.org/v1", "kind": "Policy",
+		"metadata": map[string]any{"name": "broken", "namespace": space, "labels": map[string]any{"aigw": "mtls"}},
+		"spec":     map[string]any{"egressMTLS": map[string]any{"tlsSecret": "aigw-nic-client-tls", "verifyServer": true, "sslName": "aigw.late-nic-series.svc"}},
+	}}
+	if err := c.Create(ctx, broken); err != nil {
+		t.Fatal(err)
+	}
+	// A labelled Secret write in the namespace makes the audit re-check its Policies.
+	touched := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "touched", Namespace: space, Labels: map[string]string{"aigw": "mtls"}}}
+	if err := c.Create(ctx, touched); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the broken Policy's series", func() error {
+		touched.Annotations = map[string]string{"example.com/touched": time.Now().Format(time.RFC3339Nano)}
+		if err := c.Update(ctx, touched); err != nil {
+			return err
+		}
+		time.Sleep(200 * time.Millisecond)
+		if n := policyProblemSeries(t, space, "broken"); n == 0 {
+			return errorf("no aigw_mtls_policy_problems series for Policy %s/broken", space)
+		}
+		return nil
+	})
+	if err := c.Delete(ctx, broken); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the deleted Policy's series removed, with no audit in between", func() error {
+		if n := policyProblemSeries(t, space, "broken"); n > 0 {
+			return errorf("%d aigw_mtls_policy_problems series for the deleted Policy %s/broken", n, space)
+		}
+		return nil
+	})
+}
+
+// policyProblemSeries counts the aigw_mtls_policy_problems series of a Policy in the registry
+// every webhook of this process exports on /metrics.
+func policyProblemSeries(t *testing.T, namespace, policy string) int {
+	t.Helper()
+	families, err := crmetrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range families {
+		if f.GetName() != "aigw_mtls_policy_problems" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["namespace"] == namespace && labels["policy"] == policy {
+				n++
+			}
+		}
+	}
+	return n
 }

@@ -3,6 +3,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,17 +14,14 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/test/harness"
-	"github.com/aigw-mtls/aigw-mtls-webhook/webhook"
 )
 
 const (
@@ -41,83 +39,43 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
+	os.Exit(harness.Main(m, "end-to-end tests", setup))
 }
 
-func run(m *testing.M) int {
-	var err error
-	env, err = harness.Start()
-	if harness.SkipWithout(err) {
-		fmt.Println("skipping end-to-end tests:", err)
-		return 0
-	}
-	if err != nil {
-		fmt.Println(err)
-		return 1
-	}
-	defer env.Stop()
+func setup(e *harness.Env) (func() error, error) {
+	env = e
 	cfg := rest.CopyConfig(env.Config)
 	cfg.WarningHandler = warnings
 	kube = kubernetes.NewForConfigOrDie(cfg)
 	dyn = dynamic.NewForConfigOrDie(cfg)
-	if err := setup(); err != nil {
-		fmt.Println("setup:", err)
-		return 1
-	}
-	defer func() {
-		if hook != nil {
-			_ = hook.Stop()
-		}
-	}()
-	code := m.Run()
-	// After every test, in whatever order they ran.
-	if problems := checkNoKeyMaterialInLogs(); len(problems) > 0 {
-		fmt.Println("FAIL: no key material in the logs:\n  " + strings.Join(problems, "\n  "))
-		code = 1
-	}
-	return code
-}
-
-func setup() error {
 	ctx := context.Background()
 	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-		return err
+		return nil, err
 	}
 	if err := startWebhook(); err != nil {
-		return err
+		return nil, err
 	}
-	return harness.WaitForPodMutation(ctx, env.Client, ns)
+	cleanup := func() error {
+		// After every test, in whatever order they ran.
+		problems := checkNoKeyMaterialInLogs()
+		_ = hook.Stop()
+		if len(problems) > 0 {
+			return errors.New("no key material in the logs:\n  " + strings.Join(problems, "\n  "))
+		}
+		return nil
+	}
+	if err := harness.WaitForPodMutation(ctx, env.Client, ns); err != nil {
+		_ = hook.Stop()
+		return nil, err
+	}
+	return cleanup, nil
 }
 
 // startWebhook starts a webhook server and points the registration at it.
 func startWebhook() error {
 	var err error
-	hook, err = harness.StartWebhook(env.Config, webhook.DefaultOptions())
-	if err != nil {
-		return err
-	}
-	ctx := context.Background()
-	mutating, validating, err := harness.ChartWebhooks(configName, hook.URL, hook.CABundle)
-	if err != nil {
-		return err
-	}
-	var m admissionregistrationv1.MutatingWebhookConfiguration
-	if err := env.Client.Get(ctx, client.ObjectKey{Name: configName}, &m); err != nil {
-		if err := env.Client.Create(ctx, mutating); err != nil {
-			return err
-		}
-		return env.Client.Create(ctx, validating)
-	}
-	m.Webhooks = mutating.Webhooks
-	if err := env.Client.Update(ctx, &m); err != nil {
-		return err
-	}
-	var v admissionregistrationv1.ValidatingWebhookConfiguration
-	if err := env.Client.Get(ctx, client.ObjectKey{Name: configName}, &v); err != nil {
-		return err
-	}
-	v.Webhooks = validating.Webhooks
-	return env.Client.Update(ctx, &v)
+	hook, err = harness.StartRegisteredWebhook(env, configName)
+	return err
 }
 
 func pod(name string, labelled bool) *corev1.Pod {
