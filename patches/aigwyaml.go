@@ -56,7 +56,7 @@ func SetAIGWTLS(doc string, p aigw.TLSPaths) (out string, changed bool, err erro
 	if err != nil {
 		return "", false, err
 	}
-	in, err := parseDoc(doc)
+	in, err := parseDoc(doc, MaxAIGWConfigNodes)
 	if err != nil {
 		return "", false, err
 	}
@@ -137,6 +137,40 @@ func stringText(v string) (string, error) {
 	return text, nil
 }
 
+// MaxAIGWConfigNodes bounds the YAML nodes of the aigw config, aliases expanded, before it is
+// decoded into values: yaml.v3 compares every pair of keys of a mapping for duplicates and expands
+// aliases, so a config within MaxAIGWConfigBytes of 37,000 keys, or of nested aliases, would cost
+// seconds of CPU or ~100 MB. aigw's own config has a few hundred nodes.
+const MaxAIGWConfigNodes = 4096
+
+// ErrTooManyNodes is the error of a config past MaxAIGWConfigNodes.
+var ErrTooManyNodes = fmt.Errorf("more than %d YAML nodes (aliases expanded)", MaxAIGWConfigNodes)
+
+// nodesPast reports whether the tree under n holds more than limit nodes, following aliases; it
+// stops counting there.
+func nodesPast(n *yaml.Node, limit int) bool {
+	count := 0
+	var walk func(*yaml.Node) bool
+	walk = func(n *yaml.Node) bool {
+		if n == nil {
+			return false
+		}
+		if count++; count > limit {
+			return true
+		}
+		if n.Kind == yaml.AliasNode {
+			return walk(n.Alias)
+		}
+		for _, c := range n.Content {
+			if walk(c) {
+				return true
+			}
+		}
+		return false
+	}
+	return walk(n)
+}
+
 // parsed is a document decoded twice: as a node tree and as plain values.
 type parsed struct {
 	doc   *yaml.Node // nil when the text holds no document
@@ -144,7 +178,8 @@ type parsed struct {
 	value any
 }
 
-func parseDoc(doc string) (*parsed, error) {
+// parseDoc parses doc, refusing more than maxNodes YAML nodes (ErrTooManyNodes).
+func parseDoc(doc string, maxNodes int) (*parsed, error) {
 	dec := yaml.NewDecoder(strings.NewReader(doc))
 	var n yaml.Node
 	err := recoverYAML(func() error { return dec.Decode(&n) })
@@ -164,6 +199,9 @@ func parseDoc(doc string) (*parsed, error) {
 		return nil, &YAMLError{Line: line, Msg: "more than one YAML document; expected one"}
 	case err != io.EOF:
 		return nil, yamlError(err)
+	}
+	if nodesPast(&n, maxNodes) {
+		return nil, ErrTooManyNodes
 	}
 	p := &parsed{doc: &n}
 	// Decoding into plain values also rejects duplicate keys, which the node tree accepts.
@@ -780,7 +818,7 @@ type aigwServerTLS struct {
 // validate checks that out parses, holds the values of ws, and that every other value is the
 // same as in the input.
 func validate(in *parsed, out string, ws []wantKey) error {
-	o, err := parseDoc(out)
+	o, err := parseDoc(out, MaxAIGWConfigNodes+64) // the wiring adds a few nodes
 	if err != nil {
 		return err
 	}

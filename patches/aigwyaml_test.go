@@ -207,7 +207,7 @@ func textEdited(doc, out string) bool {
 	if err != nil || !textSafe(doc) {
 		return false
 	}
-	in, err := parseDoc(doc)
+	in, err := parseDoc(doc, MaxAIGWConfigNodes)
 	if err != nil {
 		return false
 	}

@@ -52,6 +52,11 @@ func PatchConfigMap(raw []byte, namespace string, s aigw.Settings, _ objects.Obj
 			Fix: "keep aigw's config small (a real one is a few KiB): move large data out of it"})}}, nil
 	}
 	out, changed, err := SetAIGWTLS(doc, s.TLSPaths())
+	if errors.Is(err, ErrTooManyNodes) {
+		return Result{Findings: rules.Findings{rules.ConfigTooLarge.New(rules.Finding{Object: obj, Field: "data[" + s.ConfigKey + "]",
+			Expected: fmt.Sprintf("an aigw config of at most %d YAML nodes (aliases expanded)", MaxAIGWConfigNodes), Found: "more",
+			Fix: "keep aigw's config small (a real one has a few hundred nodes): move large data out of it, and expand its aliases"})}}, nil
+	}
 	if err != nil {
 		var ye *YAMLError
 		found := err.Error()

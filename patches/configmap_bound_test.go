@@ -2,6 +2,7 @@ package patches
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -58,6 +59,39 @@ func BenchmarkPatchConfigMapAtBound(b *testing.B) {
 	for b.Loop() {
 		if _, err := PatchConfigMap(raw, "ai-gateway", aigw.DefaultSettings(), nil); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// Configs within the byte bound that would cost seconds or ~100 MB to decode are refused before
+// they are decoded: a flat mapping of many keys (yaml.v3 compares every pair for duplicates) and
+// nested aliases (expanded).
+func TestPatchConfigMapBoundsTheYAMLNodes(t *testing.T) {
+	var keys strings.Builder
+	keys.WriteString("version: 1\nserver:\n  address: :4141\n")
+	for i := 0; keys.Len() < 200<<10; i++ {
+		fmt.Fprintf(&keys, "k%d: 0\n", i)
+	}
+	aliases := "version: 1\nserver:\n  address: :4141\na: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	prev := "a"
+	for _, name := range []string{"b", "c", "d", "e", "f"} {
+		aliases += fmt.Sprintf("%s: &%s [*%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s]\n", name, name, prev, prev, prev, prev, prev, prev, prev, prev, prev, prev)
+		prev = name
+	}
+	for name, doc := range map[string]string{"many keys": keys.String(), "nested aliases": aliases} {
+		raw, err := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{"name": "aigw-config", "namespace": "ai-gateway", "labels": map[string]any{"aigw": "mtls"}},
+			"data":     map[string]any{"aigw.yaml": doc}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := PatchConfigMap(raw, "ai-gateway", aigw.DefaultSettings(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		errs := res.Findings.Errors()
+		if len(errs) != 1 || len(res.Wiring) != 0 || !strings.Contains(errs[0], "[CONFIGMAP_CONFIG_TOO_LARGE] data[aigw.yaml]: expected an aigw config of at most 4096 YAML nodes") {
+			t.Errorf("%s (%d bytes): want one refusal naming the node bound, got %q", name, len(doc), errs)
 		}
 	}
 }

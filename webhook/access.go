@@ -70,7 +70,8 @@ func (a *Access) MayRead(ctx context.Context, user authenticationv1.UserInfo, ki
 	allowed, cached := a.cached(key)
 	if !cached {
 		v, err, _ := a.inflight.Do(string(key[:]), func() (any, error) {
-			allowed, err := a.review(ctx, user, gr[0], gr[1], namespace)
+			// Not the first caller's cancellation: the callers merged into this review wait on it too.
+			allowed, err := a.review(context.WithoutCancel(ctx), user, gr[0], gr[1], namespace)
 			if err == nil {
 				a.cache().Put(key, accessAnswer{allowed: allowed, expires: a.now().Add(a.TTL)}, 1)
 			}

@@ -162,6 +162,43 @@ func TestAccessMergesConcurrentMisses(t *testing.T) {
 	}
 }
 
+// The review merged callers wait on does not end with the first caller's request: when the API
+// server gives up on that one, the others still get their answer.
+func TestAccessMergedReviewOutlivesTheFirstCaller(t *testing.T) {
+	release := make(chan struct{})
+	var reviews atomic.Int32
+	c := fake.NewClientBuilder().WithInterceptorFuncs(interceptor.Funcs{
+		Create: func(ctx context.Context, _ client.WithWatch, obj client.Object, _ ...client.CreateOption) error {
+			reviews.Add(1)
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			obj.(*authorizationv1.SubjectAccessReview).Status.Allowed = true
+			return nil
+		},
+	}).Build()
+	a := NewAccess(c)
+	user := authenticationv1.UserInfo{Username: "tenant"}
+	first, cancel := context.WithCancel(context.Background())
+	firstDone := make(chan error, 1)
+	go func() { firstDone <- a.MayRead(first, user, "Policy", "other") }()
+	for deadline := time.Now().Add(5 * time.Second); reviews.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	second := make(chan error, 1)
+	go func() { second <- a.MayRead(context.Background(), user, "Policy", "other") }()
+	time.Sleep(50 * time.Millisecond) // the second caller joins the review in flight
+	cancel()
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	<-firstDone
+	if err := <-second; err != nil {
+		t.Errorf("a caller merged into a review whose first caller was cancelled: %v", err)
+	}
+}
+
 // vsNaming is a labelled VirtualServer in team whose route references the Policy p in each of
 // namespaces.
 func vsNaming(namespaces []string) string {

@@ -74,7 +74,8 @@ func (c *certExpiryCollector) Collect(ch chan<- prometheus.Metric) {
 	if err := src.reader.List(ctx, &l, client.MatchingLabels{src.settings.SelectorKey: src.settings.SelectorValue}, client.UnsafeDisableDeepCopy); err != nil {
 		return
 	}
-	items := l.Items
+	// Only Secrets with the key take part in the bound: others would use up series slots.
+	items := slices.DeleteFunc(l.Items, func(s corev1.Secret) bool { _, ok := s.Data[expiryKey(s, src.settings)]; return !ok })
 	omitted := 0
 	if len(items) > src.max {
 		slices.SortFunc(items, func(a, b corev1.Secret) int {
@@ -85,10 +86,7 @@ func (c *certExpiryCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(certExpiryOmittedDesc, prometheus.GaugeValue, float64(omitted))
 	for _, s := range items {
-		key := corev1.TLSCertKey
-		if s.Type == "nginx.org/ca" {
-			key = src.settings.CAKey
-		}
+		key := expiryKey(s, src.settings)
 		memo := ""
 		if s.ResourceVersion != "" {
 			memo = s.Namespace + "/" + s.Name + "/" + key + "@" + s.ResourceVersion
@@ -104,4 +102,13 @@ func (c *certExpiryCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(certExpiryDesc, prometheus.GaugeValue, float64(c.NotAfter.Unix()), s.Namespace, s.Name, key)
 	}
+}
+
+// expiryKey is the key whose certificates the expiry series reports: the CA bundle's of an
+// nginx.org/ca Secret, else tls.crt.
+func expiryKey(s corev1.Secret, settings aigw.Settings) string {
+	if s.Type == "nginx.org/ca" {
+		return settings.CAKey
+	}
+	return corev1.TLSCertKey
 }

@@ -30,6 +30,11 @@ func TestCertificateExpirySeriesBounded(t *testing.T) {
 		}
 	}
 	objs = append(objs, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "unlabelled", Namespace: "team-a"}, Data: map[string][]byte{"tls.crt": crt}})
+	// Labelled Secrets without the key, first in namespace/name order, take no series slot.
+	for i := range 5 {
+		objs = append(objs, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("empty-%d", i), Namespace: "aaa", Labels: map[string]string{"aigw": "mtls"}},
+			Data: map[string][]byte{"other": []byte("x")}})
+	}
 	reader := fake.NewClientBuilder().WithObjects(objs...).Build()
 
 	c := &certExpiryCollector{}

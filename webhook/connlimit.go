@@ -14,8 +14,8 @@ import (
 const newConnGrace = 2 * time.Second
 
 // connLimit bounds the open connections of a listener to max. A connection arriving at the bound
-// closes one that holds a slot without doing work (idle between requests, the longest idle first,
-// or new and silent past newConnGrace); when every connection is handling a request, it waits
+// closes one that holds a slot without doing work (new and silent past newConnGrace, the oldest
+// first, else idle between requests, the longest idle first); when every connection is handling a request, it waits
 // until one closes. Connections report their state through track (http.Server.ConnState).
 type connLimit struct {
 	net.Listener
@@ -102,8 +102,8 @@ func (l *connLimit) waitFreed() {
 	t.Stop()
 }
 
-// victim is the connection to close for a new one (l.mu held): the longest idle one, else the
-// oldest new one silent past newConnGrace, else nil.
+// victim is the connection to close for a new one (l.mu held): the oldest new one silent past
+// newConnGrace, else the longest idle one, else nil.
 func (l *connLimit) victim(now time.Time) *limitedConn {
 	var idle, silent *limitedConn
 	for c := range l.conns {
@@ -114,10 +114,12 @@ func (l *connLimit) victim(now time.Time) *limitedConn {
 			silent = c
 		}
 	}
-	if idle != nil {
-		return idle
+	// A silent connection first: an idle one has served the API server already and is likely to
+	// carry its next request.
+	if silent != nil {
+		return silent
 	}
-	return silent
+	return idle
 }
 
 // track records a connection's state as http.Server reports it.

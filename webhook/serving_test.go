@@ -415,3 +415,26 @@ func TestConnLimitCloseReleasesWaitingAccept(t *testing.T) {
 		t.Fatal("Accept still waits after the listener was closed")
 	}
 }
+
+// At the bound, a silent new connection is closed before an idle one: the idle one has served the
+// API server and likely carries its next request.
+func TestConnLimitClosesSilentBeforeIdle(t *testing.T) {
+	l := newConnLimit(nil, 2)
+	old := time.Now().Add(-time.Minute)
+	idle := &limitedConn{limit: l, state: http.StateIdle, since: old.Add(-time.Minute)}
+	silent := &limitedConn{limit: l, state: http.StateNew, since: old}
+	fresh := &limitedConn{limit: l, state: http.StateNew, since: time.Now()}
+	busy := &limitedConn{limit: l, state: http.StateActive, since: old.Add(-time.Hour)}
+	l.conns = map[*limitedConn]struct{}{idle: {}, silent: {}, fresh: {}, busy: {}}
+	if v := l.victim(time.Now()); v != silent {
+		t.Errorf("victim: %+v, want the silent connection", v)
+	}
+	delete(l.conns, silent)
+	if v := l.victim(time.Now()); v != idle {
+		t.Errorf("victim without a silent one: %+v, want the idle connection", v)
+	}
+	delete(l.conns, idle)
+	if v := l.victim(time.Now()); v != nil {
+		t.Errorf("victim among a busy and a fresh connection: %+v, want none", v)
+	}
+}

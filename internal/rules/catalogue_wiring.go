@@ -45,7 +45,7 @@ var (
 		Source: webhookWiring,
 		Fix:    "correct the YAML at that line"})
 	ConfigTooLarge = define(Def{ID: "CONFIGMAP_CONFIG_TOO_LARGE", Severity: Error,
-		Checks: "the aigw config is within the bytes the mutation parses (patches.MaxAIGWConfigBytes)", Consequence: ConfigUnwired,
+		Checks: "the aigw config is within the bytes and YAML nodes the mutation parses (patches.MaxAIGWConfigBytes, MaxAIGWConfigNodes)", Consequence: ConfigUnwired,
 		Source: webhookWiring,
 		Fix:    "keep aigw's config small (a real one is a few KiB): move large data out of it"})
 	ConfigTLSUnwired = define(Def{ID: "CONFIGMAP_TLS_UNWIRED", Severity: Error,
