@@ -33,7 +33,6 @@ func reviewGuard(next http.Handler) http.Handler {
 		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, MaxReviewBytes+1))
 		if over := (*overBudget)(nil); errors.As(err, &over) {
-			rejected.WithLabelValues("overload").Inc()
 			overloaded(w, over.why)
 			return
 		}

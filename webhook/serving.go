@@ -273,7 +273,6 @@ func (s *Server) limit(next http.Handler) http.Handler {
 			case s.slots <- struct{}{}:
 				defer func() { <-s.slots }()
 			default:
-				rejected.WithLabelValues("overload").Inc()
 				overloaded(w, fmt.Sprintf("%d admission requests in flight, the limit (--max-in-flight); "+
 					"retry, or add replicas or raise --max-in-flight (chart value serving.maxInFlight)", s.Limits.MaxInFlight))
 				return
@@ -283,7 +282,6 @@ func (s *Server) limit(next http.Handler) http.Handler {
 			// A body that cannot fit now is refused before it is read; one that can reserves its
 			// bytes as they arrive, so a caller sending slowly holds only what it has sent.
 			if n := min(max(r.ContentLength, 0), s.budget.max); !s.budget.fits(n) {
-				rejected.WithLabelValues("overload").Inc()
 				overloaded(w, s.budget.refusal(n))
 				return
 			}
@@ -357,9 +355,11 @@ func (b *budgetedBody) Read(p []byte) (int, error) {
 
 func (b *budgetedBody) release() { b.budget.release(b.held) }
 
-// overloaded writes the overload answer: 429 with Retry-After and a Status the API server quotes
-// in its "failed calling webhook" error (failurePolicy decides what happens to the request).
+// overloaded counts and writes the overload answer: 429 with Retry-After and a Status the API
+// server quotes in its "failed calling webhook" error (failurePolicy decides what happens to the
+// request).
 func overloaded(w http.ResponseWriter, why string) {
+	rejected.WithLabelValues("overload").Inc()
 	st := metav1.Status{
 		TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"},
 		Status:   metav1.StatusFailure,
