@@ -48,7 +48,7 @@ func (b *bench) memLimits() error {
 	var err error
 	if c.limitFloor {
 		c.limitVersions = 0
-		p, err = b.startNothing("memlimits-floor", "cr", "")
+		p, err = b.startNothing("memlimits-floor", c.floorImpl, "")
 	} else {
 		p, err = b.startServe("memlimits", "", "--mode=warn", "--metrics-secure=false")
 	}

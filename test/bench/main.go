@@ -56,6 +56,7 @@ type config struct {
 	// memlimits
 	limitVersions, limitConfigMaps int
 	limitFloor                     bool
+	floorImpl                      string
 	// scale
 	scaleSizes    []int
 	scaleReviews  int
@@ -110,7 +111,8 @@ func main() {
 	fs.DurationVar(&c.settle, "settle", 10*time.Second, "memory: wait after readiness before reading RSS")
 	fs.IntVar(&c.limitVersions, "limit-versions", 200, "memlimits: versions of the 1 MiB CA Secret, each followed by a Policy naming it")
 	fs.IntVar(&c.limitConfigMaps, "limit-configmaps", 64, "memlimits: ~1 MiB ConfigMaps updated at once")
-	fs.BoolVar(&c.limitFloor, "limit-floor", false, "memlimits: run (b) against the do-nothing webhook (controller-runtime, no patch, no limits) instead of serve: the floor any webhook pays for the burst on this machine")
+	fs.BoolVar(&c.limitFloor, "limit-floor", false, "memlimits: run (b) against the do-nothing webhook (controller-runtime, no limits) instead of serve: the floor any webhook pays for the burst on this machine")
+	fs.StringVar(&c.floorImpl, "floor-impl", "cr-patch", "memlimits -limit-floor: the do-nothing build, cr (no patch) or cr-patch (our ConfigMap patch, computed once)")
 	sizes := fs.String("tenants", "50,1000", "scale: cluster sizes in tenants, ascending (each tenant: 7 labelled and 4 unlabelled objects)")
 	fs.StringVar(&c.scaleMemLimit, "gomemlimit", "268435456", "scale: GOMEMLIMIT of serve, as the chart sets it from resources.limits.memory (empty: none)")
 	fs.IntVar(&c.scaleReviews, "reviews", 300, "scale: VirtualServer admission reviews per size (p50 reported)")

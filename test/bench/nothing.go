@@ -22,6 +22,8 @@ import (
 	crwebhook "sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
 	"github.com/aigw-mtls/aigw-mtls-webhook/webhook"
 )
 
@@ -30,8 +32,8 @@ import (
 //   - cr: controller-runtime's webhook server and admission.Webhook (which decodes the whole
 //     AdmissionReview), with the product's TLS settings (webhook.TLSConfig) and certificate
 //     watcher: everything the product has except its handlers, informers and metrics.
-//   - cr-patch: cr, but it answers pod CREATEs with the patch our webhook sends for the
-//     benchmark's pod, computed once: the floor of a webhook that mutates.
+//   - cr-patch: cr, but it answers pod CREATEs and ConfigMap writes with the patch our webhook
+//     sends for the benchmark's pod and ConfigMaps, computed once: the floor of a webhook that mutates.
 //   - minimal: net/http with the same TLS settings, reading only the request's uid.
 //
 // GET /count on the health address returns how many reviews it answered, so the benchmark can
@@ -47,6 +49,9 @@ func (a allowAll) Handle(_ context.Context, req admission.Request) admission.Res
 	if a.patch && req.Kind.Kind == "Pod" && req.Operation == admissionv1.Create {
 		return admission.Patched("", samePatch...)
 	}
+	if a.patch && req.Kind.Kind == "ConfigMap" {
+		return admission.Patched("", sameConfigMapPatch...)
+	}
 	return admission.Allowed("")
 }
 
@@ -61,6 +66,24 @@ var samePatch = []jsonpatch.JsonPatchOperation{
 	{Operation: "add", Path: "/spec/containers/0/volumeMounts/-", Value: map[string]any{"name": "aigw-server-tls", "mountPath": "/tls", "readOnly": true}},
 	{Operation: "add", Path: "/metadata/annotations/mtls.aigw.io~1injected", Value: "container=aigw,ca-secret=internal-ca,server-tls-secret=aigw-server-tls"},
 }
+
+// sameConfigMapPatch is the patch our webhook answers for the memlimits ConfigMaps (bigData):
+// aigw.yaml replaced by its TLS-wired form and the record annotation added. The "cr-patch" build
+// sends it to every ConfigMap without reading it, so the API server applies a patch of the same
+// shape and size to each ~1 MiB object.
+var sameConfigMapPatch = func() []jsonpatch.JsonPatchOperation {
+	s := aigw.DefaultSettings()
+	p := s.TLSPaths()
+	out, _, err := patches.SetAIGWTLS("# config 00 version 1\nversion: 1\nserver:\n  address: :4141\n", p)
+	if err != nil {
+		panic(err)
+	}
+	return []jsonpatch.JsonPatchOperation{
+		{Operation: "replace", Path: "/data/" + s.ConfigKey, Value: out},
+		{Operation: "add", Path: "/metadata/annotations", Value: map[string]any{aigw.AnnotationInjected: fmt.Sprintf("key=%s,serverCertPath=%s,serverKeyPath=%s,clientCertPath=%s",
+			s.ConfigKey, p.ServerCertPath, p.ServerKeyPath, p.ClientCAPath)}},
+	}
+}()
 
 var allPaths = []string{webhook.PathMutatePod, webhook.PathMutateConfigMap, webhook.PathMutateVirtualServer,
 	webhook.PathMutateVirtualServerRoute, webhook.PathValidatePolicy, webhook.PathValidateVirtualServer, webhook.PathValidateVirtualServerRoute, webhook.PathValidateCertificate,
