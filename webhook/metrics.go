@@ -58,4 +58,9 @@ var rejected = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Help: "Requests refused before admission by reason: overload (the in-flight limit) or malformed (not an admission.k8s.io/v1 AdmissionReview with a request uid).",
 }, []string{"reason"})
 
-func init() { metrics.Registry.MustRegister(rejected) }
+var budgetWaits = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "aigw_mtls_body_budget_waits_total",
+	Help: "Requests that waited for room in the body budget (--max-body-bytes-in-flight) before their body was read, by outcome: admitted (room was made in time) or overload (answered 429).",
+}, []string{"outcome"})
+
+func init() { metrics.Registry.MustRegister(rejected, budgetWaits) }

@@ -31,8 +31,9 @@ type ServingLimits struct {
 	// at once (with Retry-After) instead of queueing.
 	MaxInFlight int
 	// MaxBodyBytesInFlight is the budget of request body bytes handled at once: a request whose
-	// Content-Length does not fit beside the bodies in flight is answered 429 with Retry-After
-	// before its body is read; otherwise its bytes are reserved as they arrive and held until it is
+	// Content-Length does not fit beside the bodies in flight waits for room, up to half the
+	// timeout the API server announces (at most 5 s), and is answered 429 with Retry-After before
+	// its body is read if none is made; otherwise its bytes are reserved as they arrive and held until it is
 	// answered, and one that stops fitting while it arrives is answered 429 then. A request
 	// costs several times its body in decoding and patch generation, so this bounds the heap that
 	// admission can take. 0: no budget.
@@ -255,8 +256,8 @@ func (s *Server) httpServer(ctx context.Context) *http.Server {
 }
 
 // limit refuses, before the body is read, a request whose Content-Length is over MaxReviewBytes
-// (413), and answers 429 at once when MaxInFlight requests are being handled or the request's
-// body does not fit in the body budget; it closes connections while draining.
+// (413), and answers 429 when MaxInFlight requests are being handled (at once) or the request's
+// body does not fit in the body budget (after waiting for room); it closes connections while draining.
 func (s *Server) limit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.draining.Load() {
@@ -281,11 +282,13 @@ func (s *Server) limit(next http.Handler) http.Handler {
 		if s.budget != nil {
 			// A body that cannot fit now is refused before it is read; one that can reserves its
 			// bytes as they arrive, so a caller sending slowly holds only what it has sent.
-			if n := min(max(r.ContentLength, 0), s.budget.max); !s.budget.fits(n) {
+			n := min(max(r.ContentLength, 0), s.budget.max)
+			granted, ok := s.budget.admit(r.Context(), n, budgetWait(r))
+			if !ok {
 				overloaded(w, s.budget.refusal(n))
 				return
 			}
-			body := &budgetedBody{ReadCloser: r.Body, budget: s.budget}
+			body := &budgetedBody{ReadCloser: r.Body, budget: s.budget, granted: granted}
 			r.Body = body
 			defer body.release()
 		}
@@ -293,17 +296,77 @@ func (s *Server) limit(next http.Handler) http.Handler {
 	})
 }
 
+// maxBudgetWait bounds how long a request waits for room in the body budget, whatever timeout it
+// announces: a waiting request holds an in-flight slot and its connection, not its body.
+const maxBudgetWait = 5 * time.Second
+
+// budgetWait is how long a request may wait for room in the body budget: half the timeout the API
+// server gives the webhook call (its `timeout` query parameter, timeoutSeconds), so that the other
+// half is left for the review; no wait when the caller announces none.
+func budgetWait(r *http.Request) time.Duration {
+	d, err := time.ParseDuration(r.URL.Query().Get("timeout"))
+	if err != nil || d <= 0 {
+		return 0
+	}
+	return min(d/2, maxBudgetWait)
+}
+
 // byteBudget is a count of bytes that reservations may not take past max.
 type byteBudget struct {
 	mu   sync.Mutex
 	max  int64
 	used int64
+	// freed is closed, and replaced, each time bytes are released: requests waiting for room wake
+	// and look again.
+	freed chan struct{}
 }
 
 func (b *byteBudget) fits(n int64) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.used+n <= b.max
+}
+
+// admit reports whether a body of n bytes may be read. One that fits now reserves its bytes as
+// they arrive (granted 0). One that does not waits up to wait for bodies in flight to be
+// answered, and is then granted its n bytes at once: under a burst the waiting reviews are
+// answered as soon as room is made, one by one, instead of all waking to the same room, or each
+// being answered 429 and sent again by the API server a second later.
+func (b *byteBudget) admit(ctx context.Context, n int64, wait time.Duration) (granted int64, ok bool) {
+	b.mu.Lock()
+	fits := b.used+n <= b.max
+	b.mu.Unlock()
+	if fits {
+		return 0, true
+	}
+	if wait <= 0 {
+		return 0, false
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		b.mu.Lock()
+		if b.used+n <= b.max {
+			b.used += n
+			b.mu.Unlock()
+			budgetWaits.WithLabelValues("admitted").Inc()
+			return n, true
+		}
+		if b.freed == nil {
+			b.freed = make(chan struct{})
+		}
+		freed := b.freed
+		b.mu.Unlock()
+		select {
+		case <-freed:
+		case <-t.C:
+			budgetWaits.WithLabelValues("overload").Inc()
+			return 0, false
+		case <-ctx.Done():
+			budgetWaits.WithLabelValues("overload").Inc()
+			return 0, false
+		}
+	}
 }
 
 func (b *byteBudget) reserve(n int64) bool {
@@ -319,6 +382,10 @@ func (b *byteBudget) reserve(n int64) bool {
 func (b *byteBudget) release(n int64) {
 	b.mu.Lock()
 	b.used -= n
+	if b.freed != nil && n > 0 {
+		close(b.freed)
+		b.freed = nil
+	}
 	b.mu.Unlock()
 }
 
@@ -339,13 +406,14 @@ func (e *overBudget) Error() string { return e.why }
 type budgetedBody struct {
 	io.ReadCloser
 	budget *byteBudget
-	held   int64
+	// granted bytes were reserved before the body was read (admit); held counts those read.
+	granted, held int64
 }
 
 func (b *budgetedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if n > 0 {
-		if !b.budget.reserve(int64(n)) {
+		if more := min(int64(n), b.held+int64(n)-b.granted); more > 0 && !b.budget.reserve(more) {
 			return 0, &overBudget{why: b.budget.refusal(b.held + int64(n))}
 		}
 		b.held += int64(n)
@@ -353,7 +421,7 @@ func (b *budgetedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (b *budgetedBody) release() { b.budget.release(b.held) }
+func (b *budgetedBody) release() { b.budget.release(max(b.held, b.granted)) }
 
 // overloaded counts and writes the overload answer: 429 with Retry-After and a Status the API
 // server quotes in its "failed calling webhook" error (failurePolicy decides what happens to the

@@ -116,6 +116,54 @@ func TestServingBodyBudget(t *testing.T) {
 	}
 }
 
+// Under a burst, a review that does not fit in the body budget waits for room, up to half the
+// timeout the API server announces (?timeout=), and is answered as soon as a body in flight is;
+// past that wait, or when no timeout is announced, it is answered 429.
+func TestServingBodyBudgetWaitsForRoom(t *testing.T) {
+	limits := DefaultServingLimits()
+	limits.MaxBodyBytesInFlight = 1 << 20
+	entered, release := make(chan struct{}), make(chan struct{})
+	h := servingHandler(limits, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("hold") != "" {
+			entered <- struct{}{}
+			<-release
+		}
+		answered(w, r)
+	}))
+	post := func(query string, size int) *httptest.ResponseRecorder {
+		body := testReview + strings.Repeat(" ", size-len(testReview))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, PathMutatePod+query, strings.NewReader(body)))
+		return rec
+	}
+	held := make(chan *httptest.ResponseRecorder)
+	go func() { held <- post("?hold=1", 800<<10) }()
+	<-entered
+
+	start := time.Now()
+	if rec := post("?timeout=400ms", 300<<10); rec.Code != http.StatusTooManyRequests {
+		t.Errorf("300 KiB beside 800 KiB held past its wait (timeout 400ms): want 429, got %d %s", rec.Code, rec.Body)
+	}
+	if waited := time.Since(start); waited < 150*time.Millisecond {
+		t.Errorf("answered 429 after %s: want a wait of about half the announced 400ms first", waited)
+	}
+
+	waiting := make(chan *httptest.ResponseRecorder)
+	go func() { waiting <- post("?timeout=20s", 300<<10) }()
+	select {
+	case rec := <-waiting:
+		t.Fatalf("answered while the budget was full: %d %s", rec.Code, rec.Body)
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	if rec := <-held; rec.Code != http.StatusOK {
+		t.Errorf("held request: %d %s", rec.Code, rec.Body)
+	}
+	if rec := <-waiting; rec.Code != http.StatusOK {
+		t.Errorf("300 KiB waiting for room (timeout 20s) once the held request is answered: want 200, got %d %s", rec.Code, rec.Body)
+	}
+}
+
 // A caller sending its body slowly holds only the bytes it has sent, not its Content-Length:
 // announcing 900 KiB and trickling 10 KiB leaves room for others in a 1 MiB budget. When its bytes
 // stop fitting while they arrive, it is answered 429.

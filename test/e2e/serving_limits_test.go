@@ -401,3 +401,21 @@ func overloadRejections(t *testing.T) float64 {
 	}
 	return 0
 }
+
+// budgetWaits is how many requests waited for room in the body budget, whatever the outcome.
+func budgetWaits(t *testing.T) float64 {
+	t.Helper()
+	mfs, err := crmetrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() == "aigw_mtls_body_budget_waits_total" {
+			for _, m := range mf.GetMetric() {
+				total += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return total
+}
