@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 
+	admissionv1 "k8s.io/api/admission/v1"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
@@ -55,4 +57,33 @@ func cacheFailure(kind string, req admission.Request, err error) admission.Respo
 	return admission.Errored(http.StatusInternalServerError, fmt.Errorf(
 		"%s %s cannot be judged now: %v; expected the webhook's cache to answer, found it failing: retry shortly, and if it persists see the webhook's logs and readiness",
 		kind, requestObject(req), err))
+}
+
+// handleReview runs handle for req with the objects it may consult, then accounts for the answer:
+// what the lookups met (afterLookups), the admission metrics, and a log line when refused.
+func handleReview(ctx context.Context, objs objects.Objects, kind, verb string, req admission.Request, handle func(admission.Request, objects.Objects) admission.Response) admission.Response {
+	view, failed, limited := lookups(ctx, objs, req)
+	resp := afterLookups(kind, req, handle(req, view), failed, limited)
+	observe(kind, verb, resp)
+	if !resp.Allowed {
+		log.FromContext(ctx).Info("refused", "kind", kind, "webhook", verb, "namespace", clip(req.Namespace), "name", clip(req.Name), "reason", resp.Result.Message)
+	}
+	return resp
+}
+
+// screen answers what a handler of kind never judges: a request for another kind (the webhook
+// configuration is wrong), an excluded namespace, an operation other than CREATE or UPDATE, or a
+// request without its object. done is false when the handler must judge req.
+func screen(kind, does string, excluded map[string]bool, req admission.Request) (resp admission.Response, done bool) {
+	switch {
+	case req.Kind.Kind != kind:
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("this endpoint %s %s objects, the request holds a %q: check the webhook configuration's rules", does, kind, clip(req.Kind.Kind))), true
+	case excluded[req.Namespace]:
+		return admission.Allowed("namespace excluded"), true
+	case req.Operation != admissionv1.Create && req.Operation != admissionv1.Update:
+		return admission.Allowed(""), true
+	case len(req.Object.Raw) == 0:
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("%s %s: the admission request carries no object", kind, requestObject(req))), true
+	}
+	return admission.Response{}, false
 }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 
 	admissionv1 "k8s.io/api/admission/v1"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
@@ -35,27 +34,12 @@ type Mutator struct {
 var _ admission.Handler = (*Mutator)(nil)
 
 func (m *Mutator) Handle(ctx context.Context, req admission.Request) admission.Response {
-	objs, failed, limited := lookups(ctx, m.Objects, req)
-	resp := afterLookups(m.Kind, req, m.handle(req, objs), failed, limited)
-	observe(m.Kind, "mutate", resp)
-	if !resp.Allowed {
-		log.FromContext(ctx).Info("denied", "kind", m.Kind, "namespace", clip(req.Namespace), "name", clip(req.Name), "reason", resp.Result.Message)
-	}
-	return resp
+	return handleReview(ctx, m.Objects, m.Kind, "mutate", req, m.handle)
 }
 
 func (m *Mutator) handle(req admission.Request, objs objects.Objects) admission.Response {
-	if req.Kind.Kind != m.Kind {
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("this endpoint mutates %s objects, the request holds a %q: check the webhook configuration's rules", m.Kind, clip(req.Kind.Kind)))
-	}
-	if m.Excluded[req.Namespace] {
-		return admission.Allowed("namespace excluded")
-	}
-	if req.Operation != admissionv1.Create && req.Operation != admissionv1.Update {
-		return admission.Allowed("")
-	}
-	if len(req.Object.Raw) == 0 {
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("%s %s: the admission request carries no object", m.Kind, requestObject(req)))
+	if resp, done := screen(m.Kind, "mutates", m.Excluded, req); done {
+		return resp
 	}
 	res, err := m.Patch(req.Object.Raw, req.Namespace, m.Settings, objs)
 	if err != nil {

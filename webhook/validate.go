@@ -2,12 +2,10 @@ package webhook
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
@@ -29,24 +27,12 @@ type Validator struct {
 var _ admission.Handler = (*Validator)(nil)
 
 func (v *Validator) Handle(ctx context.Context, req admission.Request) admission.Response {
-	objs, failed, limited := lookups(ctx, v.Objects, req)
-	resp := afterLookups(v.Kind, req, v.handle(req, objs), failed, limited)
-	observe(v.Kind, "validate", resp)
-	if !resp.Allowed {
-		log.FromContext(ctx).Info("refused", "kind", v.Kind, "namespace", clip(req.Namespace), "name", clip(req.Name), "reason", resp.Result.Message)
-	}
-	return resp
+	return handleReview(ctx, v.Objects, v.Kind, "validate", req, v.handle)
 }
 
 func (v *Validator) handle(req admission.Request, objs objects.Objects) admission.Response {
-	if req.Kind.Kind != v.Kind {
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("this endpoint validates %s objects, the request holds a %q: check the webhook configuration's rules", v.Kind, clip(req.Kind.Kind)))
-	}
-	if v.Excluded[req.Namespace] || (req.Operation != admissionv1.Create && req.Operation != admissionv1.Update) {
-		return admission.Allowed("")
-	}
-	if len(req.Object.Raw) == 0 {
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("%s %s: the admission request carries no object", v.Kind, requestObject(req)))
+	if resp, done := screen(v.Kind, "validates", v.Excluded, req); done {
+		return resp
 	}
 	var old []byte
 	if req.Operation == admissionv1.Update {

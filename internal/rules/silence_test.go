@@ -51,3 +51,25 @@ func TestSilenceBounds(t *testing.T) {
 		t.Errorf("the %dth ID did not silence its warning", MaxSilencedIDs)
 	}
 }
+
+// The byte search that spares a decode never hides an annotation: written plainly or with JSON
+// escapes, the silence applies; an object without it keeps its warnings.
+func TestSilenceFindsEscapedAnnotation(t *testing.T) {
+	fs := Findings{PolicyProtocolsUnset.New(Finding{Object: "Policy/ns/p", Field: "spec.egressMTLS.protocols", Found: "unset"})}
+	if fs[0].Severity != Warning {
+		t.Fatalf("%s is not a warning", fs[0].Rule)
+	}
+	id := string(fs[0].Rule)
+	for _, raw := range []string{
+		`{"metadata":{"annotations":{"mtls.aigw.io/silence-warnings":"` + id + `"}}}`,
+		`{"metadata":{"annotations":{"mtls.aigw.io\/silence-warnings":"` + id + `"}}}`,
+		`{"metadata":{"annotations":{"mtls.aigw.io\u002fsilence-warnings":"` + id + `"}}}`,
+	} {
+		if got := Silence([]byte(raw), fs); len(got) != 0 {
+			t.Errorf("%s: the warning was kept", raw)
+		}
+	}
+	if got := Silence([]byte(`{"metadata":{"annotations":{"other":"`+id+`"}}}`), fs); len(got) != 1 {
+		t.Errorf("no silence annotation: want the warning kept, got %v", got)
+	}
+}
