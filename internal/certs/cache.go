@@ -33,11 +33,15 @@ type cache struct {
 	entries *lru.Cache[string, versioned]
 }
 
-// versioned is the certificates of one version of an object's key.
+// versioned is the certificates of one version of an object's key, or why they do not parse.
 type versioned struct {
 	version string
 	certs   []*x509.Certificate
+	err     error
 }
+
+// parse is Parse; a test counts its calls.
+var parse = Parse
 
 func newCache(max int64) *cache {
 	return &cache{entries: lru.New[string, versioned](max)}
@@ -66,11 +70,13 @@ func (c *cache) parse(memo string, data []byte) ([]*x509.Certificate, error) {
 		key, version = memo[:i], memo[i+1:]
 	}
 	if e, ok := c.entries.Get(key); ok && e.version == version {
-		return e.certs, nil
+		return e.certs, e.err
 	}
-	certs, err := Parse(data)
+	// A version that does not parse is remembered too: a bundle with one corrupt block is not
+	// parsed again at every scrape and admission until it changes.
+	certs, err := parse(data)
 	if err != nil {
-		c.entries.Remove(key)
+		c.entries.Put(key, versioned{version: version, err: err}, int64(len(key)+len(err.Error()))+parsedOverhead)
 		return nil, err
 	}
 	c.entries.Put(key, versioned{version: version, certs: certs}, entryCost(key, certs))

@@ -116,3 +116,29 @@ func holds(c *cache, key, version string) bool {
 	e, ok := c.entries.Get(key)
 	return ok && e.version == version
 }
+
+// A version that does not parse is parsed once: asked again (each scrape, each admission) it
+// answers the same error from the cache; a new version is parsed again.
+func TestParseCachedRemembersErrors(t *testing.T) {
+	ca := testPKI(t)["ca"]
+	corrupt := append(bundleOf(ca, 3), []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")...)
+	calls := 0
+	parse = func(data []byte) ([]*x509.Certificate, error) { calls++; return Parse(data) }
+	defer func() { parse = Parse }()
+	c := newCache(CacheBytes)
+	_, first := c.parse("errors/ca/ca.crt@1", corrupt)
+	if first == nil {
+		t.Fatal("a corrupt bundle parsed")
+	}
+	for range 10 {
+		if _, err := c.parse("errors/ca/ca.crt@1", corrupt); err == nil || err.Error() != first.Error() {
+			t.Fatalf("asked again: %v, want %v", err, first)
+		}
+	}
+	if calls != 1 {
+		t.Errorf("one corrupt version asked 11 times was parsed %d times, want 1", calls)
+	}
+	if certs, err := c.parse("errors/ca/ca.crt@2", bundleOf(ca, 3)); err != nil || len(certs) != 3 || calls != 2 {
+		t.Errorf("the fixed version: %d certificates, %v, %d parses", len(certs), err, calls)
+	}
+}
