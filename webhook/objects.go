@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -64,6 +65,9 @@ func CacheOptions(s aigw.Settings, secretNamespaces ...string) cache.Options {
 	return cacheOptions(Options{Settings: s, SecretNamespaces: secretNamespaces})
 }
 
+// CacheOptionsOf is the informer cache serve builds for o: see cacheOptions.
+func CacheOptionsOf(o Options) cache.Options { return cacheOptions(o) }
+
 // cacheOptions restricts the informer cache to the kinds internal/kinds caches with o, each as
 // its row says: labelled objects only, Secrets with their certificates only (KeepCertificates)
 // and in o.SecretNamespaces (none given: every namespace).
@@ -83,9 +87,13 @@ func cacheOptions(o Options) cache.Options {
 			}
 		}
 		if k.Cache.SecretNamespaces && len(o.SecretNamespaces) > 0 {
-			b.Namespaces = map[string]cache.Config{}
-			for _, ns := range o.SecretNamespaces {
-				b.Namespaces[ns] = cache.Config{}
+			if o.OneSecretInformer {
+				b.Transform = keepNamespaces(o.SecretNamespaces, b.Transform)
+			} else {
+				b.Namespaces = map[string]cache.Config{}
+				for _, ns := range o.SecretNamespaces {
+					b.Namespaces[ns] = cache.Config{}
+				}
 			}
 		}
 		// Only kinds with a restriction: an entry needs the kind served when the manager starts
@@ -134,6 +142,30 @@ func TrimCached(obj any) (any, error) {
 		}
 	}
 	return obj, nil
+}
+
+// keepNamespaces is then for the objects of namespaces, and for the others keeps their name and
+// version only: one cluster-wide informer then holds about as much as one per namespace would.
+// (Lookups outside namespaces are refused before the cache is read: cacheObjects.secretNamespaces.)
+func keepNamespaces(namespaces []string, then toolscache.TransformFunc) toolscache.TransformFunc {
+	served := map[string]bool{}
+	for _, ns := range namespaces {
+		served[ns] = true
+	}
+	return func(obj any) (any, error) {
+		m, ok := obj.(metav1.Object)
+		if !ok || served[m.GetNamespace()] {
+			if then == nil {
+				return obj, nil
+			}
+			return then(obj)
+		}
+		if sec, ok := obj.(*corev1.Secret); ok {
+			return &corev1.Secret{TypeMeta: sec.TypeMeta, ObjectMeta: metav1.ObjectMeta{Name: sec.Name, Namespace: sec.Namespace,
+				ResourceVersion: sec.ResourceVersion, UID: sec.UID}}, nil
+		}
+		return obj, nil
+	}
 }
 
 // KeepCertificates keeps of a Secret's data only what the rules and the CA sync read: tls.crt,

@@ -59,6 +59,10 @@ type Options struct {
 	// SecretNamespaces are the namespaces whose labelled Secrets are cached (empty: every
 	// namespace, which needs cluster-wide read access to Secrets).
 	SecretNamespaces []string
+	// OneSecretInformer holds the Secrets of SecretNamespaces with one cluster-wide watch of the
+	// labelled Secrets instead of one watch per namespace: it needs read access to Secrets in every
+	// namespace (a ClusterRole), and keeps of the Secrets elsewhere only their names.
+	OneSecretInformer bool
 	// NamespacesPerRequest is how many namespaces other than its own one admission request may
 	// have reviewed (SubjectAccessReviews) and read; references past it are reported as not
 	// checked (see DefaultNamespacesPerRequest). 0: none.

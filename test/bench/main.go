@@ -140,9 +140,9 @@ func main() {
 
 func (b *bench) run(cmd string) error {
 	switch cmd {
-	case "all", "apiserver", "https", "memory", "memlimits", "scale":
+	case "all", "apiserver", "https", "memory", "memlimits", "scale", "secretns":
 	default:
-		return fmt.Errorf("unknown command %q: all, apiserver, https, memory, memlimits or scale", cmd)
+		return fmt.Errorf("unknown command %q: all, apiserver, https, memory, memlimits, scale or secretns", cmd)
 	}
 	var err error
 	if b.dir, err = os.MkdirTemp("", "aigw-bench-"); err != nil {
@@ -183,6 +183,11 @@ func (b *bench) run(cmd string) error {
 	if cmd == "all" || cmd == "memlimits" {
 		if err := b.memLimits(); err != nil {
 			return fmt.Errorf("memlimits: %w", err)
+		}
+	}
+	if cmd == "secretns" { // not part of all: it fills the API server with tenants
+		if err := b.secretNamespaces(); err != nil {
+			return fmt.Errorf("secretns: %w", err)
 		}
 	}
 	if cmd == "scale" { // not part of all: it fills the API server with tenants

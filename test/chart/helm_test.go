@@ -118,6 +118,7 @@ var valueSets = []valueSet{
 	{name: "cluster-wide-secrets", release: defaultRelease, namespace: defaultNamespace, set: []string{"access.clusterWideSecrets=true", "access.checkClusterRole=true"}},
 	{name: "secret-namespaces", release: defaultRelease, namespace: defaultNamespace, set: []string{"access.secretNamespaces={ai-gateway,gateway}", "networkPolicy.metricsNamespace=", "clientAuth.caConfigMap=apiserver-client-ca",
 		"clientAuth.allowedSubjects={kube-apiserver,apiserver-webhook-client}", "access.namespacesPerRequest=4"}},
+	{name: "one-secret-informer", release: defaultRelease, namespace: defaultNamespace, set: []string{"access.secretNamespaces={ai-gateway,tenant-a,tenant-b}", "access.oneSecretInformer=true"}},
 	{name: "network-policy-any-source", release: defaultRelease, namespace: defaultNamespace, set: []string{"networkPolicy.allowAnySource=true", "clientAuth.caConfigMap=apiserver-client-ca"}},
 	{name: "network-policy-off", release: defaultRelease, namespace: defaultNamespace, set: []string{"networkPolicy.enabled=false", "networkPolicy.allowAnySource=true"}},
 	{name: "kubeadm-control-plane", release: defaultRelease, namespace: defaultNamespace, set: []string{"networkPolicy.webhookFrom[0].ipBlock.cidr=10.0.0.0/24",
@@ -549,6 +550,9 @@ func checkDeployment(t *testing.T, r rendering) {
 	if r.gatewayAPI() {
 		want["gateway-api"] = "true"
 	}
+	if r.oneSecretInformer() {
+		want["one-secret-informer"] = "true"
+	}
 	for k, v := range want {
 		if got, ok := f[k]; !ok || got != v {
 			t.Errorf("--%s=%q, want %q", k, got, v)
@@ -823,7 +827,7 @@ func checkRBAC(t *testing.T, r rendering) {
 		}
 	}
 	everywhere := r.value("caSync.namespaces", "") == "{*}"
-	clusterSecrets := everywhere || r.value("access.clusterWideSecrets", "false") == "true"
+	clusterSecrets := r.secretsReadClusterWide()
 	for g := range cluster {
 		read := g.verb == "get" || g.verb == "list" || g.verb == "watch"
 		allowed := (read && cacheReads(r)[g]) ||
@@ -836,7 +840,7 @@ func checkRBAC(t *testing.T, r rendering) {
 		}
 	}
 	if _, ok := cluster[grant{"", "secrets", "list"}]; ok != clusterSecrets {
-		t.Errorf("ClusterRole lists Secrets: %v, want it only with access.clusterWideSecrets or caSync.namespaces={*}", ok)
+		t.Errorf("ClusterRole lists Secrets: %v, want it only with access.clusterWideSecrets, access.oneSecretInformer or caSync.namespaces={*}", ok)
 	}
 	// Whenever the ServiceAccount may create Secrets, the admission policy limits it to the CA Secret.
 	if r.caSyncSource() != "" {
@@ -976,11 +980,17 @@ func checkRBAC(t *testing.T, r rendering) {
 	if v := r.value("access.secretNamespaces", ""); v != "" {
 		wantRead = strings.Split(strings.Trim(v, "{}"), ",")
 	}
-	if clusterSecrets {
+	if r.clusterWideSecrets() {
 		wantRead = nil
 	}
-	if !slices.Equal(secretNamespaces, wantRead) {
-		t.Errorf("secrets Roles in %v, want %v", secretNamespaces, wantRead)
+	// One watch of every namespace's Secrets (access.oneSecretInformer): the ClusterRole reads
+	// them, no Role each; the served namespaces are still the flag's.
+	wantRoles := wantRead
+	if clusterSecrets {
+		wantRoles = nil
+	}
+	if !slices.Equal(secretNamespaces, wantRoles) {
+		t.Errorf("secrets Roles in %v, want %v", secretNamespaces, wantRoles)
 	}
 	if got := flags(t, r.one(t, "Deployment"))["secret-namespaces"]; got != strings.Join(wantRead, ",") {
 		t.Errorf("--secret-namespaces=%s, want %s", got, strings.Join(wantRead, ","))

@@ -128,7 +128,7 @@ func grants(o *unstructured.Unstructured) map[grant][]string {
 func cacheReads(r rendering) map[grant]bool {
 	out := map[grant]bool{}
 	for _, k := range kinds.Cached(r.gatewayAPI()) {
-		if k.Cache.SecretNamespaces && !r.clusterWideSecrets() {
+		if k.Cache.SecretNamespaces && !r.secretsReadClusterWide() {
 			continue
 		}
 		for _, v := range kinds.CacheVerbs {
@@ -140,6 +140,16 @@ func cacheReads(r rendering) map[grant]bool {
 
 func (r rendering) clusterWideSecrets() bool {
 	return r.value("caSync.namespaces", "") == "{*}" || r.value("access.clusterWideSecrets", "false") == "true"
+}
+
+// oneSecretInformer: the Secrets of the served namespaces come from one cluster-wide watch.
+func (r rendering) oneSecretInformer() bool {
+	return !r.clusterWideSecrets() && r.value("access.oneSecretInformer", "false") == "true"
+}
+
+// secretsReadClusterWide: the ClusterRole reads Secrets (every namespace's, or one watch of them).
+func (r rendering) secretsReadClusterWide() bool {
+	return r.clusterWideSecrets() || r.oneSecretInformer()
 }
 
 // checkCachedKindsRBAC: the ClusterRole grants every read the cache needs (cacheReads), without
@@ -166,7 +176,7 @@ func checkCachedKindsRBAC(t *testing.T, r rendering) {
 		}
 	}
 	for _, k := range kinds.Cached(r.gatewayAPI()) {
-		if !k.Cache.SecretNamespaces || r.clusterWideSecrets() {
+		if !k.Cache.SecretNamespaces || r.secretsReadClusterWide() {
 			continue
 		}
 		roles := 0
