@@ -98,10 +98,11 @@ const ProgressEvery = 1000
 // DefaultOptions are the command's defaults.
 func DefaultOptions() Options {
 	return Options{
-		Settings:     aigw.DefaultSettings(),
-		CASyncSource: "aigw-ca",
-		Service:      "aigw",
-		DialTimeout:  5 * time.Second,
+		Settings:         aigw.DefaultSettings(),
+		CASyncSource:     "aigw-ca",
+		Service:          "aigw",
+		DialTimeout:      5 * time.Second,
+		MaxIngressEvents: DefaultMaxIngressEvents,
 	}
 }
 

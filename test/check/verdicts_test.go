@@ -200,6 +200,27 @@ func TestControllerVerdicts(t *testing.T) {
 	})
 }
 
+// Past --max-ingress-events, check stops reading Events and says so; an Ingress whose Event was
+// not read shows no verdict rather than a missing one.
+func TestIngressEventsBound(t *testing.T) {
+	sc := newScenario(t, "nic-verdicts-bound", func(c *scenarioConfig) { c.noControllerVerdicts = true })
+	at := time.Now().Add(-time.Hour)
+	for i := range 3 {
+		recordNICEvent(t, sc.ns, "aigw-ingress", "Normal", "AddedOrUpdated", "Configuration for "+sc.ns+"/aigw-ingress was added or updated ", at.Add(time.Duration(i)*time.Minute))
+	}
+	out, _ := runCheck(t, "-n", sc.ns, "--max-ingress-events", "2")
+	if !strings.Contains(out, "⚠ Events: check read the first 2 of NGINX Ingress Controller's Events about Ingresses (its bound): Ingresses without an Event among them show no verdict") {
+		t.Errorf("no line about the bound:\n%s", out)
+	}
+	if !strings.Contains(out, "✓ Ingress/"+sc.ns+"/aigw-ingress: NIC's latest Event: Normal AddedOrUpdated") {
+		t.Errorf("the Events read hold the Ingress's verdict:\n%s", out)
+	}
+	out, _ = runCheck(t, "-n", sc.ns)
+	if strings.Contains(out, "⚠ Events:") {
+		t.Errorf("within the default bound:\n%s", out)
+	}
+}
+
 // An Event about an earlier Ingress of the same name (another UID) is not this Ingress's verdict.
 func TestEventOfAnEarlierIngressIsIgnored(t *testing.T) {
 	sc := newScenario(t, "nic-verdicts-uid", func(c *scenarioConfig) { c.noControllerVerdicts = true })
