@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -50,7 +51,8 @@ func (s *snapshot) listIngressEvents(ctx context.Context, c client.Reader, names
 	if bound <= 0 {
 		bound = DefaultMaxIngressEvents
 	}
-	selector := client.MatchingFields{"involvedObject.kind": "Ingress", "source": rules.NICEventSource}
+	selector := client.MatchingFieldsSelector{Selector: fields.AndSelectors(
+		fields.OneTermEqualSelector("involvedObject.kind", "Ingress"), fields.OneTermEqualSelector("source", rules.NICEventSource))}
 	for _, ns := range namespaces {
 		cont := ""
 		for {
