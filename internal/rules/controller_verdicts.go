@@ -126,7 +126,7 @@ func ClipStatusMessage(s string) string {
 // Policy, "Kind/namespace/name"); oursFailed says whether our rules report an error about it.
 func NICResourceVerdict(obj string, st NICStatus, oursFailed bool) Verdict {
 	c := collector{obj: obj}
-	said := fmt.Sprintf("NIC: %s (reason %s): %s", st.State, st.Reason, ClipStatusMessage(st.Message))
+	said := fmt.Sprintf("NIC: %s (reason %s): %s", ClipStatusMessage(st.State), ClipStatusMessage(st.Reason), ClipStatusMessage(st.Message))
 	consequence := VSInvalid
 	if strings.HasPrefix(obj, "Policy/") {
 		consequence = PolicyInvalid
@@ -163,7 +163,7 @@ func NICIngressVerdict(obj string, e *NICEvent, oursFailed bool) Verdict {
 		c.add(NICIngressEventsMissing, Finding{Field: "Events", Expected: "an Event from " + NICEventSource, Found: "none"})
 		return Verdict{Findings: c.out}
 	}
-	said := fmt.Sprintf("NIC's latest Event: %s %s: %s", e.Type, e.Reason, ClipStatusMessage(e.Message))
+	said := fmt.Sprintf("NIC's latest Event: %s %s: %s", ClipStatusMessage(e.Type), ClipStatusMessage(e.Reason), ClipStatusMessage(e.Message))
 	switch {
 	case e.Reason == NICReasonRejected || e.Reason == NICReasonRejectedWithError || e.Reason == NICReasonAddedOrUpdatedWithError:
 		if oursFailed {
@@ -193,11 +193,11 @@ func NGFBackendTLSPolicyVerdict(obj string, generation int64, st PolicyStatus, o
 		if !strings.HasPrefix(a.ControllerName, NGFControllerDomain) {
 			continue
 		}
-		gw := a.AncestorRef.Name
+		gw := ClipStatusMessage(a.AncestorRef.Name)
 		if a.AncestorRef.Namespace != "" {
-			gw = a.AncestorRef.Namespace + "/" + gw
+			gw = ClipStatusMessage(a.AncestorRef.Namespace) + "/" + gw
 		}
-		field := fmt.Sprintf("status.ancestors[%d] (%s, Gateway %s)", i, a.ControllerName, gw)
+		field := fmt.Sprintf("status.ancestors[%d] (%s, Gateway %s)", i, ClipStatusMessage(a.ControllerName), gw)
 		var accepted bool
 		var held, refused []Condition
 		stale := false
@@ -224,7 +224,7 @@ func NGFBackendTLSPolicyVerdict(obj string, generation int64, st PolicyStatus, o
 		said := func(conds ...Condition) string {
 			var parts []string
 			for _, cond := range conds {
-				parts = append(parts, fmt.Sprintf("%s=%s (reason %s, generation %d): %s", cond.Type, cond.Status, cond.Reason, cond.ObservedGeneration, ClipStatusMessage(cond.Message)))
+				parts = append(parts, fmt.Sprintf("%s=%s (reason %s, generation %d): %s", cond.Type, cond.Status, ClipStatusMessage(cond.Reason), cond.ObservedGeneration, ClipStatusMessage(cond.Message)))
 			}
 			return "NGF: " + strings.Join(parts, "; ")
 		}

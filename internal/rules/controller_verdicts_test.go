@@ -98,3 +98,16 @@ func TestClipStatusMessage(t *testing.T) {
 		t.Errorf("clipped inside a character: %q", got[len(got)-20:])
 	}
 }
+
+// Every part of a controller's verdict is printed clipped, on one line.
+func TestVerdictPartsAreClipped(t *testing.T) {
+	long := strings.Repeat("x", 3*MaxStatusMessage)
+	for _, v := range []Verdict{
+		NICResourceVerdict("VirtualServer/ai/aigw", NICStatus{State: "Valid", Reason: "AddedOrUpdated\n" + long, Message: "ok\r\n" + long}, false),
+		NICIngressVerdict("Ingress/ai/aigw", &NICEvent{Type: "Normal\n", Reason: "AddedOrUpdated", Message: long}, false),
+	} {
+		if strings.ContainsAny(v.OK, "\r\n") || len(v.OK) > 3*(MaxStatusMessage+len("… (clipped)"))+100 {
+			t.Errorf("OK line of %d bytes: %.80q", len(v.OK), v.OK)
+		}
+	}
+}
