@@ -34,12 +34,10 @@ func PatchConfigMap(raw []byte, namespace string, s aigw.Settings, _ objects.Obj
 		return Result{}, nil
 	}
 	obj := cm.Metadata.Ref("ConfigMap", namespace)
-	doc, ok := cm.Data[s.ConfigKey]
-	_, caData := cm.Data["ca.crt"]
-	_, caBinary := cm.BinaryData["ca.crt"]
-	if !ok && (caData || caBinary) {
+	if s.IsCABundle(cm.Data, cm.BinaryData) {
 		return Result{}, nil // a labelled CA bundle (a BackendTLSPolicy's caCertificateRefs), no aigw config
 	}
+	doc, ok := cm.Data[s.ConfigKey]
 	if !ok {
 		f := rules.ConfigKeyMissing.New(rules.Finding{Object: obj, Field: "data[" + s.ConfigKey + "]",
 			Found: "no such key", Fix: "put the aigw config under that key, or set the webhook's config key to the key aigw reads"})

@@ -36,6 +36,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.WebhookName, "webhook-name", "", "name of the Mutating and Validating webhook configurations (default: those with a webhook named *"+checker.WebhookSuffix+")")
 	fs.StringVar(&o.WebhookNamespace, "webhook-namespace", "", "namespace of the webhook's serving Secret when a configuration has no cert-manager.io/inject-ca-from annotation (default: its Service's)")
 	fs.DurationVar(&o.DialTimeout, "dial-timeout", o.DialTimeout, "TLS handshake timeout for a webhook reached by URL")
+	fs.IntVar(&o.MaxIngressEvents, "max-ingress-events", o.MaxIngressEvents, "read at most this many of NGINX Ingress Controller's Events about Ingresses (its verdicts); past it, Ingresses whose Event was not read show no verdict (0: the default)")
 	fs.DurationVar(&timeout, "timeout", timeout, "give up reading the cluster after this long")
 	sf := bindSettings(fs)
 	if err := fs.Parse(args); err != nil {

@@ -89,6 +89,19 @@ func (s Settings) Selected(labels map[string]string) bool {
 	return ok && v == s.SelectorValue
 }
 
+// IsCABundle reports whether a labelled ConfigMap with this data is a CA bundle (a
+// BackendTLSPolicy's caCertificateRefs, kept by the CA sync) rather than aigw's config: it holds
+// ca.crt, in data or binaryData, and no config under ConfigKey. The ConfigMap mutation leaves such
+// a ConfigMap alone and check reports it under Gateway API.
+func (s Settings) IsCABundle(data map[string]string, binaryData map[string][]byte) bool {
+	if _, config := data[s.ConfigKey]; config {
+		return false
+	}
+	_, inData := data["ca.crt"]
+	_, inBinary := binaryData["ca.crt"]
+	return inData || inBinary
+}
+
 // TLSPaths are the paths aigw's config must point at, derived from the mounts the webhook injects.
 func (s Settings) TLSPaths() TLSPaths {
 	return TLSPaths{

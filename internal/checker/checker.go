@@ -85,6 +85,9 @@ type Options struct {
 	DialTimeout time.Duration
 	// Now is when certificates are judged (zero: time.Now()).
 	Now time.Time
+	// MaxIngressEvents bounds the Events read for NIC's verdicts on Ingresses (0:
+	// DefaultMaxIngressEvents).
+	MaxIngressEvents int
 	// Progress, when set, receives a line every ProgressEvery namespaces on runs checking more.
 	Progress io.Writer
 }
@@ -95,10 +98,11 @@ const ProgressEvery = 1000
 // DefaultOptions are the command's defaults.
 func DefaultOptions() Options {
 	return Options{
-		Settings:     aigw.DefaultSettings(),
-		CASyncSource: "aigw-ca",
-		Service:      "aigw",
-		DialTimeout:  5 * time.Second,
+		Settings:         aigw.DefaultSettings(),
+		CASyncSource:     "aigw-ca",
+		Service:          "aigw",
+		DialTimeout:      5 * time.Second,
+		MaxIngressEvents: DefaultMaxIngressEvents,
 	}
 }
 
@@ -106,12 +110,12 @@ func DefaultOptions() Options {
 var namespaceChecks = []func(*snapshot, string) []Check{
 	checkSecrets,
 	checkCertificates,
-	checkPolicies,
-	checkVirtualServers,
-	checkIngresses,
+	withVerdicts(checkPolicies, policyVerdicts),
+	withVerdicts(checkVirtualServers, routingVerdicts),
+	withVerdicts(checkIngresses, ingressVerdicts),
 	checkConfigMaps,
 	checkPods,
-	checkGatewayAPI,
+	withVerdicts(checkGatewayAPI, backendTLSPolicyVerdicts),
 }
 
 // Run lists what the checks need from the cluster and runs them. An error means the cluster could
@@ -179,7 +183,7 @@ func checkCluster(s *snapshot) []Check {
 		l.warn("namespaces", "no object labelled "+s.selector()+" in any namespace: nothing is wired",
 			"label the aigw pods, ConfigMap, VirtualServer and EgressMTLS Policy "+s.selector()+" (or pass -n NAMESPACE)")
 	}
-	return l.out
+	return append(l.out, verdictLimits(s)...)
 }
 
 // lines collects the checks of one section of one namespace.

@@ -54,6 +54,7 @@ type snapshot struct {
 	btps         []unstructured.Unstructured // all; none when Gateway API is not served
 	routes       []unstructured.Unstructured // HTTPRoutes and GRPCRoutes, all
 	gateways     []unstructured.Unstructured // labelled only
+	events       ingressEvents               // NIC's latest Event on each labelled Ingress
 
 	in         inNamespace        // each namespace's objects
 	objs       *objects.ObjectSet // Secrets, Policies and Certificates, for the validations
@@ -172,6 +173,7 @@ func collect(ctx context.Context, c client.Reader, o Options) (*snapshot, error)
 	if err := s.listGatewayAPI(ctx, c, app, selected); err != nil {
 		return nil, err
 	}
+	s.listIngressEvents(ctx, c, app)
 	s.index()
 	s.indexGatewayAPI()
 	s.indexNamespaces()

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -73,16 +72,6 @@ func (s *snapshot) indexGatewayAPI() {
 			}
 		}
 	}
-}
-
-// isCABundle: a labelled ConfigMap with ca.crt and no aigw config is a BackendTLSPolicy's CA.
-func isCABundle(cm *corev1.ConfigMap, configKey string) bool {
-	if _, ok := cm.Data[configKey]; ok {
-		return false
-	}
-	_, data := cm.Data["ca.crt"]
-	_, binary := cm.BinaryData["ca.crt"]
-	return data || binary
 }
 
 // checkGatewayAPI: each labelled BackendTLSPolicy is complete (admitting it again would add

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -12,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
 )
 
 // check keeps of what it lists only what the checks read: no managedFields or last-applied copy,
@@ -40,7 +43,8 @@ func TestCollectKeepsOnlyWhatTheChecksRead(t *testing.T) {
 			"apiVersion": "k8s.nginx.org/v1", "kind": "Policy",
 			"metadata": map[string]any{"name": "aigw-mtls", "namespace": ns, "annotations": map[string]any{annotationLastApplied: "{}"}},
 			"spec":     map[string]any{"egressMTLS": map[string]any{"tlsSecret": "aigw-client-tls"}},
-			"status":   map[string]any{"state": "Valid", "message": "a long message"},
+			"status": map[string]any{"state": "Valid", "message": "a long message " + strings.Repeat("x", 4096),
+				"externalEndpoints": []any{map[string]any{"ip": "10.0.0.1", "ports": "[80,443]"}}},
 		}}
 		objs = append(objs, p)
 	}
@@ -82,8 +86,14 @@ func TestCollectKeepsOnlyWhatTheChecksRead(t *testing.T) {
 	}
 	for _, i := range s.in.policies["t2"] {
 		p := s.policies[i]
-		if _, ok := p.Object["status"]; ok || p.GetAnnotations()[annotationLastApplied] != "" || p.GetNamespace() != "t2" {
-			t.Errorf("Policy %s/%s kept status or last-applied: %v", p.GetNamespace(), p.GetName(), p.Object)
+		if p.GetAnnotations()[annotationLastApplied] != "" || p.GetNamespace() != "t2" {
+			t.Errorf("Policy %s/%s kept last-applied: %v", p.GetNamespace(), p.GetName(), p.Object)
+		}
+		// NIC's verdict is kept, its message bounded; the rest of the status is not read.
+		st, _ := p.Object["status"].(map[string]any)
+		msg, _ := st["message"].(string)
+		if len(st) != 2 || st["state"] != "Valid" || !strings.HasPrefix(msg, "a long message xxx") || len(msg) > rules.MaxStatusMessage+len("… (clipped)") {
+			t.Errorf("Policy %s/%s status %v: want state and a message clipped to %d bytes", p.GetNamespace(), p.GetName(), st, rules.MaxStatusMessage)
 		}
 	}
 	if _, ok := s.objs.Get("Policy", "t2", "aigw-mtls"); !ok {

@@ -25,7 +25,7 @@ func trimMeta(m metav1.Object) {
 
 func trimUnstructured(u *unstructured.Unstructured) {
 	trimMeta(u)
-	unstructured.RemoveNestedField(u.Object, "status")
+	trimStatus(u)
 }
 
 // secretKeys are the data keys the checks and rules read: certificates, the presence of private

@@ -22,31 +22,25 @@ func checkPolicies(s *snapshot, ns string) []Check {
 			continue
 		}
 		obj := ref("Policy", ns, p.GetName())
-		fs, egress, err := s.validatePolicy(p)
+		fs, e, err := s.validatePolicy(p)
 		switch {
 		case err != nil:
 			l.fail(obj, "cannot be read: "+err.Error(), "correct the Policy's spec")
 		case len(fs) > 0:
 			l.findings(obj, "", "", fs)
-		case !egress:
+		case e == nil:
 			l.ok(obj, "no spec.egressMTLS: nothing to check")
 		default:
-			field := func(name string) string {
-				v, _, _ := unstructured.NestedString(p.Object, "spec", "egressMTLS", name)
-				return v
-			}
 			l.ok(obj, fmt.Sprintf("egressMTLS passes validation: sslName %s, trustedCertSecret %s, tlsSecret %s, protocols %s",
-				field("sslName"), field("trustedCertSecret"), field("tlsSecret"), field("protocols")))
+				e.SSLName, e.TrustedCertSecret, e.TLSSecret, e.Protocols))
 		}
 	}
 	return l.out
 }
 
 // validatePolicy validates p as the webhook does when a labelled VirtualServer references it,
-// whether or not p carries the label itself.
-func (s *snapshot) validatePolicy(p *unstructured.Unstructured) (fs rules.Findings, egress bool, err error) {
-	e, found, _ := unstructured.NestedMap(p.Object, "spec", "egressMTLS")
-	egress = found && e != nil
+// whether or not p carries the label itself; e is its spec.egressMTLS as the rules read it.
+func (s *snapshot) validatePolicy(p *unstructured.Unstructured) (fs rules.Findings, e *rules.EgressMTLS, err error) {
 	c := p.DeepCopy()
 	l := c.GetLabels()
 	if l == nil {
@@ -56,10 +50,13 @@ func (s *snapshot) validatePolicy(p *unstructured.Unstructured) (fs rules.Findin
 	c.SetLabels(l)
 	raw, err := c.MarshalJSON()
 	if err != nil {
-		return nil, egress, err
+		return nil, nil, err
+	}
+	if e, err = rules.PolicyEgressMTLS(raw); err != nil {
+		return nil, nil, err
 	}
 	fs, err = rules.Policy(raw, c.GetNamespace(), s.o.Settings, s.objs, s.o.Now)
-	return rules.Silence(raw, fs), egress, err
+	return rules.Silence(raw, fs), e, err
 }
 
 // checkVirtualServers: each labelled VirtualServer (and VirtualServerRoute) is wired — its aigw
@@ -157,7 +154,7 @@ func checkConfigMaps(s *snapshot, ns string) []Check {
 		if !s.selected(cm.Labels) {
 			continue
 		}
-		if isCABundle(cm, set.ConfigKey) {
+		if set.IsCABundle(cm.Data, cm.BinaryData) {
 			continue // reported under Gateway API
 		}
 		obj := ref("ConfigMap", ns, cm.Name)

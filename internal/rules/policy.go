@@ -16,8 +16,8 @@ import (
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 )
 
-// egressMTLS is spec.egressMTLS of an NGINX Ingress Controller Policy.
-type egressMTLS struct {
+// EgressMTLS is spec.egressMTLS of an NGINX Ingress Controller Policy.
+type EgressMTLS struct {
 	TLSSecret         string `json:"tlsSecret"`
 	TrustedCertSecret string `json:"trustedCertSecret"`
 	VerifyServer      bool   `json:"verifyServer"`
@@ -30,7 +30,7 @@ type egressMTLS struct {
 type policy struct {
 	Metadata objects.Meta               `json:"metadata"`
 	Spec     map[string]json.RawMessage `json:"spec"`
-	egress   *egressMTLS
+	egress   *EgressMTLS
 }
 
 // nicPolicyTypes are the policy types of NIC's PolicySpec (pkg/apis/configuration/validation/policy.go
@@ -46,12 +46,22 @@ func decodePolicy(raw []byte) (*policy, error) {
 		return nil, fmt.Errorf("decoding Policy: %w", err)
 	}
 	if e, ok := p.Spec["egressMTLS"]; ok && string(e) != "null" {
-		p.egress = &egressMTLS{}
+		p.egress = &EgressMTLS{}
 		if err := objects.Decode(e, p.egress); err != nil {
 			return nil, fmt.Errorf("decoding Policy spec.egressMTLS: %w", err)
 		}
 	}
 	return &p, nil
+}
+
+// PolicyEgressMTLS is spec.egressMTLS of the Policy raw as the rules read it (nil: the Policy has
+// none), for whoever shows what was judged.
+func PolicyEgressMTLS(raw []byte) (*EgressMTLS, error) {
+	p, err := decodePolicy(raw)
+	if err != nil {
+		return nil, err
+	}
+	return p.egress, nil
 }
 
 // Policy judges a Policy labelled with the selector: NIC's own validation of an egressMTLS Policy,
@@ -136,7 +146,7 @@ func (p *policy) judge(namespace string, s aigw.Settings, objs objects.Objects, 
 // nicValidation follows pkg/apis/configuration/validation/policy.go validateEgressMTLS (and
 // common.go validateSecretName, policy.go validateSSLName): a Policy failing any of these is
 // marked Invalid by NIC, and every route that references it answers 500.
-func nicValidation(c *collector, e *egressMTLS) {
+func nicValidation(c *collector, e *EgressMTLS) {
 	secretName := func(field, name string) {
 		for _, msg := range dns1123Subdomain(name) {
 			c.add(PolicySecretNameInvalid, Finding{Field: field, Expected: "the name of a Secret in the Policy's namespace (a DNS-1123 subdomain)",
@@ -244,7 +254,7 @@ func certificateForSecret(objs objects.Objects, namespace, secretName string) (c
 
 // checkSSLName: nginx checks proxy_ssl_name against the aigw server certificate with OpenSSL's
 // X509_check_host. Stricter than NIC, which renders any valid name.
-func checkSSLName(c *collector, e *egressMTLS, server serverCert) {
+func checkSSLName(c *collector, e *EgressMTLS, server serverCert) {
 	field := "spec.egressMTLS.sslName"
 	if e.SSLName == "" {
 		fix := "set sslName to the aigw Service's DNS name in the server certificate"

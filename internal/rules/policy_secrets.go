@@ -16,7 +16,7 @@ import (
 
 // checkTrustedCertSecret returns the CA certificates nginx will trust for the server. NIC checks
 // the type whatever verifyServer is.
-func checkTrustedCertSecret(c *collector, objs objects.Objects, namespace string, e *egressMTLS, now time.Time) []*x509.Certificate {
+func checkTrustedCertSecret(c *collector, objs objects.Objects, namespace string, e *EgressMTLS, now time.Time) []*x509.Certificate {
 	field := "spec.egressMTLS.trustedCertSecret"
 	name := e.TrustedCertSecret
 	if name == "" || len(dns1123Subdomain(name)) > 0 {
@@ -74,7 +74,7 @@ func checkClientSecret(c *collector, objs objects.Objects, namespace, name strin
 	})
 }
 
-func checkServerChain(c *collector, e *egressMTLS, server serverCert, trusted []*x509.Certificate, now time.Time) {
+func checkServerChain(c *collector, e *EgressMTLS, server serverCert, trusted []*x509.Certificate, now time.Time) {
 	depth := nicDefaultVerifyDepth
 	if e.VerifyDepth != nil {
 		depth = *e.VerifyDepth

@@ -995,7 +995,7 @@ func checkRBAC(t *testing.T, r rendering) {
 	if got := flags(t, r.one(t, "Deployment"))["secret-namespaces"]; got != strings.Join(wantRead, ",") {
 		t.Errorf("--secret-namespaces=%s, want %s", got, strings.Join(wantRead, ","))
 	}
-	// check's ClusterRole (it lists Deployments and DaemonSets to find NGINX Ingress Controller):
+	// check's ClusterRole (it lists Deployments and DaemonSets to find NGINX Ingress Controller, Events for its verdicts on Ingresses):
 	// only with access.checkClusterRole, read only, bound to nobody.
 	if crc := r.named("ClusterRole", "", r.fullname()+"-check"); crc != nil {
 		g := grants(crc)
@@ -1003,6 +1003,10 @@ func checkRBAC(t *testing.T, r rendering) {
 		_, daemonSets := g[grant{"apps", "daemonsets", "list"}]
 		if !deployments || !daemonSets {
 			t.Errorf("check ClusterRole %v: want list of apps deployments and daemonsets", g)
+		}
+		// NGINX Ingress Controller's verdicts on Ingresses are Events.
+		if _, events := g[grant{"", "events", "list"}]; !events {
+			t.Errorf("check ClusterRole %v: want list of events", g)
 		}
 		for g := range grants(crc) {
 			if g.verb != "get" && g.verb != "list" {

@@ -79,6 +79,9 @@ func TestHealthyClusterPasses(t *testing.T) {
 		"✓ Policy/{ns}/aigw-mtls: egressMTLS passes validation: sslName aigw.{ns}.svc.cluster.local, trustedCertSecret internal-ca, tlsSecret aigw-nic-client-tls, protocols TLSv1.3\n",
 		"✓ VirtualServer/{ns}/aigw-mtls: upstreams [aigw] have tls.enable; passes the webhook's VirtualServer rules\n",
 		"✓ Ingress/{ns}/aigw-ingress: nginx.org/ssl-services: aigw; nginx.org/policies: aigw-mtls\n",
+		"✓ Policy/{ns}/aigw-mtls: NIC: Valid (reason AddedOrUpdated): Policy {ns}/aigw-mtls was added or updated\n",
+		"✓ VirtualServer/{ns}/aigw-mtls: NIC: Valid (reason AddedOrUpdated): Configuration for {ns}/aigw-mtls was added or updated\n",
+		"✓ Ingress/{ns}/aigw-ingress: NIC's latest Event: Normal AddedOrUpdated: Configuration for {ns}/aigw-ingress was added or updated\n",
 		"✓ ConfigMap/{ns}/aigw-config: aigw.yaml sets server.tls (/tls/server.crt, /tls/server.key) and server.mtls (/etc/internal-ca/ca.crt)\n",
 		"✓ Pod/{ns}/aigw: mounts the CA Secret internal-ca at /etc/internal-ca and the server TLS Secret aigw-server-tls at /tls\n",
 		"✓ Service/{ns}/aigw: all 1 pod(s) behind it are labelled aigw=mtls\n",
@@ -89,7 +92,7 @@ func TestHealthyClusterPasses(t *testing.T) {
 		"✓ MutatingWebhookConfiguration/aigw-mtls-webhook: caBundle verifies the serving certificate served at " + hook.URL + " (CN=aigw-mtls-webhook, expires in ",
 		"✓ ValidatingWebhookConfiguration/aigw-mtls-webhook: " + hook.URL + " answers TLS\n",
 		"✓ ValidatingWebhookConfiguration/aigw-mtls-webhook: caBundle verifies the serving certificate served at " + hook.URL,
-		"✓ 19 ok, ⚠ 0 warning(s), ✗ 0 error(s): the NIC → aigw mTLS wiring is complete\n",
+		"✓ 22 ok, ⚠ 0 warning(s), ✗ 0 error(s): the NIC → aigw mTLS wiring is complete\n",
 	} {
 		if !strings.Contains(out, expand(want)) {
 			t.Errorf("missing %q", expand(want))

@@ -49,6 +49,9 @@ type scenarioConfig struct {
 	// backdateCA makes the CA valid since three days ago, as a CA in use for a while is, so a
 	// certificate it issued can already have expired.
 	backdateCA bool
+	// noControllerVerdicts leaves out what NGINX Ingress Controller writes once it serves the
+	// objects (acceptAsNIC): a cluster where it has not processed them yet.
+	noControllerVerdicts bool
 }
 
 // runs counts the namespaces made from each base name, so that -count=N reruns in the same
@@ -66,7 +69,8 @@ func freshNamespace(base string) string {
 
 // newScenario builds the healthy setup in a fresh namespace named after base, in the order a GitOps tool might apply
 // it: the wiring first (admitted through the webhook, with warnings while the certificates are
-// missing), then the certificates, then internal-ca from the CA sync.
+// missing), then the certificates, then internal-ca from the CA sync, then NGINX Ingress
+// Controller's verdicts (it accepts the objects).
 func newScenario(t *testing.T, base string, opts ...scenarioOption) *scenario {
 	t.Helper()
 	ns := freshNamespace(base)
@@ -138,6 +142,9 @@ func newScenario(t *testing.T, base string, opts ...scenarioOption) *scenario {
 		}
 		return nil
 	})
+	if !cfg.noControllerVerdicts {
+		acceptAsNIC(t, ns, time.Now())
+	}
 	return sc
 }
 

@@ -176,6 +176,58 @@ func TestGatewayAPIEndToEnd(t *testing.T) {
 		}
 	})
 
+	// NGF v2.6.7's verdict on a BackendTLSPolicy: internal/controller/status/prepare_requests.go
+	// PrepareBackendTLSPolicyRequests writes one ancestor per Gateway, its conditions converted with
+	// observedGeneration = the policy's generation (conditions.ConvertConditions).
+	verdict := func() string {
+		o := checker.DefaultOptions()
+		o.Namespace = ns
+		r, err := checker.Run(ctx, c, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := ""
+		for _, ch := range r.Checks {
+			if ch.Object == "BackendTLSPolicy/ai-gateway/aigw-bare" {
+				out += string(ch.Status) + " " + string(ch.Rule) + " " + ch.Message + "\n"
+			}
+		}
+		return out
+	}
+	t.Run("check shows NGF's verdict on the BackendTLSPolicy beside its own", func(t *testing.T) {
+		if l := verdict(); !strings.Contains(l, "warning NGF_STATUS_MISSING [NGF_STATUS_MISSING] status.ancestors: expected a verdict of NGINX Gateway Fabric") {
+			t.Errorf("before NGF wrote anything: %q", l)
+		}
+		writeNGFStatus(t, ctx, c, "aigw-bare", ngfResolved, ngfAccepted)
+		if l := verdict(); !strings.Contains(l, "\nok  NGF: ResolvedRefs=True (reason ResolvedRefs, generation 1): All CACertificateRefs are resolved; Accepted=True (reason Accepted, generation 1): The Policy is accepted for Gateway ai-gateway/aigw\n") || strings.Contains(l, "warning") {
+			t.Errorf("accepted by NGF: %q", l)
+		}
+		// NGF refuses the CA reference while our rules admit the policy: one finding says so.
+		writeNGFStatus(t, ctx, c, "aigw-bare",
+			map[string]any{"type": "ResolvedRefs", "status": "False", "reason": "InvalidCACertificateRef", "message": "ConfigMap ai-gateway/internal-ca does not have the data or binaryData field ca.crt"},
+			map[string]any{"type": "Accepted", "status": "False", "reason": "NoValidCACertificate", "message": "No valid CACertificateRef found"})
+		l := verdict()
+		if !strings.Contains(l, "error CONTROLLER_REJECTS_ADMITTED [CONTROLLER_REJECTS_ADMITTED] status.ancestors[0] (gateway.nginx.org/nginx-gateway-controller, Gateway ai-gateway/aigw): expected Accepted=True, as our rules find nothing wrong, found NGF: ResolvedRefs=False (reason InvalidCACertificateRef, generation 1): ConfigMap ai-gateway/internal-ca does not have the data or binaryData field ca.crt; Accepted=False (reason NoValidCACertificate") ||
+			strings.Count(l, "CONTROLLER_REJECTS_ADMITTED]") != 1 {
+			t.Errorf("refused by NGF: %q", l)
+		}
+		// A change of the spec NGF has not processed yet: its conditions are about generation 1.
+		writeNGFStatus(t, ctx, c, "aigw-bare", ngfResolved, ngfAccepted)
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(btpGVK)
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "aigw-bare"}, u); err != nil {
+			t.Fatal(err)
+		}
+		_ = unstructured.SetNestedStringMap(u.Object, map[string]string{"example.com/unused": "1"}, "spec", "options")
+		if err := c.Update(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		if l := verdict(); u.GetGeneration() != 2 || !strings.Contains(l, "warning NGF_STATUS_STALE [NGF_STATUS_STALE] status.ancestors[0] (gateway.nginx.org/nginx-gateway-controller, Gateway ai-gateway/aigw): expected conditions of generation 2, found NGF: ResolvedRefs=True (reason ResolvedRefs, generation 1)") {
+			t.Errorf("generation %d, stale status: %q", u.GetGeneration(), l)
+		}
+		writeNGFStatus(t, ctx, c, "aigw-bare", ngfResolved, ngfAccepted)
+	})
+
 	t.Run("check reports the Gateway API section, and a renewal that breaks the policy's hostname", func(t *testing.T) {
 		o := checker.DefaultOptions()
 		o.Namespace = ns
@@ -219,6 +271,18 @@ func TestGatewayAPIEndToEnd(t *testing.T) {
 		l := lines()["BackendTLSPolicy/ai-gateway/aigw-bare"]
 		if !strings.HasPrefix(l, "error [BTP_HOSTNAME_NOT_IN_SAN] spec.validation.hostname: expected a name the aigw server certificate") || !strings.Contains(l, "[aigw.example.com]") {
 			t.Errorf("after the renewal, BackendTLSPolicy line %q", l)
+		}
+	})
+
+	t.Run("NGF accepts the policy our rules now refuse, then agrees", func(t *testing.T) {
+		l := verdict()
+		if !strings.Contains(l, "error BTP_HOSTNAME_NOT_IN_SAN") || !strings.Contains(l, "warning CONTROLLER_ACCEPTS_REJECTED [CONTROLLER_ACCEPTS_REJECTED] status.ancestors[0] (gateway.nginx.org/nginx-gateway-controller, Gateway ai-gateway/aigw): expected NGF to refuse what our rules report as errors, found NGF: ResolvedRefs=True") {
+			t.Errorf("after the renewal, accepted by NGF: %q", l)
+		}
+		writeNGFStatus(t, ctx, c, "aigw-bare", ngfResolved,
+			map[string]any{"type": "Accepted", "status": "False", "reason": "Invalid", "message": "hostname aigw.ai-gateway.svc.cluster.local not in the certificate"})
+		if l := verdict(); !strings.Contains(l, "error NGF_NOT_ACCEPTED [NGF_NOT_ACCEPTED] status.ancestors[0] (gateway.nginx.org/nginx-gateway-controller, Gateway ai-gateway/aigw): expected Accepted=True, found NGF: Accepted=False (reason Invalid, generation 2)") {
+			t.Errorf("refused by NGF too: %q", l)
 		}
 	})
 
@@ -285,6 +349,49 @@ func TestGatewayAPIEndToEnd(t *testing.T) {
 			t.Errorf("the hand-made ConfigMap was changed: %v %v", cm.Data, err)
 		}
 	})
+}
+
+var (
+	ngfResolved = map[string]any{"type": "ResolvedRefs", "status": "True", "reason": "ResolvedRefs", "message": "All CACertificateRefs are resolved"}
+	ngfAccepted = map[string]any{"type": "Accepted", "status": "True", "reason": "Accepted", "message": "The Policy is accepted"}
+)
+
+// writeNGFStatus writes the BackendTLSPolicy's status as NGF v2.6.7 does (status_setters.go
+// newBackendTLSPolicyStatusSetter: other controllers' ancestors kept, its own replaced; the
+// conditions of conditions.go NewBackendTLSPolicyResolvedRefs, NewPolicyAccepted, ... with
+// observedGeneration and lastTransitionTime from ConvertConditions), through the status
+// subresource. A second ancestor, another controller's, must not count as NGF's.
+func writeNGFStatus(t *testing.T, ctx context.Context, c client.Client, name string, conds ...map[string]any) {
+	t.Helper()
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(btpGVK)
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, u); err != nil {
+		t.Fatal(err)
+	}
+	var conditions []any
+	for _, cond := range conds {
+		full := map[string]any{"observedGeneration": u.GetGeneration(), "lastTransitionTime": time.Now().UTC().Format(time.RFC3339)}
+		for k, v := range cond {
+			full[k] = v
+		}
+		conditions = append(conditions, full)
+	}
+	u.Object["status"] = map[string]any{"ancestors": []any{
+		map[string]any{
+			"ancestorRef":    map[string]any{"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": ns, "name": "aigw"},
+			"controllerName": "gateway.nginx.org/nginx-gateway-controller",
+			"conditions":     conditions,
+		},
+		map[string]any{
+			"ancestorRef":    map[string]any{"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": ns, "name": "other"},
+			"controllerName": "example.com/other-controller",
+			"conditions": []any{map[string]any{"type": "Accepted", "status": "False", "reason": "Invalid", "message": "not ours",
+				"observedGeneration": u.GetGeneration(), "lastTransitionTime": time.Now().UTC().Format(time.RFC3339)}},
+		},
+	}}
+	if err := c.Status().Update(ctx, u); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func policy(t *testing.T, name, hostname string) *unstructured.Unstructured {
