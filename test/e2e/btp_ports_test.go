@@ -178,10 +178,10 @@ func reviewBTP(w *harness.Webhook, policy []byte, user string) (*admissionv1.Adm
 		"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
 		"request": map[string]any{
 			"uid": "btp-ports", "kind": map[string]any{"group": "gateway.networking.k8s.io", "version": "v1", "kind": "BackendTLSPolicy"},
-			"resource":  map[string]any{"group": "gateway.networking.k8s.io", "version": "v1", "resource": "backendtlspolicies"},
-			"name":      m.Metadata.Name, "namespace": m.Metadata.Namespace, "operation": "CREATE",
-			"userInfo":  userInfo,
-			"object":    json.RawMessage(policy),
+			"resource": map[string]any{"group": "gateway.networking.k8s.io", "version": "v1", "resource": "backendtlspolicies"},
+			"name":     m.Metadata.Name, "namespace": m.Metadata.Namespace, "operation": "CREATE",
+			"userInfo": userInfo,
+			"object":   json.RawMessage(policy),
 		},
 	})
 	pool := x509.NewCertPool()
