@@ -184,8 +184,8 @@ func keepOnly(u *unstructured.Unstructured, keep kinds.Keep) {
 // routeRefFields are the fields of a route's backendRef the rules read.
 var routeRefFields = []string{"group", "kind", "name", "namespace", "port"}
 
-// backendRefsOf is spec.rules[].backendRefs[] of a route with only routeRefFields, one rule per
-// rule (empty when it has none).
+// backendRefsOf is, rule by rule, spec.rules[].backendRefs[] of a route and the backendRef of its
+// RequestMirror filters (filters[].requestMirror.backendRef), each with only routeRefFields.
 func backendRefsOf(spec map[string]any) []any {
 	rules, _ := spec["rules"].([]any)
 	out := make([]any, 0, len(rules))
@@ -194,18 +194,34 @@ func backendRefsOf(spec map[string]any) []any {
 		refs, _ := rule["backendRefs"].([]any)
 		kept := make([]any, 0, len(refs))
 		for _, ref := range refs {
-			ref, _ := ref.(map[string]any)
-			k := map[string]any{}
-			for _, f := range routeRefFields {
-				if v, ok := ref[f]; ok {
-					k[f] = v
-				}
-			}
-			kept = append(kept, k)
+			kept = append(kept, refFields(ref))
 		}
-		out = append(out, map[string]any{"backendRefs": kept})
+		k := map[string]any{"backendRefs": kept}
+		filters, _ := rule["filters"].([]any)
+		var mirrors []any
+		for _, f := range filters {
+			f, _ := f.(map[string]any)
+			if m, ok := f["requestMirror"].(map[string]any); ok {
+				mirrors = append(mirrors, map[string]any{"requestMirror": map[string]any{"backendRef": refFields(m["backendRef"])}})
+			}
+		}
+		if mirrors != nil {
+			k["filters"] = mirrors
+		}
+		out = append(out, k)
 	}
 	return out
+}
+
+func refFields(ref any) map[string]any {
+	m, _ := ref.(map[string]any)
+	k := map[string]any{}
+	for _, f := range routeRefFields {
+		if v, ok := m[f]; ok {
+			k[f] = v
+		}
+	}
+	return k
 }
 
 // KeepCertificates keeps of a Secret's data only what the rules and the CA sync read: tls.crt,

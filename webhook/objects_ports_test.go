@@ -102,7 +102,8 @@ func TestTrimCachedKeepsOfRoutesTheirBackendRefs(t *testing.T) {
 	b, _ := json.Marshal(got)
 	want := `{"apiVersion":"gateway.networking.k8s.io/v1","kind":"HTTPRoute",` +
 		`"metadata":{"creationTimestamp":"2026-01-01T00:00:00Z","name":"ai","namespace":"ai-gateway","resourceVersion":"654321","uid":"0d7c1f0b-7a11-4f7e-9d55-5b1c0f7e2d0a"},` +
-		`"spec":{"rules":[{"backendRefs":[{"name":"aigw","port":443},{"group":"","kind":"Service","name":"aigw-canary","namespace":"ai-gateway","port":443}]},` +
+		`"spec":{"rules":[{"backendRefs":[{"name":"aigw","port":443},{"group":"","kind":"Service","name":"aigw-canary","namespace":"ai-gateway","port":443}],` +
+		`"filters":[{"requestMirror":{"backendRef":{"name":"shadow","port":443}}}]},` +
 		`{"backendRefs":[{"name":"aigw","port":9090}]}]}}`
 	if string(b) != want {
 		t.Errorf("cached HTTPRoute:\n%s\nwant\n%s", b, want)
@@ -146,6 +147,14 @@ func TestTrimCachedKeepsOfRoutesTheirBackendRefs(t *testing.T) {
 	a, b2 := judge(sampleService("aigw"), https), judge(trimmedSvc, trimmedHTTPS)
 	if !reflect.DeepEqual(a, b2) || !strings.Contains(fmt.Sprint(a), string(rules.BTPSectionNameUnused.ID)) {
 		t.Errorf("route to https only: the rules find %v on the whole objects, %v on the cached ones; want %s in both", a, b2, rules.BTPSectionNameUnused.ID)
+	}
+	// Unless its RequestMirror filter sends a copy to metrics, which NGF counts as a use.
+	rule := https.Object["spec"].(map[string]any)["rules"].([]any)[0].(map[string]any)
+	rule["filters"].([]any)[0].(map[string]any)["requestMirror"] = map[string]any{"backendRef": map[string]any{"name": "aigw", "port": int64(9090)}}
+	trimmedMirror, _ := TrimCached(https.DeepCopy())
+	a, b2 = judge(sampleService("aigw"), https), judge(trimmedSvc, trimmedMirror)
+	if !reflect.DeepEqual(a, b2) || strings.Contains(fmt.Sprint(a), string(rules.BTPSectionNameUnused.ID)) {
+		t.Errorf("route to https mirrored to metrics: the rules find %v on the whole objects, %v on the cached ones; want no %s", a, b2, rules.BTPSectionNameUnused.ID)
 	}
 }
 

@@ -78,8 +78,9 @@ const (
 	// KeepServicePorts: spec.ports[].name and .port (a Service's labels, annotations, selector,
 	// IPs and status go).
 	KeepServicePorts
-	// KeepBackendRefs: spec.rules[].backendRefs[].group, kind, name, namespace and port (a route's
-	// labels, annotations, parentRefs, hostnames, matches, filters and status go).
+	// KeepBackendRefs: the group, kind, name, namespace and port of spec.rules[].backendRefs[] and
+	// of spec.rules[].filters[].requestMirror.backendRef (a route's labels, annotations,
+	// parentRefs, hostnames, matches, other filters and status go).
 	KeepBackendRefs
 	// KeepSpec: the spec (labels, annotations and status go).
 	KeepSpec

@@ -196,19 +196,29 @@ func routeSources(objs objects.Objects, namespace, service string) (out []routeS
 	return out, ""
 }
 
-// routePorts are the port numbers raw's backendRefs send to on Service namespace/name.
+// routeBackendRef is a backendRef of a route, or the backendRef of a rule's RequestMirror filter.
+type routeBackendRef struct {
+	Group     *string `json:"group"`
+	Kind      *string `json:"kind"`
+	Name      string  `json:"name"`
+	Namespace *string `json:"namespace"`
+	Port      *int32  `json:"port"`
+}
+
+// routePorts are the port numbers raw's backendRefs send to on Service namespace/name: each rule's
+// backendRefs and the backendRefs of its RequestMirror filters, which NGF v2.6.7 resolves the same
+// way (graph/httproute.go and grpcroute.go processRule append them with MirrorBackendIdx).
 func routePorts(raw []byte, namespace, service string) []int32 {
 	var r struct {
 		Metadata objects.Meta `json:"metadata"`
 		Spec     struct {
 			Rules []struct {
-				BackendRefs []struct {
-					Group     *string `json:"group"`
-					Kind      *string `json:"kind"`
-					Name      string  `json:"name"`
-					Namespace *string `json:"namespace"`
-					Port      *int32  `json:"port"`
-				} `json:"backendRefs"`
+				BackendRefs []routeBackendRef `json:"backendRefs"`
+				Filters     []struct {
+					RequestMirror *struct {
+						BackendRef routeBackendRef `json:"backendRef"`
+					} `json:"requestMirror"`
+				} `json:"filters"`
 			} `json:"rules"`
 		} `json:"spec"`
 	}
@@ -218,7 +228,13 @@ func routePorts(raw []byte, namespace, service string) []int32 {
 	var out []int32
 	n := 0
 	for _, rule := range r.Spec.Rules {
-		for _, b := range rule.BackendRefs {
+		refs := rule.BackendRefs
+		for _, f := range rule.Filters {
+			if f.RequestMirror != nil {
+				refs = append(refs, f.RequestMirror.BackendRef)
+			}
+		}
+		for _, b := range refs {
 			if n++; n > maxRouteBackendRefs {
 				return out
 			}

@@ -220,6 +220,7 @@ func TestAdmissionJudgesBackendTLSPolicyPortsAsValidate(t *testing.T) {
 		"section-name-used",              // sectionName on a routed port: admitted
 		"section-name-granted-route",     // routed from another namespace a ReferenceGrant opens
 		"section-name-ungranted-route",   // routed from another namespace without one: not a use
+		"section-name-mirrored",          // a RequestMirror filter's backendRef is a use
 	} {
 		t.Run(name, func(t *testing.T) {
 			policy, objs := b.load(t, name)
