@@ -205,12 +205,19 @@ func reviewBTP(w *harness.Webhook, policy []byte, user string) (*admissionv1.Adm
 	return out.Response, nil
 }
 
+// TestBackendTLSPolicyPortsAtAdmission runs the cases below, in order, on one API server.
+func TestBackendTLSPolicyPortsAtAdmission(t *testing.T) {
+	b := startBTPCluster(t)
+	t.Run("AsValidate", func(t *testing.T) { admissionJudgesPortsAsValidate(t, b) })
+	t.Run("RouteAddedLater", func(t *testing.T) { admissionSeesARouteAddedLater(t, b) })
+	t.Run("GrantedRoutesOnlyForUsersWhoMay", func(t *testing.T) { admissionReadsGrantedRoutesOnlyForUsersWhoMay(t, b) })
+}
+
 // Admission judges a BackendTLSPolicy's targets per Service port as `validate -f` does with the
 // same objects, and as NGF v2.6.7 decides (the fixture's expectation: refused when it has a
 // .deny.txt): from the Services, routes and ReferenceGrants in the webhook's cache. GRPCRoute's
 // CRD is not installed here, which tells that no GRPCRoute exists.
-func TestAdmissionJudgesBackendTLSPolicyPortsAsValidate(t *testing.T) {
-	b := startBTPCluster(t)
+func admissionJudgesPortsAsValidate(t *testing.T, b *btpCluster) {
 	for _, name := range []string{
 		"conflict-older-deployment",      // an older policy with a non-Service target wins the conflict
 		"conflict-other-port",            // an older policy on another port does not conflict
@@ -242,8 +249,7 @@ func TestAdmissionJudgesBackendTLSPolicyPortsAsValidate(t *testing.T) {
 // A route added after the policy's neighbours reaches the next admission through the informer: a
 // policy for every port of aigw is admitted while only https is routed (the older policy names
 // metrics), and refused as Conflicted once an HTTPRoute sends to metrics too.
-func TestAdmissionSeesARouteAddedLater(t *testing.T) {
-	b := startBTPCluster(t)
+func admissionSeesARouteAddedLater(t *testing.T, b *btpCluster) {
 	policy, objs := b.load(t, "conflict-metrics-port-unrouted")
 	b.judged(t, policy, "admin", validateF(t, policy, objs))
 	route := &unstructured.Unstructured{Object: map[string]any{
@@ -264,8 +270,7 @@ func TestAdmissionSeesARouteAddedLater(t *testing.T) {
 // A tenant who may not list HTTPRoutes in the namespace a ReferenceGrant opens learns nothing of
 // the routes there: its policy is not refused for a conflict only those routes make, it is warned
 // that the conflict could not be judged, and the warning names no route. An admin's is refused.
-func TestAdmissionReadsGrantedRoutesOnlyForUsersWhoMay(t *testing.T) {
-	b := startBTPCluster(t)
+func admissionReadsGrantedRoutesOnlyForUsersWhoMay(t *testing.T, b *btpCluster) {
 	policy, _ := b.load(t, "conflict-metrics-port-unrouted")
 	for _, raw := range [][]byte{
 		[]byte(`{"apiVersion":"gateway.networking.k8s.io/v1","kind":"HTTPRoute","metadata":{"name":"secret-metrics","namespace":"apps"},` +
