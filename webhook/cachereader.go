@@ -77,7 +77,7 @@ func (o *cacheObjects) available(ctx context.Context, kind, namespace string) er
 	defer cancel()
 	err := o.informers.ensure(ctx, kind)
 	if errors.Is(err, errNotServed) || errors.Is(err, errNotCached) {
-		return &objects.Unavailable{Kind: kind, Namespace: namespace, Reason: err.Error()}
+		return &objects.Unavailable{Kind: kind, Namespace: namespace, Reason: err.Error(), NotServed: errors.Is(err, errNotServed)}
 	}
 	return err
 }

@@ -122,8 +122,9 @@ const annotationLastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 
 // TrimCached drops from an object entering the cache what no rule or mutation reads: its
 // managedFields, kubectl's last-applied copy, and the status of a custom resource unless its
-// kind's row in internal/kinds says the rules read it (Cache.Status). The cache's memory then
-// grows with the fields the rules read.
+// kind's row in internal/kinds says the rules read it (Cache.Status); of the kinds whose row says
+// Cache.Keep, only those fields and the metadata keptMeta keeps. The cache's memory then grows
+// with the fields the rules read.
 func TrimCached(obj any) (any, error) {
 	m, ok := obj.(metav1.Object)
 	if !ok {
@@ -137,9 +138,22 @@ func TrimCached(obj any) (any, error) {
 		}
 	}
 	if u, ok := obj.(*unstructured.Unstructured); ok {
-		if k := kinds.Named(u.GetKind()); k == nil || k.Cache == nil || !k.Cache.Status {
+		k := kinds.Named(u.GetKind())
+		if k == nil || k.Cache == nil || !k.Cache.Status {
 			delete(u.Object, "status")
 		}
+		if k != nil && k.Cache != nil && k.Cache.Keep != kinds.KeepAll {
+			keepOnly(u, k.Cache.Keep)
+		}
+	}
+	if svc, ok := obj.(*corev1.Service); ok {
+		ports := make([]corev1.ServicePort, len(svc.Spec.Ports))
+		for i, p := range svc.Spec.Ports {
+			ports[i] = corev1.ServicePort{Name: p.Name, Port: p.Port}
+		}
+		svc.ObjectMeta = keptMeta(svc.ObjectMeta)
+		svc.Spec = corev1.ServiceSpec{Ports: ports}
+		svc.Status = corev1.ServiceStatus{}
 	}
 	return obj, nil
 }
@@ -166,6 +180,80 @@ func keepNamespaces(namespaces []string, then toolscache.TransformFunc) toolscac
 		}
 		return obj, nil
 	}
+}
+
+// keptMeta is what the cache needs of an object's metadata (the informer's identity and version,
+// and the age the BackendTLSPolicy rules order by).
+func keptMeta(m metav1.ObjectMeta) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
+		CreationTimestamp: m.CreationTimestamp, DeletionTimestamp: m.DeletionTimestamp}
+}
+
+// keepOnly reduces u to keep (kinds.Keep) and the metadata keptMeta keeps.
+func keepOnly(u *unstructured.Unstructured, keep kinds.Keep) {
+	meta := map[string]any{}
+	if m, ok := u.Object["metadata"].(map[string]any); ok {
+		for _, f := range []string{"name", "namespace", "uid", "resourceVersion", "creationTimestamp", "deletionTimestamp"} {
+			if v, ok := m[f]; ok {
+				meta[f] = v
+			}
+		}
+	}
+	spec, _ := u.Object["spec"].(map[string]any)
+	switch keep {
+	case kinds.KeepBackendRefs:
+		spec = map[string]any{"rules": backendRefsOf(spec)}
+	case kinds.KeepSpec:
+	default:
+		spec = nil
+	}
+	u.Object = map[string]any{"apiVersion": u.Object["apiVersion"], "kind": u.Object["kind"], "metadata": meta}
+	if spec != nil {
+		u.Object["spec"] = spec
+	}
+}
+
+// routeRefFields are the fields of a route's backendRef the rules read.
+var routeRefFields = []string{"group", "kind", "name", "namespace", "port"}
+
+// backendRefsOf is, rule by rule, spec.rules[].backendRefs[] of a route and the backendRef of its
+// RequestMirror filters (filters[].requestMirror.backendRef), each with only routeRefFields.
+func backendRefsOf(spec map[string]any) []any {
+	rules, _ := spec["rules"].([]any)
+	out := make([]any, 0, len(rules))
+	for _, r := range rules {
+		rule, _ := r.(map[string]any)
+		refs, _ := rule["backendRefs"].([]any)
+		kept := make([]any, 0, len(refs))
+		for _, ref := range refs {
+			kept = append(kept, refFields(ref))
+		}
+		k := map[string]any{"backendRefs": kept}
+		filters, _ := rule["filters"].([]any)
+		var mirrors []any
+		for _, f := range filters {
+			f, _ := f.(map[string]any)
+			if m, ok := f["requestMirror"].(map[string]any); ok {
+				mirrors = append(mirrors, map[string]any{"requestMirror": map[string]any{"backendRef": refFields(m["backendRef"])}})
+			}
+		}
+		if mirrors != nil {
+			k["filters"] = mirrors
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+func refFields(ref any) map[string]any {
+	m, _ := ref.(map[string]any)
+	k := map[string]any{}
+	for _, f := range routeRefFields {
+		if v, ok := m[f]; ok {
+			k[f] = v
+		}
+	}
+	return k
 }
 
 // KeepCertificates keeps of a Secret's data only what the rules and the CA sync read: tls.crt,

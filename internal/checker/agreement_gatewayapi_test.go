@@ -63,6 +63,7 @@ func TestCheckAgreesWithAdmissionOnEveryGatewayAPIFixture(t *testing.T) {
 				mapper.Add(gatewayGVK, meta.RESTScopeNamespace)
 				mapper.Add(httpRouteGVK, meta.RESTScopeNamespace)
 				mapper.Add(grpcRouteGVK, meta.RESTScopeNamespace)
+				mapper.Add(referenceGrantGVK, meta.RESTScopeNamespace)
 				cl := fake.NewClientBuilder().WithScheme(coreScheme(t)).WithRESTMapper(mapper).WithObjects(objs...).Build()
 				r, err := Run(context.Background(), cl, Options{Settings: settings, Namespace: "ai-gateway", Now: fixtures.Now})
 				if err != nil {

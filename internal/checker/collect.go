@@ -52,7 +52,7 @@ type snapshot struct {
 	certificates []unstructured.Unstructured
 	hooks        []hookConfig                // the product's webhook configurations
 	btps         []unstructured.Unstructured // all; none when Gateway API is not served
-	routes       []unstructured.Unstructured // HTTPRoutes and GRPCRoutes, all
+	routes       []unstructured.Unstructured // HTTPRoutes, GRPCRoutes and ReferenceGrants, all
 	gateways     []unstructured.Unstructured // labelled only
 	events       ingressEvents               // NIC's latest Event on each labelled Ingress
 

@@ -22,18 +22,33 @@ var (
 	// The routes tell which Service ports a BackendTLSPolicy's sectionName and conflicts are judged on.
 	httpRouteGVK = schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "HTTPRoute"}
 	grpcRouteGVK = schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "GRPCRoute"}
+	// ReferenceGrants tell which namespaces' routes may send to a Service.
+	referenceGrantGVK = schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1beta1", Kind: "ReferenceGrant"}
 )
 
 // listGatewayAPI lists the BackendTLSPolicies (all: an unlabelled one may conflict with a labelled
-// one), the HTTPRoutes and GRPCRoutes (the ports they send to) and the labelled Gateways. Gateway API is optional: a cluster without its CRDs, or an
-// install without gatewayAPI.enabled (whose RBAC does not grant reading them), has nothing to
-// report here.
+// one), the HTTPRoutes and GRPCRoutes (the ports they send to), the ReferenceGrants (which other
+// namespaces' routes may send to a Service) and the labelled Gateways. The routes are listed in
+// every namespace when the user may (a route elsewhere may send to a Service here), else in
+// namespaces. Gateway API is optional: a cluster without its CRDs, or an install without
+// gatewayAPI.enabled (whose RBAC does not grant reading them), has nothing to report here.
 func (s *snapshot) listGatewayAPI(ctx context.Context, c client.Reader, namespaces []string, selected client.MatchingLabels) error {
 	for _, k := range []struct {
 		gvk  schema.GroupVersionKind
 		into *[]unstructured.Unstructured
 		opts []client.ListOption
-	}{{btpGVK, &s.btps, nil}, {httpRouteGVK, &s.routes, nil}, {grpcRouteGVK, &s.routes, nil}, {gatewayGVK, &s.gateways, []client.ListOption{selected}}} {
+		wide bool
+	}{{btpGVK, &s.btps, nil, false}, {httpRouteGVK, &s.routes, nil, true}, {grpcRouteGVK, &s.routes, nil, true},
+		{referenceGrantGVK, &s.routes, nil, false}, {gatewayGVK, &s.gateways, []client.ListOption{selected}, false}} {
+		if k.wide && !slices.Contains(namespaces, "") {
+			err := listCustom(ctx, c, k.gvk, "", k.into, k.opts...)
+			if err == nil || meta.IsNoMatchError(err) {
+				continue
+			}
+			if !apierrors.IsForbidden(err) {
+				return fmt.Errorf("listing %ss: %w", k.gvk.Kind, err)
+			}
+		}
 		for _, ns := range namespaces {
 			err := listCustom(ctx, c, k.gvk, ns, k.into, k.opts...)
 			if meta.IsNoMatchError(err) || apierrors.IsForbidden(err) {

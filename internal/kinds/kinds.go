@@ -64,7 +64,27 @@ type Cache struct {
 	// enters the cache, with managedFields and kubectl's last-applied copy of the object, which
 	// no rule reads either (webhook.TrimCached).
 	Status bool
+	// Keep: the cache holds only these fields of each object (KeepAll: everything but the above).
+	Keep Keep
 }
+
+// Keep is what the cache holds of an object beyond its name, namespace, uid, resourceVersion and
+// creationTimestamp (webhook.TrimCached applies it).
+type Keep int
+
+const (
+	// KeepAll: the whole object, less what Cache.Status and TrimCached drop.
+	KeepAll Keep = iota
+	// KeepServicePorts: spec.ports[].name and .port (a Service's labels, annotations, selector,
+	// IPs and status go).
+	KeepServicePorts
+	// KeepBackendRefs: the group, kind, name, namespace and port of spec.rules[].backendRefs[] and
+	// of spec.rules[].filters[].requestMirror.backendRef (a route's labels, annotations,
+	// parentRefs, hostnames, matches, other filters and status go).
+	KeepBackendRefs
+	// KeepSpec: the spec (labels, annotations and status go).
+	KeepSpec
+)
 
 // Reinvocation is every mutating webhook's reinvocationPolicy: a mutation is idempotent, and a
 // later mutating webhook (a sidecar injector) may add what it wires.

@@ -68,6 +68,21 @@ var (
 		Validate:      ignoreOld(rules.BackendTLSPolicy),
 		ValidateHooks: []Hook{{Name: "backendtlspolicies.validate.mtls.aigw.io", Operations: createUpdate}},
 		Cache:         &Cache{GatewayAPI: true}}
+	// Service, HTTPRoute, GRPCRoute and ReferenceGrant are read, never admitted: which ports of
+	// the Service the routes send to decides a BackendTLSPolicy's conflicts and sectionName
+	// (rules.BackendTLSPolicy). Every one is cached, unlabelled, but only what that reads (Keep).
+	Service = &Kind{Version: "v1", Kind: "Service", Resource: "services",
+		Cache: &Cache{GatewayAPI: true, Keep: KeepServicePorts}}
+	HTTPRoute = &Kind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "HTTPRoute", Resource: "httproutes",
+		GatewayAPI: true,
+		Cache:      &Cache{GatewayAPI: true, Keep: KeepBackendRefs}}
+	GRPCRoute = &Kind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "GRPCRoute", Resource: "grpcroutes",
+		GatewayAPI: true,
+		Cache:      &Cache{GatewayAPI: true, Keep: KeepBackendRefs}}
+	// ReferenceGrant v1beta1: served by every Gateway API release NGF v2.6.7 supports.
+	ReferenceGrant = &Kind{Group: "gateway.networking.k8s.io", Version: "v1beta1", Kind: "ReferenceGrant", Resource: "referencegrants",
+		GatewayAPI: true,
+		Cache:      &Cache{GatewayAPI: true, Keep: KeepSpec}}
 	// Gateway is validated from the request and the cached Secrets alone.
 	Gateway = &Kind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "Gateway", Resource: "gateways",
 		GatewayAPI:    true,
@@ -76,4 +91,5 @@ var (
 )
 
 // All rows, in the chart's order.
-var All = []*Kind{Pod, ConfigMap, Secret, Policy, VirtualServer, VirtualServerRoute, Ingress, Certificate, BackendTLSPolicy, Gateway}
+var All = []*Kind{Pod, ConfigMap, Secret, Policy, VirtualServer, VirtualServerRoute, Ingress, Certificate, BackendTLSPolicy, Gateway,
+	Service, HTTPRoute, GRPCRoute, ReferenceGrant}

@@ -132,6 +132,9 @@ type Unavailable struct {
 	Kind      string // "Policy", "Secret", "Certificate"
 	Namespace string
 	Reason    string
+	// NotServed: the API server does not serve the kind (its CRD is not installed), so no object
+	// of it exists anywhere, which is itself an answer for rules that ask "is there any".
+	NotServed bool
 }
 
 func (u *Unavailable) Error() string {

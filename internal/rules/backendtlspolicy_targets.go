@@ -67,17 +67,29 @@ func (p backendTLSPolicy) targetsServiceKind() bool {
 // servicePorts is what NGF knows of the ports of Service namespace/name: every port's name, and
 // the names of the ports HTTPRoutes and GRPCRoutes send to (graph/backend_refs.go getPortFromRef
 // maps backendRefs[].port to the Service port of that number). known is false when the Service or
-// every route to it is missing from objs: the rules then judge every port.
+// every route to it is missing from objs, or unread says why some routes could not be read: the
+// rules then judge every port.
 type servicePorts struct {
 	all, used []string
 	known     bool
+	unread    string
 }
 
 // maxRouteBackendRefs bounds the backendRefs read per route (the Gateway API CRD allows 16 rules
 // of 16 backendRefs, plus filters' mirrors).
 const maxRouteBackendRefs = 512
 
+// routeKinds are the routes whose backendRefs NGF v2.6.7 resolves to Service ports
+// (graph/backend_refs.go addBackendRefsToRouteRules; getRefGrantFromResourceForRoute).
+var routeKinds = []string{"HTTPRoute", "GRPCRoute"}
+
+// gatewayGroup is the API group of the routes, as ReferenceGrants name it in spec.from.
+const gatewayGroup = "gateway.networking.k8s.io"
+
 func portsOf(objs objects.Objects, namespace, service string) servicePorts {
+	if u := objects.AsUnavailable(objects.Available(objs, "Service", namespace)); u != nil {
+		return servicePorts{unread: u.Error()}
+	}
 	raw, ok := objects.Get(objs, "Service", namespace, service)
 	if !ok {
 		return servicePorts{}
@@ -100,50 +112,144 @@ func portsOf(objs objects.Objects, namespace, service string) servicePorts {
 		byNumber[p.Port] = p.Name
 	}
 	used := map[string]bool{}
-	for _, kind := range []string{"HTTPRoute", "GRPCRoute"} {
-		for _, raw := range objects.List(objs, kind, "") {
-			var r struct {
-				Metadata objects.Meta `json:"metadata"`
-				Spec     struct {
-					Rules []struct {
-						BackendRefs []struct {
-							Group     *string `json:"group"`
-							Kind      *string `json:"kind"`
-							Name      string  `json:"name"`
-							Namespace *string `json:"namespace"`
-							Port      *int32  `json:"port"`
-						} `json:"backendRefs"`
-					} `json:"rules"`
-				} `json:"spec"`
+	sources, unread := routeSources(objs, namespace, service)
+	for _, src := range sources {
+		if u := objects.AsUnavailable(objects.Available(objs, src.kind, src.namespace)); u != nil {
+			if !u.NotServed && unread == "" {
+				unread = u.Error()
 			}
-			if objects.Decode(raw, &r) != nil {
-				continue
-			}
-			n := 0
-			for _, rule := range r.Spec.Rules {
-				for _, b := range rule.BackendRefs {
-					if n++; n > maxRouteBackendRefs {
-						break
-					}
-					ns := r.Metadata.In(namespace)
-					if b.Namespace != nil {
-						ns = *b.Namespace
-					}
-					if b.Kind != nil && *b.Kind != "Service" || b.Group != nil && *b.Group != "" && *b.Group != "core" ||
-						b.Name != service || ns != namespace || b.Port == nil {
-						continue
-					}
-					if name, ok := byNumber[*b.Port]; ok && !used[name] {
-						used[name] = true
-						sp.used = append(sp.used, name)
-					}
+			continue
+		}
+		for _, raw := range objects.List(objs, src.kind, src.namespace) {
+			for _, port := range routePorts(raw, namespace, service) {
+				if name, ok := byNumber[port]; ok && !used[name] {
+					used[name] = true
+					sp.used = append(sp.used, name)
 				}
 			}
 		}
 	}
 	sort.Strings(sp.used)
-	sp.known = len(sp.used) > 0
+	sp.unread = unread
+	sp.known = len(sp.used) > 0 && unread == ""
 	return sp
+}
+
+// routeSource is a kind of route in a namespace whose backendRefs may reach the Service.
+type routeSource struct{ kind, namespace string }
+
+// routeSources are where the routes to Service namespace/name may live, as NGF v2.6.7 admits a
+// backendRef: in the Service's namespace, and in a namespace a ReferenceGrant in the Service's
+// namespace lets that kind of route refer from (graph/reference_grant.go refAllowedFrom; a
+// backendRef to another namespace without one is invalid: backend_refs.go validateRouteBackendRef).
+// unread says why the ReferenceGrants could not be read.
+func routeSources(objs objects.Objects, namespace, service string) (out []routeSource, unread string) {
+	seen := map[routeSource]bool{}
+	add := func(s routeSource) {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	for _, k := range routeKinds {
+		add(routeSource{k, namespace})
+	}
+	if u := objects.AsUnavailable(objects.Available(objs, "ReferenceGrant", namespace)); u != nil {
+		if u.NotServed {
+			return out, ""
+		}
+		return out, u.Error()
+	}
+	for _, raw := range objects.List(objs, "ReferenceGrant", namespace) {
+		var g struct {
+			Spec struct {
+				From []struct {
+					Group     string `json:"group"`
+					Kind      string `json:"kind"`
+					Namespace string `json:"namespace"`
+				} `json:"from"`
+				To []struct {
+					Group string  `json:"group"`
+					Kind  string  `json:"kind"`
+					Name  *string `json:"name"`
+				} `json:"to"`
+			} `json:"spec"`
+		}
+		if objects.Decode(raw, &g) != nil {
+			continue
+		}
+		toService := false
+		for _, to := range g.Spec.To {
+			if (to.Group == "" || to.Group == "core") && to.Kind == "Service" && (to.Name == nil || *to.Name == "" || *to.Name == service) {
+				toService = true
+			}
+		}
+		if !toService {
+			continue
+		}
+		for _, from := range g.Spec.From {
+			if from.Group == gatewayGroup && slices.Contains(routeKinds, from.Kind) && from.Namespace != "" {
+				add(routeSource{from.Kind, from.Namespace})
+			}
+		}
+	}
+	return out, ""
+}
+
+// routeBackendRef is a backendRef of a route, or the backendRef of a rule's RequestMirror filter.
+type routeBackendRef struct {
+	Group     *string `json:"group"`
+	Kind      *string `json:"kind"`
+	Name      string  `json:"name"`
+	Namespace *string `json:"namespace"`
+	Port      *int32  `json:"port"`
+}
+
+// routePorts are the port numbers raw's backendRefs send to on Service namespace/name: each rule's
+// backendRefs and the backendRefs of its RequestMirror filters, which NGF v2.6.7 resolves the same
+// way (graph/httproute.go and grpcroute.go processRule append them with MirrorBackendIdx).
+func routePorts(raw []byte, namespace, service string) []int32 {
+	var r struct {
+		Metadata objects.Meta `json:"metadata"`
+		Spec     struct {
+			Rules []struct {
+				BackendRefs []routeBackendRef `json:"backendRefs"`
+				Filters     []struct {
+					RequestMirror *struct {
+						BackendRef routeBackendRef `json:"backendRef"`
+					} `json:"requestMirror"`
+				} `json:"filters"`
+			} `json:"rules"`
+		} `json:"spec"`
+	}
+	if objects.Decode(raw, &r) != nil {
+		return nil
+	}
+	var out []int32
+	n := 0
+	for _, rule := range r.Spec.Rules {
+		refs := rule.BackendRefs
+		for _, f := range rule.Filters {
+			if f.RequestMirror != nil {
+				refs = append(refs, f.RequestMirror.BackendRef)
+			}
+		}
+		for _, b := range refs {
+			if n++; n > maxRouteBackendRefs {
+				return out
+			}
+			ns := r.Metadata.In(namespace)
+			if b.Namespace != nil {
+				ns = *b.Namespace
+			}
+			if b.Kind != nil && *b.Kind != "Service" || b.Group != nil && *b.Group != "" && *b.Group != "core" ||
+				b.Name != service || ns != namespace || b.Port == nil {
+				continue
+			}
+			out = append(out, *b.Port)
+		}
+	}
+	return out
 }
 
 // checkBTPTargets judges the policy's targets as NGF v2.6.7 applies it: through targets of kind
@@ -210,11 +316,15 @@ func checkBTPTargets(c *collector, me backendTLSPolicy, namespace string, objs o
 		if !ports.known && t.SectionName == nil {
 			// Without the routes, an older policy on one named port conflicts only if a route
 			// sends to that port.
+			why := fmt.Sprintf("no route to %s is known", t.Name)
+			if ports.unread != "" {
+				why = fmt.Sprintf("the routes to %s cannot be read (%s)", t.Name, ports.unread)
+			}
 			for _, o := range others {
 				for _, theirs := range o.Spec.TargetRefs {
 					if theirs.Name == t.Name && theirs.SectionName != nil && o.before(me) {
 						c.add(BTPConflictUnjudged, Finding{Field: field,
-							Found: fmt.Sprintf("BackendTLSPolicy %s/%s, older, names port %s of Service %s, and no route to %s is known", namespace, o.Metadata.Name, *theirs.SectionName, t.Name, t.Name),
+							Found: fmt.Sprintf("BackendTLSPolicy %s/%s, older, names port %s of Service %s, and %s", namespace, o.Metadata.Name, *theirs.SectionName, t.Name, why),
 							Fix:   fmt.Sprintf("if a route sends to port %s, edit BackendTLSPolicy %s instead; run `aigw-mtls-webhook check` or validate -f with the Service and its routes to have it judged", *theirs.SectionName, o.Metadata.Name)})
 						return
 					}
