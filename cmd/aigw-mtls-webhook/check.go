@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/checker"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/probe"
 )
 
 // check reads a live cluster and reports, one line per object, whether the NIC → aigw mTLS wiring
@@ -37,6 +38,9 @@ func check(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.WebhookNamespace, "webhook-namespace", "", "namespace of the webhook's serving Secret when a configuration has no cert-manager.io/inject-ca-from annotation (default: its Service's)")
 	fs.DurationVar(&o.DialTimeout, "dial-timeout", o.DialTimeout, "TLS handshake timeout for a webhook reached by URL")
 	fs.DurationVar(&timeout, "timeout", timeout, "give up reading the cluster after this long")
+	fs.BoolVar(&o.Probe.Enabled, "probe", false, "also make the TLS handshake nginx makes with each aigw endpoint the labelled Policies serve (from this machine, which must reach the endpoints' addresses: run it inside the cluster or through a route to the pod network), and judge the certificate aigw serves and the client CAs it asks for; no private key is read")
+	fs.DurationVar(&o.Probe.DialTimeout, "probe-timeout", probe.DefaultDialTimeout, "bound on each probe handshake (connection and TLS)")
+	fs.IntVar(&o.Probe.MaxEndpoints, "probe-max-endpoints", probe.DefaultMaxEndpoints, "ready endpoints probed per Policy and Service port; the others are reported as not probed")
 	sf := bindSettings(fs)
 	if err := fs.Parse(args); err != nil {
 		return parseExit(err)

@@ -85,6 +85,8 @@ type Options struct {
 	DialTimeout time.Duration
 	// Now is when certificates are judged (zero: time.Now()).
 	Now time.Time
+	// Probe, when enabled, makes the TLS handshake with the aigw endpoints (checkProbe).
+	Probe ProbeOptions
 	// Progress, when set, receives a line every ProgressEvery namespaces on runs checking more.
 	Progress io.Writer
 }
@@ -134,6 +136,9 @@ func Run(ctx context.Context, c client.Reader, o Options) (*Report, error) {
 	}
 	checks = append(checks, checkNGINXIngress(ctx, c, grpcIngresses(s))...)
 	checks = append(checks, checkWebhooks(s)...)
+	if o.Probe.Enabled {
+		checks = append(checks, checkProbe(ctx, s)...)
+	}
 	return newReport(checks, s.namespaces), nil
 }
 

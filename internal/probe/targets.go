@@ -1,0 +1,174 @@
+package probe
+
+import (
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/certs"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
+)
+
+// Cluster is what the probe reads to find its targets. Secrets come as objects.Objects serve them:
+// without private keys (the webhook's cache and check drop them when they read a Secret); the
+// probe reads only tls.crt and the CA key of them.
+type Cluster interface {
+	objects.Objects // Policies and Secrets
+	// VirtualServers are the labelled VirtualServers, as raw JSON.
+	VirtualServers() [][]byte
+	Service(namespace, name string) *corev1.Service
+	// EndpointSlices are the slices of a Service (label kubernetes.io/service-name).
+	EndpointSlices(namespace, service string) []discoveryv1.EndpointSlice
+}
+
+// Targets are the aigw Service ports the labelled egressMTLS Policies serve: the upstreams with
+// tls.enable of the labelled VirtualServers that reference the Policy (at the server: every such
+// upstream; on a route: the upstreams it passes to), each with at most maxEndpoints ready
+// endpoints.
+func Targets(c Cluster, s aigw.Settings, maxEndpoints int) []Target {
+	if maxEndpoints <= 0 {
+		maxEndpoints = DefaultMaxEndpoints
+	}
+	type key struct{ policy, service string }
+	seen := map[key]bool{}
+	var out []Target
+	for _, raw := range c.VirtualServers() {
+		var vs virtualServer
+		if objects.Decode(raw, &vs) != nil {
+			continue
+		}
+		ns := vs.Metadata.Namespace
+		for _, use := range vs.uses() {
+			pns := use.policy.Namespace
+			if pns == "" {
+				pns = ns
+			}
+			praw, ok := c.Get("Policy", pns, use.policy.Name)
+			if !ok {
+				continue
+			}
+			e, err := rules.PolicyEgress(praw, pns, s)
+			if err != nil || e == nil || !e.Selected {
+				continue
+			}
+			up := use.upstream
+			k := key{pns + "/" + e.Name, fmt.Sprintf("%s/%s:%d", ns, up.Service, up.Port)}
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			out = append(out, target(c, s, e, ns, up.Service, up.Port, maxEndpoints))
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Policy != out[j].Policy {
+			return out[i].Policy < out[j].Policy
+		}
+		return out[i].Service < out[j].Service
+	})
+	return out
+}
+
+func target(c Cluster, s aigw.Settings, e *rules.Egress, ns, service string, port int32, maxEndpoints int) Target {
+	t := Target{Policy: "Policy/" + e.Namespace + "/" + e.Name, Service: "Service/" + ns + "/" + service, Port: port, Depth: e.Depth}
+	t.MinVersion, t.MaxVersion, _ = Versions(e.Protocols)
+	if e.ServerName {
+		t.SNI = e.SSLName
+	}
+	if e.VerifyServer {
+		t.SSLName = e.SSLName
+		if ca := certificates(c, e.Namespace, e.TrustedCertSecret, s.CAKey); len(ca) > 0 {
+			t.Trusted, t.TrustedName = ca, "trustedCertSecret "+e.TrustedCertSecret
+		}
+	}
+	t.Secret, t.SecretName = certificates(c, e.Namespace, e.ServerTLSSecret, corev1.TLSCertKey), e.Namespace+"/"+e.ServerTLSSecret
+	t.Client, t.ClientName = certificates(c, e.Namespace, e.TLSSecret, corev1.TLSCertKey), "Secret "+e.Namespace+"/"+e.TLSSecret
+	t.Endpoints, t.Skipped, t.NoEndpoint = endpoints(c, ns, service, port, maxEndpoints)
+	return t
+}
+
+// certificates are the certificates under key of Secret namespace/name; nil when there are none.
+func certificates(c Cluster, namespace, name, key string) []*x509.Certificate {
+	if name == "" {
+		return nil
+	}
+	raw, ok := c.Get("Secret", namespace, name)
+	if !ok {
+		return nil
+	}
+	var sec struct {
+		Data map[string][]byte `json:"data"`
+	}
+	if json.Unmarshal(raw, &sec) != nil {
+		return nil
+	}
+	cs, err := certs.Parse(sec.Data[key])
+	if err != nil {
+		return nil
+	}
+	return cs
+}
+
+// endpoints are the ready addresses of the Service port, as host:port of the endpoint port, at
+// most max (in address order); the number left out; and, when there is none, why.
+func endpoints(c Cluster, namespace, service string, port int32, max int) (out []string, skipped int, none string) {
+	svc := c.Service(namespace, service)
+	if svc == nil {
+		return nil, 0, "Service " + namespace + "/" + service + " not found"
+	}
+	var sp *corev1.ServicePort
+	for i := range svc.Spec.Ports {
+		if svc.Spec.Ports[i].Port == port {
+			sp = &svc.Spec.Ports[i]
+		}
+	}
+	if sp == nil {
+		return nil, 0, fmt.Sprintf("Service %s/%s has no port %d", namespace, service, port)
+	}
+	seen := map[string]bool{}
+	for _, es := range c.EndpointSlices(namespace, service) {
+		var ep int32
+		for _, p := range es.Ports {
+			if p.Port != nil && (p.Name == nil && sp.Name == "" || p.Name != nil && *p.Name == sp.Name) {
+				ep = *p.Port
+			}
+		}
+		if ep == 0 {
+			continue
+		}
+		for _, e := range es.Endpoints {
+			if e.Conditions.Ready != nil && !*e.Conditions.Ready {
+				continue
+			}
+			for _, a := range e.Addresses {
+				seen[net.JoinHostPort(a, strconv.Itoa(int(ep)))] = true
+			}
+		}
+	}
+	for a := range seen {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	if len(out) > max {
+		skipped, out = len(out)-max, out[:max]
+	}
+	if len(out) == 0 {
+		none = fmt.Sprintf("no ready endpoint for port %d (%s) in the EndpointSlices of Service %s/%s", port, portName(sp), namespace, service)
+	}
+	return out, skipped, none
+}
+
+func portName(sp *corev1.ServicePort) string {
+	if sp.Name == "" {
+		return "unnamed"
+	}
+	return "named " + sp.Name
+}
