@@ -200,7 +200,9 @@ func TestRunBounds(t *testing.T) {
 		tg.Endpoints = append(tg.Endpoints, ln.Addr().String())
 	}
 	done := make(chan []Result)
-	go func() { done <- Run(context.Background(), []Target{tg}, Options{DialTimeout: time.Second, MaxConcurrent: 2}) }()
+	go func() {
+		done <- Run(context.Background(), []Target{tg}, Options{DialTimeout: time.Second, MaxConcurrent: 2})
+	}()
 	// Halfway through the first handshakes' timeout, only the first two have connected.
 	time.Sleep(500 * time.Millisecond)
 	if n := accepted.Load(); n > 2 {

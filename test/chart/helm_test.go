@@ -118,6 +118,7 @@ var valueSets = []valueSet{
 	{name: "cluster-wide-secrets", release: defaultRelease, namespace: defaultNamespace, set: []string{"access.clusterWideSecrets=true", "access.checkClusterRole=true"}},
 	{name: "secret-namespaces", release: defaultRelease, namespace: defaultNamespace, set: []string{"access.secretNamespaces={ai-gateway,gateway}", "networkPolicy.metricsNamespace=", "clientAuth.caConfigMap=apiserver-client-ca",
 		"clientAuth.allowedSubjects={kube-apiserver,apiserver-webhook-client}", "access.namespacesPerRequest=4"}},
+	{name: "probe", release: defaultRelease, namespace: defaultNamespace, set: []string{"probe.enabled=true", "probe.interval=1m", "probe.maxEndpoints=4"}},
 	{name: "network-policy-any-source", release: defaultRelease, namespace: defaultNamespace, set: []string{"networkPolicy.allowAnySource=true", "clientAuth.caConfigMap=apiserver-client-ca"}},
 	{name: "network-policy-off", release: defaultRelease, namespace: defaultNamespace, set: []string{"networkPolicy.enabled=false", "networkPolicy.allowAnySource=true"}},
 	{name: "kubeadm-control-plane", release: defaultRelease, namespace: defaultNamespace, set: []string{"networkPolicy.webhookFrom[0].ipBlock.cidr=10.0.0.0/24",

@@ -13,11 +13,14 @@ import (
 	"github.com/aigw-mtls/aigw-mtls-webhook/test/harness"
 )
 
-var kube client.Client
+var (
+	kube client.Client
+	env  *harness.Env
+)
 
 func TestMain(m *testing.M) {
 	os.Exit(harness.Main(m, "probe end-to-end tests", func(e *harness.Env) (func() error, error) {
-		kube = e.Client
+		kube, env = e.Client, e
 		return func() error { return nil }, nil
 	}))
 }
