@@ -86,7 +86,7 @@ func run() error {
 	}
 
 	heading("Issuing the chart's Certificates as cert-manager would (the aigw PKI and the webhook's serving certificate)")
-	_, secrets, err := harness.IssueCertificates(objs)
+	issued, secrets, err := harness.IssueCertificates(objs)
 	if err != nil {
 		return err
 	}
@@ -220,7 +220,7 @@ func run() error {
 	if report.Failed() {
 		return fmt.Errorf("check found the wiring broken")
 	}
-	return nil
+	return runProbe(ctx, c, objs, issued)
 }
 
 // waitCASync waits for the CA sync to write internal-ca (type nginx.org/ca, the only type NIC
