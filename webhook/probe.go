@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -48,6 +49,7 @@ const (
 	DefaultProbeInterval     = 5 * time.Minute
 	DefaultProbeMaxTargets   = 64
 	maxProbedVirtualServers  = 2048 // labelled VirtualServers read per cycle
+	maxProbedIngresses       = 2048 // labelled Ingresses read per cycle
 	maxProbedEndpointSlices  = 16   // EndpointSlices read per Service
 	probeEventReasonVerified = "HandshakeVerified"
 	probeEventReasonFailed   = "HandshakeFailed"
@@ -265,6 +267,30 @@ func (c *probeCluster) VirtualServers() [][]byte {
 		}
 		for i := range l.Items {
 			if raw, err := l.Items[i].MarshalJSON(); err == nil {
+				out = append(out, raw)
+			}
+		}
+		if cont = l.GetContinue(); cont == "" {
+			break
+		}
+	}
+	return out
+}
+
+func (c *probeCluster) Ingresses() [][]byte {
+	var out [][]byte
+	cont := ""
+	for len(out) < maxProbedIngresses {
+		var l networkingv1.IngressList
+		err := c.api.List(c.ctx, &l, client.MatchingLabels{c.settings.SelectorKey: c.settings.SelectorValue},
+			client.Limit(int64(min(500, maxProbedIngresses-len(out)))), client.Continue(cont))
+		if err != nil {
+			log.FromContext(c.ctx).Info("probe: cannot list Ingresses", "error", err.Error())
+			return out
+		}
+		for i := range l.Items {
+			l.Items[i].APIVersion, l.Items[i].Kind = "networking.k8s.io/v1", "Ingress"
+			if raw, err := json.Marshal(&l.Items[i]); err == nil {
 				out = append(out, raw)
 			}
 		}

@@ -68,6 +68,14 @@ func (c probeCluster) VirtualServers() [][]byte {
 	return out
 }
 
+func (c probeCluster) Ingresses() [][]byte {
+	var out [][]byte
+	for i := range c.s.ingresses {
+		out = append(out, rawTyped(&c.s.ingresses[i], "networking.k8s.io/v1", "Ingress"))
+	}
+	return out
+}
+
 func (c probeCluster) Service(namespace, name string) *corev1.Service {
 	return c.s.service(namespace, name)
 }

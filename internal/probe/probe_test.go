@@ -45,11 +45,13 @@ func TestVersions(t *testing.T) {
 type cluster struct {
 	*objects.ObjectSet
 	vss      [][]byte
+	ings     [][]byte
 	services map[string]*corev1.Service
 	slices   map[string][]discoveryv1.EndpointSlice
 }
 
 func (c *cluster) VirtualServers() [][]byte { return c.vss }
+func (c *cluster) Ingresses() [][]byte      { return c.ings }
 func (c *cluster) Service(ns, name string) *corev1.Service {
 	return c.services[ns+"/"+name]
 }
@@ -126,6 +128,17 @@ func TestTargets(t *testing.T) {
 	}
 	if tg.SNI != "" || tg.SSLName != "aigw.ai.svc" || tg.MinVersion != tls.VersionTLS13 {
 		t.Errorf("SNI %q sslName %q min %x: serverName unset sends no SNI, the host check uses sslName", tg.SNI, tg.SSLName, tg.MinVersion)
+	}
+	c := newCluster(t, 1, 0)
+	c.vss = nil
+	c.ings = [][]byte{js(t, map[string]any{"metadata": map[string]any{"name": "ing", "namespace": "ai", "annotations": map[string]string{
+		"nginx.org/policies": "aigw-mtls", "nginx.org/ssl-services": "aigw"}},
+		"spec": map[string]any{"rules": []any{map[string]any{"http": map[string]any{"paths": []any{
+			map[string]any{"path": "/", "backend": map[string]any{"service": map[string]any{"name": "aigw", "port": map[string]any{"name": "https"}}}},
+			map[string]any{"path": "/plain", "backend": map[string]any{"service": map[string]any{"name": "other", "port": map[string]any{"number": 80}}}},
+		}}}}}})}
+	if ts := Targets(c, aigw.DefaultSettings(), 3); len(ts) != 1 || ts[0].Service != "Service/ai/aigw" || ts[0].Port != 443 || len(ts[0].Endpoints) != 1 {
+		t.Errorf("Ingress: targets %+v, want the ssl-services backend aigw, its port named https (443)", ts)
 	}
 	if none := Targets(newCluster(t, 0, 2), aigw.DefaultSettings(), 3)[0]; len(none.Endpoints) != 0 || !strings.Contains(none.NoEndpoint, "no ready endpoint") {
 		t.Errorf("without ready endpoints: %v, %q", none.Endpoints, none.NoEndpoint)

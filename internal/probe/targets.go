@@ -24,6 +24,8 @@ type Cluster interface {
 	objects.Objects // Policies and Secrets
 	// VirtualServers are the labelled VirtualServers, as raw JSON.
 	VirtualServers() [][]byte
+	// Ingresses are the labelled Ingresses, as raw JSON.
+	Ingresses() [][]byte
 	Service(namespace, name string) *corev1.Service
 	// EndpointSlices are the slices of a Service (label kubernetes.io/service-name).
 	EndpointSlices(namespace, service string) []discoveryv1.EndpointSlice
@@ -31,7 +33,8 @@ type Cluster interface {
 
 // Targets are the aigw Service ports the labelled egressMTLS Policies serve: the upstreams with
 // tls.enable of the labelled VirtualServers that reference the Policy (at the server: every such
-// upstream; on a route: the upstreams it passes to), each with at most maxEndpoints ready
+// upstream; on a route: the upstreams it passes to) and the backends in nginx.org/ssl-services of
+// the labelled Ingresses whose nginx.org/policies name it, each with at most maxEndpoints ready
 // endpoints.
 func Targets(c Cluster, s aigw.Settings, maxEndpoints int) []Target {
 	if maxEndpoints <= 0 {
@@ -40,13 +43,24 @@ func Targets(c Cluster, s aigw.Settings, maxEndpoints int) []Target {
 	type key struct{ policy, service string }
 	seen := map[key]bool{}
 	var out []Target
+	type uses struct {
+		namespace string
+		list      []use
+	}
+	var all []uses
 	for _, raw := range c.VirtualServers() {
 		var vs virtualServer
-		if objects.Decode(raw, &vs) != nil {
-			continue
+		if objects.Decode(raw, &vs) == nil {
+			all = append(all, uses{vs.Metadata.Namespace, vs.uses()})
 		}
-		ns := vs.Metadata.Namespace
-		for _, use := range vs.uses() {
+	}
+	for _, raw := range c.Ingresses() {
+		ns, list := ingressUses(raw)
+		all = append(all, uses{ns, list})
+	}
+	for _, u := range all {
+		ns := u.namespace
+		for _, use := range u.list {
 			pns := use.policy.Namespace
 			if pns == "" {
 				pns = ns
@@ -60,12 +74,12 @@ func Targets(c Cluster, s aigw.Settings, maxEndpoints int) []Target {
 				continue
 			}
 			up := use.upstream
-			k := key{pns + "/" + e.Name, fmt.Sprintf("%s/%s:%d", ns, up.Service, up.Port)}
+			k := key{pns + "/" + e.Name, fmt.Sprintf("%s/%s:%d%s", ns, up.Service, up.Port, up.PortName)}
 			if seen[k] {
 				continue
 			}
 			seen[k] = true
-			out = append(out, target(c, s, e, ns, up.Service, up.Port, maxEndpoints))
+			out = append(out, target(c, s, e, ns, up, maxEndpoints))
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
@@ -77,8 +91,8 @@ func Targets(c Cluster, s aigw.Settings, maxEndpoints int) []Target {
 	return out
 }
 
-func target(c Cluster, s aigw.Settings, e *rules.Egress, ns, service string, port int32, maxEndpoints int) Target {
-	t := Target{Policy: "Policy/" + e.Namespace + "/" + e.Name, Service: "Service/" + ns + "/" + service, Port: port, Depth: e.Depth}
+func target(c Cluster, s aigw.Settings, e *rules.Egress, ns string, up upstream, maxEndpoints int) Target {
+	t := Target{Policy: "Policy/" + e.Namespace + "/" + e.Name, Service: "Service/" + ns + "/" + up.Service, Port: up.Port, Depth: e.Depth}
 	t.MinVersion, t.MaxVersion, _ = Versions(e.Protocols)
 	if e.ServerName {
 		t.SNI = e.SSLName
@@ -91,7 +105,10 @@ func target(c Cluster, s aigw.Settings, e *rules.Egress, ns, service string, por
 	}
 	t.Secret, t.SecretName = certificates(c, e.Namespace, e.ServerTLSSecret, corev1.TLSCertKey), e.Namespace+"/"+e.ServerTLSSecret
 	t.Client, t.ClientName = certificates(c, e.Namespace, e.TLSSecret, corev1.TLSCertKey), "Secret "+e.Namespace+"/"+e.TLSSecret
-	t.Endpoints, t.Skipped, t.NoEndpoint = endpoints(c, ns, service, port, maxEndpoints)
+	if sp := servicePort(c, ns, up); sp != nil {
+		t.Port = sp.Port
+	}
+	t.Endpoints, t.Skipped, t.NoEndpoint = endpoints(c, ns, up, maxEndpoints)
 	return t
 }
 
@@ -119,20 +136,17 @@ func certificates(c Cluster, namespace, name, key string) []*x509.Certificate {
 
 // endpoints are the ready addresses of the Service port, as host:port of the endpoint port, at
 // most max (in address order); the number left out; and, when there is none, why.
-func endpoints(c Cluster, namespace, service string, port int32, max int) (out []string, skipped int, none string) {
+func endpoints(c Cluster, namespace string, up upstream, max int) (out []string, skipped int, none string) {
+	service := up.Service
 	svc := c.Service(namespace, service)
 	if svc == nil {
 		return nil, 0, "Service " + namespace + "/" + service + " not found"
 	}
-	var sp *corev1.ServicePort
-	for i := range svc.Spec.Ports {
-		if svc.Spec.Ports[i].Port == port {
-			sp = &svc.Spec.Ports[i]
-		}
-	}
+	sp := servicePort(c, namespace, up)
 	if sp == nil {
-		return nil, 0, fmt.Sprintf("Service %s/%s has no port %d", namespace, service, port)
+		return nil, 0, fmt.Sprintf("Service %s/%s has no port %s", namespace, service, up.portString())
 	}
+	port := sp.Port
 	seen := map[string]bool{}
 	for _, es := range c.EndpointSlices(namespace, service) {
 		var ep int32
@@ -164,6 +178,27 @@ func endpoints(c Cluster, namespace, service string, port int32, max int) (out [
 		none = fmt.Sprintf("no ready endpoint for port %d (%s) in the EndpointSlices of Service %s/%s", port, portName(sp), namespace, service)
 	}
 	return out, skipped, none
+}
+
+// servicePort is the Service port the upstream names, by number or by name; nil when none.
+func servicePort(c Cluster, namespace string, up upstream) *corev1.ServicePort {
+	svc := c.Service(namespace, up.Service)
+	if svc == nil {
+		return nil
+	}
+	for i := range svc.Spec.Ports {
+		if p := svc.Spec.Ports[i]; up.PortName == "" && p.Port == up.Port || up.PortName != "" && p.Name == up.PortName {
+			return &svc.Spec.Ports[i]
+		}
+	}
+	return nil
+}
+
+func (u upstream) portString() string {
+	if u.PortName != "" {
+		return u.PortName
+	}
+	return strconv.Itoa(int(u.Port))
 }
 
 func portName(sp *corev1.ServicePort) string {

@@ -35,8 +35,9 @@ type policyRef struct {
 }
 
 type upstream struct {
-	Service string
-	Port    int32
+	Service  string
+	Port     int32
+	PortName string // an Ingress backend may name the Service port instead
 }
 
 // use is a Policy applied to an aigw upstream (one with tls.enable).
@@ -55,7 +56,7 @@ func (vs *virtualServer) uses() []use {
 	var order []string
 	for _, u := range vs.Spec.Upstreams {
 		if u.TLS.Enable && u.Service != "" {
-			tlsUp[u.Name] = upstream{u.Service, u.Port}
+			tlsUp[u.Name] = upstream{Service: u.Service, Port: u.Port}
 			order = append(order, u.Name)
 		}
 	}

@@ -550,6 +550,10 @@ func checkDeployment(t *testing.T, r rendering) {
 	if r.gatewayAPI() {
 		want["gateway-api"] = "true"
 	}
+	if r.value("probe.enabled", "false") == "true" {
+		want["probe"], want["probe-interval"], want["probe-timeout"] = "true", r.value("probe.interval", "5m"), r.value("probe.timeout", "2s")
+		want["probe-max-endpoints"], want["probe-max-targets"] = r.value("probe.maxEndpoints", "16"), r.value("probe.maxTargets", "64")
+	}
 	for k, v := range want {
 		if got, ok := f[k]; !ok || got != v {
 			t.Errorf("--%s=%q, want %q", k, got, v)
@@ -827,7 +831,7 @@ func checkRBAC(t *testing.T, r rendering) {
 	clusterSecrets := everywhere || r.value("access.clusterWideSecrets", "false") == "true"
 	for g := range cluster {
 		read := g.verb == "get" || g.verb == "list" || g.verb == "watch"
-		allowed := (read && cacheReads(r)[g]) ||
+		allowed := (read && cacheReads(r)[g]) || probeReads(r)[g] ||
 			(g.resource == "events" && (g.verb == "create" || g.verb == "patch")) ||
 			(g.resource == "subjectaccessreviews" && g.verb == "create") ||
 			(everywhere && g.group == "" && g.resource == "secrets" && g.verb != "deletecollection") ||

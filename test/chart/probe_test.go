@@ -8,8 +8,8 @@ import (
 )
 
 // TestProbeOptIn: the live TLS probe is off by default, with none of its rights; probe.enabled
-// passes its flags and grants get and list (nothing more) of VirtualServers, Services and
-// EndpointSlices.
+// passes its flags and grants get and list (nothing more) of VirtualServers, Ingresses, Services
+// and EndpointSlices.
 func TestProbeOptIn(t *testing.T) {
 	grants := func(objs []*unstructured.Unstructured) map[string][]string {
 		out := map[string][]string{}
@@ -20,7 +20,7 @@ func TestProbeOptIn(t *testing.T) {
 			for _, x := range slice(o.Object, "rules") {
 				rule := x.(map[string]any)
 				for _, res := range slice(rule, "resources") {
-					if r := res.(string); r == "services" || r == "endpointslices" || r == "virtualservers" {
+					if r := res.(string); r == "services" || r == "endpointslices" || r == "virtualservers" || r == "ingresses" {
 						for _, v := range slice(rule, "verbs") {
 							out[r] = append(out[r], v.(string))
 						}
@@ -48,7 +48,7 @@ func TestProbeOptIn(t *testing.T) {
 	}
 	_, on := render(t, valueSetNamed("probe"))
 	g := grants(on)
-	for _, r := range []string{"services", "endpointslices", "virtualservers"} {
+	for _, r := range []string{"services", "endpointslices", "virtualservers", "ingresses"} {
 		v := slices.Clone(g[r])
 		slices.Sort(v)
 		if !slices.Equal(v, []string{"get", "list"}) {
@@ -61,4 +61,20 @@ func TestProbeOptIn(t *testing.T) {
 			t.Errorf("probe on: --%s=%q, want %q", k, f[k], want)
 		}
 	}
+}
+
+// probeReads are the reads the probe adds with probe.enabled: get and list, read per cycle, never
+// watched (nothing of them is cached).
+func probeReads(r rendering) map[grant]bool {
+	out := map[grant]bool{}
+	if r.value("probe.enabled", "false") != "true" {
+		return out
+	}
+	for _, g := range []grant{{"k8s.nginx.org", "virtualservers", ""}, {"networking.k8s.io", "ingresses", ""}, {"", "services", ""}, {"discovery.k8s.io", "endpointslices", ""}} {
+		for _, v := range []string{"get", "list"} {
+			g.verb = v
+			out[g] = true
+		}
+	}
+	return out
 }

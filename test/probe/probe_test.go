@@ -18,6 +18,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -96,6 +97,7 @@ func TestProbeNamesEachFailure(t *testing.T) {
 		secret   *cert // tls.crt of aigw-server-tls
 		notReady bool
 		closed   bool // the endpoint's port has no listener
+		ingress  bool // an Ingress (nginx.org/ssl-services, a named port) sends to aigw, not a VirtualServer
 		want     []rules.ID
 	}{
 		{name: "healthy", stand: standIn{served: loaded, clientAuth: require, clientCA: ca}, secret: loaded},
@@ -107,6 +109,7 @@ func TestProbeNamesEachFailure(t *testing.T) {
 		{name: "plain-http", stand: standIn{plain: true}, secret: loaded, want: []rules.ID{rules.ProbeNotTLS.ID}},
 		{name: "no-ready-endpoint", stand: standIn{served: loaded, clientAuth: require, clientCA: ca}, secret: loaded, notReady: true, want: []rules.ID{rules.ProbeNoReadyEndpoint.ID}},
 		{name: "refused", secret: loaded, closed: true, want: []rules.ID{rules.ProbeUnreachable.ID}},
+		{name: "ingress-not-reloaded", stand: standIn{served: loaded, clientAuth: require, clientCA: ca}, secret: renewed, ingress: true, want: []rules.ID{rules.ProbeStaleServerCert.ID}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -126,7 +129,7 @@ func TestProbeNamesEachFailure(t *testing.T) {
 				tc.stand.serve(t, ln)
 			}
 			ns := "probe-" + tc.name
-			apply(t, ctx, ns, n.ip, port, tc.notReady, ca, client, tc.secret)
+			apply(t, ctx, ns, n.ip, port, tc.notReady, tc.ingress, ca, client, tc.secret)
 
 			o := checker.DefaultOptions()
 			o.Namespace = ns
@@ -174,7 +177,7 @@ func TestProbeNamesEachFailure(t *testing.T) {
 
 // apply writes one hop in ns: the PKI Secrets, the labelled EgressMTLS Policy and VirtualServer,
 // the aigw Service and its EndpointSlice with the stand-in's address.
-func apply(t *testing.T, ctx context.Context, ns, ip string, port int, notReady bool, ca, nicClient, server *cert) {
+func apply(t *testing.T, ctx context.Context, ns, ip string, port int, notReady, viaIngress bool, ca, nicClient, server *cert) {
 	t.Helper()
 	label := map[string]string{"aigw": "mtls"}
 	objs := []client.Object{
@@ -199,12 +202,21 @@ func apply(t *testing.T, ctx context.Context, ns, ip string, port int, notReady 
 	objs = append(objs, custom("Policy", ns, map[string]any{"egressMTLS": map[string]any{
 		"tlsSecret": "aigw-nic-client-tls", "trustedCertSecret": "internal-ca", "verifyServer": true, "verifyDepth": int64(1),
 		"sslName": sslName, "serverName": true, "protocols": "TLSv1.2 TLSv1.3"}}))
-	objs = append(objs, custom("VirtualServer", ns, map[string]any{
-		"host":      "ai.example.com",
-		"policies":  []any{map[string]any{"name": "aigw-mtls"}},
-		"upstreams": []any{map[string]any{"name": "aigw", "service": "aigw", "port": int64(8443), "tls": map[string]any{"enable": true}}},
-		"routes":    []any{map[string]any{"path": "/", "action": map[string]any{"pass": "aigw"}}},
-	}))
+	if viaIngress {
+		prefix := networkingv1.PathTypePrefix
+		objs = append(objs, &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: "ai", Namespace: ns, Labels: label,
+			Annotations: map[string]string{"nginx.org/policies": "aigw-mtls", "nginx.org/ssl-services": "aigw"}},
+			Spec: networkingv1.IngressSpec{Rules: []networkingv1.IngressRule{{Host: "ai.example.com", IngressRuleValue: networkingv1.IngressRuleValue{
+				HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{Path: "/", PathType: &prefix,
+					Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "aigw", Port: networkingv1.ServiceBackendPort{Name: "https"}}}}}}}}}}})
+	} else {
+		objs = append(objs, custom("VirtualServer", ns, map[string]any{
+			"host":      "ai.example.com",
+			"policies":  []any{map[string]any{"name": "aigw-mtls"}},
+			"upstreams": []any{map[string]any{"name": "aigw", "service": "aigw", "port": int64(8443), "tls": map[string]any{"enable": true}}},
+			"routes":    []any{map[string]any{"path": "/", "action": map[string]any{"pass": "aigw"}}},
+		}))
+	}
 	for _, o := range objs {
 		if err := kube.Create(ctx, o); err != nil {
 			t.Fatalf("creating %T %s: %v", o, o.GetName(), err)
