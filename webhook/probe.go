@@ -88,6 +88,8 @@ type ProbeLoop struct {
 	API      client.Reader   // VirtualServers, Services and EndpointSlices, read per cycle
 	Events   recorder.EventRecorder
 	Now      func() time.Time
+	// GatewayAPI: the cache holds BackendTLSPolicies and their CA ConfigMaps, which are probed too.
+	GatewayAPI bool
 	// Ready reports whether the cache's informers have synced: the first cycle waits for it (an
 	// unsynced cache holds no Policy yet).
 	Ready func() bool
@@ -126,7 +128,7 @@ func (p *ProbeLoop) Cycle(ctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, max(p.Options.Interval/2, p.Options.Timeout))
 	defer cancel()
-	targets := probe.Targets(&probeCluster{ctx: ctx, Objects: p.Objects, api: p.API, settings: p.Settings}, p.Settings, p.Options.MaxEndpoints)
+	targets := probe.Targets(&probeCluster{ctx: ctx, Objects: p.Objects, api: p.API, settings: p.Settings, gatewayAPI: p.GatewayAPI}, p.Settings, p.Options.MaxEndpoints, now())
 	if len(targets) > p.Options.MaxTargets {
 		log.FromContext(ctx).Info("probe: more Policy and Service ports than probed per cycle", "probed", p.Options.MaxTargets, "left out", len(targets)-p.Options.MaxTargets)
 		targets = targets[:p.Options.MaxTargets]
@@ -249,8 +251,19 @@ func splitRef(ref string) (string, string) {
 type probeCluster struct {
 	ctx context.Context
 	objects.Objects
-	api      client.Reader
-	settings aigw.Settings
+	api        client.Reader
+	settings   aigw.Settings
+	gatewayAPI bool
+}
+
+// BackendTLSPolicies are the cached BackendTLSPolicies (the probe keeps the labelled ones), at
+// most maxProbedVirtualServers.
+func (c *probeCluster) BackendTLSPolicies() [][]byte {
+	if !c.gatewayAPI {
+		return nil
+	}
+	l := c.List("BackendTLSPolicy", "")
+	return l[:min(len(l), maxProbedVirtualServers)]
 }
 
 func (c *probeCluster) VirtualServers() [][]byte {

@@ -200,7 +200,7 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 		if err := o.Probe.validate(); err != nil {
 			return nil, err
 		}
-		if err := mgr.Add(&ProbeLoop{Options: o.Probe, Settings: o.Settings, Objects: objs, API: mgr.GetAPIReader(), Events: events, Ready: synced.Load}); err != nil {
+		if err := mgr.Add(&ProbeLoop{Options: o.Probe, Settings: o.Settings, Objects: objs, API: mgr.GetAPIReader(), Events: events, Ready: synced.Load, GatewayAPI: o.GatewayAPI}); err != nil {
 			return nil, err
 		}
 	}

@@ -25,7 +25,7 @@ type ProbeOptions struct {
 // checkProbe probes the endpoints of the labelled egressMTLS Policies in scope and reports one line
 // per endpoint (or per Service port without a ready endpoint).
 func checkProbe(ctx context.Context, s *snapshot) []Check {
-	targets := probe.Targets(probeCluster{s}, s.o.Settings, s.o.Probe.MaxEndpoints)
+	targets := probe.Targets(probeCluster{s}, s.o.Settings, s.o.Probe.MaxEndpoints, s.o.Now)
 	o := s.o.Probe.Options
 	o.Now = s.o.Now
 	var out []Check
@@ -72,6 +72,16 @@ func (c probeCluster) Ingresses() [][]byte {
 	var out [][]byte
 	for i := range c.s.ingresses {
 		out = append(out, rawTyped(&c.s.ingresses[i], "networking.k8s.io/v1", "Ingress"))
+	}
+	return out
+}
+
+func (c probeCluster) BackendTLSPolicies() [][]byte {
+	var out [][]byte
+	for i := range c.s.btps {
+		if raw, err := c.s.btps[i].MarshalJSON(); err == nil {
+			out = append(out, raw)
+		}
 	}
 	return out
 }

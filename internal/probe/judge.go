@@ -42,7 +42,7 @@ func judge(t *Target, endpoint string, ob observation, now time.Time) Result {
 	}
 	r.Served = ob.chain[0]
 	source := "the certificate served at " + endpoint
-	fs, summary := rules.ServedCertificate(t.Policy, field, ob.chain, source, t.Trusted, t.TrustedName, t.Depth, t.SSLName, now)
+	fs, summary := rules.ServedCertificate(t.Policy, t.Kind, field, ob.chain, source, t.Trusted, t.TrustedName, t.Depth, t.SSLName, now)
 	r.Findings = append(r.Findings, fs...)
 	if f, ok := stale(t, ob.chain[0], now); ok {
 		add(rules.ProbeStaleServerCert, f)

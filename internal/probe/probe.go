@@ -33,7 +33,8 @@ const (
 
 // Target is one aigw Service port a Policy serves, with what nginx does in the handshake.
 type Target struct {
-	Policy    string   // Policy/namespace/name: the object of the findings
+	Kind      string   // Policy, or BackendTLSPolicy (NGINX Gateway Fabric)
+	Policy    string   // Kind/namespace/name: the object of the findings
 	Service   string   // Service/namespace/name
 	Port      int32    // the Service port the upstream names
 	Endpoints []string // ready endpoints, host:port, at most MaxEndpoints

@@ -1,12 +1,14 @@
 package probe
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net"
 	"sort"
 	"strconv"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -26,6 +28,9 @@ type Cluster interface {
 	VirtualServers() [][]byte
 	// Ingresses are the labelled Ingresses, as raw JSON.
 	Ingresses() [][]byte
+	// BackendTLSPolicies are the labelled BackendTLSPolicies, as raw JSON (none without Gateway
+	// API). Their CA ConfigMaps are read with Get.
+	BackendTLSPolicies() [][]byte
 	Service(namespace, name string) *corev1.Service
 	// EndpointSlices are the slices of a Service (label kubernetes.io/service-name).
 	EndpointSlices(namespace, service string) []discoveryv1.EndpointSlice
@@ -34,9 +39,9 @@ type Cluster interface {
 // Targets are the aigw Service ports the labelled egressMTLS Policies serve: the upstreams with
 // tls.enable of the labelled VirtualServers that reference the Policy (at the server: every such
 // upstream; on a route: the upstreams it passes to) and the backends in nginx.org/ssl-services of
-// the labelled Ingresses whose nginx.org/policies name it, each with at most maxEndpoints ready
-// endpoints.
-func Targets(c Cluster, s aigw.Settings, maxEndpoints int) []Target {
+// the labelled Ingresses whose nginx.org/policies name it; and the Service ports the labelled
+// BackendTLSPolicies target (NGINX Gateway Fabric). Each has at most maxEndpoints ready endpoints.
+func Targets(c Cluster, s aigw.Settings, maxEndpoints int, now time.Time) []Target {
 	if maxEndpoints <= 0 {
 		maxEndpoints = DefaultMaxEndpoints
 	}
@@ -82,6 +87,7 @@ func Targets(c Cluster, s aigw.Settings, maxEndpoints int) []Target {
 			out = append(out, target(c, s, e, ns, up, maxEndpoints))
 		}
 	}
+	out = append(out, backendTLSTargets(c, s, maxEndpoints, now)...)
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Policy != out[j].Policy {
 			return out[i].Policy < out[j].Policy
@@ -92,7 +98,7 @@ func Targets(c Cluster, s aigw.Settings, maxEndpoints int) []Target {
 }
 
 func target(c Cluster, s aigw.Settings, e *rules.Egress, ns string, up upstream, maxEndpoints int) Target {
-	t := Target{Policy: "Policy/" + e.Namespace + "/" + e.Name, Service: "Service/" + ns + "/" + up.Service, Port: up.Port, Depth: e.Depth}
+	t := Target{Kind: "Policy", Policy: "Policy/" + e.Namespace + "/" + e.Name, Service: "Service/" + ns + "/" + up.Service, Port: up.Port, Depth: e.Depth}
 	t.MinVersion, t.MaxVersion, _ = Versions(e.Protocols)
 	if e.ServerName {
 		t.SNI = e.SSLName
@@ -110,6 +116,40 @@ func target(c Cluster, s aigw.Settings, e *rules.Egress, ns string, up upstream,
 	}
 	t.Endpoints, t.Skipped, t.NoEndpoint = endpoints(c, ns, up, maxEndpoints)
 	return t
+}
+
+// backendTLSTargets are the Service ports of the labelled BackendTLSPolicies: NGF sends SNI and
+// checks validation.hostname, verifies with depth 4 and nginx's default protocols.
+func backendTLSTargets(c Cluster, s aigw.Settings, maxEndpoints int, now time.Time) []Target {
+	var out []Target
+	for _, raw := range c.BackendTLSPolicies() {
+		b, err := rules.BackendTLSOf(raw, "", s, c, now)
+		if err != nil || !b.Selected {
+			continue
+		}
+		for _, svc := range b.Services {
+			var ports []upstream
+			if sv := c.Service(b.Namespace, svc.Name); sv != nil {
+				for _, p := range sv.Spec.Ports {
+					if svc.Port == "" || p.Name == svc.Port {
+						ports = append(ports, upstream{Service: svc.Name, Port: p.Port})
+					}
+				}
+			}
+			if len(ports) == 0 {
+				ports = []upstream{{Service: svc.Name, PortName: svc.Port}}
+			}
+			for _, up := range ports {
+				t := Target{Kind: "BackendTLSPolicy", Policy: "BackendTLSPolicy/" + b.Namespace + "/" + b.Name, Service: "Service/" + b.Namespace + "/" + up.Service,
+					Port: up.Port, SNI: b.Hostname, SSLName: b.Hostname, MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS13,
+					Trusted: b.Trusted, TrustedName: b.TrustedName, Depth: b.Depth}
+				t.Secret, t.SecretName = certificates(c, b.Namespace, b.ServerTLSSecret, corev1.TLSCertKey), b.Namespace+"/"+b.ServerTLSSecret
+				t.Endpoints, t.Skipped, t.NoEndpoint = endpoints(c, b.Namespace, up, maxEndpoints)
+				out = append(out, t)
+			}
+		}
+	}
+	return out
 }
 
 // certificates are the certificates under key of Secret namespace/name; nil when there are none.

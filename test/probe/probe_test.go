@@ -96,8 +96,8 @@ func TestProbeNamesEachFailure(t *testing.T) {
 		stand    standIn
 		secret   *cert // tls.crt of aigw-server-tls
 		notReady bool
-		closed   bool // the endpoint's port has no listener
-		ingress  bool // an Ingress (nginx.org/ssl-services, a named port) sends to aigw, not a VirtualServer
+		closed   bool   // the endpoint's port has no listener
+		via      string // what sends to aigw: a VirtualServer (""), an Ingress (nginx.org/ssl-services, a named port), a BackendTLSPolicy (NGF)
 		want     []rules.ID
 	}{
 		{name: "healthy", stand: standIn{served: loaded, clientAuth: require, clientCA: ca}, secret: loaded},
@@ -109,7 +109,9 @@ func TestProbeNamesEachFailure(t *testing.T) {
 		{name: "plain-http", stand: standIn{plain: true}, secret: loaded, want: []rules.ID{rules.ProbeNotTLS.ID}},
 		{name: "no-ready-endpoint", stand: standIn{served: loaded, clientAuth: require, clientCA: ca}, secret: loaded, notReady: true, want: []rules.ID{rules.ProbeNoReadyEndpoint.ID}},
 		{name: "refused", secret: loaded, closed: true, want: []rules.ID{rules.ProbeUnreachable.ID}},
-		{name: "ingress-not-reloaded", stand: standIn{served: loaded, clientAuth: require, clientCA: ca}, secret: renewed, ingress: true, want: []rules.ID{rules.ProbeStaleServerCert.ID}},
+		{name: "ingress-not-reloaded", stand: standIn{served: loaded, clientAuth: require, clientCA: ca}, secret: renewed, via: "ingress", want: []rules.ID{rules.ProbeStaleServerCert.ID}},
+		{name: "backendtlspolicy-not-reloaded", stand: standIn{served: loaded, clientAuth: require, clientCA: ca}, secret: renewed, via: "btp", want: []rules.ID{rules.ProbeStaleServerCert.ID}},
+		{name: "backendtlspolicy-wrong-host", stand: standIn{served: otherHost, clientAuth: require, clientCA: ca}, secret: otherHost, via: "btp", want: []rules.ID{rules.BTPHostnameNotInSAN.ID}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -129,7 +131,7 @@ func TestProbeNamesEachFailure(t *testing.T) {
 				tc.stand.serve(t, ln)
 			}
 			ns := "probe-" + tc.name
-			apply(t, ctx, ns, n.ip, port, tc.notReady, tc.ingress, ca, client, tc.secret)
+			apply(t, ctx, ns, n.ip, port, tc.notReady, tc.via, ca, client, tc.secret)
 
 			o := checker.DefaultOptions()
 			o.Namespace = ns
@@ -177,7 +179,7 @@ func TestProbeNamesEachFailure(t *testing.T) {
 
 // apply writes one hop in ns: the PKI Secrets, the labelled EgressMTLS Policy and VirtualServer,
 // the aigw Service and its EndpointSlice with the stand-in's address.
-func apply(t *testing.T, ctx context.Context, ns, ip string, port int, notReady, viaIngress bool, ca, nicClient, server *cert) {
+func apply(t *testing.T, ctx context.Context, ns, ip string, port int, notReady bool, via string, ca, nicClient, server *cert) {
 	t.Helper()
 	label := map[string]string{"aigw": "mtls"}
 	objs := []client.Object{
@@ -202,14 +204,24 @@ func apply(t *testing.T, ctx context.Context, ns, ip string, port int, notReady,
 	objs = append(objs, custom("Policy", ns, map[string]any{"egressMTLS": map[string]any{
 		"tlsSecret": "aigw-nic-client-tls", "trustedCertSecret": "internal-ca", "verifyServer": true, "verifyDepth": int64(1),
 		"sslName": sslName, "serverName": true, "protocols": "TLSv1.2 TLSv1.3"}}))
-	if viaIngress {
+	switch via {
+	case "btp":
+		objs = append(objs, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "internal-ca", Namespace: ns, Labels: label}, Data: map[string]string{"ca.crt": string(ca.pem())}})
+		btp := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "BackendTLSPolicy",
+			"metadata": map[string]any{"name": "aigw-mtls", "namespace": ns, "labels": map[string]any{"aigw": "mtls"}},
+			"spec": map[string]any{
+				"targetRefs": []any{map[string]any{"group": "", "kind": "Service", "name": "aigw", "sectionName": "https"}},
+				"validation": map[string]any{"hostname": sslName, "caCertificateRefs": []any{map[string]any{"group": "", "kind": "ConfigMap", "name": "internal-ca"}}},
+			}}}
+		objs = append(objs, btp)
+	case "ingress":
 		prefix := networkingv1.PathTypePrefix
 		objs = append(objs, &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: "ai", Namespace: ns, Labels: label,
 			Annotations: map[string]string{"nginx.org/policies": "aigw-mtls", "nginx.org/ssl-services": "aigw"}},
 			Spec: networkingv1.IngressSpec{Rules: []networkingv1.IngressRule{{Host: "ai.example.com", IngressRuleValue: networkingv1.IngressRuleValue{
 				HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{Path: "/", PathType: &prefix,
 					Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "aigw", Port: networkingv1.ServiceBackendPort{Name: "https"}}}}}}}}}}})
-	} else {
+	default:
 		objs = append(objs, custom("VirtualServer", ns, map[string]any{
 			"host":      "ai.example.com",
 			"policies":  []any{map[string]any{"name": "aigw-mtls"}},

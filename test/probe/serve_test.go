@@ -62,7 +62,7 @@ func TestServeProbeReportsAndRecovers(t *testing.T) {
 
 	ctx := context.Background()
 	ns := "probe-serve"
-	apply(t, ctx, ns, n.ip, ln.Addr().(*net.TCPAddr).Port, false, false, ca, client, renewed)
+	apply(t, ctx, ns, n.ip, ln.Addr().(*net.TCPAddr).Port, false, "", ca, client, renewed)
 
 	o := webhook.DefaultOptions()
 	o.Probe.Enabled, o.Probe.Interval = true, 500*time.Millisecond
