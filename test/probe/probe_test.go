@@ -36,6 +36,7 @@ type standIn struct {
 	clientAuth tls.ClientAuthType
 	clientCA   *cert // the CA aigw trusts for clients
 	plain      bool  // a plain-HTTP listener instead of TLS
+	maxVersion uint16
 	sni        *sniLog
 }
 
@@ -61,7 +62,7 @@ func (s standIn) serve(t *testing.T, ln net.Listener) {
 	if s.clientCA != nil {
 		pool.AddCert(s.clientCA.x509)
 	}
-	cfg := &tls.Config{Certificates: []tls.Certificate{s.served.tls()}, ClientAuth: s.clientAuth, ClientCAs: pool,
+	cfg := &tls.Config{Certificates: []tls.Certificate{s.served.tls()}, ClientAuth: s.clientAuth, ClientCAs: pool, MaxVersion: s.maxVersion,
 		GetConfigForClient: func(h *tls.ClientHelloInfo) (*tls.Config, error) { s.sni.add(h.ServerName); return nil, nil }}
 	go func() { _ = srv.Serve(tls.NewListener(ln, cfg)) }()
 }
@@ -106,6 +107,7 @@ func TestProbeNamesEachFailure(t *testing.T) {
 		{name: "other-client-ca", stand: standIn{served: loaded, clientAuth: require, clientCA: otherCA}, secret: loaded, want: []rules.ID{rules.ProbeClientCANotAccepted.ID}},
 		{name: "wrong-host", stand: standIn{served: otherHost, clientAuth: require, clientCA: ca}, secret: otherHost, want: []rules.ID{rules.PolicySSLNameNotInSAN.ID}},
 		{name: "expired", stand: standIn{served: expired, clientAuth: require, clientCA: ca}, secret: expired, want: []rules.ID{rules.ServerCertExpired.ID}},
+		{name: "tls11-only", stand: standIn{served: loaded, clientAuth: require, clientCA: ca, maxVersion: tls.VersionTLS11}, secret: loaded, want: []rules.ID{rules.ProbeHandshakeFailed.ID}},
 		{name: "plain-http", stand: standIn{plain: true}, secret: loaded, want: []rules.ID{rules.ProbeNotTLS.ID}},
 		{name: "no-ready-endpoint", stand: standIn{served: loaded, clientAuth: require, clientCA: ca}, secret: loaded, notReady: true, want: []rules.ID{rules.ProbeNoReadyEndpoint.ID}},
 		{name: "refused", secret: loaded, closed: true, want: []rules.ID{rules.ProbeUnreachable.ID}},
