@@ -64,22 +64,22 @@ func DefaultProbeOptions() ProbeOptions {
 var (
 	probeSuccess = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "aigw_mtls_probe_success",
-		Help: "1 when every aigw endpoint a labelled egressMTLS Policy serves passed the last TLS probe (served certificate verified as nginx verifies it, the Secret's certificate, a client-certificate request naming NIC's CA), else 0. One series per probed Policy.",
-	}, []string{"namespace", "policy"})
+		Help: "1 when every aigw endpoint a labelled egressMTLS Policy serves passed the last TLS probe (served certificate verified as nginx verifies it, the Secret's certificate, a client-certificate request naming NIC's CA), else 0. One series per probed Policy (kind Policy, or BackendTLSPolicy with Gateway API).",
+	}, []string{"namespace", "kind", "policy"})
 	probeServedExpiry = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "aigw_mtls_probe_served_certificate_expiry_timestamp_seconds",
 		Help: "Expiry (notAfter, Unix seconds) of the certificate aigw serves, the earliest among the probed endpoints of a Policy. It differs from aigw_mtls_certificate_expiry_timestamp_seconds of the Secret while aigw has not reloaded.",
-	}, []string{"namespace", "policy"})
+	}, []string{"namespace", "kind", "policy"})
 	probeFailedEndpoints = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "aigw_mtls_probe_failed_endpoints",
 		Help: "aigw endpoints of a Policy that failed the last TLS probe (a Service port without a ready endpoint counts one).",
-	}, []string{"namespace", "policy"})
+	}, []string{"namespace", "kind", "policy"})
 )
 
 func init() { metrics.Registry.MustRegister(probeSuccess, probeServedExpiry, probeFailedEndpoints) }
 
-// ProbeLoop probes the aigw endpoints of the labelled egressMTLS Policies every interval (on the
-// elected replica only), and reports per Policy: Events (HandshakeVerified once per change,
+// ProbeLoop probes the aigw endpoints of the labelled egressMTLS Policies (and BackendTLSPolicies)
+// every interval (on the elected replica only), and reports per Policy: Events (HandshakeVerified once per change,
 // HandshakeFailed with each reason when the findings change), the probe metrics and the log.
 type ProbeLoop struct {
 	Options  ProbeOptions
@@ -170,10 +170,10 @@ func (p *ProbeLoop) report(ctx context.Context, results []probe.Result) {
 	defer p.mu.Unlock()
 	for ref := range p.state {
 		if byPolicy[ref] == nil {
-			ns, name := splitRef(ref)
-			probeSuccess.DeleteLabelValues(ns, name)
-			probeServedExpiry.DeleteLabelValues(ns, name)
-			probeFailedEndpoints.DeleteLabelValues(ns, name)
+			kind, ns, name := splitRef(ref)
+			probeSuccess.DeleteLabelValues(ns, kind, name)
+			probeServedExpiry.DeleteLabelValues(ns, kind, name)
+			probeFailedEndpoints.DeleteLabelValues(ns, kind, name)
 			delete(p.state, ref)
 		}
 	}
@@ -182,14 +182,14 @@ func (p *ProbeLoop) report(ctx context.Context, results []probe.Result) {
 	}
 	for _, ref := range order {
 		o := byPolicy[ref]
-		ns, name := splitRef(ref)
+		kind, ns, name := splitRef(ref)
 		ok := o.failed == 0
-		probeSuccess.WithLabelValues(ns, name).Set(map[bool]float64{true: 1, false: 0}[ok])
-		probeFailedEndpoints.WithLabelValues(ns, name).Set(float64(o.failed))
+		probeSuccess.WithLabelValues(ns, kind, name).Set(map[bool]float64{true: 1, false: 0}[ok])
+		probeFailedEndpoints.WithLabelValues(ns, kind, name).Set(float64(o.failed))
 		if o.expiry.IsZero() {
-			probeServedExpiry.DeleteLabelValues(ns, name)
+			probeServedExpiry.DeleteLabelValues(ns, kind, name)
 		} else {
-			probeServedExpiry.WithLabelValues(ns, name).Set(float64(o.expiry.Unix()))
+			probeServedExpiry.WithLabelValues(ns, kind, name).Set(float64(o.expiry.Unix()))
 		}
 		var lines []string
 		for _, f := range o.findings {
@@ -206,7 +206,7 @@ func (p *ProbeLoop) report(ctx context.Context, results []probe.Result) {
 			continue
 		}
 		p.state[ref] = state
-		pol := p.policy(ns, name)
+		pol := p.object(kind, ns, name)
 		if ok {
 			log.FromContext(ctx).Info("probe: handshake verified", "policy", ref, "endpoints", o.summary)
 			if pol != nil {
@@ -223,9 +223,13 @@ func (p *ProbeLoop) report(ctx context.Context, results []probe.Result) {
 	}
 }
 
-// policy is the cached Policy the Events go to.
-func (p *ProbeLoop) policy(ns, name string) *unstructured.Unstructured {
-	raw, ok := p.Objects.Get("Policy", ns, name)
+// object is the cached Policy or BackendTLSPolicy the Events go to.
+func (p *ProbeLoop) object(kind, ns, name string) *unstructured.Unstructured {
+	k := kinds.Policy
+	if kind == kinds.BackendTLSPolicy.Kind {
+		k = kinds.BackendTLSPolicy
+	}
+	raw, ok := p.Objects.Get(k.Kind, ns, name)
 	if !ok {
 		return nil
 	}
@@ -233,17 +237,17 @@ func (p *ProbeLoop) policy(ns, name string) *unstructured.Unstructured {
 	if json.Unmarshal(raw, &u.Object) != nil {
 		return nil
 	}
-	u.SetGroupVersionKind(kinds.Policy.GroupVersionKind())
+	u.SetGroupVersionKind(k.GroupVersionKind())
 	return u
 }
 
-// splitRef splits Policy/namespace/name.
-func splitRef(ref string) (string, string) {
+// splitRef splits Kind/namespace/name.
+func splitRef(ref string) (kind, namespace, name string) {
 	parts := strings.SplitN(ref, "/", 3)
 	if len(parts) != 3 {
-		return "", ref
+		return "", "", ref
 	}
-	return parts[1], parts[2]
+	return parts[0], parts[1], parts[2]
 }
 
 // probeCluster serves the probe the cache's Policies and Secrets (certificates only) and reads

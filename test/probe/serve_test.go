@@ -132,7 +132,7 @@ func gauge(name, namespace string) (float64, error) {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
-			if label(m, "namespace") == namespace && label(m, "policy") == "aigw-mtls" {
+			if label(m, "namespace") == namespace && label(m, "kind") == "Policy" && label(m, "policy") == "aigw-mtls" {
 				return m.GetGauge().GetValue(), nil
 			}
 		}
