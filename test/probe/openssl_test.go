@@ -107,4 +107,3 @@ func TestProbeOpenSSLStandIn(t *testing.T) {
 		})
 	}
 }
-
