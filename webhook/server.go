@@ -84,6 +84,8 @@ type Options struct {
 	GatewayAPI bool
 	// Serving bounds requests and delays shutdown (see ServingLimits).
 	Serving ServingLimits
+	// Probe is the live TLS probe of the aigw endpoints (ProbeLoop); off by default.
+	Probe ProbeOptions
 	// MetricsSecure serves metrics over HTTPS (the serving certificate in CertDir) to callers the
 	// API server authenticates (TokenReview) and authorizes (SubjectAccessReview: get on the
 	// non-resource URL /metrics); false serves them over plain HTTP to anyone.
@@ -106,6 +108,7 @@ func DefaultOptions() Options {
 		NICReloadMinInterval: time.Minute,
 		Serving:              DefaultServingLimits(),
 		MetricsSecure:        true,
+		Probe:                DefaultProbeOptions(),
 
 		ClientAllowedSubjects: DefaultClientAllowedSubjects,
 	}
@@ -196,6 +199,14 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 	}
 	if err := setupRollouts(mgr, o, events); err != nil {
 		return nil, err
+	}
+	if o.Probe.Enabled {
+		if err := o.Probe.validate(); err != nil {
+			return nil, err
+		}
+		if err := mgr.Add(&ProbeLoop{Options: o.Probe, Settings: o.Settings, Objects: objs, API: mgr.GetAPIReader(), Events: events, Ready: synced.Load, GatewayAPI: o.GatewayAPI}); err != nil {
+			return nil, err
+		}
 	}
 	if err := (&PolicyAudit{Objects: objs, Settings: o.Settings, Events: events, informers: objs.informers}).SetupWithManager(mgr); err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/checker"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/probe"
 )
 
 // check reads a live cluster and reports, one line per object, whether the NIC → aigw mTLS wiring
@@ -38,6 +39,9 @@ func check(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.DialTimeout, "dial-timeout", o.DialTimeout, "TLS handshake timeout for a webhook reached by URL")
 	fs.IntVar(&o.MaxIngressEvents, "max-ingress-events", o.MaxIngressEvents, "read at most this many of NGINX Ingress Controller's Events about Ingresses (its verdicts); past it, Ingresses whose Event was not read show no verdict (0: the default)")
 	fs.DurationVar(&timeout, "timeout", timeout, "give up reading the cluster after this long")
+	fs.BoolVar(&o.Probe.Enabled, "probe", false, "also make the TLS handshake nginx makes with each aigw endpoint the labelled Policies serve (from this machine, which must reach the endpoints' addresses: run it inside the cluster or through a route to the pod network), and judge the certificate aigw serves and the client CAs it asks for; no private key is read")
+	fs.DurationVar(&o.Probe.DialTimeout, "probe-timeout", probe.DefaultDialTimeout, "bound on each probe handshake (connection and TLS)")
+	fs.IntVar(&o.Probe.MaxEndpoints, "probe-max-endpoints", probe.DefaultMaxEndpoints, "ready endpoints probed per Policy and Service port; the others are reported as not probed")
 	sf := bindSettings(fs)
 	if err := fs.Parse(args); err != nil {
 		return parseExit(err)

@@ -60,6 +60,11 @@ func newServeFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	fs.IntVar(&c.o.NamespacesPerRequest, "namespaces-per-request", c.o.NamespacesPerRequest, "namespaces other than its own one admission request may have the requesting user's access reviewed in (a SubjectAccessReview each) and read; references past it are admitted with a warning that they were not checked (0: none)")
 	fs.StringVar(&c.o.ClientCAName, "client-ca-name", "", "file in --cert-dir holding the CA of the API server's client certificate (reloaded when it changes): set, every connection must present a certificate it signed")
 	fs.StringVar(&c.subjects, "client-allowed-subjects", strings.Join(c.o.ClientAllowedSubjects, ","), "with --client-ca-name: names (certificate common name or DNS name, comma list) the API server's client certificate must carry; other certificates the CA signed are refused; * accepts any it signed")
+	fs.BoolVar(&c.o.Probe.Enabled, "probe", c.o.Probe.Enabled, "probe the aigw endpoints of the labelled egressMTLS Policies with the TLS handshake nginx makes (no private key: it presents no client certificate), on the elected replica; reports Events on the Policy (HandshakeVerified, HandshakeFailed) and the aigw_mtls_probe_* metrics. Needs get/list on Services, EndpointSlices, VirtualServers and Ingresses, and a route to the aigw pods")
+	fs.DurationVar(&c.o.Probe.Interval, "probe-interval", c.o.Probe.Interval, "time between two probe cycles, jittered by up to a tenth either way; a cycle is cut off at half of it")
+	fs.DurationVar(&c.o.Probe.Timeout, "probe-timeout", c.o.Probe.Timeout, "bound on each probe handshake (connection and TLS)")
+	fs.IntVar(&c.o.Probe.MaxEndpoints, "probe-max-endpoints", c.o.Probe.MaxEndpoints, "ready endpoints probed per Policy and aigw Service port (the first in address order)")
+	fs.IntVar(&c.o.Probe.MaxTargets, "probe-max-targets", c.o.Probe.MaxTargets, "Policy and aigw Service port pairs probed per cycle (in Policy order); the rest are logged as left out")
 	c.zap.BindFlags(fs)
 	return fs, c
 }

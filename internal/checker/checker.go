@@ -88,6 +88,8 @@ type Options struct {
 	// MaxIngressEvents bounds the Events read for NIC's verdicts on Ingresses (0:
 	// DefaultMaxIngressEvents).
 	MaxIngressEvents int
+	// Probe, when enabled, makes the TLS handshake with the aigw endpoints (checkProbe).
+	Probe ProbeOptions
 	// Progress, when set, receives a line every ProgressEvery namespaces on runs checking more.
 	Progress io.Writer
 }
@@ -138,6 +140,9 @@ func Run(ctx context.Context, c client.Reader, o Options) (*Report, error) {
 	}
 	checks = append(checks, checkNGINXIngress(ctx, c, grpcIngresses(s))...)
 	checks = append(checks, checkWebhooks(s)...)
+	if o.Probe.Enabled {
+		checks = append(checks, checkProbe(ctx, s)...)
+	}
 	return newReport(checks, s.namespaces), nil
 }
 

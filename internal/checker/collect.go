@@ -122,9 +122,9 @@ func collect(ctx context.Context, c client.Reader, o Options) (*snapshot, error)
 		}},
 		{"EndpointSlices", hook, nil, func(ns string) error {
 			return listPages(ctx, c, func() client.ObjectList { return &discoveryv1.EndpointSliceList{} }, ns, func(l client.ObjectList) {
-				// Only the webhook's endpoints are checked.
+				// Only the webhook's endpoints are checked, and the probe's.
 				for _, es := range l.(*discoveryv1.EndpointSliceList).Items {
-					if slices.Contains(webhookNamespaces, es.Namespace) {
+					if o.Probe.Enabled || slices.Contains(webhookNamespaces, es.Namespace) {
 						trimMeta(&es)
 						s.slices = append(s.slices, es)
 					}

@@ -257,10 +257,10 @@ func ngfCAData(bundle []byte) []byte {
 	return data[:n]
 }
 
-func checkBTPServerChain(c *collector, server serverCert, trusted []*x509.Certificate, now time.Time) {
-	field := "spec.validation (aigw server certificate)"
-	// proxy_ssl_verify_depth 4, always (servers_template.go).
-	ngfDepth := func(c *collector, n int) bool {
+// ngfDepth judges the chain's intermediates against proxy_ssl_verify_depth 4, which NGF always
+// renders (servers_template.go).
+func ngfDepth(field string) tooDeep {
+	return func(c *collector, n int) bool {
 		if n <= ngfVerifyDepth {
 			return false
 		}
@@ -268,6 +268,10 @@ func checkBTPServerChain(c *collector, server serverCert, trusted []*x509.Certif
 			Found: fmt.Sprint(n), Fix: "issue the server certificate from a CA closer to the root"})
 		return true
 	}
-	fs, _ := serverCertificate(c.obj, field, append([]*x509.Certificate{server.leaf}, server.pool...), server.source, trusted, "caCertificateRefs", ngfDepth, now)
+}
+
+func checkBTPServerChain(c *collector, server serverCert, trusted []*x509.Certificate, now time.Time) {
+	field := "spec.validation (aigw server certificate)"
+	fs, _ := serverCertificate(c.obj, field, append([]*x509.Certificate{server.leaf}, server.pool...), server.source, trusted, "caCertificateRefs", ngfDepth(field), now)
 	c.out = append(c.out, fs...)
 }

@@ -77,14 +77,14 @@ func catalogueVars(t *testing.T) map[string]string {
 }
 
 // TestEveryRuleIsReported: each rule of the catalogue is reported by some code (the rules here or
-// the mutations in patches), and every rule defined is in the catalogue.
+// the mutations in patches, the probe in internal/probe), and every rule defined is in the catalogue.
 func TestEveryRuleIsReported(t *testing.T) {
 	vars := catalogueVars(t)
 	if len(vars) != len(Catalogue()) {
 		t.Errorf("%d rule variables in catalogue*.go, %d rules in the catalogue", len(vars), len(Catalogue()))
 	}
 	used := map[string]bool{}
-	for _, dir := range []string{".", filepath.Join("..", "..", "patches")} {
+	for _, dir := range []string{".", filepath.Join("..", "..", "patches"), filepath.Join("..", "probe")} {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
 		for _, path := range files {
 			base := filepath.Base(path)

@@ -25,6 +25,7 @@ type EgressMTLS struct {
 	Protocols         string `json:"protocols"`
 	Ciphers           string `json:"ciphers"`
 	SSLName           string `json:"sslName"`
+	ServerName        bool   `json:"serverName"`
 }
 
 type policy struct {

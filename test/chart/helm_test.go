@@ -119,6 +119,7 @@ var valueSets = []valueSet{
 	{name: "secret-namespaces", release: defaultRelease, namespace: defaultNamespace, set: []string{"access.secretNamespaces={ai-gateway,gateway}", "networkPolicy.metricsNamespace=", "clientAuth.caConfigMap=apiserver-client-ca",
 		"clientAuth.allowedSubjects={kube-apiserver,apiserver-webhook-client}", "access.namespacesPerRequest=4"}},
 	{name: "one-secret-informer", release: defaultRelease, namespace: defaultNamespace, set: []string{"access.secretNamespaces={ai-gateway,tenant-a,tenant-b}", "access.oneSecretInformer=true"}},
+	{name: "probe", release: defaultRelease, namespace: defaultNamespace, set: []string{"probe.enabled=true", "probe.interval=1m", "probe.maxEndpoints=4"}},
 	{name: "network-policy-any-source", release: defaultRelease, namespace: defaultNamespace, set: []string{"networkPolicy.allowAnySource=true", "clientAuth.caConfigMap=apiserver-client-ca"}},
 	{name: "network-policy-off", release: defaultRelease, namespace: defaultNamespace, set: []string{"networkPolicy.enabled=false", "networkPolicy.allowAnySource=true"}},
 	{name: "kubeadm-control-plane", release: defaultRelease, namespace: defaultNamespace, set: []string{"networkPolicy.webhookFrom[0].ipBlock.cidr=10.0.0.0/24",
@@ -553,6 +554,10 @@ func checkDeployment(t *testing.T, r rendering) {
 	if r.oneSecretInformer() {
 		want["one-secret-informer"] = "true"
 	}
+	if r.value("probe.enabled", "false") == "true" {
+		want["probe"], want["probe-interval"], want["probe-timeout"] = "true", r.value("probe.interval", "5m"), r.value("probe.timeout", "2s")
+		want["probe-max-endpoints"], want["probe-max-targets"] = r.value("probe.maxEndpoints", "16"), r.value("probe.maxTargets", "64")
+	}
 	for k, v := range want {
 		if got, ok := f[k]; !ok || got != v {
 			t.Errorf("--%s=%q, want %q", k, got, v)
@@ -830,7 +835,7 @@ func checkRBAC(t *testing.T, r rendering) {
 	clusterSecrets := r.secretsReadClusterWide()
 	for g := range cluster {
 		read := g.verb == "get" || g.verb == "list" || g.verb == "watch"
-		allowed := (read && cacheReads(r)[g]) ||
+		allowed := (read && cacheReads(r)[g]) || probeReads(r)[g] ||
 			(g.resource == "events" && (g.verb == "create" || g.verb == "patch")) ||
 			(g.resource == "subjectaccessreviews" && g.verb == "create") ||
 			(everywhere && g.group == "" && g.resource == "secrets" && g.verb != "deletecollection") ||

@@ -11,11 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/yaml"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/checker"
@@ -30,6 +32,8 @@ const (
 )
 
 func main() {
+	// The demo prints what it shows; the webhook's and client-go's logs stay out of it.
+	ctrllog.SetLogger(logr.Discard())
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "demo failed:", err)
 		os.Exit(1)
@@ -86,7 +90,7 @@ func run() error {
 	}
 
 	heading("Issuing the chart's Certificates as cert-manager would (the aigw PKI and the webhook's serving certificate)")
-	_, secrets, err := harness.IssueCertificates(objs)
+	issued, secrets, err := harness.IssueCertificates(objs)
 	if err != nil {
 		return err
 	}
@@ -220,7 +224,7 @@ func run() error {
 	if report.Failed() {
 		return fmt.Errorf("check found the wiring broken")
 	}
-	return nil
+	return runProbe(ctx, c, objs, issued)
 }
 
 // waitCASync waits for the CA sync to write internal-ca (type nginx.org/ca, the only type NIC

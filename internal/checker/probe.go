@@ -1,0 +1,101 @@
+package checker
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/probe"
+)
+
+// SectionProbe holds the live TLS probe's lines (check --probe).
+const SectionProbe = "Probe"
+
+// ProbeOptions are check --probe's: the TLS handshake with each aigw endpoint the labelled
+// Policies serve, made from where check runs.
+type ProbeOptions struct {
+	Enabled      bool
+	MaxEndpoints int // per Policy and Service port
+	probe.Options
+}
+
+// checkProbe probes the endpoints of the labelled egressMTLS Policies in scope and reports one line
+// per endpoint (or per Service port without a ready endpoint).
+func checkProbe(ctx context.Context, s *snapshot) []Check {
+	targets := probe.Targets(probeCluster{s}, s.o.Settings, s.o.Probe.MaxEndpoints, s.o.Now)
+	o := s.o.Probe.Options
+	o.Now = s.o.Now
+	var out []Check
+	for _, r := range probe.Run(ctx, targets, o) {
+		ns := strings.Split(r.Target.Policy, "/")[1]
+		if s.o.Namespace != "" && ns != s.o.Namespace {
+			continue
+		}
+		l := newLines(SectionProbe, ns)
+		where := r.Target.Service
+		if r.Endpoint != "" {
+			where = "endpoint " + r.Endpoint + " of " + r.Target.Service
+		}
+		l.findings(r.Target.Policy, "", where+": "+r.Summary, r.Findings)
+		if r.Target.Skipped > 0 && r.Endpoint == r.Target.Endpoints[len(r.Target.Endpoints)-1] {
+			l.warn(r.Target.Policy, fmt.Sprintf("%s: %d more ready endpoint(s) not probed (at most %d per Service port)", r.Target.Service, r.Target.Skipped, len(r.Target.Endpoints)),
+				"raise --probe-max-endpoints to probe them all")
+		}
+		out = append(out, l.out...)
+	}
+	return out
+}
+
+// probeCluster serves the probe the snapshot: Secrets as check read them (private keys redacted).
+type probeCluster struct{ s *snapshot }
+
+func (c probeCluster) Get(kind, namespace, name string) ([]byte, bool) {
+	return c.s.objs.Get(kind, namespace, name)
+}
+
+func (c probeCluster) List(kind, namespace string) [][]byte { return c.s.objs.List(kind, namespace) }
+
+func (c probeCluster) VirtualServers() [][]byte {
+	var out [][]byte
+	for i := range c.s.vss {
+		if raw, err := c.s.vss[i].MarshalJSON(); err == nil {
+			out = append(out, raw)
+		}
+	}
+	return out
+}
+
+func (c probeCluster) Ingresses() [][]byte {
+	var out [][]byte
+	for i := range c.s.ingresses {
+		out = append(out, rawTyped(&c.s.ingresses[i], "networking.k8s.io/v1", "Ingress"))
+	}
+	return out
+}
+
+func (c probeCluster) BackendTLSPolicies() [][]byte {
+	var out [][]byte
+	for i := range c.s.btps {
+		if raw, err := c.s.btps[i].MarshalJSON(); err == nil {
+			out = append(out, raw)
+		}
+	}
+	return out
+}
+
+func (c probeCluster) Service(namespace, name string) *corev1.Service {
+	return c.s.service(namespace, name)
+}
+
+func (c probeCluster) EndpointSlices(namespace, service string) []discoveryv1.EndpointSlice {
+	var out []discoveryv1.EndpointSlice
+	for _, es := range c.s.slices {
+		if es.Namespace == namespace && es.Labels[discoveryv1.LabelServiceName] == service {
+			out = append(out, es)
+		}
+	}
+	return out
+}

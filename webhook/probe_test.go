@@ -1,0 +1,89 @@
+package webhook
+
+import (
+	"context"
+	"crypto/x509"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/probe"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
+)
+
+// TestProbeReportOncePerChange: HandshakeVerified is reported once while the outcome holds,
+// HandshakeFailed once per new set of problems, and a Policy no longer probed loses its series.
+func TestProbeReportOncePerChange(t *testing.T) {
+	pol := []byte(`{"apiVersion":"k8s.nginx.org/v1","kind":"Policy","metadata":{"name":"p","namespace":"probe-unit","uid":"u1"}}`)
+	events := &kindLog{}
+	loop := &ProbeLoop{Objects: objects.NewObjectSet("", pol), Events: events}
+	target := &probe.Target{Policy: "Policy/probe-unit/p", Service: "Service/probe-unit/aigw", Endpoints: []string{"10.0.0.1:8443"}}
+	served := &x509.Certificate{NotAfter: time.Unix(1900000000, 0)}
+	ok := []probe.Result{{Target: target, Endpoint: "10.0.0.1:8443", Summary: "serves CN=aigw", Served: served}}
+	stale := rules.ProbeStaleServerCert.New(rules.Finding{Object: target.Policy, Field: "endpoint 10.0.0.1:8443", Found: "old"})
+	bad := []probe.Result{{Target: target, Endpoint: "10.0.0.1:8443", Findings: rules.Findings{stale}, Served: served}}
+	ctx := context.Background()
+
+	loop.report(ctx, ok)
+	loop.report(ctx, ok)
+	if got := events.take(); len(got) != 1 || !strings.Contains(got[0], "Normal HandshakeVerified") {
+		t.Errorf("two verified cycles: events %q, want one HandshakeVerified", got)
+	}
+	if v := testutil.ToFloat64(probeSuccess.WithLabelValues("probe-unit", "Policy", "p")); v != 1 {
+		t.Errorf("success %v, want 1", v)
+	}
+	loop.report(ctx, bad)
+	loop.report(ctx, bad)
+	if got := events.take(); len(got) != 1 || !strings.Contains(got[0], "Warning HandshakeFailed") || !strings.Contains(got[0], "PROBE_STALE_SERVER_CERT") {
+		t.Errorf("two failed cycles: events %q, want one HandshakeFailed naming the rule", got)
+	}
+	if v := testutil.ToFloat64(probeSuccess.WithLabelValues("probe-unit", "Policy", "p")); v != 0 {
+		t.Errorf("success %v, want 0", v)
+	}
+	if v := testutil.ToFloat64(probeServedExpiry.WithLabelValues("probe-unit", "Policy", "p")); v != 1900000000 {
+		t.Errorf("served expiry %v", v)
+	}
+	loop.report(ctx, ok)
+	if got := events.take(); len(got) != 1 || !strings.Contains(got[0], "HandshakeVerified") {
+		t.Errorf("fixed: events %q, want one HandshakeVerified", got)
+	}
+	// A BackendTLSPolicy of the same name: its own series, its Events on it, not on the Policy.
+	btp := []byte(`{"apiVersion":"gateway.networking.k8s.io/v1","kind":"BackendTLSPolicy","metadata":{"name":"p","namespace":"probe-unit","uid":"u2"}}`)
+	loop.Objects = objects.NewObjectSet("", pol, btp)
+	btpTarget := &probe.Target{Kind: "BackendTLSPolicy", Policy: "BackendTLSPolicy/probe-unit/p", Service: "Service/probe-unit/aigw", Endpoints: []string{"10.0.0.1:8443"}}
+	btpBad := []probe.Result{{Target: btpTarget, Endpoint: "10.0.0.1:8443", Findings: rules.Findings{stale}}}
+	loop.report(ctx, append(append([]probe.Result{}, ok...), btpBad...))
+	if got := events.take(); len(got) != 1 || !strings.Contains(got[0], "Warning HandshakeFailed") || events.kinds[0] != "BackendTLSPolicy" {
+		t.Errorf("BackendTLSPolicy failing beside a verified Policy: events %q on %v, want one HandshakeFailed on the BackendTLSPolicy", got, events.kinds)
+	}
+	if v := testutil.ToFloat64(probeSuccess.WithLabelValues("probe-unit", "BackendTLSPolicy", "p")); v != 0 {
+		t.Errorf("BackendTLSPolicy success %v, want 0", v)
+	}
+	if v := testutil.ToFloat64(probeSuccess.WithLabelValues("probe-unit", "Policy", "p")); v != 1 {
+		t.Errorf("Policy success %v, want 1 beside the failing BackendTLSPolicy", v)
+	}
+	loop.report(ctx, nil)
+	if n := testutil.CollectAndCount(probeSuccess); n != 0 {
+		t.Errorf("%d success series after the Policy is no longer probed, want 0", n)
+	}
+}
+
+// kindLog is eventLog that also records the kind of each Event's object.
+type kindLog struct {
+	eventLog
+	kinds []string
+}
+
+func (l *kindLog) Eventf(regarding, related runtime.Object, eventtype, reason, action, note string, args ...any) {
+	l.kinds = append(l.kinds, regarding.GetObjectKind().GroupVersionKind().Kind)
+	l.eventLog.Eventf(regarding, related, eventtype, reason, action, note, args...)
+}
+
+func (l *kindLog) take() []string {
+	l.kinds = l.kinds[len(l.kinds)-len(l.eventLog.events):]
+	return l.eventLog.take()
+}
