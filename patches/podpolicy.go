@@ -188,6 +188,9 @@ func GeneratePodPolicy() PodPolicy {
 	add("ci", fmt.Sprintf("%[1]s in %[2]s ? variables.names.indexOf(%[2]s[%[1]s]) : (variables.%[3]s in variables.names ? variables.names.indexOf(variables.%[3]s) : 0)",
 		containerAnn, ann, "container"))
 	add("mounts", "variables.ci >= 0 && variables.ci < size(variables.containers) ? variables.containers[variables.ci].?volumeMounts.orValue([]) : []")
+	// Each mount path once, cleaned only when it needs it (split and join cost more than contains).
+	unclean := "vm.mountPath.contains('//') || vm.mountPath.contains('/./') || vm.mountPath.endsWith('/') || vm.mountPath.endsWith('/.')"
+	add("mountPaths", fmt.Sprintf("variables.mounts.map(vm, %s ? %s : vm.mountPath)", unclean, celClean("vm.mountPath")))
 	add("vols", "object.spec.?volumes.orValue([])")
 	add("volNames", "variables.vols.map(v, v.name)")
 	// The Pod as findings name it: a name the API server generated (only the validating policy
@@ -205,7 +208,7 @@ func GeneratePodPolicy() PodPolicy {
 		secretAnn := celString(secretAnnotations[i])
 		add(v("Secret"), fmt.Sprintf("%[2]s[?%[1]s].orValue('') != '' ? %[2]s[%[1]s] : %[3]s", secretAnn, ann, text(m.secret)))
 		add(v("Path"), celClean(text(m.mountPath)))
-		add(v("MountIdx"), fmt.Sprintf("variables.mounts.map(vm, %s).indexOf(%s)", celClean("vm.mountPath"), ref("Path")))
+		add(v("MountIdx"), fmt.Sprintf("variables.mountPaths.indexOf(%s)", ref("Path")))
 		add(v("VolIdx"), fmt.Sprintf("%[1]s >= 0 ? variables.volNames.lastIndexOf(variables.mounts[%[1]s].name) : variables.volNames.lastIndexOf(%[2]s)", ref("MountIdx"), text(m.volume)))
 		vol := fmt.Sprintf("variables.vols[%s]", ref("VolIdx"))
 		secretName := vol + ".secret.?secretName.orValue('')"
