@@ -38,7 +38,7 @@ DEB_TOOLS = nginx=$$(./hack/deb-tool.sh nginx) || [ "$$AIGW_TEST_ALLOW_MISSING" 
 	export NGINX=$$nginx OPENSSL=$$openssl; echo "nginx: $${nginx:-missing}, openssl: $${openssl:-missing}"
 FUZZTIME ?= 10s
 
-.PHONY: all toolchain build docs test unit demo envtest crds helm promtool kustomize gremlins govulncheck vulncheck nginx openssl chart manifests dashboard lint fuzz mutate bench docker clean
+.PHONY: all toolchain build docs test unit demo envtest crds helm promtool kustomize gremlins govulncheck vulncheck nginx openssl chart manifests dashboard podpolicy lint fuzz mutate bench docker clean
 
 all: build
 
@@ -108,6 +108,9 @@ manifests: helm ## regenerate config/default from the chart
 
 dashboard: ## write the chart's Grafana dashboard (charts/aigw-mtls-webhook/dashboards/aigw-mtls.json) from its generator, hack/dashboard
 	go run ./hack/dashboard charts/aigw-mtls-webhook/dashboards/aigw-mtls.json
+
+podpolicy: ## write the CEL of the chart's pod engine "policy" (charts/aigw-mtls-webhook/policies/pod-wiring.yaml) from patches/podpolicy.go
+	go run ./hack/podpolicy charts/aigw-mtls-webhook/policies/pod-wiring.yaml
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

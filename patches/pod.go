@@ -47,6 +47,43 @@ type keyToPath struct {
 	Path string `json:"path"`
 }
 
+// The texts of the pod findings and record: the webhook and the generated admission policies
+// (podpolicy.go) both write them from these.
+const (
+	recordFormat            = "container=%s,ca-secret=%s,server-tls-secret=%s"
+	fieldContainers         = "spec.containers"
+	expectedContainer       = "at least one container"
+	expectedContainerFormat = "the name of one of spec.containers (%s)"
+	foundContainerFormat    = "%q"
+	containerSeparator      = ", "
+	foundNone               = "none"
+	fieldMountFormat        = "spec.containers[%v].volumeMounts[%v] (container %s, mountPath %s)"
+	fieldVolumeFormat       = "spec.volumes[name=%s]"
+	expectedVolumeFormat    = "a volume named %q in spec.volumes"
+	expectedMountFormat     = "the %s Secret %q mounted as a directory with %s"
+	expectedSecretFormat    = "the %s Secret %q with %s"
+	foundMountFormat        = "volume %q with %s"
+	foundSubPathFormat      = "a subPath mount of %s"
+	fixSubPath              = "mount the whole volume (no subPath)"
+	fixMountFormat          = "move that mount off %s, or remove it and let the webhook mount %q there"
+	fixVolume               = "rename that volume, or remove it so the webhook can add its own"
+	foundTypeFormat         = "a volume of type %s"
+	foundSecretFormat       = "Secret %q"
+	foundWithoutFormat      = "Secret %q without %s"
+	fixItemsFormat          = "give that volume secret.items %s"
+	itemFormat              = "{key: %s, path: %s}"
+	itemSeparator           = ", "
+	fileFormat              = "key %s"
+	fileAsFormat            = "key %s as %s"
+	fileSeparator           = " and "
+	sourceless              = "sourceless"
+	kindSeparator           = "+"
+)
+
+// UpdateWarning is the warning about an UPDATE of a labelled object whose volumes cannot change (a
+// Pod) and that lacks the wiring: kind, namespace/name, selector key and value.
+const UpdateWarning = "%s %s carries %s=%s but has no mTLS mounts; they are added when the pod is next created (roll out its workload)"
+
 // mountSpec is one Secret the aigw container needs at a path, with the files it must find there.
 type mountSpec struct {
 	what      string
@@ -134,7 +171,7 @@ func PatchPod(raw []byte, namespace string, s aigw.Settings, _ objects.Objects) 
 	}
 	res.Wiring = append(res.Wiring, appendOps("/spec/volumes", pod.Spec.Volumes == nil, newVolumes)...)
 	res.Wiring = append(res.Wiring, appendOps(fmt.Sprintf("/spec/containers/%d/volumeMounts", ci), c.VolumeMounts == nil, newMounts)...)
-	record := fmt.Sprintf("container=%s,ca-secret=%s,server-tls-secret=%s", c.Name, mounts[0].secret, mounts[1].secret)
+	record := fmt.Sprintf(recordFormat, c.Name, mounts[0].secret, mounts[1].secret)
 	res.Record = annotationOp(pod.Metadata, aigw.AnnotationInjected, record)
 	return res, nil
 }
@@ -147,7 +184,7 @@ func podConflict(rule rules.Def, field, expected, found, fix string) *rules.Find
 
 func targetContainer(pod podView, s aigw.Settings) (int, *rules.Finding) {
 	if len(pod.Spec.Containers) == 0 {
-		return 0, podConflict(rules.PodNoContainer, "spec.containers", "at least one container", "none", "add the aigw container")
+		return 0, podConflict(rules.PodNoContainer, fieldContainers, expectedContainer, foundNone, "")
 	}
 	if want, ok := pod.Metadata.Annotations[aigw.AnnotationContainer]; ok {
 		for i, c := range pod.Spec.Containers {
@@ -156,7 +193,7 @@ func targetContainer(pod podView, s aigw.Settings) (int, *rules.Finding) {
 			}
 		}
 		return 0, podConflict(rules.PodContainerNotFound, "metadata.annotations["+aigw.AnnotationContainer+"]",
-			fmt.Sprintf("the name of one of spec.containers (%s)", containerNames(pod)), fmt.Sprintf("%q", want),
+			fmt.Sprintf(expectedContainerFormat, containerNames(pod)), fmt.Sprintf(foundContainerFormat, want),
 			"name an existing container (init and ephemeral containers are not injected) or remove the annotation")
 	}
 	for i, c := range pod.Spec.Containers {
@@ -172,7 +209,7 @@ func containerNames(pod podView) string {
 	for i, c := range pod.Spec.Containers {
 		names[i] = c.Name
 	}
-	return strings.Join(names, ", ")
+	return strings.Join(names, containerSeparator)
 }
 
 // wire decides how mount m reaches container c: already there, volume present but not mounted, or
@@ -182,32 +219,32 @@ func wire(c containerView, ci int, volumes map[string]map[string]json.RawMessage
 		if path.Clean(vm.MountPath) != path.Clean(m.mountPath) {
 			continue
 		}
-		field := fmt.Sprintf("spec.containers[%d].volumeMounts[%d] (container %s, mountPath %s)", ci, i, c.Name, vm.MountPath)
+		field := fmt.Sprintf(fieldMountFormat, ci, i, c.Name, vm.MountPath)
 		v, ok := volumes[vm.Name]
 		if !ok {
-			return false, false, podConflict(rules.PodMountVolumeMissing, field, fmt.Sprintf("a volume named %q in spec.volumes", vm.Name), "none", "add the volume or remove the mount")
+			return false, false, podConflict(rules.PodMountVolumeMissing, field, fmt.Sprintf(expectedVolumeFormat, vm.Name), foundNone, "")
 		}
 		found, fix := mismatch(v, m)
 		if found == "" && vm.SubPath != "" {
-			found, fix = "a subPath mount of "+vm.SubPath, "mount the whole volume (no subPath)"
+			found, fix = fmt.Sprintf(foundSubPathFormat, vm.SubPath), fixSubPath
 		}
 		if found != "" {
 			if fix == "" {
-				fix = fmt.Sprintf("move that mount off %s, or remove it and let the webhook mount %q there", m.mountPath, m.secret)
+				fix = fmt.Sprintf(fixMountFormat, m.mountPath, m.secret)
 			}
 			return false, false, podConflict(rules.PodMountConflict, field,
-				fmt.Sprintf("the %s Secret %q mounted as a directory with %s", m.what, m.secret, fileList(m.files)),
-				fmt.Sprintf("volume %q with %s", vm.Name, found), fix)
+				fmt.Sprintf(expectedMountFormat, m.what, m.secret, fileList(m.files)),
+				fmt.Sprintf(foundMountFormat, vm.Name, found), fix)
 		}
 		return false, false, nil
 	}
 	if v, ok := volumes[m.volume]; ok {
 		if found, fix := mismatch(v, m); found != "" {
 			if fix == "" {
-				fix = "rename that volume, or remove it so the webhook can add its own"
+				fix = fixVolume
 			}
-			return false, false, podConflict(rules.PodVolumeConflict, "spec.volumes[name="+m.volume+"]",
-				fmt.Sprintf("the %s Secret %q with %s", m.what, m.secret, fileList(m.files)), found, fix)
+			return false, false, podConflict(rules.PodVolumeConflict, fmt.Sprintf(fieldVolumeFormat, m.volume),
+				fmt.Sprintf(expectedSecretFormat, m.what, m.secret, fileList(m.files)), found, fix)
 		}
 		return false, true, nil
 	}
@@ -219,19 +256,19 @@ func wire(c containerView, ci int, volumes map[string]map[string]json.RawMessage
 func mismatch(v map[string]json.RawMessage, m mountSpec) (found, fix string) {
 	raw, ok := v["secret"]
 	if !ok {
-		return "a volume of type " + sourceKind(v), ""
+		return fmt.Sprintf(foundTypeFormat, sourceKind(v)), ""
 	}
 	var src secretSource
 	if err := objects.Decode(raw, &src); err != nil {
 		return "an unreadable secret source", ""
 	}
 	if src.SecretName != m.secret {
-		return fmt.Sprintf("Secret %q", src.SecretName), ""
+		return fmt.Sprintf(foundSecretFormat, src.SecretName), ""
 	}
 	for _, f := range m.files {
 		if !provides(src, f) {
-			return fmt.Sprintf("Secret %q without %s", src.SecretName, fileList([]keyToPath{f})),
-				fmt.Sprintf("give that volume secret.items %s", itemList(m.files))
+			return fmt.Sprintf(foundWithoutFormat, src.SecretName, fileList([]keyToPath{f})),
+				fmt.Sprintf(fixItemsFormat, itemList(m.files))
 		}
 	}
 	return "", ""
@@ -240,9 +277,9 @@ func mismatch(v map[string]json.RawMessage, m mountSpec) (found, fix string) {
 func itemList(files []keyToPath) string {
 	parts := make([]string, len(files))
 	for i, f := range files {
-		parts[i] = fmt.Sprintf("{key: %s, path: %s}", f.Key, f.Path)
+		parts[i] = fmt.Sprintf(itemFormat, f.Key, f.Path)
 	}
-	return "[" + strings.Join(parts, ", ") + "]"
+	return "[" + strings.Join(parts, itemSeparator) + "]"
 }
 
 func provides(src secretSource, f keyToPath) bool {
@@ -261,12 +298,12 @@ func fileList(files []keyToPath) string {
 	parts := make([]string, len(files))
 	for i, f := range files {
 		if f.Key == f.Path {
-			parts[i] = "key " + f.Key
+			parts[i] = fmt.Sprintf(fileFormat, f.Key)
 		} else {
-			parts[i] = fmt.Sprintf("key %s as %s", f.Key, f.Path)
+			parts[i] = fmt.Sprintf(fileAsFormat, f.Key, f.Path)
 		}
 	}
-	return strings.Join(parts, " and ")
+	return strings.Join(parts, fileSeparator)
 }
 
 func sourceKind(v map[string]json.RawMessage) string {
@@ -277,10 +314,10 @@ func sourceKind(v map[string]json.RawMessage) string {
 		}
 	}
 	if len(kinds) == 0 {
-		return "sourceless"
+		return sourceless
 	}
 	sort.Strings(kinds)
-	return strings.Join(kinds, "+")
+	return strings.Join(kinds, kindSeparator)
 }
 
 // appendOps appends values to the array at p, creating it when the object has none.

@@ -49,8 +49,7 @@ func (m *Mutator) handle(req admission.Request, objs objects.Objects) admission.
 	if m.CreateOnly && req.Operation == admissionv1.Update {
 		resp := admission.Allowed("")
 		if len(res.Wiring) > 0 {
-			resp.Warnings = append(resp.Warnings, fmt.Sprintf("%s %s carries %s=%s but has no mTLS mounts; they are added when the pod is next created (roll out its workload)",
-				m.Kind, requestObject(req), m.Settings.SelectorKey, m.Settings.SelectorValue))
+			resp.Warnings = append(resp.Warnings, fmt.Sprintf(patches.UpdateWarning, m.Kind, requestObject(req), m.Settings.SelectorKey, m.Settings.SelectorValue))
 		}
 		return resp
 	}

@@ -51,6 +51,7 @@ type snapshot struct {
 	ingresses    []networkingv1.Ingress      // labelled only
 	certificates []unstructured.Unstructured
 	hooks        []hookConfig                // the product's webhook configurations
+	podPolicies  podPolicies                 // the product's pod MutatingAdmissionPolicies
 	btps         []unstructured.Unstructured // all; none when Gateway API is not served
 	routes       []unstructured.Unstructured // HTTPRoutes, GRPCRoutes and ReferenceGrants, all
 	gateways     []unstructured.Unstructured // labelled only
@@ -74,6 +75,8 @@ type hookView struct {
 	name   string
 	client admissionregistrationv1.WebhookClientConfig
 	ignore bool // failurePolicy Ignore: a call that fails admits the object unchanged
+	// createsPods: a mutating webhook called on pod CREATE (the one that wires pods).
+	createsPods bool
 }
 
 func (h hookConfig) ref() string { return h.kind + "/" + h.name }
@@ -221,7 +224,7 @@ func (s *snapshot) listWebhookConfigurations(ctx context.Context, c client.Reade
 	for _, cfg := range m.Items {
 		h := hookConfig{kind: "MutatingWebhookConfiguration", name: cfg.Name, annotations: cfg.Annotations}
 		for _, w := range cfg.Webhooks {
-			h.hooks = append(h.hooks, hookView{name: w.Name, client: w.ClientConfig, ignore: ignores(w.FailurePolicy)})
+			h.hooks = append(h.hooks, hookView{name: w.Name, client: w.ClientConfig, ignore: ignores(w.FailurePolicy), createsPods: createsPods(w.Rules)})
 		}
 		s.addHookConfig(h)
 	}
@@ -236,6 +239,7 @@ func (s *snapshot) listWebhookConfigurations(ctx context.Context, c client.Reade
 		}
 		s.addHookConfig(h)
 	}
+	s.listPodPolicies(ctx, c)
 	return nil
 }
 

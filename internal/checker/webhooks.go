@@ -18,7 +18,7 @@ import (
 
 // checkWebhooks: the Mutating and Validating webhook configurations exist, every webhook carries a
 // caBundle that verifies the certificate the webhook serves, and the webhook answers: a Service
-// with ready endpoints, or a URL that completes a TLS handshake.
+// with ready endpoints, or a URL that completes a TLS handshake. Then which engine wires pods.
 func checkWebhooks(s *snapshot) []Check {
 	l := newLines(SectionWebhooks, "")
 	w := &webhookChecker{s: s, l: l, dials: map[string]dialResult{}}
@@ -34,6 +34,7 @@ func checkWebhooks(s *snapshot) []Check {
 			w.missing(kind)
 		}
 	}
+	w.checkPodEngine()
 	return l.out
 }
 

@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 
@@ -28,6 +29,7 @@ type arm struct {
 	name    string
 	p       *proc // nil: no webhook
 	mutates bool  // pods come out with our mounts
+	policy  bool  // the chart's pod policies (podInjection.engine=policy) instead of a webhook
 	counts  bool  // a do-nothing server: counts the reviews it answers
 	lat     []time.Duration
 	// per round
@@ -67,6 +69,9 @@ func (b *bench) apiserverArms() error {
 		arms = append(arms, &arm{name: "same-patch", p: same, counts: true, mutates: true})
 	}
 	arms = append(arms, &arm{name: "ours", p: ours, mutates: true})
+	if c.policyArm {
+		arms = append(arms, &arm{name: "policy", policy: true, mutates: true})
+	}
 	if c.binaryB != "" {
 		first := b.binary
 		b.binary = c.binaryB
@@ -78,6 +83,12 @@ func (b *bench) apiserverArms() error {
 		arms = append(arms, &arm{name: "ours-b", p: oursB, mutates: true})
 	}
 	for _, a := range arms {
+		if a.policy {
+			if err := b.createPodPolicies(ctx, a.name); err != nil {
+				return err
+			}
+			continue
+		}
 		if a.p == nil {
 			continue
 		}
@@ -204,6 +215,10 @@ func (b *bench) apiserverArms() error {
 		ratio("ours", "same-patch")
 	}
 	ratio("ours", "nothing")
+	if c.policyArm {
+		ratio("policy", "none")
+		ratio("policy", "ours")
+	}
 	if c.binaryB != "" {
 		ratio("ours-b", "nothing")
 		ratio("ours-b", "ours")
@@ -213,11 +228,45 @@ func (b *bench) apiserverArms() error {
 		if a.p != nil {
 			_ = b.env.Client.Delete(ctx, &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: "bench-" + a.name}})
 		}
+		if a.policy {
+			for _, o := range b.podPolicies {
+				_ = b.env.Client.Delete(ctx, o)
+			}
+		}
 	}
 	for _, a := range arms {
 		if a.p != nil {
 			a.p.stop()
 		}
+	}
+	return nil
+}
+
+// createPodPolicies creates the chart's pod policies and bindings (podInjection.engine=policy,
+// the chart's other defaults), narrowed to the namespaces of arm.
+func (b *bench) createPodPolicies(ctx context.Context, arm string) error {
+	objs, err := harness.RenderChart("bench-"+arm, "aigw-mtls-system", "--set", "podInjection.engine=policy",
+		"--api-versions", "admissionregistration.k8s.io/v1/MutatingAdmissionPolicy")
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		if !strings.Contains(o.GetKind(), "AdmissionPolicy") || o.GetLabels()["app.kubernetes.io/component"] != "pod-policy" {
+			continue
+		}
+		if _, isPolicy, _ := unstructured.NestedMap(o.Object, "spec", "matchConstraints"); isPolicy {
+			sel := map[string]any{"matchLabels": map[string]any{"bench-arm": arm}}
+			if err := unstructured.SetNestedMap(o.Object, sel, "spec", "matchConstraints", "namespaceSelector"); err != nil {
+				return err
+			}
+		}
+		if err := b.env.Client.Create(ctx, o); err != nil {
+			return fmt.Errorf("%s %s: %w", o.GetKind(), o.GetName(), err)
+		}
+		b.podPolicies = append(b.podPolicies, o)
+	}
+	if len(b.podPolicies) == 0 {
+		return fmt.Errorf("the chart rendered no pod policy with podInjection.engine=policy")
 	}
 	return nil
 }
@@ -262,7 +311,7 @@ func (a *arm) count() int64 {
 // waitInPath waits until the API server sends labelled pods of ns through a's webhook: its
 // webhook-configuration and namespace informers lag the writes by a moment.
 func (b *bench) waitInPath(ctx context.Context, a *arm, ns string) error {
-	if a.p == nil {
+	if a.p == nil && !a.policy {
 		return nil
 	}
 	deadline := time.Now().Add(30 * time.Second)

@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"net"
 	"net/http"
 	"os"
@@ -44,6 +45,7 @@ type config struct {
 	n, c, rounds, warmup int
 	chunk                int
 	minimalArm, patchArm bool
+	policyArm            bool
 	profileDir           string
 	// https load
 	httpsConns    int
@@ -80,6 +82,7 @@ type bench struct {
 	serveEnv   []string // more environment for the serve processes
 	// envtest's processes, for their CPU time
 	apiserverPID, etcdPID int
+	podPolicies           []*unstructured.Unstructured // the policy arm's, deleted after the arms
 }
 
 func main() {
@@ -99,6 +102,7 @@ func main() {
 	fs.IntVar(&c.warmup, "warmup", 100, "apiserver: unmeasured creates per arm before each measured batch")
 	fs.IntVar(&c.chunk, "chunk", 500, "apiserver: the arms take turns every this many creates within a round")
 	fs.BoolVar(&c.minimalArm, "minimal-arm", true, "apiserver: also measure a minimal net/http do-nothing webhook (no controller-runtime)")
+	fs.BoolVar(&c.policyArm, "policy-arm", true, "apiserver: also measure the chart's pod policies (podInjection.engine=policy): the API server wires pods itself, no webhook")
 	fs.BoolVar(&c.patchArm, "patch-arm", true, "apiserver: also measure a do-nothing webhook that answers our patch, computed once (the floor of a mutating webhook)")
 	fs.StringVar(&c.profileDir, "profile-dir", "", "apiserver: save kube-apiserver CPU profiles of each arm's first round here")
 	fs.IntVar(&c.httpsConns, "https-conns", 16, "https: keep-alive connections (one goroutine each)")

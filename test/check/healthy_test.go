@@ -92,7 +92,8 @@ func TestHealthyClusterPasses(t *testing.T) {
 		"✓ MutatingWebhookConfiguration/aigw-mtls-webhook: caBundle verifies the serving certificate served at " + hook.URL + " (CN=aigw-mtls-webhook, expires in ",
 		"✓ ValidatingWebhookConfiguration/aigw-mtls-webhook: " + hook.URL + " answers TLS\n",
 		"✓ ValidatingWebhookConfiguration/aigw-mtls-webhook: caBundle verifies the serving certificate served at " + hook.URL,
-		"✓ 22 ok, ⚠ 0 warning(s), ✗ 0 error(s): the NIC → aigw mTLS wiring is complete\n",
+		"✓ MutatingWebhookConfiguration/aigw-mtls-webhook: wires labelled pods: webhook pods.mtls.aigw.io (podInjection.engine=webhook)\n",
+		"✓ 23 ok, ⚠ 0 warning(s), ✗ 0 error(s): the NIC → aigw mTLS wiring is complete\n",
 	} {
 		if !strings.Contains(out, expand(want)) {
 			t.Errorf("missing %q", expand(want))

@@ -175,6 +175,39 @@ namespaceSelector:
         {{- end }}
 {{- end }}
 
+{{/* podInjection.engine, refused as policy where the API server does not serve MutatingAdmissionPolicy v1. */}}
+{{- define "aigw-mtls-webhook.podEngine" -}}
+{{- $engine := .Values.podInjection.engine | default "webhook" -}}
+{{- if and (eq $engine "policy") (not (.Capabilities.APIVersions.Has "admissionregistration.k8s.io/v1/MutatingAdmissionPolicy")) -}}
+{{- fail "podInjection.engine=policy: this cluster does not serve admissionregistration.k8s.io/v1 MutatingAdmissionPolicy; use podInjection.engine=webhook" -}}
+{{- end -}}
+{{- $engine -}}
+{{- end }}
+
+{{/* The pods the pod policies match: those the webhook's pod hooks match (same selector, same
+excluded namespaces), on one operation: (dict "ctx" . "operation" "CREATE"). */}}
+{{- define "aigw-mtls-webhook.podPolicyMatch" -}}
+{{- $ := .ctx -}}
+matchConstraints:
+  matchPolicy: Equivalent
+  resourceRules:
+    - apiGroups: [""]
+      apiVersions: [v1]
+      resources: [pods]
+      operations: [{{ .operation }}]
+  objectSelector:
+    matchLabels:
+      {{- include "aigw-mtls-webhook.selectorLabel" $ | nindent 6 }}
+  namespaceSelector:
+    matchExpressions:
+      - key: kubernetes.io/metadata.name
+        operator: NotIn
+        values:
+          {{- range splitList "," (include "aigw-mtls-webhook.excludedNamespaces" $) }}
+          - {{ . }}
+          {{- end }}
+{{- end }}
+
 {{/* One rule: (dict "group" "" "resource" "pods" "operations" (list "CREATE")) */}}
 {{- define "aigw-mtls-webhook.rule" -}}
 rules:
