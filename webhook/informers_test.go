@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -42,5 +43,25 @@ func TestLookupOfUncachedKindStartsNoInformer(t *testing.T) {
 	objs = &cacheObjects{reader: c, informers: newInformers(c, cachedKinds(o)...)}
 	if err := objs.available(context.Background(), "ConfigMap", "team"); err != nil || len(c.asked) != 1 {
 		t.Errorf("ConfigMap lookup with Gateway API on: %v, informers asked for %v", err, c.asked)
+	}
+}
+
+// With one cluster-wide Secret watch, "every namespace the cache holds" for the CA sync is the
+// served namespaces, not every namespace whose Secrets the watch sees by name.
+func TestCASyncNamespacesWithOneSecretInformer(t *testing.T) {
+	served := []string{"a", "b"}
+	for _, c := range []struct {
+		o    Options
+		want []string
+	}{
+		{Options{SecretNamespaces: served, OneSecretInformer: true}, served},
+		{Options{SecretNamespaces: served, OneSecretInformer: true, CASyncNamespaces: []string{"*"}}, served},
+		{Options{SecretNamespaces: served, OneSecretInformer: true, CASyncNamespaces: []string{"a"}}, []string{"a"}},
+		{Options{SecretNamespaces: served}, nil},
+		{Options{OneSecretInformer: true}, nil},
+	} {
+		if got := caSyncNamespaces(c.o); !slices.Equal(got, c.want) {
+			t.Errorf("%+v: CA sync namespaces %v, want %v", c.o, got, c.want)
+		}
 	}
 }

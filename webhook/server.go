@@ -61,7 +61,10 @@ type Options struct {
 	SecretNamespaces []string
 	// OneSecretInformer holds the Secrets of SecretNamespaces with one cluster-wide watch of the
 	// labelled Secrets instead of one watch per namespace: it needs read access to Secrets in every
-	// namespace (a ClusterRole), and keeps of the Secrets elsewhere only their names.
+	// namespace (a ClusterRole), and keeps of the Secrets elsewhere only their names. The CA sync
+	// and the NIC reload then run in SecretNamespaces when CASyncNamespaces is empty or "*". The
+	// watch's initial list and relists still carry every labelled Secret of the cluster, keys
+	// included, through the process (500 per page) before the cache drops them.
 	OneSecretInformer bool
 	// NamespacesPerRequest is how many namespaces other than its own one admission request may
 	// have reviewed (SubjectAccessReviews) and read; references past it are reported as not
@@ -147,6 +150,7 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 			}
 		}
 	}
+	o.CASyncNamespaces = caSyncNamespaces(o)
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		return nil, err
@@ -269,3 +273,13 @@ type everyReplica func(context.Context) error
 
 func (f everyReplica) Start(ctx context.Context) error { return f(ctx) }
 func (everyReplica) NeedLeaderElection() bool          { return false }
+
+// caSyncNamespaces are where the CA sync and the NIC reload run: o.CASyncNamespaces, where empty or
+// "*" means every namespace the Secret cache holds, which with one cluster-wide Secret watch is
+// SecretNamespaces (the watch also sees, as names only, the Secrets everywhere else).
+func caSyncNamespaces(o Options) []string {
+	if o.OneSecretInformer && len(o.SecretNamespaces) > 0 && (len(o.CASyncNamespaces) == 0 || slices.Contains(o.CASyncNamespaces, "*")) {
+		return o.SecretNamespaces
+	}
+	return o.CASyncNamespaces
+}

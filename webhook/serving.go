@@ -280,13 +280,18 @@ func (s *Server) limit(next http.Handler) http.Handler {
 			}
 		}
 		if s.budget != nil {
-			// A body that cannot fit now is refused before it is read; one that can reserves its
-			// bytes as they arrive, so a caller sending slowly holds only what it has sent.
+			// A body that fits now reserves its bytes as they arrive, so a caller sending slowly
+			// holds only what it has sent. One that had to wait for room is granted its whole
+			// Content-Length, and must then send it within grantedBodyWithin: a silent caller holds
+			// the grant that long, not the read timeout.
 			n := min(max(r.ContentLength, 0), s.budget.max)
 			granted, ok := s.budget.admit(r.Context(), n, budgetWait(r))
 			if !ok {
 				overloaded(w, s.budget.refusal(n))
 				return
+			}
+			if granted > 0 {
+				_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(grantedBodyWithin))
 			}
 			body := &budgetedBody{ReadCloser: r.Body, budget: s.budget, granted: granted}
 			r.Body = body
@@ -295,6 +300,10 @@ func (s *Server) limit(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// grantedBodyWithin is how long a request granted room in the body budget after waiting has to send
+// its body: the API server sends a review of a few MiB in milliseconds.
+const grantedBodyWithin = 2 * time.Second
 
 // maxBudgetWait bounds how long a request waits for room in the body budget, whatever timeout it
 // announces: a waiting request holds an in-flight slot and its connection, not its body.
@@ -329,9 +338,10 @@ func (b *byteBudget) fits(n int64) bool {
 
 // admit reports whether a body of n bytes may be read. One that fits now reserves its bytes as
 // they arrive (granted 0). One that does not waits up to wait for bodies in flight to be
-// answered, and is then granted its n bytes at once: under a burst the waiting reviews are
-// answered as soon as room is made, one by one, instead of all waking to the same room, or each
-// being answered 429 and sent again by the API server a second later.
+// answered, and is then granted its n bytes at once, so that of the waiters woken by a release
+// only those the room holds go on (in no particular order; under a burst of similar reviews they
+// take turns), instead of all starting to read into the same room, or each being answered 429
+// and sent again by the API server a second later.
 func (b *byteBudget) admit(ctx context.Context, n int64, wait time.Duration) (granted int64, ok bool) {
 	b.mu.Lock()
 	fits := b.used+n <= b.max

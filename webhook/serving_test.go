@@ -225,6 +225,15 @@ func TestServingBodyBudgetCountsBytesAsTheyArrive(t *testing.T) {
 // PathMutatePod; it returns the address.
 func startLimited(t *testing.T, max int, hook http.Handler) string {
 	t.Helper()
+	limits := DefaultServingLimits()
+	limits.MaxConnections = max
+	return startServing(t, limits, hook)
+}
+
+// startServing starts a Server on a free port with limits, serving hook at PathMutatePod; it
+// returns the address.
+func startServing(t *testing.T, limits ServingLimits, hook http.Handler) string {
+	t.Helper()
 	cert := selfSignedServing(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -232,8 +241,6 @@ func startLimited(t *testing.T, max int, hook http.Handler) string {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	limits := DefaultServingLimits()
-	limits.MaxConnections = max
 	s := NewServer("127.0.0.1", port, t.TempDir(), limits, func(c *tls.Config) {
 		c.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil }
 	})
@@ -484,5 +491,54 @@ func TestConnLimitClosesSilentBeforeIdle(t *testing.T) {
 	delete(l.conns, idle)
 	if v := l.victim(time.Now()); v != nil {
 		t.Errorf("victim among a busy and a fresh connection: %+v, want none", v)
+	}
+}
+
+// A caller granted room in the body budget after waiting must send its body within
+// grantedBodyWithin: one that announced 900 KiB and stays silent holds the grant about 2 s, not
+// the 10 s read timeout, so a review waiting behind it is still answered.
+func TestServingBodyBudgetGrantToASilentCallerExpires(t *testing.T) {
+	limits := DefaultServingLimits()
+	limits.MaxBodyBytesInFlight = 1 << 20
+	entered, release := make(chan struct{}), make(chan struct{})
+	addr := startServing(t, limits, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("hold") != "" {
+			entered <- struct{}{}
+			<-release
+		}
+		answered(w, r)
+	}))
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // a test server's throwaway certificate
+	post := func(query string, size int) (int, error) {
+		body := testReview + strings.Repeat(" ", size-len(testReview))
+		resp, err := client.Post("https://"+addr+PathMutatePod+query, "application/json", strings.NewReader(body))
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.StatusCode, nil
+	}
+	held := make(chan error, 1)
+	go func() { _, err := post("?hold=1", 800<<10); held <- err }()
+	<-entered
+
+	silent, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // as above
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	if _, err := fmt.Fprintf(silent, "POST %s?timeout=20s HTTP/1.1\r\nHost: webhook\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", PathMutatePod, 900<<10); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the silent caller waits for room
+	close(release)
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the silent caller is granted its 900 KiB
+	code, err := post("?timeout=20s", 300<<10)
+	if err != nil || code != http.StatusOK {
+		t.Errorf("300 KiB behind a silent caller granted 900 KiB of a 1 MiB budget: want 200 once its grant expires, got %d %v", code, err)
 	}
 }

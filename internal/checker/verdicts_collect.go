@@ -95,15 +95,16 @@ func (ev *ingressEvents) keep(e *corev1.Event, labelled map[types.UID]bool) {
 		when: when, resourceVersion: e.ResourceVersion}
 }
 
-// later orders Events by time, then (the recorder's timestamps have a second's resolution) by
-// resourceVersion, which etcd increments with each write.
+// later orders Events by resourceVersion, which etcd increments with each write (a recurring Event
+// is rewritten with a new one), and only where it does not parse by time: the timestamps are the
+// writer's, and a tenant who may create Events could date one in the future to win for good.
 func later(t time.Time, rv string, thanT time.Time, thanRV string) bool {
-	if !t.Equal(thanT) {
-		return t.After(thanT)
-	}
 	a, errA := strconv.ParseUint(rv, 10, 64)
 	b, errB := strconv.ParseUint(thanRV, 10, 64)
-	return errA == nil && errB == nil && a > b
+	if errA == nil && errB == nil {
+		return a > b
+	}
+	return t.After(thanT)
 }
 
 // verdictLimits are the Cluster lines saying what keeps check from showing NIC's verdicts.

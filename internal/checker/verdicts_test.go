@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -12,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -143,5 +145,22 @@ func TestTrimKeepsABoundedBackendTLSPolicyStatus(t *testing.T) {
 	trimUnstructured(cert)
 	if _, ok := cert.Object["status"]; ok {
 		t.Errorf("Certificate status kept")
+	}
+}
+
+// NIC's latest verdict on an Ingress is the Event written last (its resourceVersion), not the one
+// dated last: a tenant who may create Events cannot make a forged one dated in the future win.
+func TestLatestIngressEventIsTheLastWritten(t *testing.T) {
+	ev := &ingressEvents{latest: map[types.UID]*nicEvent{}}
+	labelled := map[types.UID]bool{"ing-1": true}
+	event := func(rv, reason string, at time.Time) *corev1.Event {
+		return &corev1.Event{ObjectMeta: metav1.ObjectMeta{ResourceVersion: rv}, Reason: reason, Type: corev1.EventTypeNormal,
+			InvolvedObject: corev1.ObjectReference{Kind: "Ingress", UID: "ing-1"}, Source: corev1.EventSource{Component: rules.NICEventSource},
+			LastTimestamp: metav1.NewTime(at)}
+	}
+	ev.keep(event("100", "AddedOrUpdated", time.Now().Add(24*365*time.Hour)), labelled)
+	ev.keep(event("200", "Rejected", time.Now()), labelled)
+	if got := ev.latest["ing-1"]; got == nil || got.Reason != "Rejected" {
+		t.Errorf("latest verdict %+v: want the Event written last (Rejected), not the one dated a year ahead", got)
 	}
 }

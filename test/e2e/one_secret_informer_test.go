@@ -17,7 +17,8 @@ import (
 // With --one-secret-informer the Secrets of the served namespaces come from one cluster-wide watch
 // of the labelled Secrets: those of the served namespaces are held as with one watch each
 // (certificates only), those of any other namespace only by name — no data, no labels, so no list
-// of labelled Secrets (expiry series, CA sync) ever sees them.
+// of labelled Secrets (expiry series, the NIC reload count) ever sees them; the CA sync runs in the
+// served namespaces (caSyncNamespaces).
 func TestOneSecretInformerKeepsOnlyTheServedNamespaces(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
