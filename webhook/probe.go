@@ -46,11 +46,16 @@ type ProbeOptions struct {
 // endpoints, probe.DefaultMaxConcurrent at a time, each bounded by Timeout; a cycle is cut off
 // at half the interval.
 const (
-	DefaultProbeInterval     = 5 * time.Minute
-	DefaultProbeMaxTargets   = 64
-	maxProbedVirtualServers  = 2048 // labelled VirtualServers read per cycle
-	maxProbedIngresses       = 2048 // labelled Ingresses read per cycle
-	maxProbedEndpointSlices  = 16   // EndpointSlices read per Service
+	DefaultProbeInterval    = 5 * time.Minute
+	DefaultProbeMaxTargets  = 64
+	maxProbedVirtualServers = 2048 // labelled VirtualServers read per cycle
+	maxProbedIngresses      = 2048 // labelled Ingresses read per cycle
+	maxProbedEndpointSlices = 16   // EndpointSlices read per Service
+	probeListPage           = 50   // VirtualServers or Ingresses per list call
+	// maxProbedListBytes bounds the JSON of the VirtualServers and Ingresses a cycle holds (a
+	// VirtualServer may be 1.5 MiB): past it the cycle stops listing and logs that not all were
+	// read. An eighth of the chart's 256Mi memory limit.
+	maxProbedListBytes       = 32 << 20
 	probeEventReasonVerified = "HandshakeVerified"
 	probeEventReasonFailed   = "HandshakeFailed"
 )
@@ -128,12 +133,17 @@ func (p *ProbeLoop) Cycle(ctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, max(p.Options.Interval/2, p.Options.Timeout))
 	defer cancel()
-	targets := probe.Targets(&probeCluster{ctx: ctx, Objects: p.Objects, api: p.API, settings: p.Settings, gatewayAPI: p.GatewayAPI}, p.Settings, p.Options.MaxEndpoints, now())
-	if len(targets) > p.Options.MaxTargets {
-		log.FromContext(ctx).Info("probe: more Policy and Service ports than probed per cycle", "probed", p.Options.MaxTargets, "left out", len(targets)-p.Options.MaxTargets)
-		targets = targets[:p.Options.MaxTargets]
+	c := &probeCluster{ctx: ctx, Objects: p.Objects, api: p.API, settings: p.Settings, gatewayAPI: p.GatewayAPI}
+	plan := probe.Targets(ctx, c, p.Settings, probe.Limits{MaxEndpoints: p.Options.MaxEndpoints, MaxTargets: p.Options.MaxTargets,
+		MaxPerNamespace: max(1, p.Options.MaxTargets/4)}, now())
+	if plan.LeftOut > 0 {
+		log.FromContext(ctx).Info("probe: more Policy and Service ports than probed per cycle", "probed", len(plan.Targets), "left out", plan.LeftOut,
+			"max", p.Options.MaxTargets, "max per namespace", max(1, p.Options.MaxTargets/4))
 	}
-	results := probe.Run(ctx, targets, probe.Options{DialTimeout: p.Options.Timeout, Now: now()})
+	for _, n := range plan.NotProbed {
+		log.FromContext(ctx).Info("probe: not probed", "reason", n)
+	}
+	results := probe.Run(ctx, plan.Targets, probe.Options{DialTimeout: p.Options.Timeout, Now: now()})
 	p.report(ctx, results)
 }
 
@@ -148,7 +158,12 @@ type outcome struct {
 func (p *ProbeLoop) report(ctx context.Context, results []probe.Result) {
 	byPolicy := map[string]*outcome{}
 	var order []string
+	cutOff := map[string]bool{}
 	for _, r := range results {
+		if r.CutOff {
+			cutOff[r.Target.Policy] = true
+			continue
+		}
 		o := byPolicy[r.Target.Policy]
 		if o == nil {
 			o = &outcome{}
@@ -168,8 +183,13 @@ func (p *ProbeLoop) report(ctx context.Context, results []probe.Result) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for ref := range p.state {
+	for ref := range cutOff {
 		if byPolicy[ref] == nil {
+			log.FromContext(ctx).Info("probe: not probed this cycle (cycle cut off)", "policy", ref)
+		}
+	}
+	for ref := range p.state {
+		if byPolicy[ref] == nil && !cutOff[ref] {
 			kind, ns, name := splitRef(ref)
 			probeSuccess.DeleteLabelValues(ns, kind, name)
 			probeServedExpiry.DeleteLabelValues(ns, kind, name)

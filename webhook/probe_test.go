@@ -87,3 +87,23 @@ func (l *kindLog) take() []string {
 	l.kinds = l.kinds[len(l.kinds)-len(l.eventLog.events):]
 	return l.eventLog.take()
 }
+
+// TestProbeReportCutOff: a Policy whose targets the cycle did not reach keeps its last outcome
+// (no HandshakeFailed, success stays 1, its series stay).
+func TestProbeReportCutOff(t *testing.T) {
+	pol := []byte(`{"apiVersion":"k8s.nginx.org/v1","kind":"Policy","metadata":{"name":"cut","namespace":"probe-cut","uid":"u3"}}`)
+	events := &kindLog{}
+	loop := &ProbeLoop{Objects: objects.NewObjectSet("", pol), Events: events}
+	target := &probe.Target{Policy: "Policy/probe-cut/cut", Service: "Service/probe-cut/aigw", Endpoints: []string{"10.0.0.1:8443"}}
+	ctx := context.Background()
+	loop.report(ctx, []probe.Result{{Target: target, Endpoint: "10.0.0.1:8443", Summary: "serves CN=aigw"}})
+	events.take()
+	loop.report(ctx, []probe.Result{{Target: target, Endpoint: "10.0.0.1:8443", CutOff: true}})
+	if got := events.take(); len(got) != 0 {
+		t.Errorf("cut-off cycle: events %q, want none", got)
+	}
+	if v := testutil.ToFloat64(probeSuccess.WithLabelValues("probe-cut", "Policy", "cut")); v != 1 {
+		t.Errorf("success %v after a cut-off cycle, want the last outcome 1", v)
+	}
+	loop.report(ctx, nil)
+}

@@ -1,0 +1,125 @@
+package probe
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
+)
+
+// TestUsesBounded: a VirtualServer of 1000 TLS upstreams and 1000 server-level Policy names gives
+// at most maxUsesPerObject pairs and says it left the rest out, instead of a million pairs.
+func TestUsesBounded(t *testing.T) {
+	var ups, pols []any
+	for i := range 1000 {
+		ups = append(ups, map[string]any{"name": fmt.Sprintf("u%d", i), "service": fmt.Sprintf("s%d", i), "port": 443, "tls": map[string]any{"enable": true}})
+		pols = append(pols, map[string]any{"name": fmt.Sprintf("p%d", i)})
+	}
+	raw := js(t, map[string]any{"metadata": map[string]any{"name": "vs", "namespace": "ai"}, "spec": map[string]any{"upstreams": ups, "policies": pols}})
+	var vs virtualServer
+	if err := objects.Decode(raw, &vs); err != nil {
+		t.Fatal(err)
+	}
+	list, truncated := vs.uses(context.Background())
+	if len(list) != maxUsesPerObject || !truncated {
+		t.Errorf("%d pairs (truncated %v), want %d and truncated", len(list), truncated, maxUsesPerObject)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if list, truncated := vs.uses(ctx); len(list) != 0 || !truncated {
+		t.Errorf("ended context: %d pairs (truncated %v), want none and truncated", len(list), truncated)
+	}
+	c := &cluster{ObjectSet: objects.NewObjectSet("ai"), vss: [][]byte{raw}}
+	plan := Targets(context.Background(), c, aigw.DefaultSettings(), Limits{}, time.Now())
+	if len(plan.NotProbed) != 1 || !strings.Contains(plan.NotProbed[0], "VirtualServer/ai/vs") {
+		t.Errorf("not probed %q, want one line naming VirtualServer/ai/vs", plan.NotProbed)
+	}
+}
+
+// countingCluster counts the Service and EndpointSlice reads.
+type countingCluster struct {
+	*cluster
+	serviceReads, sliceReads int
+}
+
+func (c *countingCluster) Service(ns, name string) *corev1.Service {
+	c.serviceReads++
+	return c.cluster.Service(ns, name)
+}
+
+func (c *countingCluster) EndpointSlices(ns, svc string) []discoveryv1.EndpointSlice {
+	c.sliceReads++
+	return c.cluster.EndpointSlices(ns, svc)
+}
+
+// manyTargets: namespaces × perNamespace labelled Policies, each in its own VirtualServer with one
+// TLS upstream to Service aigw.
+func manyTargets(t *testing.T, namespaces, perNamespace int) *countingCluster {
+	var objs [][]byte
+	c := &cluster{services: map[string]*corev1.Service{}, slices: map[string][]discoveryv1.EndpointSlice{}}
+	for n := range namespaces {
+		ns := fmt.Sprintf("ns%d", n)
+		c.services[ns+"/aigw"] = &corev1.Service{Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 443}}}}
+		for i := range perNamespace {
+			name := fmt.Sprintf("p%03d", i)
+			pol := policy(t, name, true)
+			pol = []byte(strings.Replace(string(pol), `"namespace":"ai"`, `"namespace":"`+ns+`"`, 1))
+			objs = append(objs, pol)
+			c.vss = append(c.vss, js(t, map[string]any{"metadata": map[string]any{"name": "vs-" + name, "namespace": ns}, "spec": map[string]any{
+				"upstreams": []any{map[string]any{"name": "gw", "service": "aigw", "port": 443, "tls": map[string]any{"enable": true}}},
+				"policies":  []any{map[string]any{"name": name}}}}))
+		}
+	}
+	c.ObjectSet = objects.NewObjectSet("", objs...)
+	return &countingCluster{cluster: c}
+}
+
+// TestTargetsResolveOnlyMaxTargets: of 200 Policy × Service port pairs, only MaxTargets are
+// resolved: the Service is read once per run and the EndpointSlices once per resolved target; the
+// rest are counted as left out; one namespace takes at most MaxPerNamespace.
+func TestTargetsResolveOnlyMaxTargets(t *testing.T) {
+	c := manyTargets(t, 2, 100)
+	plan := Targets(context.Background(), c, aigw.DefaultSettings(), Limits{MaxEndpoints: 1, MaxTargets: 8, MaxPerNamespace: 4}, time.Now())
+	if len(plan.Targets) != 8 || plan.LeftOut != 192 {
+		t.Fatalf("%d targets, %d left out; want 8 and 192", len(plan.Targets), plan.LeftOut)
+	}
+	perNS := map[string]int{}
+	for _, tg := range plan.Targets {
+		perNS[strings.Split(tg.Policy, "/")[1]]++
+	}
+	if perNS["ns0"] != 4 || perNS["ns1"] != 4 {
+		t.Errorf("targets per namespace %v, want 4 each (MaxPerNamespace)", perNS)
+	}
+	if c.serviceReads != 2 || c.sliceReads != 8 {
+		t.Errorf("%d Service reads and %d EndpointSlice reads, want 2 (one per Service) and 8 (one per resolved target)", c.serviceReads, c.sliceReads)
+	}
+}
+
+// TestTargetsCutOff: once the run's context has ended, the targets are returned unresolved and
+// marked cut off, and Run reports them with no finding, making no connection.
+func TestTargetsCutOff(t *testing.T) {
+	c := manyTargets(t, 1, 3)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	plan := Targets(ctx, c, aigw.DefaultSettings(), Limits{}, time.Now())
+	// The objects were all read before ctx was checked; resolution stopped at once.
+	if c.serviceReads != 0 || c.sliceReads != 0 {
+		t.Errorf("%d Service and %d EndpointSlice reads after the context ended, want none", c.serviceReads, c.sliceReads)
+	}
+	res := Run(ctx, append(plan.Targets, Target{Policy: "Policy/ns0/other", Service: "Service/ns0/x", Endpoints: []string{"10.255.0.1:443"}}), Options{})
+	if len(res) != len(plan.Targets)+1 {
+		t.Fatalf("%d results for %d targets", len(res), len(plan.Targets)+1)
+	}
+	for _, r := range res {
+		if !r.CutOff || len(r.Findings) != 0 {
+			t.Errorf("%s %s: cut off %v, findings %v; want cut off without finding", r.Target.Policy, r.Endpoint, r.CutOff, r.Findings)
+		}
+	}
+}
