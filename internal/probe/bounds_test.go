@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
@@ -121,5 +122,30 @@ func TestTargetsCutOff(t *testing.T) {
 		if !r.CutOff || len(r.Findings) != 0 {
 			t.Errorf("%s %s: cut off %v, findings %v; want cut off without finding", r.Target.Policy, r.Endpoint, r.CutOff, r.Findings)
 		}
+	}
+}
+
+// TestEndpointsRefuseNonPodAddresses: the probe dials only IP addresses of EndpointSlices that are
+// not of type FQDN, and never loopback, link-local, unspecified or multicast ones.
+func TestEndpointsRefuseNonPodAddresses(t *testing.T) {
+	c := newCluster(t, 0, 0)
+	name, port := "https", int32(8443)
+	ready := true
+	addrs := []string{"10.0.1.1", "127.0.0.1", "169.254.169.254", "0.0.0.0", "224.0.0.1", "::1", "fe80::1", "ff02::1", "metadata.google.internal", "fd00::5"}
+	var eps []discoveryv1.Endpoint
+	for _, a := range addrs {
+		eps = append(eps, discoveryv1.Endpoint{Addresses: []string{a}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}})
+	}
+	c.slices["ai/aigw"] = []discoveryv1.EndpointSlice{
+		{ObjectMeta: metav1.ObjectMeta{Name: "ip"}, AddressType: discoveryv1.AddressTypeIPv4, Endpoints: eps, Ports: []discoveryv1.EndpointPort{{Name: &name, Port: &port}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "fqdn"}, AddressType: discoveryv1.AddressTypeFQDN, Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.0.9.9"}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
+			Ports: []discoveryv1.EndpointPort{{Name: &name, Port: &port}}},
+	}
+	ts := Targets(context.Background(), c, aigw.DefaultSettings(), Limits{}, time.Now()).Targets
+	if len(ts) != 1 {
+		t.Fatalf("%d targets, want 1", len(ts))
+	}
+	if want := "10.0.1.1:8443 [fd00::5]:8443"; strings.Join(ts[0].Endpoints, " ") != want {
+		t.Errorf("endpoints %v, want %s only", ts[0].Endpoints, want)
 	}
 }

@@ -278,6 +278,9 @@ func endpoints(c Cluster, namespace string, up upstream, max int) (out []string,
 	port := sp.Port
 	seen := map[string]bool{}
 	for _, es := range c.EndpointSlices(namespace, service) {
+		if es.AddressType == discoveryv1.AddressTypeFQDN {
+			continue // a name would let the slice's writer send the probe anywhere DNS resolves
+		}
 		var ep int32
 		for _, p := range es.Ports {
 			if p.Port != nil && (p.Name == nil && sp.Name == "" || p.Name != nil && *p.Name == sp.Name) {
@@ -292,7 +295,9 @@ func endpoints(c Cluster, namespace string, up upstream, max int) (out []string,
 				continue
 			}
 			for _, a := range e.Addresses {
-				seen[net.JoinHostPort(a, strconv.Itoa(int(ep)))] = true
+				if probeable(a) {
+					seen[net.JoinHostPort(a, strconv.Itoa(int(ep)))] = true
+				}
 			}
 		}
 	}
@@ -307,6 +312,16 @@ func endpoints(c Cluster, namespace string, up upstream, max int) (out []string,
 		none = fmt.Sprintf("no ready endpoint for port %d (%s) in the EndpointSlices of Service %s/%s", port, portName(sp), namespace, service)
 	}
 	return out, skipped, none
+}
+
+// probeable reports whether an EndpointSlice address is one the probe dials: an IP address (not a
+// name), not loopback (the probe's own pod), link-local (cloud metadata services), unspecified or
+// multicast. Anyone who can write an EndpointSlice can still name any other in-cluster address
+// (docs/security.md, Live TLS probe).
+func probeable(addr string) bool {
+	ip := net.ParseIP(addr)
+	return ip != nil && !ip.IsLoopback() && !ip.IsLinkLocalUnicast() && !ip.IsLinkLocalMulticast() &&
+		!ip.IsInterfaceLocalMulticast() && !ip.IsMulticast() && !ip.IsUnspecified()
 }
 
 // servicePort is the Service port the upstream names, by number or by name; nil when none.
