@@ -51,6 +51,7 @@ const (
 	maxProbedVirtualServers = 2048 // labelled VirtualServers read per cycle
 	maxProbedIngresses      = 2048 // labelled Ingresses read per cycle
 	maxProbedEndpointSlices = 16   // EndpointSlices read per Service
+	maxProbeEventsPerPolicy = 5    // HandshakeFailed Events per Policy per cycle, then one "and N more"
 	probeListPage           = 50   // VirtualServers or Ingresses per list call
 	// maxProbedListBytes bounds the JSON of the VirtualServers and Ingresses a cycle holds (a
 	// VirtualServer may be 1.5 MiB): past it the cycle stops listing and logs that not all were
@@ -234,11 +235,15 @@ func (p *ProbeLoop) report(ctx context.Context, results []probe.Result) {
 			}
 			continue
 		}
-		for _, l := range lines {
+		for i, l := range lines {
 			log.FromContext(ctx).Info("probe: handshake failed", "policy", ref, "problem", l)
-			if pol != nil {
-				p.Events.Eventf(pol, nil, corev1.EventTypeWarning, probeEventReasonFailed, "Probe", "%s", l)
+			if pol == nil || i > maxProbeEventsPerPolicy {
+				continue
 			}
+			if i == maxProbeEventsPerPolicy {
+				l = fmt.Sprintf("and %d more problem(s): see the webhook's log", len(lines)-maxProbeEventsPerPolicy)
+			}
+			p.Events.Eventf(pol, nil, corev1.EventTypeWarning, probeEventReasonFailed, "Probe", "%s", l)
 		}
 	}
 }

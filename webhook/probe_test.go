@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"crypto/x509"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -104,6 +105,28 @@ func TestProbeReportCutOff(t *testing.T) {
 	}
 	if v := testutil.ToFloat64(probeSuccess.WithLabelValues("probe-cut", "Policy", "cut")); v != 1 {
 		t.Errorf("success %v after a cut-off cycle, want the last outcome 1", v)
+	}
+	loop.report(ctx, nil)
+}
+
+// TestProbeReportEventCap: a Policy with many problems gets at most maxProbeEventsPerPolicy
+// HandshakeFailed Events and one saying how many more.
+func TestProbeReportEventCap(t *testing.T) {
+	pol := []byte(`{"apiVersion":"k8s.nginx.org/v1","kind":"Policy","metadata":{"name":"many","namespace":"probe-many","uid":"u4"}}`)
+	events := &kindLog{}
+	loop := &ProbeLoop{Objects: objects.NewObjectSet("", pol), Events: events}
+	target := &probe.Target{Policy: "Policy/probe-many/many", Service: "Service/probe-many/aigw"}
+	ctx := context.Background()
+	var bad []probe.Result
+	for i := range 20 {
+		ep := fmt.Sprintf("10.0.0.%d:8443", i+1)
+		f := rules.ProbeUnreachable.New(rules.Finding{Object: target.Policy, Field: "endpoint " + ep, Found: "refused"})
+		bad = append(bad, probe.Result{Target: target, Endpoint: ep, Findings: rules.Findings{f}})
+	}
+	loop.report(ctx, bad)
+	got := events.take()
+	if len(got) != maxProbeEventsPerPolicy+1 || !strings.Contains(got[len(got)-1], fmt.Sprintf("and %d more", 20-maxProbeEventsPerPolicy)) {
+		t.Errorf("20 problems: %d events %q, want %d and one saying %d more", len(got), got, maxProbeEventsPerPolicy+1, 20-maxProbeEventsPerPolicy)
 	}
 	loop.report(ctx, nil)
 }

@@ -149,3 +149,21 @@ func TestEndpointsRefuseNonPodAddresses(t *testing.T) {
 		t.Errorf("endpoints %v, want %s only", ts[0].Endpoints, want)
 	}
 }
+
+// TestTargetsOwnNamespacePolicyOnly: a VirtualServer naming a Policy of another namespace does not
+// make the probe handshake for it; the plan says why.
+func TestTargetsOwnNamespacePolicyOnly(t *testing.T) {
+	c := newCluster(t, 1, 0)
+	c.vss = [][]byte{js(t, map[string]any{"metadata": map[string]any{"name": "vs", "namespace": "tenant"}, "spec": map[string]any{
+		"upstreams": []any{map[string]any{"name": "gw", "service": "aigw", "port": 443, "tls": map[string]any{"enable": true}}},
+		"policies":  []any{map[string]any{"name": "aigw-mtls", "namespace": "ai"}}}})}
+	c.services["tenant/aigw"] = c.services["ai/aigw"]
+	c.slices["tenant/aigw"] = c.slices["ai/aigw"]
+	plan := Targets(context.Background(), c, aigw.DefaultSettings(), Limits{}, time.Now())
+	if len(plan.Targets) != 0 {
+		t.Errorf("targets %+v, want none for a Policy of another namespace", plan.Targets)
+	}
+	if len(plan.NotProbed) != 1 || !strings.Contains(plan.NotProbed[0], "VirtualServer/tenant/vs") || !strings.Contains(plan.NotProbed[0], "another namespace") {
+		t.Errorf("not probed %q, want the VirtualServer and the reason", plan.NotProbed)
+	}
+}

@@ -71,7 +71,9 @@ type key struct {
 // tls.enable of the labelled VirtualServers that reference the Policy (at the server: every such
 // upstream; on a route: the upstreams it passes to) and the backends in nginx.org/ssl-services of
 // the labelled Ingresses whose nginx.org/policies name it; and the Service ports the labelled
-// BackendTLSPolicies target (NGINX Gateway Fabric). The pairs are found first, from the objects
+// BackendTLSPolicies target (NGINX Gateway Fabric). Only a Policy of the referring object's own
+// namespace is followed (a reference to another namespace's Policy is not probed: a tenant could
+// otherwise make another namespace's Policy fail). The pairs are found first, from the objects
 // alone; then the first lim.MaxTargets in Policy order are resolved (the Service read once per
 // run), each with at most lim.MaxEndpoints ready endpoints. Once ctx ends the remaining targets
 // are returned with CutOff set, unresolved.
@@ -90,6 +92,10 @@ func Targets(ctx context.Context, c Cluster, s aigw.Settings, lim Limits, now ti
 			pns := use.policy.Namespace
 			if pns == "" {
 				pns = ns
+			}
+			if pns != ns {
+				plan.NotProbed = append(plan.NotProbed, fmt.Sprintf("%s/%s/%s: Policy %s/%s is in another namespace: not probed", kind, ns, ref, pns, use.policy.Name))
+				continue
 			}
 			praw, ok := c.Get("Policy", pns, use.policy.Name)
 			if !ok {
