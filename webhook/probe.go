@@ -141,7 +141,7 @@ func (p *ProbeLoop) Cycle(ctx context.Context) {
 		log.FromContext(ctx).Info("probe: more Policy and Service ports than probed per cycle", "probed", len(plan.Targets), "left out", plan.LeftOut,
 			"max", p.Options.MaxTargets, "max per namespace", max(1, p.Options.MaxTargets/4))
 	}
-	for _, n := range plan.NotProbed {
+	for _, n := range append(plan.NotProbed, c.notRead...) {
 		log.FromContext(ctx).Info("probe: not probed", "reason", n)
 	}
 	results := probe.Run(ctx, plan.Targets, probe.Options{DialTimeout: p.Options.Timeout, Now: now()})
@@ -283,6 +283,22 @@ type probeCluster struct {
 	api        client.Reader
 	settings   aigw.Settings
 	gatewayAPI bool
+	listBytes  int      // JSON of the VirtualServers and Ingresses read this cycle
+	notRead    []string // what the byte budget left unread
+}
+
+// keep adds the part of raw the probe reads (trim) to out while the cycle's byte budget of listed
+// JSON lasts; false once it is spent.
+func (c *probeCluster) keep(kind string, out *[][]byte, raw []byte, trim func([]byte) []byte) bool {
+	if c.listBytes+len(raw) > maxProbedListBytes {
+		c.notRead = append(c.notRead, fmt.Sprintf("not all labelled %ss read: their JSON passed %d MiB this cycle (%d read)", kind, maxProbedListBytes>>20, len(*out)))
+		return false
+	}
+	c.listBytes += len(raw)
+	if small := trim(raw); small != nil {
+		*out = append(*out, small)
+	}
+	return true
 }
 
 // BackendTLSPolicies are the cached BackendTLSPolicies (the probe keeps the labelled ones), at
@@ -302,14 +318,14 @@ func (c *probeCluster) VirtualServers() [][]byte {
 		l := &unstructured.UnstructuredList{}
 		l.SetGroupVersionKind(kinds.VirtualServer.GroupVersionKind().GroupVersion().WithKind("VirtualServerList"))
 		err := c.api.List(c.ctx, l, client.MatchingLabels{c.settings.SelectorKey: c.settings.SelectorValue},
-			client.Limit(int64(min(500, maxProbedVirtualServers-len(out)))), client.Continue(cont))
+			client.Limit(int64(min(probeListPage, maxProbedVirtualServers-len(out)))), client.Continue(cont))
 		if err != nil {
 			log.FromContext(c.ctx).Info("probe: cannot list VirtualServers", "error", err.Error())
 			return out
 		}
 		for i := range l.Items {
-			if raw, err := l.Items[i].MarshalJSON(); err == nil {
-				out = append(out, raw)
+			if raw, err := l.Items[i].MarshalJSON(); err == nil && !c.keep("VirtualServer", &out, raw, probe.TrimVirtualServer) {
+				return out
 			}
 		}
 		if cont = l.GetContinue(); cont == "" {
@@ -325,15 +341,15 @@ func (c *probeCluster) Ingresses() [][]byte {
 	for len(out) < maxProbedIngresses {
 		var l networkingv1.IngressList
 		err := c.api.List(c.ctx, &l, client.MatchingLabels{c.settings.SelectorKey: c.settings.SelectorValue},
-			client.Limit(int64(min(500, maxProbedIngresses-len(out)))), client.Continue(cont))
+			client.Limit(int64(min(probeListPage, maxProbedIngresses-len(out)))), client.Continue(cont))
 		if err != nil {
 			log.FromContext(c.ctx).Info("probe: cannot list Ingresses", "error", err.Error())
 			return out
 		}
 		for i := range l.Items {
 			l.Items[i].APIVersion, l.Items[i].Kind = "networking.k8s.io/v1", "Ingress"
-			if raw, err := json.Marshal(&l.Items[i]); err == nil {
-				out = append(out, raw)
+			if raw, err := json.Marshal(&l.Items[i]); err == nil && !c.keep("Ingress", &out, raw, probe.TrimIngress) {
+				return out
 			}
 		}
 		if cont = l.GetContinue(); cont == "" {

@@ -130,3 +130,24 @@ func TestProbeReportEventCap(t *testing.T) {
 	}
 	loop.report(ctx, nil)
 }
+
+// TestProbeListByteBudget: the VirtualServers and Ingresses a cycle keeps stop at
+// maxProbedListBytes, and the cycle says what it left unread.
+func TestProbeListByteBudget(t *testing.T) {
+	c := &probeCluster{}
+	var out [][]byte
+	item := []byte(`{"metadata":{"name":"vs","namespace":"ai"},"spec":{"upstreams":[],"x":"` + strings.Repeat("a", 1<<20-64) + `"}}`)
+	n := 0
+	for c.keep("VirtualServer", &out, item, probe.TrimVirtualServer) {
+		n++
+		if n > 1000 {
+			t.Fatal("no byte budget")
+		}
+	}
+	if len(out) > 0 && len(out[0]) > 1024 {
+		t.Errorf("kept %d bytes of a VirtualServer, want the trimmed part the probe reads", len(out[0]))
+	}
+	if c.listBytes > maxProbedListBytes || len(out) < maxProbedListBytes>>20-1 || len(out) > maxProbedListBytes>>20 || len(c.notRead) != 1 || !strings.Contains(c.notRead[0], "VirtualServer") {
+		t.Errorf("kept %d items (%d bytes), not read %q; want about %d items within %d bytes and one line", len(out), c.listBytes, c.notRead, maxProbedListBytes>>20, maxProbedListBytes)
+	}
+}

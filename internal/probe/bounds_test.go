@@ -167,3 +167,31 @@ func TestTargetsOwnNamespacePolicyOnly(t *testing.T) {
 		t.Errorf("not probed %q, want the VirtualServer and the reason", plan.NotProbed)
 	}
 }
+
+// TestTrimKeepsTargets: the trimmed VirtualServers and Ingresses give the same targets as the
+// objects, and drop what the probe does not read.
+func TestTrimKeepsTargets(t *testing.T) {
+	c := newCluster(t, 2, 0)
+	c.ings = [][]byte{js(t, map[string]any{"metadata": map[string]any{"name": "ing", "namespace": "ai", "annotations": map[string]string{
+		"nginx.org/policies": "aigw-mtls", "nginx.org/ssl-services": "aigw"}},
+		"spec": map[string]any{"tls": []any{map[string]any{"hosts": []string{strings.Repeat("h", 4096)}}}, "rules": []any{map[string]any{"http": map[string]any{"paths": []any{
+			map[string]any{"path": "/", "backend": map[string]any{"service": map[string]any{"name": "aigw", "port": map[string]any{"number": 443}}}}}}}}}})}
+	want := Targets(context.Background(), c, aigw.DefaultSettings(), Limits{}, time.Now()).Targets
+	c.vss[0] = []byte(strings.Replace(string(c.vss[0]), `"spec":{`, `"spec":{"host":"`+strings.Repeat("h", 4096)+`",`, 1))
+	for i := range c.vss {
+		c.vss[i] = TrimVirtualServer(c.vss[i])
+		if len(c.vss[i]) > 2048 {
+			t.Errorf("trimmed VirtualServer is %d bytes: %s", len(c.vss[i]), c.vss[i][:200])
+		}
+	}
+	for i := range c.ings {
+		c.ings[i] = TrimIngress(c.ings[i])
+		if len(c.ings[i]) > 2048 {
+			t.Errorf("trimmed Ingress is %d bytes", len(c.ings[i]))
+		}
+	}
+	got := Targets(context.Background(), c, aigw.DefaultSettings(), Limits{}, time.Now()).Targets
+	if len(want) == 0 || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("targets of the trimmed objects\n%v\nwant\n%v", got, want)
+	}
+}
