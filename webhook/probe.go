@@ -37,8 +37,8 @@ type ProbeOptions struct {
 	Timeout time.Duration
 	// MaxEndpoints are the ready endpoints probed per Policy and Service port.
 	MaxEndpoints int
-	// MaxTargets are the Policy × Service ports probed per cycle (in Policy order): the others
-	// wait for a cycle with fewer.
+	// MaxTargets are the Policy × Service ports probed per cycle (in Policy order, at most a
+	// quarter of them for the Policies of one namespace): the others wait for a cycle with fewer.
 	MaxTargets int
 }
 
