@@ -37,8 +37,8 @@ type ProbeOptions struct {
 	Timeout time.Duration
 	// MaxEndpoints are the ready endpoints probed per Policy and Service port.
 	MaxEndpoints int
-	// MaxTargets are the Policy × Service ports probed per cycle (in Policy order): the others
-	// wait for a cycle with fewer.
+	// MaxTargets are the Policy × Service ports probed per cycle (in Policy order, at most a
+	// quarter of them for the Policies of one namespace): the others wait for a cycle with fewer.
 	MaxTargets int
 }
 
@@ -46,11 +46,17 @@ type ProbeOptions struct {
 // endpoints, probe.DefaultMaxConcurrent at a time, each bounded by Timeout; a cycle is cut off
 // at half the interval.
 const (
-	DefaultProbeInterval     = 5 * time.Minute
-	DefaultProbeMaxTargets   = 64
-	maxProbedVirtualServers  = 2048 // labelled VirtualServers read per cycle
-	maxProbedIngresses       = 2048 // labelled Ingresses read per cycle
-	maxProbedEndpointSlices  = 16   // EndpointSlices read per Service
+	DefaultProbeInterval    = 5 * time.Minute
+	DefaultProbeMaxTargets  = 64
+	maxProbedVirtualServers = 2048 // labelled VirtualServers read per cycle
+	maxProbedIngresses      = 2048 // labelled Ingresses read per cycle
+	maxProbedEndpointSlices = 16   // EndpointSlices read per Service
+	maxProbeEventsPerPolicy = 5    // HandshakeFailed Events per Policy per cycle, then one "and N more"
+	probeListPage           = 50   // VirtualServers or Ingresses per list call
+	// maxProbedListBytes bounds the JSON of the VirtualServers and Ingresses a cycle holds (a
+	// VirtualServer may be 1.5 MiB): past it the cycle stops listing and logs that not all were
+	// read. An eighth of the chart's 256Mi memory limit.
+	maxProbedListBytes       = 32 << 20
 	probeEventReasonVerified = "HandshakeVerified"
 	probeEventReasonFailed   = "HandshakeFailed"
 )
@@ -128,12 +134,17 @@ func (p *ProbeLoop) Cycle(ctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, max(p.Options.Interval/2, p.Options.Timeout))
 	defer cancel()
-	targets := probe.Targets(&probeCluster{ctx: ctx, Objects: p.Objects, api: p.API, settings: p.Settings, gatewayAPI: p.GatewayAPI}, p.Settings, p.Options.MaxEndpoints, now())
-	if len(targets) > p.Options.MaxTargets {
-		log.FromContext(ctx).Info("probe: more Policy and Service ports than probed per cycle", "probed", p.Options.MaxTargets, "left out", len(targets)-p.Options.MaxTargets)
-		targets = targets[:p.Options.MaxTargets]
+	c := &probeCluster{ctx: ctx, Objects: p.Objects, api: p.API, settings: p.Settings, gatewayAPI: p.GatewayAPI}
+	plan := probe.Targets(ctx, c, p.Settings, probe.Limits{MaxEndpoints: p.Options.MaxEndpoints, MaxTargets: p.Options.MaxTargets,
+		MaxPerNamespace: max(1, p.Options.MaxTargets/4)}, now())
+	if plan.LeftOut > 0 {
+		log.FromContext(ctx).Info("probe: more Policy and Service ports than probed per cycle", "probed", len(plan.Targets), "left out", plan.LeftOut,
+			"max", p.Options.MaxTargets, "max per namespace", max(1, p.Options.MaxTargets/4))
 	}
-	results := probe.Run(ctx, targets, probe.Options{DialTimeout: p.Options.Timeout, Now: now()})
+	for _, n := range append(plan.NotProbed, c.notRead...) {
+		log.FromContext(ctx).Info("probe: not probed", "reason", n)
+	}
+	results := probe.Run(ctx, plan.Targets, probe.Options{DialTimeout: p.Options.Timeout, Now: now()})
 	p.report(ctx, results)
 }
 
@@ -148,7 +159,12 @@ type outcome struct {
 func (p *ProbeLoop) report(ctx context.Context, results []probe.Result) {
 	byPolicy := map[string]*outcome{}
 	var order []string
+	cutOff := map[string]bool{}
 	for _, r := range results {
+		if r.CutOff {
+			cutOff[r.Target.Policy] = true
+			continue
+		}
 		o := byPolicy[r.Target.Policy]
 		if o == nil {
 			o = &outcome{}
@@ -168,8 +184,13 @@ func (p *ProbeLoop) report(ctx context.Context, results []probe.Result) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for ref := range p.state {
+	for ref := range cutOff {
 		if byPolicy[ref] == nil {
+			log.FromContext(ctx).Info("probe: not probed this cycle (cycle cut off)", "policy", ref)
+		}
+	}
+	for ref := range p.state {
+		if byPolicy[ref] == nil && !cutOff[ref] {
 			kind, ns, name := splitRef(ref)
 			probeSuccess.DeleteLabelValues(ns, kind, name)
 			probeServedExpiry.DeleteLabelValues(ns, kind, name)
@@ -214,11 +235,15 @@ func (p *ProbeLoop) report(ctx context.Context, results []probe.Result) {
 			}
 			continue
 		}
-		for _, l := range lines {
+		for i, l := range lines {
 			log.FromContext(ctx).Info("probe: handshake failed", "policy", ref, "problem", l)
-			if pol != nil {
-				p.Events.Eventf(pol, nil, corev1.EventTypeWarning, probeEventReasonFailed, "Probe", "%s", l)
+			if pol == nil || i > maxProbeEventsPerPolicy {
+				continue
 			}
+			if i == maxProbeEventsPerPolicy {
+				l = fmt.Sprintf("and %d more problem(s): see the webhook's log", len(lines)-maxProbeEventsPerPolicy)
+			}
+			p.Events.Eventf(pol, nil, corev1.EventTypeWarning, probeEventReasonFailed, "Probe", "%s", l)
 		}
 	}
 }
@@ -258,6 +283,22 @@ type probeCluster struct {
 	api        client.Reader
 	settings   aigw.Settings
 	gatewayAPI bool
+	listBytes  int      // JSON of the VirtualServers and Ingresses read this cycle
+	notRead    []string // what the byte budget left unread
+}
+
+// keep adds the part of raw the probe reads (trim) to out while the cycle's byte budget of listed
+// JSON lasts; false once it is spent.
+func (c *probeCluster) keep(kind string, out *[][]byte, raw []byte, trim func([]byte) []byte) bool {
+	if c.listBytes+len(raw) > maxProbedListBytes {
+		c.notRead = append(c.notRead, fmt.Sprintf("not all labelled %ss read: their JSON passed %d MiB this cycle (%d read)", kind, maxProbedListBytes>>20, len(*out)))
+		return false
+	}
+	c.listBytes += len(raw)
+	if small := trim(raw); small != nil {
+		*out = append(*out, small)
+	}
+	return true
 }
 
 // BackendTLSPolicies are the cached BackendTLSPolicies (the probe keeps the labelled ones), at
@@ -277,14 +318,14 @@ func (c *probeCluster) VirtualServers() [][]byte {
 		l := &unstructured.UnstructuredList{}
 		l.SetGroupVersionKind(kinds.VirtualServer.GroupVersionKind().GroupVersion().WithKind("VirtualServerList"))
 		err := c.api.List(c.ctx, l, client.MatchingLabels{c.settings.SelectorKey: c.settings.SelectorValue},
-			client.Limit(int64(min(500, maxProbedVirtualServers-len(out)))), client.Continue(cont))
+			client.Limit(int64(min(probeListPage, maxProbedVirtualServers-len(out)))), client.Continue(cont))
 		if err != nil {
 			log.FromContext(c.ctx).Info("probe: cannot list VirtualServers", "error", err.Error())
 			return out
 		}
 		for i := range l.Items {
-			if raw, err := l.Items[i].MarshalJSON(); err == nil {
-				out = append(out, raw)
+			if raw, err := l.Items[i].MarshalJSON(); err == nil && !c.keep("VirtualServer", &out, raw, probe.TrimVirtualServer) {
+				return out
 			}
 		}
 		if cont = l.GetContinue(); cont == "" {
@@ -300,15 +341,15 @@ func (c *probeCluster) Ingresses() [][]byte {
 	for len(out) < maxProbedIngresses {
 		var l networkingv1.IngressList
 		err := c.api.List(c.ctx, &l, client.MatchingLabels{c.settings.SelectorKey: c.settings.SelectorValue},
-			client.Limit(int64(min(500, maxProbedIngresses-len(out)))), client.Continue(cont))
+			client.Limit(int64(min(probeListPage, maxProbedIngresses-len(out)))), client.Continue(cont))
 		if err != nil {
 			log.FromContext(c.ctx).Info("probe: cannot list Ingresses", "error", err.Error())
 			return out
 		}
 		for i := range l.Items {
 			l.Items[i].APIVersion, l.Items[i].Kind = "networking.k8s.io/v1", "Ingress"
-			if raw, err := json.Marshal(&l.Items[i]); err == nil {
-				out = append(out, raw)
+			if raw, err := json.Marshal(&l.Items[i]); err == nil && !c.keep("Ingress", &out, raw, probe.TrimIngress) {
+				return out
 			}
 		}
 		if cont = l.GetContinue(); cont == "" {

@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"crypto/x509"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -86,4 +87,67 @@ func (l *kindLog) Eventf(regarding, related runtime.Object, eventtype, reason, a
 func (l *kindLog) take() []string {
 	l.kinds = l.kinds[len(l.kinds)-len(l.eventLog.events):]
 	return l.eventLog.take()
+}
+
+// TestProbeReportCutOff: a Policy whose targets the cycle did not reach keeps its last outcome
+// (no HandshakeFailed, success stays 1, its series stay).
+func TestProbeReportCutOff(t *testing.T) {
+	pol := []byte(`{"apiVersion":"k8s.nginx.org/v1","kind":"Policy","metadata":{"name":"cut","namespace":"probe-cut","uid":"u3"}}`)
+	events := &kindLog{}
+	loop := &ProbeLoop{Objects: objects.NewObjectSet("", pol), Events: events}
+	target := &probe.Target{Policy: "Policy/probe-cut/cut", Service: "Service/probe-cut/aigw", Endpoints: []string{"10.0.0.1:8443"}}
+	ctx := context.Background()
+	loop.report(ctx, []probe.Result{{Target: target, Endpoint: "10.0.0.1:8443", Summary: "serves CN=aigw"}})
+	events.take()
+	loop.report(ctx, []probe.Result{{Target: target, Endpoint: "10.0.0.1:8443", CutOff: true}})
+	if got := events.take(); len(got) != 0 {
+		t.Errorf("cut-off cycle: events %q, want none", got)
+	}
+	if v := testutil.ToFloat64(probeSuccess.WithLabelValues("probe-cut", "Policy", "cut")); v != 1 {
+		t.Errorf("success %v after a cut-off cycle, want the last outcome 1", v)
+	}
+	loop.report(ctx, nil)
+}
+
+// TestProbeReportEventCap: a Policy with many problems gets at most maxProbeEventsPerPolicy
+// HandshakeFailed Events and one saying how many more.
+func TestProbeReportEventCap(t *testing.T) {
+	pol := []byte(`{"apiVersion":"k8s.nginx.org/v1","kind":"Policy","metadata":{"name":"many","namespace":"probe-many","uid":"u4"}}`)
+	events := &kindLog{}
+	loop := &ProbeLoop{Objects: objects.NewObjectSet("", pol), Events: events}
+	target := &probe.Target{Policy: "Policy/probe-many/many", Service: "Service/probe-many/aigw"}
+	ctx := context.Background()
+	var bad []probe.Result
+	for i := range 20 {
+		ep := fmt.Sprintf("10.0.0.%d:8443", i+1)
+		f := rules.ProbeUnreachable.New(rules.Finding{Object: target.Policy, Field: "endpoint " + ep, Found: "refused"})
+		bad = append(bad, probe.Result{Target: target, Endpoint: ep, Findings: rules.Findings{f}})
+	}
+	loop.report(ctx, bad)
+	got := events.take()
+	if len(got) != maxProbeEventsPerPolicy+1 || !strings.Contains(got[len(got)-1], fmt.Sprintf("and %d more", 20-maxProbeEventsPerPolicy)) {
+		t.Errorf("20 problems: %d events %q, want %d and one saying %d more", len(got), got, maxProbeEventsPerPolicy+1, 20-maxProbeEventsPerPolicy)
+	}
+	loop.report(ctx, nil)
+}
+
+// TestProbeListByteBudget: the VirtualServers and Ingresses a cycle keeps stop at
+// maxProbedListBytes, and the cycle says what it left unread.
+func TestProbeListByteBudget(t *testing.T) {
+	c := &probeCluster{}
+	var out [][]byte
+	item := []byte(`{"metadata":{"name":"vs","namespace":"ai"},"spec":{"upstreams":[],"x":"` + strings.Repeat("a", 1<<20-64) + `"}}`)
+	n := 0
+	for c.keep("VirtualServer", &out, item, probe.TrimVirtualServer) {
+		n++
+		if n > 1000 {
+			t.Fatal("no byte budget")
+		}
+	}
+	if len(out) > 0 && len(out[0]) > 1024 {
+		t.Errorf("kept %d bytes of a VirtualServer, want the trimmed part the probe reads", len(out[0]))
+	}
+	if c.listBytes > maxProbedListBytes || len(out) < maxProbedListBytes>>20-1 || len(out) > maxProbedListBytes>>20 || len(c.notRead) != 1 || !strings.Contains(c.notRead[0], "VirtualServer") {
+		t.Errorf("kept %d items (%d bytes), not read %q; want about %d items within %d bytes and one line", len(out), c.listBytes, c.notRead, maxProbedListBytes>>20, maxProbedListBytes)
+	}
 }

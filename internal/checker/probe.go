@@ -25,16 +25,30 @@ type ProbeOptions struct {
 // checkProbe probes the endpoints of the labelled egressMTLS Policies in scope and reports one line
 // per endpoint (or per Service port without a ready endpoint).
 func checkProbe(ctx context.Context, s *snapshot) []Check {
-	targets := probe.Targets(probeCluster{s}, s.o.Settings, s.o.Probe.MaxEndpoints, s.o.Now)
+	plan := probe.Targets(ctx, probeCluster{s}, s.o.Settings, probe.Limits{MaxEndpoints: s.o.Probe.MaxEndpoints}, s.o.Now)
 	o := s.o.Probe.Options
 	o.Now = s.o.Now
 	var out []Check
-	for _, r := range probe.Run(ctx, targets, o) {
+	for _, n := range plan.NotProbed {
+		ns := strings.Split(n, "/")[1]
+		if s.o.Namespace != "" && ns != s.o.Namespace {
+			continue
+		}
+		l := newLines(SectionProbe, ns)
+		l.warn(strings.SplitN(n, ":", 2)[0], n, "see docs/monitoring.md, Bounds of the probe")
+		out = append(out, l.out...)
+	}
+	for _, r := range probe.Run(ctx, plan.Targets, o) {
 		ns := strings.Split(r.Target.Policy, "/")[1]
 		if s.o.Namespace != "" && ns != s.o.Namespace {
 			continue
 		}
 		l := newLines(SectionProbe, ns)
+		if r.CutOff {
+			l.warn(r.Target.Policy, r.Target.Service+": not probed (check was cut off)", "run check again with a longer time limit")
+			out = append(out, l.out...)
+			continue
+		}
 		where := r.Target.Service
 		if r.Endpoint != "" {
 			where = "endpoint " + r.Endpoint + " of " + r.Target.Service

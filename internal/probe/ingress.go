@@ -1,8 +1,6 @@
 package probe
 
 import (
-	"slices"
-
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/ingress"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 )
@@ -35,21 +33,27 @@ type ingressBackend struct {
 // ingressUses pairs each Policy of nginx.org/policies with the backend Service ports of the
 // Services nginx.org/ssl-services names (NIC v5.5.4 applies an Ingress's Policies to all its
 // paths; ingress.PolicyRefs and ingress.ServiceList split the annotations as NIC does).
-func ingressUses(raw []byte) (namespace string, out []use) {
+// At most maxUsesPerObject pairs; truncated says some were left out.
+func ingressUses(raw []byte) (meta objects.Meta, out []use, truncated bool) {
 	var ing ingressBackends
 	if objects.Decode(raw, &ing) != nil {
-		return "", nil
+		return meta, nil, false
 	}
 	ns := ing.Metadata.Namespace
 	ann := ing.Metadata.Annotations
-	ssl := ingress.ServiceList(ann[ingress.AnnotationSSLServices])
+	ssl := map[string]bool{}
+	for _, name := range ingress.ServiceList(ann[ingress.AnnotationSSLServices]) {
+		ssl[name] = true
+	}
 	var backends []upstream
+	seenBackend := map[upstream]bool{}
 	add := func(b *ingressBackend) {
-		if b == nil || b.Service == nil || !slices.Contains(ssl, b.Service.Name) {
+		if b == nil || b.Service == nil || !ssl[b.Service.Name] {
 			return
 		}
 		up := upstream{Service: b.Service.Name, Port: b.Service.Port.Number, PortName: b.Service.Port.Name}
-		if !slices.Contains(backends, up) {
+		if !seenBackend[up] {
+			seenBackend[up] = true
 			backends = append(backends, up)
 		}
 	}
@@ -63,12 +67,21 @@ func ingressUses(raw []byte) (namespace string, out []use) {
 		}
 	}
 	if ann[ingress.AnnotationPolicies] == "" {
-		return ns, nil
+		return ing.Metadata, nil, false
 	}
+	seen := map[use]bool{}
 	for _, p := range ingress.PolicyRefs(ann[ingress.AnnotationPolicies], ns) {
 		for _, b := range backends {
-			out = append(out, use{policy: policyRef{Name: p.Name, Namespace: p.Namespace}, upstream: b})
+			u := use{policy: policyRef{Name: p.Name, Namespace: p.Namespace}, upstream: b}
+			if seen[u] {
+				continue
+			}
+			if len(out) == maxUsesPerObject {
+				return ing.Metadata, out, true
+			}
+			seen[u] = true
+			out = append(out, u)
 		}
 	}
-	return ns, out
+	return ing.Metadata, out, false
 }

@@ -41,6 +41,9 @@ type Target struct {
 	Skipped   int      // ready endpoints past MaxEndpoints: not probed
 	// NoEndpoint, when set, says why the Service port has no ready endpoint.
 	NoEndpoint string
+	// CutOff: the run's context ended before the target was resolved or probed; it has no
+	// finding (not probed this time), see Result.CutOff.
+	CutOff bool
 
 	SNI        string // sent when nginx sends one (proxy_ssl_server_name on)
 	SSLName    string // the name nginx checks the served certificate against; "" when it does not
@@ -83,6 +86,9 @@ type Result struct {
 	Findings rules.Findings
 	Summary  string            // what holds, for a healthy endpoint
 	Served   *x509.Certificate // the leaf the endpoint served, if any
+	// CutOff: not probed this time, the run's context ended first (the cycle was cut off). It
+	// carries no finding and says nothing about the endpoint.
+	CutOff bool
 }
 
 // OK reports whether the endpoint passed every check (warnings allowed).
@@ -101,6 +107,10 @@ func Run(ctx context.Context, targets []Target, o Options) []Result {
 	var jobs []job
 	for i := range targets {
 		t := &targets[i]
+		if t.CutOff {
+			results = append(results, Result{Target: t, CutOff: true})
+			continue
+		}
 		if len(t.Endpoints) == 0 {
 			results = append(results, Result{Target: t, Findings: noEndpoint(t)})
 			continue
@@ -117,10 +127,21 @@ func Run(ctx context.Context, targets []Target, o Options) []Result {
 	sem := make(chan struct{}, o.MaxConcurrent)
 	var wg sync.WaitGroup
 	for _, j := range jobs {
-		sem <- struct{}{}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			j.out.CutOff = true
+			continue
+		}
 		wg.Go(func() {
 			defer func() { <-sem }()
 			ob := handshake(ctx, j.endpoint, j.t, o.DialTimeout)
+			if ctx.Err() != nil && (ob.dialErr != nil || ob.tlsErr != nil) {
+				j.out.CutOff = true // the run ended, not the endpoint's timeout
+				return
+			}
 			*j.out = judge(j.t, j.endpoint, ob, o.Now)
 		})
 	}

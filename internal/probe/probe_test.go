@@ -116,7 +116,7 @@ func newCluster(t *testing.T, ready, notReady int) *cluster {
 // the plain one, not for the unlabelled Policy), with the ready endpoints on the Service port's
 // endpoint port, at most maxEndpoints of them.
 func TestTargets(t *testing.T) {
-	ts := Targets(newCluster(t, 5, 2), aigw.DefaultSettings(), 3, time.Now())
+	ts := Targets(context.Background(), newCluster(t, 5, 2), aigw.DefaultSettings(), Limits{MaxEndpoints: 3}, time.Now()).Targets
 	if len(ts) != 1 {
 		t.Fatalf("%d targets, want 1: %+v", len(ts), ts)
 	}
@@ -138,10 +138,10 @@ func TestTargets(t *testing.T) {
 			map[string]any{"path": "/", "backend": map[string]any{"service": map[string]any{"name": "aigw", "port": map[string]any{"name": "https"}}}},
 			map[string]any{"path": "/plain", "backend": map[string]any{"service": map[string]any{"name": "other", "port": map[string]any{"number": 80}}}},
 		}}}}}})}
-	if ts := Targets(c, aigw.DefaultSettings(), 3, time.Now()); len(ts) != 1 || ts[0].Service != "Service/ai/aigw" || ts[0].Port != 443 || len(ts[0].Endpoints) != 1 {
+	if ts := Targets(context.Background(), c, aigw.DefaultSettings(), Limits{MaxEndpoints: 3}, time.Now()).Targets; len(ts) != 1 || ts[0].Service != "Service/ai/aigw" || ts[0].Port != 443 || len(ts[0].Endpoints) != 1 {
 		t.Errorf("Ingress: targets %+v, want the ssl-services backend aigw, its port named https (443)", ts)
 	}
-	if none := Targets(newCluster(t, 0, 2), aigw.DefaultSettings(), 3, time.Now())[0]; len(none.Endpoints) != 0 || !strings.Contains(none.NoEndpoint, "no ready endpoint") {
+	if none := Targets(context.Background(), newCluster(t, 0, 2), aigw.DefaultSettings(), Limits{MaxEndpoints: 3}, time.Now()).Targets[0]; len(none.Endpoints) != 0 || !strings.Contains(none.NoEndpoint, "no ready endpoint") {
 		t.Errorf("without ready endpoints: %v, %q", none.Endpoints, none.NoEndpoint)
 	}
 }
@@ -149,7 +149,7 @@ func TestTargets(t *testing.T) {
 // TestTargetsHoldNoPrivateKey: a Secret served with a private key (which the caches never do) still
 // gives the probe nothing but certificates: a Target has no field a key could sit in.
 func TestTargetsHoldNoPrivateKey(t *testing.T) {
-	ts := Targets(newCluster(t, 1, 0), aigw.DefaultSettings(), 3, time.Now())
+	ts := Targets(context.Background(), newCluster(t, 1, 0), aigw.DefaultSettings(), Limits{MaxEndpoints: 3}, time.Now()).Targets
 	if len(ts) == 0 {
 		t.Fatal("no target")
 	}

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -8,6 +9,7 @@ import (
 	"net"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -36,39 +38,64 @@ type Cluster interface {
 	EndpointSlices(namespace, service string) []discoveryv1.EndpointSlice
 }
 
+// Limits bound Targets.
+type Limits struct {
+	MaxEndpoints int // ready endpoints per target; <= 0: DefaultMaxEndpoints
+	MaxTargets   int // targets resolved (Service and EndpointSlice reads); <= 0: no bound
+	// MaxPerNamespace are the targets of Policies of one namespace among MaxTargets, so that one
+	// namespace's many Policies cannot leave the others unprobed; <= 0: no bound.
+	MaxPerNamespace int
+}
+
+// Plan is what a probe run handshakes with and what it leaves out.
+type Plan struct {
+	Targets []Target // in Policy, Service order; those with CutOff were not resolved
+	// LeftOut are the targets past Limits.MaxTargets or MaxPerNamespace: not probed.
+	LeftOut int
+	// NotProbed say, per object, what was not probed and why.
+	NotProbed []string
+}
+
+// key is one target before it is resolved: a Policy (or BackendTLSPolicy) and a Service port.
+type key struct {
+	policy, service string // refs: Kind/namespace/name, and namespace/name:port
+	namespace       string // the Policy's
+	egress          *rules.Egress
+	btp             *rules.BackendTLS
+	svcNamespace    string
+	up              upstream
+	btpPort         string // a BackendTLSPolicy's sectionName
+}
+
 // Targets are the aigw Service ports the labelled egressMTLS Policies serve: the upstreams with
 // tls.enable of the labelled VirtualServers that reference the Policy (at the server: every such
 // upstream; on a route: the upstreams it passes to) and the backends in nginx.org/ssl-services of
 // the labelled Ingresses whose nginx.org/policies name it; and the Service ports the labelled
-// BackendTLSPolicies target (NGINX Gateway Fabric). Each has at most maxEndpoints ready endpoints.
-func Targets(c Cluster, s aigw.Settings, maxEndpoints int, now time.Time) []Target {
-	if maxEndpoints <= 0 {
-		maxEndpoints = DefaultMaxEndpoints
+// BackendTLSPolicies target (NGINX Gateway Fabric). Only a Policy of the referring object's own
+// namespace is followed (a reference to another namespace's Policy is not probed: a tenant could
+// otherwise make another namespace's Policy fail). The pairs are found first, from the objects
+// alone; then the first lim.MaxTargets in Policy order are resolved (the Service read once per
+// run), each with at most lim.MaxEndpoints ready endpoints. Once ctx ends the remaining targets
+// are returned with CutOff set, unresolved.
+func Targets(ctx context.Context, c Cluster, s aigw.Settings, lim Limits, now time.Time) Plan {
+	if lim.MaxEndpoints <= 0 {
+		lim.MaxEndpoints = DefaultMaxEndpoints
 	}
-	type key struct{ policy, service string }
-	seen := map[key]bool{}
-	var out []Target
-	type uses struct {
-		namespace string
-		list      []use
-	}
-	var all []uses
-	for _, raw := range c.VirtualServers() {
-		var vs virtualServer
-		if objects.Decode(raw, &vs) == nil {
-			all = append(all, uses{vs.Metadata.Namespace, vs.uses()})
+	var plan Plan
+	seen := map[[2]string]bool{}
+	var keys []key
+	addUses := func(kind, ref, ns string, list []use, truncated bool) {
+		if truncated {
+			plan.NotProbed = append(plan.NotProbed, fmt.Sprintf("%s/%s/%s: only the first %d Policy and upstream pairs are probed", kind, ns, ref, maxUsesPerObject))
 		}
-	}
-	for _, raw := range c.Ingresses() {
-		ns, list := ingressUses(raw)
-		all = append(all, uses{ns, list})
-	}
-	for _, u := range all {
-		ns := u.namespace
-		for _, use := range u.list {
+		for _, use := range list {
 			pns := use.policy.Namespace
 			if pns == "" {
 				pns = ns
+			}
+			if pns != ns {
+				plan.NotProbed = append(plan.NotProbed, fmt.Sprintf("%s/%s/%s: Policy %s/%s is in another namespace: not probed", kind, ns, ref, pns, use.policy.Name))
+				continue
 			}
 			praw, ok := c.Get("Policy", pns, use.policy.Name)
 			if !ok {
@@ -79,22 +106,81 @@ func Targets(c Cluster, s aigw.Settings, maxEndpoints int, now time.Time) []Targ
 				continue
 			}
 			up := use.upstream
-			k := key{pns + "/" + e.Name, fmt.Sprintf("%s/%s:%d%s", ns, up.Service, up.Port, up.PortName)}
-			if seen[k] {
-				continue
+			k := key{policy: "Policy/" + pns + "/" + e.Name, service: fmt.Sprintf("%s/%s:%d%s", ns, up.Service, up.Port, up.PortName),
+				namespace: pns, egress: e, svcNamespace: ns, up: up}
+			if id := [2]string{k.policy, k.service}; !seen[id] {
+				seen[id] = true
+				keys = append(keys, k)
 			}
-			seen[k] = true
-			out = append(out, target(c, s, e, ns, up, maxEndpoints))
 		}
 	}
-	out = append(out, backendTLSTargets(c, s, maxEndpoints, now)...)
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Policy != out[j].Policy {
-			return out[i].Policy < out[j].Policy
+	for _, raw := range c.VirtualServers() {
+		if ctx.Err() != nil {
+			break
 		}
-		return out[i].Service < out[j].Service
+		var vs virtualServer
+		if objects.Decode(raw, &vs) == nil {
+			list, truncated := vs.uses(ctx)
+			addUses("VirtualServer", vs.Metadata.Name, vs.Metadata.Namespace, list, truncated)
+		}
+	}
+	for _, raw := range c.Ingresses() {
+		if ctx.Err() != nil {
+			break
+		}
+		meta, list, truncated := ingressUses(raw)
+		addUses("Ingress", meta.Name, meta.Namespace, list, truncated)
+	}
+	keys = append(keys, backendTLSKeys(c, s, now)...)
+	sort.SliceStable(keys, func(i, j int) bool {
+		if keys[i].policy != keys[j].policy {
+			return keys[i].policy < keys[j].policy
+		}
+		return keys[i].service < keys[j].service
 	})
-	return out
+	perNamespace := map[string]int{}
+	kept := keys[:0]
+	for _, k := range keys {
+		if lim.MaxTargets > 0 && len(kept) == lim.MaxTargets || lim.MaxPerNamespace > 0 && perNamespace[k.namespace] == lim.MaxPerNamespace {
+			plan.LeftOut++
+			continue
+		}
+		perNamespace[k.namespace]++
+		kept = append(kept, k)
+	}
+	rc := &readOnce{Cluster: c, services: map[string]*corev1.Service{}}
+	for _, k := range kept {
+		if ctx.Err() != nil {
+			plan.Targets = append(plan.Targets, Target{Kind: strings.SplitN(k.policy, "/", 2)[0], Policy: k.policy, Service: "Service/" + k.svcNamespace + "/" + k.up.Service, Port: k.up.Port, CutOff: true})
+			continue
+		}
+		if k.egress != nil {
+			plan.Targets = append(plan.Targets, target(rc, s, k.egress, k.svcNamespace, k.up, lim.MaxEndpoints))
+		} else {
+			plan.Targets = append(plan.Targets, backendTLSTargets(rc, k.btp, k.up.Service, k.btpPort, lim.MaxEndpoints)...)
+		}
+	}
+	if lim.MaxTargets > 0 && len(plan.Targets) > lim.MaxTargets { // a BackendTLSPolicy's Service may have many ports
+		plan.LeftOut += len(plan.Targets) - lim.MaxTargets
+		plan.Targets = plan.Targets[:lim.MaxTargets]
+	}
+	return plan
+}
+
+// readOnce reads each Service once per Targets call.
+type readOnce struct {
+	Cluster
+	services map[string]*corev1.Service
+}
+
+func (r *readOnce) Service(namespace, name string) *corev1.Service {
+	k := namespace + "/" + name
+	if svc, ok := r.services[k]; ok {
+		return svc
+	}
+	svc := r.Cluster.Service(namespace, name)
+	r.services[k] = svc
+	return svc
 }
 
 func target(c Cluster, s aigw.Settings, e *rules.Egress, ns string, up upstream, maxEndpoints int) Target {
@@ -118,36 +204,45 @@ func target(c Cluster, s aigw.Settings, e *rules.Egress, ns string, up upstream,
 	return t
 }
 
-// backendTLSTargets are the Service ports of the labelled BackendTLSPolicies: NGF sends SNI and
-// checks validation.hostname, verifies with depth 4 and nginx's default protocols.
-func backendTLSTargets(c Cluster, s aigw.Settings, maxEndpoints int, now time.Time) []Target {
-	var out []Target
+// backendTLSKeys are the Services of the labelled BackendTLSPolicies, one key each (its ports are
+// found when it is resolved).
+func backendTLSKeys(c Cluster, s aigw.Settings, now time.Time) []key {
+	var out []key
 	for _, raw := range c.BackendTLSPolicies() {
 		b, err := rules.BackendTLSOf(raw, "", s, c, now)
 		if err != nil || !b.Selected {
 			continue
 		}
 		for _, svc := range b.Services {
-			var ports []upstream
-			if sv := c.Service(b.Namespace, svc.Name); sv != nil {
-				for _, p := range sv.Spec.Ports {
-					if svc.Port == "" || p.Name == svc.Port {
-						ports = append(ports, upstream{Service: svc.Name, Port: p.Port})
-					}
-				}
-			}
-			if len(ports) == 0 {
-				ports = []upstream{{Service: svc.Name, PortName: svc.Port}}
-			}
-			for _, up := range ports {
-				t := Target{Kind: "BackendTLSPolicy", Policy: "BackendTLSPolicy/" + b.Namespace + "/" + b.Name, Service: "Service/" + b.Namespace + "/" + up.Service,
-					Port: up.Port, SNI: b.Hostname, SSLName: b.Hostname, MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS13,
-					Trusted: b.Trusted, TrustedName: b.TrustedName, Depth: b.Depth}
-				t.Secret, t.SecretName = certificates(c, b.Namespace, b.ServerTLSSecret, corev1.TLSCertKey), b.Namespace+"/"+b.ServerTLSSecret
-				t.Endpoints, t.Skipped, t.NoEndpoint = endpoints(c, b.Namespace, up, maxEndpoints)
-				out = append(out, t)
+			out = append(out, key{policy: "BackendTLSPolicy/" + b.Namespace + "/" + b.Name, service: b.Namespace + "/" + svc.Name + ":" + svc.Port,
+				namespace: b.Namespace, btp: b, svcNamespace: b.Namespace, up: upstream{Service: svc.Name}, btpPort: svc.Port})
+		}
+	}
+	return out
+}
+
+// backendTLSTargets are the Service ports a BackendTLSPolicy targets on Service svc: NGF sends SNI
+// and checks validation.hostname, verifies with depth 4 and nginx's default protocols.
+func backendTLSTargets(c Cluster, b *rules.BackendTLS, svc, sectionName string, maxEndpoints int) []Target {
+	var ports []upstream
+	if sv := c.Service(b.Namespace, svc); sv != nil {
+		for _, p := range sv.Spec.Ports {
+			if sectionName == "" || p.Name == sectionName {
+				ports = append(ports, upstream{Service: svc, Port: p.Port})
 			}
 		}
+	}
+	if len(ports) == 0 {
+		ports = []upstream{{Service: svc, PortName: sectionName}}
+	}
+	var out []Target
+	for _, up := range ports {
+		t := Target{Kind: "BackendTLSPolicy", Policy: "BackendTLSPolicy/" + b.Namespace + "/" + b.Name, Service: "Service/" + b.Namespace + "/" + up.Service,
+			Port: up.Port, SNI: b.Hostname, SSLName: b.Hostname, MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS13,
+			Trusted: b.Trusted, TrustedName: b.TrustedName, Depth: b.Depth}
+		t.Secret, t.SecretName = certificates(c, b.Namespace, b.ServerTLSSecret, corev1.TLSCertKey), b.Namespace+"/"+b.ServerTLSSecret
+		t.Endpoints, t.Skipped, t.NoEndpoint = endpoints(c, b.Namespace, up, maxEndpoints)
+		out = append(out, t)
 	}
 	return out
 }
@@ -189,6 +284,9 @@ func endpoints(c Cluster, namespace string, up upstream, max int) (out []string,
 	port := sp.Port
 	seen := map[string]bool{}
 	for _, es := range c.EndpointSlices(namespace, service) {
+		if es.AddressType == discoveryv1.AddressTypeFQDN {
+			continue // a name would let the slice's writer send the probe anywhere DNS resolves
+		}
 		var ep int32
 		for _, p := range es.Ports {
 			if p.Port != nil && (p.Name == nil && sp.Name == "" || p.Name != nil && *p.Name == sp.Name) {
@@ -203,7 +301,9 @@ func endpoints(c Cluster, namespace string, up upstream, max int) (out []string,
 				continue
 			}
 			for _, a := range e.Addresses {
-				seen[net.JoinHostPort(a, strconv.Itoa(int(ep)))] = true
+				if probeable(a) {
+					seen[net.JoinHostPort(a, strconv.Itoa(int(ep)))] = true
+				}
 			}
 		}
 	}
@@ -218,6 +318,16 @@ func endpoints(c Cluster, namespace string, up upstream, max int) (out []string,
 		none = fmt.Sprintf("no ready endpoint for port %d (%s) in the EndpointSlices of Service %s/%s", port, portName(sp), namespace, service)
 	}
 	return out, skipped, none
+}
+
+// probeable reports whether an EndpointSlice address is one the probe dials: an IP address (not a
+// name), not loopback (the probe's own pod), link-local (cloud metadata services), unspecified or
+// multicast. Anyone who can write an EndpointSlice can still name any other in-cluster address
+// (docs/security.md, Live TLS probe).
+func probeable(addr string) bool {
+	ip := net.ParseIP(addr)
+	return ip != nil && !ip.IsLoopback() && !ip.IsLinkLocalUnicast() && !ip.IsLinkLocalMulticast() &&
+		!ip.IsInterfaceLocalMulticast() && !ip.IsMulticast() && !ip.IsUnspecified()
 }
 
 // servicePort is the Service port the upstream names, by number or by name; nil when none.

@@ -1,8 +1,8 @@
 package probe
 
 import (
+	"context"
 	"encoding/json"
-	"slices"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 )
@@ -46,32 +46,49 @@ type use struct {
 	upstream upstream
 }
 
+// maxUsesPerObject bounds the Policy × upstream pairs taken from one VirtualServer or Ingress: a
+// tenant's object naming many Policies and many upstreams would otherwise make the pairs grow
+// with the square of its size. The pairs past it are not probed (Plan.NotProbed says so).
+const maxUsesPerObject = 256
+
 // uses pairs each Policy the VirtualServer references with the TLS upstreams it may apply to: a
 // server-level Policy to all of them (NIC applies spec.policies to the routes without policies of
 // their own; probing an upstream a route overrides costs a handshake, never a wrong finding about
 // another Policy's upstream), a route's Policy to the upstreams its action, splits and matches
-// pass to.
-func (vs *virtualServer) uses() []use {
+// pass to. At most maxUsesPerObject pairs; truncated says some were left out (or ctx ended).
+func (vs *virtualServer) uses(ctx context.Context) (out []use, truncated bool) {
 	tlsUp := map[string]upstream{}
 	var order []string
 	for _, u := range vs.Spec.Upstreams {
-		if u.TLS.Enable && u.Service != "" {
+		if _, dup := tlsUp[u.Name]; !dup && u.TLS.Enable && u.Service != "" {
 			tlsUp[u.Name] = upstream{Service: u.Service, Port: u.Port}
 			order = append(order, u.Name)
 		}
 	}
-	var out []use
-	add := func(p policyRef, name string) {
-		if up, ok := tlsUp[name]; ok && p.Name != "" {
-			u := use{p, up}
-			if !slices.Contains(out, u) {
-				out = append(out, u)
-			}
+	seen := map[use]bool{}
+	// add reports false once no more pair can be taken.
+	add := func(p policyRef, name string) bool {
+		up, ok := tlsUp[name]
+		if !ok || p.Name == "" {
+			return true
 		}
+		u := use{p, up}
+		if seen[u] {
+			return true
+		}
+		if len(out) == maxUsesPerObject || ctx.Err() != nil {
+			truncated = true
+			return false
+		}
+		seen[u] = true
+		out = append(out, u)
+		return true
 	}
 	for _, p := range vs.Spec.Policies {
 		for _, name := range order {
-			add(p, name)
+			if !add(p, name) {
+				return out, true
+			}
 		}
 	}
 	for _, r := range vs.Spec.Routes {
@@ -81,11 +98,13 @@ func (vs *virtualServer) uses() []use {
 		}
 		for _, p := range r.Policies {
 			for _, n := range names {
-				add(p, n)
+				if !add(p, n) {
+					return out, true
+				}
 			}
 		}
 	}
-	return out
+	return out, truncated
 }
 
 // passes collects the upstream names under raw's "pass" and "proxy.upstream" keys, at any depth

@@ -1,0 +1,197 @@
+package probe
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
+)
+
+// TestUsesBounded: a VirtualServer of 1000 TLS upstreams and 1000 server-level Policy names gives
+// at most maxUsesPerObject pairs and says it left the rest out, instead of a million pairs.
+func TestUsesBounded(t *testing.T) {
+	var ups, pols []any
+	for i := range 1000 {
+		ups = append(ups, map[string]any{"name": fmt.Sprintf("u%d", i), "service": fmt.Sprintf("s%d", i), "port": 443, "tls": map[string]any{"enable": true}})
+		pols = append(pols, map[string]any{"name": fmt.Sprintf("p%d", i)})
+	}
+	raw := js(t, map[string]any{"metadata": map[string]any{"name": "vs", "namespace": "ai"}, "spec": map[string]any{"upstreams": ups, "policies": pols}})
+	var vs virtualServer
+	if err := objects.Decode(raw, &vs); err != nil {
+		t.Fatal(err)
+	}
+	list, truncated := vs.uses(context.Background())
+	if len(list) != maxUsesPerObject || !truncated {
+		t.Errorf("%d pairs (truncated %v), want %d and truncated", len(list), truncated, maxUsesPerObject)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if list, truncated := vs.uses(ctx); len(list) != 0 || !truncated {
+		t.Errorf("ended context: %d pairs (truncated %v), want none and truncated", len(list), truncated)
+	}
+	c := &cluster{ObjectSet: objects.NewObjectSet("ai"), vss: [][]byte{raw}}
+	plan := Targets(context.Background(), c, aigw.DefaultSettings(), Limits{}, time.Now())
+	if len(plan.NotProbed) != 1 || !strings.Contains(plan.NotProbed[0], "VirtualServer/ai/vs") {
+		t.Errorf("not probed %q, want one line naming VirtualServer/ai/vs", plan.NotProbed)
+	}
+}
+
+// countingCluster counts the Service and EndpointSlice reads.
+type countingCluster struct {
+	*cluster
+	serviceReads, sliceReads int
+}
+
+func (c *countingCluster) Service(ns, name string) *corev1.Service {
+	c.serviceReads++
+	return c.cluster.Service(ns, name)
+}
+
+func (c *countingCluster) EndpointSlices(ns, svc string) []discoveryv1.EndpointSlice {
+	c.sliceReads++
+	return c.cluster.EndpointSlices(ns, svc)
+}
+
+// manyTargets: namespaces × perNamespace labelled Policies, each in its own VirtualServer with one
+// TLS upstream to Service aigw.
+func manyTargets(t *testing.T, namespaces, perNamespace int) *countingCluster {
+	var objs [][]byte
+	c := &cluster{services: map[string]*corev1.Service{}, slices: map[string][]discoveryv1.EndpointSlice{}}
+	for n := range namespaces {
+		ns := fmt.Sprintf("ns%d", n)
+		c.services[ns+"/aigw"] = &corev1.Service{Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 443}}}}
+		for i := range perNamespace {
+			name := fmt.Sprintf("p%03d", i)
+			pol := policy(t, name, true)
+			pol = []byte(strings.Replace(string(pol), `"namespace":"ai"`, `"namespace":"`+ns+`"`, 1))
+			objs = append(objs, pol)
+			c.vss = append(c.vss, js(t, map[string]any{"metadata": map[string]any{"name": "vs-" + name, "namespace": ns}, "spec": map[string]any{
+				"upstreams": []any{map[string]any{"name": "gw", "service": "aigw", "port": 443, "tls": map[string]any{"enable": true}}},
+				"policies":  []any{map[string]any{"name": name}}}}))
+		}
+	}
+	c.ObjectSet = objects.NewObjectSet("", objs...)
+	return &countingCluster{cluster: c}
+}
+
+// TestTargetsResolveOnlyMaxTargets: of 200 Policy × Service port pairs, only MaxTargets are
+// resolved: the Service is read once per run and the EndpointSlices once per resolved target; the
+// rest are counted as left out; one namespace takes at most MaxPerNamespace.
+func TestTargetsResolveOnlyMaxTargets(t *testing.T) {
+	c := manyTargets(t, 2, 100)
+	plan := Targets(context.Background(), c, aigw.DefaultSettings(), Limits{MaxEndpoints: 1, MaxTargets: 8, MaxPerNamespace: 4}, time.Now())
+	if len(plan.Targets) != 8 || plan.LeftOut != 192 {
+		t.Fatalf("%d targets, %d left out; want 8 and 192", len(plan.Targets), plan.LeftOut)
+	}
+	perNS := map[string]int{}
+	for _, tg := range plan.Targets {
+		perNS[strings.Split(tg.Policy, "/")[1]]++
+	}
+	if perNS["ns0"] != 4 || perNS["ns1"] != 4 {
+		t.Errorf("targets per namespace %v, want 4 each (MaxPerNamespace)", perNS)
+	}
+	if c.serviceReads != 2 || c.sliceReads != 8 {
+		t.Errorf("%d Service reads and %d EndpointSlice reads, want 2 (one per Service) and 8 (one per resolved target)", c.serviceReads, c.sliceReads)
+	}
+}
+
+// TestTargetsCutOff: once the run's context has ended, the targets are returned unresolved and
+// marked cut off, and Run reports them with no finding, making no connection.
+func TestTargetsCutOff(t *testing.T) {
+	c := manyTargets(t, 1, 3)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	plan := Targets(ctx, c, aigw.DefaultSettings(), Limits{}, time.Now())
+	// The objects were all read before ctx was checked; resolution stopped at once.
+	if c.serviceReads != 0 || c.sliceReads != 0 {
+		t.Errorf("%d Service and %d EndpointSlice reads after the context ended, want none", c.serviceReads, c.sliceReads)
+	}
+	res := Run(ctx, append(plan.Targets, Target{Policy: "Policy/ns0/other", Service: "Service/ns0/x", Endpoints: []string{"10.255.0.1:443"}}), Options{})
+	if len(res) != len(plan.Targets)+1 {
+		t.Fatalf("%d results for %d targets", len(res), len(plan.Targets)+1)
+	}
+	for _, r := range res {
+		if !r.CutOff || len(r.Findings) != 0 {
+			t.Errorf("%s %s: cut off %v, findings %v; want cut off without finding", r.Target.Policy, r.Endpoint, r.CutOff, r.Findings)
+		}
+	}
+}
+
+// TestEndpointsRefuseNonPodAddresses: the probe dials only IP addresses of EndpointSlices that are
+// not of type FQDN, and never loopback, link-local, unspecified or multicast ones.
+func TestEndpointsRefuseNonPodAddresses(t *testing.T) {
+	c := newCluster(t, 0, 0)
+	name, port := "https", int32(8443)
+	ready := true
+	addrs := []string{"10.0.1.1", "127.0.0.1", "169.254.169.254", "0.0.0.0", "224.0.0.1", "::1", "fe80::1", "ff02::1", "metadata.google.internal", "fd00::5"}
+	var eps []discoveryv1.Endpoint
+	for _, a := range addrs {
+		eps = append(eps, discoveryv1.Endpoint{Addresses: []string{a}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}})
+	}
+	c.slices["ai/aigw"] = []discoveryv1.EndpointSlice{
+		{ObjectMeta: metav1.ObjectMeta{Name: "ip"}, AddressType: discoveryv1.AddressTypeIPv4, Endpoints: eps, Ports: []discoveryv1.EndpointPort{{Name: &name, Port: &port}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "fqdn"}, AddressType: discoveryv1.AddressTypeFQDN, Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.0.9.9"}, Conditions: discoveryv1.EndpointConditions{Ready: &ready}}},
+			Ports: []discoveryv1.EndpointPort{{Name: &name, Port: &port}}},
+	}
+	ts := Targets(context.Background(), c, aigw.DefaultSettings(), Limits{}, time.Now()).Targets
+	if len(ts) != 1 {
+		t.Fatalf("%d targets, want 1", len(ts))
+	}
+	if want := "10.0.1.1:8443 [fd00::5]:8443"; strings.Join(ts[0].Endpoints, " ") != want {
+		t.Errorf("endpoints %v, want %s only", ts[0].Endpoints, want)
+	}
+}
+
+// TestTargetsOwnNamespacePolicyOnly: a VirtualServer naming a Policy of another namespace does not
+// make the probe handshake for it; the plan says why.
+func TestTargetsOwnNamespacePolicyOnly(t *testing.T) {
+	c := newCluster(t, 1, 0)
+	c.vss = [][]byte{js(t, map[string]any{"metadata": map[string]any{"name": "vs", "namespace": "tenant"}, "spec": map[string]any{
+		"upstreams": []any{map[string]any{"name": "gw", "service": "aigw", "port": 443, "tls": map[string]any{"enable": true}}},
+		"policies":  []any{map[string]any{"name": "aigw-mtls", "namespace": "ai"}}}})}
+	c.services["tenant/aigw"] = c.services["ai/aigw"]
+	c.slices["tenant/aigw"] = c.slices["ai/aigw"]
+	plan := Targets(context.Background(), c, aigw.DefaultSettings(), Limits{}, time.Now())
+	if len(plan.Targets) != 0 {
+		t.Errorf("targets %+v, want none for a Policy of another namespace", plan.Targets)
+	}
+	if len(plan.NotProbed) != 1 || !strings.Contains(plan.NotProbed[0], "VirtualServer/tenant/vs") || !strings.Contains(plan.NotProbed[0], "another namespace") {
+		t.Errorf("not probed %q, want the VirtualServer and the reason", plan.NotProbed)
+	}
+}
+
+// TestTrimKeepsTargets: the trimmed VirtualServers and Ingresses give the same targets as the
+// objects, and drop what the probe does not read.
+func TestTrimKeepsTargets(t *testing.T) {
+	c := newCluster(t, 2, 0)
+	c.ings = [][]byte{js(t, map[string]any{"metadata": map[string]any{"name": "ing", "namespace": "ai", "annotations": map[string]string{
+		"nginx.org/policies": "aigw-mtls", "nginx.org/ssl-services": "aigw"}},
+		"spec": map[string]any{"tls": []any{map[string]any{"hosts": []string{strings.Repeat("h", 4096)}}}, "rules": []any{map[string]any{"http": map[string]any{"paths": []any{
+			map[string]any{"path": "/", "backend": map[string]any{"service": map[string]any{"name": "aigw", "port": map[string]any{"number": 443}}}}}}}}}})}
+	want := Targets(context.Background(), c, aigw.DefaultSettings(), Limits{}, time.Now()).Targets
+	c.vss[0] = []byte(strings.Replace(string(c.vss[0]), `"spec":{`, `"spec":{"host":"`+strings.Repeat("h", 4096)+`",`, 1))
+	for i := range c.vss {
+		c.vss[i] = TrimVirtualServer(c.vss[i])
+		if len(c.vss[i]) > 2048 {
+			t.Errorf("trimmed VirtualServer is %d bytes: %s", len(c.vss[i]), c.vss[i][:200])
+		}
+	}
+	for i := range c.ings {
+		c.ings[i] = TrimIngress(c.ings[i])
+		if len(c.ings[i]) > 2048 {
+			t.Errorf("trimmed Ingress is %d bytes", len(c.ings[i]))
+		}
+	}
+	got := Targets(context.Background(), c, aigw.DefaultSettings(), Limits{}, time.Now()).Targets
+	if len(want) == 0 || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("targets of the trimmed objects\n%v\nwant\n%v", got, want)
+	}
+}
