@@ -42,6 +42,14 @@ const DefaultNamespacesPerRequest = 16
 // are reported as not checked.
 const DefaultLookupsPerRequest = 1024
 
+// DefaultRoutesPerRequest bounds the routes one admission request reads from the cache: a
+// BackendTLSPolicy's ports are judged from the HTTPRoutes and GRPCRoutes sending to the Services it
+// targets (read through the cache's index, routeServiceIndex), and each route read is copied and
+// encoded. 256 trimmed routes are about 1.2 MB copied per request (BENCHMARKS.md "Cost of the
+// Gateway API port-rule cache"), small beside the chart's 256 Mi; past it the ports of the Service
+// are not judged and the request is warned (BTP_CONFLICT_UNJUDGED naming the bound).
+const DefaultRoutesPerRequest = 256
+
 // cacheObjects serves lookups from the informer cache; it never calls the API server. A cache
 // error is an error, never "not found".
 type cacheObjects struct {
@@ -55,6 +63,8 @@ type cacheObjects struct {
 	maxNamespaces int
 	// maxLookups bounds the Gets and Lists of one admission request (0: DefaultLookupsPerRequest).
 	maxLookups int
+	// maxRoutes bounds the routes one admission request reads (0: DefaultRoutesPerRequest).
+	maxRoutes int
 }
 
 // available is nil when lookups of kind in namespace can be answered, an *objects.Unavailable when
@@ -122,6 +132,30 @@ func (o *cacheObjects) list(ctx context.Context, kind, namespace string) ([][]by
 	return out, nil
 }
 
+// routesTo lists the routes of kind in namespace that send to Service serviceNamespace/service,
+// through the cache's index (routeServiceIndex): the other routes are neither copied nor encoded.
+// At most limit are read.
+func (o *cacheObjects) routesTo(ctx context.Context, kind, namespace, serviceNamespace, service string, limit int) ([][]byte, error) {
+	l := newCachedList(kind)
+	if l == nil {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
+	if err := o.reader.List(ctx, l, client.InNamespace(namespace), client.MatchingFields{routeServiceIndex: serviceNamespace + "/" + service},
+		client.Limit(int64(limit))); err != nil {
+		return nil, fmt.Errorf("listing the %ss to Service %s/%s in namespace %q from the webhook's cache: %w", kind, clip(serviceNamespace), clip(service), clip(namespace), err)
+	}
+	var out [][]byte
+	err := apimeta.EachListItem(l, func(obj runtime.Object) error {
+		if raw, err := json.Marshal(obj); err == nil {
+			out = append(out, raw)
+		}
+		return nil
+	})
+	return out, err
+}
+
 // view is what one admission request (or one audit pass) sees of the cache: lookups outside
 // namespace only when user may read them (when access is set), and the first cache error
 // remembered, so the handler answers with an error instead of a verdict built on a missing object.
@@ -172,11 +206,22 @@ type cacheView struct {
 	// lists are the Lists already made, by kind and namespace: the rules list the same namespace
 	// once per referenced object, and each List copies and encodes every object in it.
 	lists map[string][][]byte
+	// routes are the RoutesTo lookups already made; routesRead counts the routes they read, in
+	// all and per Service.
+	routes     map[string]routesLookup
+	routesRead int
+	readTo     map[string]int
+}
+
+type routesLookup struct {
+	raw [][]byte
+	err error
 }
 
 var (
-	_ objects.Objects = (*cacheView)(nil)
-	_ objects.Guarded = (*cacheView)(nil)
+	_ objects.Objects    = (*cacheView)(nil)
+	_ objects.Guarded    = (*cacheView)(nil)
+	_ objects.RouteIndex = (*cacheView)(nil)
 )
 
 func (v *cacheView) Available(kind, namespace string) error {
@@ -352,6 +397,66 @@ func (v *cacheView) List(kind, namespace string) [][]byte {
 	return out
 }
 
+func (v *cacheView) maxRoutes() int {
+	if v.o.maxRoutes > 0 {
+		return v.o.maxRoutes
+	}
+	return DefaultRoutesPerRequest
+}
+
+// RoutesTo reads the routes of kind in namespace that send to Service serviceNamespace/service,
+// within the request's bound on routes read (an *objects.Unavailable with Capped past it).
+func (v *cacheView) RoutesTo(kind, namespace, serviceNamespace, service string) ([][]byte, error) {
+	if v.ended() {
+		return nil, nil
+	}
+	if err := v.Available(kind, namespace); err != nil {
+		return nil, err
+	}
+	key := kind + "/" + namespace + "/" + serviceNamespace + "/" + service
+	v.mu.Lock()
+	done, ok := v.routes[key]
+	v.mu.Unlock()
+	if ok {
+		return done.raw, done.err
+	}
+	if !v.spend() {
+		return nil, &objects.Unavailable{Kind: kind, Namespace: namespace, Reason: fmt.Sprintf(
+			"the request already made %d lookups, the most the webhook makes for one admission request", v.maxLookups())}
+	}
+	v.mu.Lock()
+	left := v.maxRoutes() - v.routesRead
+	v.mu.Unlock()
+	raw, err := v.o.routesTo(v.ctx, kind, namespace, serviceNamespace, service, left+1)
+	if err != nil {
+		v.fail(err)
+		return nil, nil
+	}
+	svc := serviceNamespace + "/" + service
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if len(raw) > left {
+		read := v.readTo[svc] + left
+		reason := fmt.Sprintf("more than %d routes send to Service %s: not judged (the webhook reads at most %d routes for one admission request)", read, clip(svc), v.maxRoutes())
+		if read < v.maxRoutes() {
+			reason = fmt.Sprintf("more than %d routes send to Service %s, which with the routes to the policy's other targets pass the %d routes the webhook reads for one admission request: not judged", read, clip(svc), v.maxRoutes())
+		}
+		raw, err = nil, &objects.Unavailable{Kind: kind, Namespace: namespace, Reason: reason, Capped: true}
+		v.routesRead = v.maxRoutes()
+	} else {
+		v.routesRead += len(raw)
+		if v.readTo == nil {
+			v.readTo = map[string]int{}
+		}
+		v.readTo[svc] += len(raw)
+	}
+	if v.routes == nil {
+		v.routes = map[string]routesLookup{}
+	}
+	v.routes[key] = routesLookup{raw, err}
+	return raw, err
+}
+
 func (v *cacheView) fail(err error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -389,4 +494,8 @@ func (o *cacheObjects) Get(kind, namespace, name string) ([]byte, bool) {
 
 func (o *cacheObjects) List(kind, namespace string) [][]byte {
 	return o.view(context.Background(), namespace, nil).List(kind, namespace)
+}
+
+func (o *cacheObjects) RoutesTo(kind, namespace, serviceNamespace, service string) ([][]byte, error) {
+	return o.view(context.Background(), namespace, nil).RoutesTo(kind, namespace, serviceNamespace, service)
 }

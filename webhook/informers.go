@@ -10,10 +10,13 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/kinds"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
 )
 
 // informers starts the informers of the cached kinds. A kind whose CRD is not installed yet (NIC
@@ -30,6 +33,9 @@ type informers struct {
 	missing map[string]error                                   // kind → why its informer is not running
 	tried   map[string]time.Time                               // kind → when a missing kind was last looked for
 	hooks   map[string][]func(context.Context, cache.Informer) // kind → called once its informer starts (whenStarted)
+
+	indexMu sync.Mutex
+	indexed map[string]bool // kinds whose informer has its index (routeServiceIndex)
 }
 
 // retryMissingAfter spaces the lookups a request triggers for a kind that is not served: each is a
@@ -74,6 +80,9 @@ func (i *informers) ensure(ctx context.Context, kind string) error {
 		return fmt.Errorf("%s: not a cached kind", kind)
 	}
 	inf, err := i.cache.GetInformer(ctx, obj)
+	if err == nil {
+		err = i.index(ctx, kind, obj)
+	}
 	var hooks []func(context.Context, cache.Informer)
 	defer func() {
 		for _, f := range hooks {
@@ -163,4 +172,42 @@ func (i *informers) missingKinds() []string {
 		}
 	}
 	return out
+}
+
+// routeServiceIndex indexes the cached HTTPRoutes and GRPCRoutes by the Services their
+// backendRefs name ("namespace/name", rules.RouteServices): a BackendTLSPolicy's admission then
+// reads only the routes to the Services it targets (cacheObjects.routesTo).
+const routeServiceIndex = "aigw.routeService"
+
+// index adds routeServiceIndex to the informer of a route kind, once, before any lookup reads it.
+func (i *informers) index(ctx context.Context, kind string, obj client.Object) error {
+	if !slices.Contains(rules.RouteKinds(), kind) {
+		return nil
+	}
+	i.indexMu.Lock()
+	defer i.indexMu.Unlock()
+	if i.indexed[kind] {
+		return nil
+	}
+	if err := i.cache.IndexField(ctx, obj, routeServiceIndex, routeServices); err != nil {
+		return fmt.Errorf("indexing the %ss by Service: %w", kind, err)
+	}
+	if i.indexed == nil {
+		i.indexed = map[string]bool{}
+	}
+	i.indexed[kind] = true
+	return nil
+}
+
+// routeServices are the "namespace/name" of the Services a cached route sends to.
+func routeServices(obj client.Object) []string {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return nil
+	}
+	raw, err := u.MarshalJSON()
+	if err != nil {
+		return nil
+	}
+	return rules.RouteServices(raw, u.GetNamespace())
 }

@@ -135,10 +135,30 @@ type Unavailable struct {
 	// NotServed: the API server does not serve the kind (its CRD is not installed), so no object
 	// of it exists anywhere, which is itself an answer for rules that ask "is there any".
 	NotServed bool
+	// Capped: the objects are more than the reader reads for one request (Reason names the bound).
+	Capped bool
 }
 
 func (u *Unavailable) Error() string {
 	return fmt.Sprintf("%s objects in namespace %s cannot be checked: %s", u.Kind, u.Namespace, u.Reason)
+}
+
+// RouteIndex is implemented by Objects that find the routes sending to a Service without reading
+// the others (the webhook's cache indexes them by the Services their backendRefs name).
+type RouteIndex interface {
+	// RoutesTo returns the routes of kind in namespace some backendRef of which names Service
+	// serviceNamespace/service (routes naming others may come too). The error is an *Unavailable
+	// with Capped when they are more than the reader reads for one request.
+	RoutesTo(kind, namespace, serviceNamespace, service string) ([][]byte, error)
+}
+
+// RoutesTo is objs' RoutesTo, or every route of kind in namespace when objs has no RouteIndex
+// (the caller still picks the routes to the Service from them).
+func RoutesTo(objs Objects, kind, namespace, serviceNamespace, service string) ([][]byte, error) {
+	if ri, ok := objs.(RouteIndex); ok {
+		return ri.RoutesTo(kind, namespace, serviceNamespace, service)
+	}
+	return List(objs, kind, namespace), nil
 }
 
 // Guarded is implemented by Objects that do not answer every lookup (the webhook's cache as seen

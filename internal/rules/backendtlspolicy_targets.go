@@ -68,11 +68,13 @@ func (p backendTLSPolicy) targetsServiceKind() bool {
 // the names of the ports HTTPRoutes and GRPCRoutes send to (graph/backend_refs.go getPortFromRef
 // maps backendRefs[].port to the Service port of that number). known is false when the Service or
 // every route to it is missing from objs, or unread says why some routes could not be read: the
-// rules then judge every port.
+// rules then judge every port. capped says the routes to it were more than the reader reads for
+// one judgement (the webhook's bound): nothing is judged on the ports of that Service then.
 type servicePorts struct {
 	all, used []string
 	known     bool
 	unread    string
+	capped    string
 }
 
 // maxRouteBackendRefs bounds the backendRefs read per route (the Gateway API CRD allows 16 rules
@@ -86,7 +88,7 @@ var routeKinds = []string{"HTTPRoute", "GRPCRoute"}
 // gatewayGroup is the API group of the routes, as ReferenceGrants name it in spec.from.
 const gatewayGroup = "gateway.networking.k8s.io"
 
-func portsOf(objs objects.Objects, namespace, service string) servicePorts {
+func portsOf(objs objects.Objects, namespace, service string, decoded decodedRoutes) servicePorts {
 	if u := objects.AsUnavailable(objects.Available(objs, "Service", namespace)); u != nil {
 		return servicePorts{unread: u.Error()}
 	}
@@ -120,8 +122,17 @@ func portsOf(objs objects.Objects, namespace, service string) servicePorts {
 			}
 			continue
 		}
-		for _, raw := range objects.List(objs, src.kind, src.namespace) {
-			for _, port := range routePorts(raw, namespace, service) {
+		routes, err := objects.RoutesTo(objs, src.kind, src.namespace, namespace, service)
+		if u := objects.AsUnavailable(err); u != nil {
+			if u.Capped {
+				sp.capped = u.Reason
+			} else if unread == "" {
+				unread = u.Error()
+			}
+			continue
+		}
+		for _, raw := range routes {
+			for _, port := range decoded.routePorts(raw, namespace, service) {
 				if name, ok := byNumber[port]; ok && !used[name] {
 					used[name] = true
 					sp.used = append(sp.used, name)
@@ -131,7 +142,10 @@ func portsOf(objs objects.Objects, namespace, service string) servicePorts {
 	}
 	sort.Strings(sp.used)
 	sp.unread = unread
-	sp.known = len(sp.used) > 0 && unread == ""
+	if sp.capped != "" && sp.unread == "" {
+		sp.unread = sp.capped
+	}
+	sp.known = len(sp.used) > 0 && sp.unread == ""
 	return sp
 }
 
@@ -205,10 +219,18 @@ type routeBackendRef struct {
 	Port      *int32  `json:"port"`
 }
 
-// routePorts are the port numbers raw's backendRefs send to on Service namespace/name: each rule's
-// backendRefs and the backendRefs of its RequestMirror filters, which NGF v2.6.7 resolves the same
-// way (graph/httproute.go and grpcroute.go processRule append them with MirrorBackendIdx).
-func routePorts(raw []byte, namespace, service string) []int32 {
+// serviceRef is a route's backendRef to a Service: its namespace (the route's when it names none),
+// name and port (nil when it names none).
+type serviceRef struct {
+	namespace, name string
+	port            *int32
+}
+
+// routeServiceRefs are the backendRefs of raw, a route in namespace (when it names none), that
+// name a Service: each rule's backendRefs and the backendRefs of its RequestMirror filters, which
+// NGF v2.6.7 resolves the same way (graph/httproute.go and grpcroute.go processRule append them
+// with MirrorBackendIdx). At most maxRouteBackendRefs are read.
+func routeServiceRefs(raw []byte, namespace string) []serviceRef {
 	var r struct {
 		Metadata objects.Meta `json:"metadata"`
 		Spec     struct {
@@ -225,7 +247,7 @@ func routePorts(raw []byte, namespace, service string) []int32 {
 	if objects.Decode(raw, &r) != nil {
 		return nil
 	}
-	var out []int32
+	var out []serviceRef
 	n := 0
 	for _, rule := range r.Spec.Rules {
 		refs := rule.BackendRefs
@@ -238,15 +260,57 @@ func routePorts(raw []byte, namespace, service string) []int32 {
 			if n++; n > maxRouteBackendRefs {
 				return out
 			}
+			if b.Kind != nil && *b.Kind != "Service" || b.Group != nil && *b.Group != "" && *b.Group != "core" {
+				continue
+			}
 			ns := r.Metadata.In(namespace)
 			if b.Namespace != nil {
 				ns = *b.Namespace
 			}
-			if b.Kind != nil && *b.Kind != "Service" || b.Group != nil && *b.Group != "" && *b.Group != "core" ||
-				b.Name != service || ns != namespace || b.Port == nil {
-				continue
-			}
-			out = append(out, *b.Port)
+			out = append(out, serviceRef{namespace: ns, name: b.Name, port: b.Port})
+		}
+	}
+	return out
+}
+
+// RouteServices are the Services raw, an HTTPRoute or GRPCRoute in namespace (when it names
+// none), sends to, each as "namespace/name" once: what the webhook's cache indexes routes by, so
+// that a BackendTLSPolicy's admission reads only the routes to the Services it targets.
+func RouteServices(raw []byte, namespace string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, ref := range routeServiceRefs(raw, namespace) {
+		key := ref.namespace + "/" + ref.name
+		if !seen[key] {
+			seen[key] = true
+			out = append(out, key)
+		}
+	}
+	return out
+}
+
+// RouteKinds are the kinds of route whose backendRefs the BackendTLSPolicy rules read.
+func RouteKinds() []string { return slices.Clone(routeKinds) }
+
+// decodedRoutes holds the Service backendRefs of the routes one judgement has decoded, by their
+// JSON: a route naming several targets of a policy is decoded once.
+type decodedRoutes map[string][]serviceRef
+
+func (d decodedRoutes) refs(raw []byte, namespace string) []serviceRef {
+	if refs, ok := d[string(raw)]; ok {
+		return refs
+	}
+	refs := routeServiceRefs(raw, namespace)
+	d[string(raw)] = refs
+	return refs
+}
+
+// routePorts are the port numbers raw's backendRefs send to on Service namespace/name.
+func (d decodedRoutes) routePorts(raw []byte, namespace, service string) []int32 {
+	var out []int32
+	for _, ref := range d.refs(raw, namespace) {
+		if ref.name == service && ref.namespace == namespace && ref.port != nil {
+			out = append(out, *ref.port)
 		}
 	}
 	return out
@@ -269,6 +333,8 @@ func checkBTPTargets(c *collector, me backendTLSPolicy, namespace string, objs o
 			others = append(others, o)
 		}
 	}
+	decoded := decodedRoutes{}
+	portsBy := map[string]servicePorts{}
 	for i, t := range me.Spec.TargetRefs {
 		if !t.IsService() {
 			continue
@@ -278,7 +344,11 @@ func checkBTPTargets(c *collector, me backendTLSPolicy, namespace string, objs o
 			c.add(BTPTargetGroupIgnored, Finding{Field: field + ".group", Expected: "\"\" (the core group of Service)",
 				Found: fmt.Sprintf("%q, which NGF ignores: it applies the policy to Service %s", t.Group, t.Name), Fix: "set group: \"\""})
 		}
-		ports := portsOf(objs, namespace, t.Name)
+		ports, ok := portsBy[t.Name]
+		if !ok {
+			ports = portsOf(objs, namespace, t.Name, decoded)
+			portsBy[t.Name] = ports
+		}
 		if t.SectionName != nil && ports.known && !slices.Contains(ports.used, *t.SectionName) {
 			c.add(BTPSectionNameUnused, Finding{Field: field + ".sectionName",
 				Expected:    fmt.Sprintf("the name of a port of Service %s the routes send to, one of [%s]", t.Name, strings.Join(ports.used, ", ")),
@@ -330,6 +400,11 @@ func checkBTPTargets(c *collector, me backendTLSPolicy, namespace string, objs o
 					}
 				}
 			}
+		}
+		if ports.capped != "" {
+			c.add(BTPConflictUnjudged, Finding{Field: field,
+				Found: ports.capped,
+				Fix:   fmt.Sprintf("run `aigw-mtls-webhook check` or validate -f with Service %s and its routes to have its ports and conflicts judged", t.Name)})
 		}
 	}
 }

@@ -104,7 +104,7 @@ var (
 		Source:      "NGF v2.6.7 internal/controller/state/graph/backend_refs.go findBackendTLSPolicyForService (target name and sectionName only), ngfsort.LessClientObject; dataplane/configuration.go convertBackendTLS",
 		Fix:         "edit the older BackendTLSPolicy instead, or delete it first"})
 	BTPConflictUnjudged = define(Def{ID: "BTP_CONFLICT_UNJUDGED", Severity: Warning,
-		Checks:      "no older BackendTLSPolicy names one port of the Service while no route to it is known: none exists yet, validate -f was not given them, or the requesting user may not list the routes in a namespace a ReferenceGrant opens to them",
+		Checks:      "no older BackendTLSPolicy names one port of the Service while no route to it is known: none exists yet, validate -f was not given them, the requesting user may not list the routes in a namespace a ReferenceGrant opens to them, or more routes send to the Service than the webhook reads for one request (256)",
 		Consequence: "if a route sends to that port, NGF uses the older policy there and marks this one Conflicted",
 		Source:      "NGF v2.6.7 internal/controller/state/graph/backend_refs.go findBackendTLSPolicyForService (per port a route uses)",
 		Fix:         "run check, or validate -f with the Service, its routes and ReferenceGrants"})

@@ -211,6 +211,44 @@ func TestBackendTLSPolicyPortsAtAdmission(t *testing.T) {
 	t.Run("AsValidate", func(t *testing.T) { admissionJudgesPortsAsValidate(t, b) })
 	t.Run("RouteAddedLater", func(t *testing.T) { admissionSeesARouteAddedLater(t, b) })
 	t.Run("GrantedRoutesOnlyForUsersWhoMay", func(t *testing.T) { admissionReadsGrantedRoutesOnlyForUsersWhoMay(t, b) })
+	t.Run("RouteBound", func(t *testing.T) { admissionReadsAtMostTheRouteBound(t, b) })
+}
+
+// Admission reads only the routes to the policy's Services (the cache indexes them by Service), at
+// most webhook.DefaultRoutesPerRequest: 300 routes to another Service do not count, and the
+// conflict is judged as validate -f judges it; once more routes than the bound send to aigw, the
+// policy is admitted with BTP_CONFLICT_UNJUDGED naming the bound, never judged on part of them.
+func admissionReadsAtMostTheRouteBound(t *testing.T, b *btpCluster) {
+	policy, objs := b.load(t, "conflict-metrics-port-routed")
+	route := func(name, service string) []byte {
+		return fmt.Appendf(nil, `{"apiVersion":"gateway.networking.k8s.io/v1","kind":"HTTPRoute","metadata":{"name":%q,"namespace":"ai-gateway"},`+
+			`"spec":{"parentRefs":[{"name":"gateway"}],"rules":[{"backendRefs":[{"name":%q,"port":443}]}]}}`, name, service)
+	}
+	for i := range 300 {
+		b.create(t, route(fmt.Sprintf("other-%d", i), "other"))
+	}
+	b.judged(t, policy, "admin", validateF(t, policy, objs))
+	// The fixture's route "ai" and these send to aigw: one more than the bound.
+	for i := range webhook.DefaultRoutesPerRequest {
+		b.create(t, route(fmt.Sprintf("aigw-%d", i), "aigw"))
+	}
+	want := fmt.Sprintf("more than %d routes send to Service ai-gateway/aigw", webhook.DefaultRoutesPerRequest)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := reviewBTP(b.hook, policy, "admin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		all := strings.Join(resp.Warnings, "\n")
+		if resp.Allowed && strings.Contains(all, string(rules.BTPConflictUnjudged.ID)) && strings.Contains(all, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("with %d routes to aigw: want admitted with %s naming the bound (%q), got allowed=%v %q %q",
+				webhook.DefaultRoutesPerRequest+1, rules.BTPConflictUnjudged.ID, want, resp.Allowed, resp.Result.Message, resp.Warnings)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // Admission judges a BackendTLSPolicy's targets per Service port as `validate -f` does with the
