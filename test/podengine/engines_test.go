@@ -182,7 +182,8 @@ func probePods(s aigw.Settings) (wired, conflicting *corev1.Pod) {
 }
 
 // probe reports whether an engine wires the labelled pod, and how many times the conflicting one
-// is refused or warned about (server-side dry runs).
+// is refused or warned about and labelling an unwired pod is warned about (server-side dry runs;
+// 2 when both paths are in place).
 func probe(ctx context.Context, s aigw.Settings) (wired bool, judged int, err error) {
 	w, c := probePods(s)
 	dryRun := metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}
@@ -194,6 +195,30 @@ func probe(ctx context.Context, s aigw.Settings) (wired bool, judged int, err er
 	warnings.take()
 	_, errConflict := dyn.Resource(podGVR).Namespace(ns).Create(ctx, unstructuredPod(c), dryRun)
 	judged = strings.Count(fmt.Sprint(errConflict)+strings.Join(warnings.take(), "\n"), "[POD_VOLUME_CONFLICT]")
+	// The update path is configured apart (the webhook's pod-updates hook, the policy engine's
+	// pod-updates ValidatingAdmissionPolicy): labelling an unwired pod is warned about once.
+	u, _ := probePods(s)
+	u.Name = "probe-update"
+	delete(u.Labels, s.SelectorKey)
+	zero := int64(0)
+	created, err := dyn.Resource(podGVR).Namespace(ns).Create(ctx, unstructuredPod(u), metav1.CreateOptions{})
+	if err != nil {
+		return false, 0, err
+	}
+	defer func() {
+		_ = dyn.Resource(podGVR).Namespace(ns).Delete(ctx, created.GetName(), metav1.DeleteOptions{GracePeriodSeconds: &zero})
+	}()
+	labels := created.GetLabels()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[s.SelectorKey] = s.SelectorValue
+	created.SetLabels(labels)
+	warnings.take()
+	if _, err := dyn.Resource(podGVR).Namespace(ns).Update(ctx, created, metav1.UpdateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil {
+		return false, 0, err
+	}
+	judged += strings.Count(strings.Join(warnings.take(), "\n"), "has no mTLS mounts")
 	return stored.GetAnnotations()[aigw.AnnotationInjected] != "", judged, nil
 }
 
@@ -206,13 +231,13 @@ func unstructuredPod(p *corev1.Pod) *unstructured.Unstructured {
 }
 
 // waitInPath waits until the API server applies the admission configuration just written: one
-// engine wires and judges pods.
+// engine wires and judges pods, on create and on update.
 func waitInPath(ctx context.Context, t *testing.T, s aigw.Settings) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		wired, judged, err := probe(ctx, s)
-		if err == nil && wired && judged == 1 {
+		if err == nil && wired && judged == 2 {
 			return
 		}
 		if time.Now().After(deadline) {
