@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -16,7 +18,7 @@ import (
 )
 
 // Through the API server: ConfigMaps of ~1 MiB updated at once, with a body budget that fits
-// one review at a time. The reviews past the budget wait for room (half the 20 s timeout, at most
+// one review at a time, most of it held by another caller when they start. The reviews past the budget wait for room (half the 20 s timeout, at most
 // 5 s) or are answered 429 and retried by the API server, so every update is mutated and none fails.
 func TestServingBodyBudgetRetriedByTheAPIServer(t *testing.T) {
 	ctx := context.Background()
@@ -81,6 +83,18 @@ func TestServingBodyBudgetRetriedByTheAPIServer(t *testing.T) {
 		must(t, env.Client.Create(ctx, cm))
 	}
 	before, waitedBefore := overloadRejections(t), budgetWaits(t)
+	// A caller holds 3.5 MiB of the 4 MiB budget (sent, its body not finished) while the updates
+	// start, so that the first reviews find no room whatever the machine's speed; it hangs up
+	// after 1.5 s.
+	holder, err := tls.Dial("tcp", strings.TrimPrefix(w.URL, "https://"), &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // the test webhook's throwaway certificate
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fmt.Fprintf(holder, "POST %s HTTP/1.1\r\nHost: webhook\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		webhook.PathMutateConfigMap, 4<<20-1, strings.Repeat(" ", 3584<<10)); err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(1500*time.Millisecond, func() { _ = holder.Close() })
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	for i, cm := range cms {
@@ -102,7 +116,7 @@ func TestServingBodyBudgetRetriedByTheAPIServer(t *testing.T) {
 	rejected := overloadRejections(t) - before
 	waited := budgetWaits(t) - waitedBefore
 	if rejected+waited == 0 {
-		t.Errorf("%d updates of ~2 MiB reviews against a 4 MiB budget: none waited for room nor was answered 429, the budget did not bound them", n)
+		t.Errorf("%d updates of ~2 MiB reviews against a 4 MiB budget of which 3.5 MiB were held: none waited for room nor was answered 429, the budget did not bound them", n)
 	}
 	t.Logf("%v reviews waited for room in the budget, %v were answered 429 and retried by the API server", waited, rejected)
 }
