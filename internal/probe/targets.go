@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"fmt"
 	"net"
 	"sort"
@@ -16,7 +15,6 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
-	"github.com/aigw-mtls/aigw-mtls-webhook/internal/certs"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
 )
@@ -256,13 +254,7 @@ func certificates(c Cluster, namespace, name, key string) []*x509.Certificate {
 	if !ok {
 		return nil
 	}
-	var sec struct {
-		Data map[string][]byte `json:"data"`
-	}
-	if json.Unmarshal(raw, &sec) != nil {
-		return nil
-	}
-	cs, err := certs.Parse(sec.Data[key])
+	cs, err := rules.SecretCertificates(raw, namespace, key)
 	if err != nil {
 		return nil
 	}

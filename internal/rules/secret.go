@@ -117,3 +117,13 @@ func RecordKeyCheckIn(ann map[string]string, tlsCrt, tlsKey []byte) map[string]s
 	}
 	return ann
 }
+
+// SecretCertificates are the certificates under key of the Secret raw (as stored in namespace),
+// parsed through the shared parse cache (one entry per Secret, key and resourceVersion).
+func SecretCertificates(raw []byte, namespace, key string) ([]*x509.Certificate, error) {
+	s, err := decodeSecret(raw, namespace)
+	if err != nil {
+		return nil, err
+	}
+	return s.certificates(key)
+}
