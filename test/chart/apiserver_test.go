@@ -462,6 +462,18 @@ func startReplica(t *testing.T, bin string, chartArgs []string, kubeconfig strin
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The ports are picked free and bound later by the binary, so a test running beside this one
+	// may take one in between: such a start is retried on fresh ports.
+	for attempt := 1; ; attempt++ {
+		r := launchReplica(t, bin, chartArgs, kubeconfig, certDir, caBundle)
+		if !r.lostAPort(20*time.Second) || attempt == 5 {
+			return r
+		}
+	}
+}
+
+func launchReplica(t *testing.T, bin string, chartArgs []string, kubeconfig, certDir string, caBundle []byte) *replica {
+	t.Helper()
 	r := &replica{webhookPort: freePort(t), healthPort: freePort(t), caBundle: caBundle, exited: make(chan struct{}), log: &syncBuffer{}}
 	args := append(slices.Clone(chartArgs),
 		"--cert-dir="+certDir,
@@ -490,6 +502,33 @@ func startReplica(t *testing.T, bin string, chartArgs []string, kubeconfig strin
 		}
 	})
 	return r
+}
+
+// lostAPort waits until the replica listens on both its ports and reports false, or until it has
+// exited and reports whether it failed to bind one of them.
+func (r *replica) lostAPort(timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-r.exited:
+			return strings.Contains(r.log.String(), "address already in use")
+		default:
+		}
+		if listening(r.webhookPort) && listening(r.healthPort) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return false
+}
+
+func listening(port int) bool {
+	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
 
 func (r *replica) waitReady(t *testing.T, timeout time.Duration, why string) {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -65,6 +66,24 @@ func startWebhook(cfg *rest.Config, o webhook.Options, files map[string][]byte, 
 			return nil, err
 		}
 	}
+	// A port is picked free and bound later by webhook.Run, so a test running beside this one may
+	// take it in between: such a start is retried on fresh ports.
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		w, err := startOnFreePorts(cfg, o, dir, ca, metrics)
+		if err == nil {
+			return w, nil
+		}
+		lastErr = err
+		if !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
+	}
+	_ = os.RemoveAll(dir)
+	return nil, lastErr
+}
+
+func startOnFreePorts(cfg *rest.Config, o webhook.Options, dir string, ca []byte, metrics bool) (*Webhook, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
