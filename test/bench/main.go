@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -67,6 +68,7 @@ type config struct {
 	binary  string
 	binaryB string
 	keep    bool
+	hold    bool
 }
 
 type bench struct {
@@ -123,6 +125,7 @@ func main() {
 	fs.StringVar(&c.binary, "binary", "", "the aigw-mtls-webhook binary (default: built from ./cmd/aigw-mtls-webhook into a temporary folder)")
 	fs.StringVar(&c.binaryB, "binary-b", "", "apiserver: also measure this aigw-mtls-webhook binary, as arm ours-b interleaved with ours (two builds compared in one run)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the temporary folder (logs of the servers)")
+	fs.BoolVar(&c.hold, "hold", false, "scale, secretns: keep the filled API server running until interrupted, its kubeconfig printed (to profile serve or check against it)")
 	_ = fs.Parse(args)
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -198,6 +201,12 @@ func (b *bench) run(cmd string) error {
 		if err := b.scale(); err != nil {
 			return fmt.Errorf("scale: %w", err)
 		}
+	}
+	if b.cfg.hold && (cmd == "scale" || cmd == "secretns") {
+		logf("holding the API server: KUBECONFIG=%s; interrupt to stop", b.kubeconfig)
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		<-sig
 	}
 	if cmd == "all" || cmd == "apiserver" {
 		if err := b.apiserverArms(); err != nil {
