@@ -53,9 +53,11 @@ func (r Result) Decide(mode aigw.Mode) Decision {
 	return d
 }
 
-// pointerEscape escapes one JSON Pointer reference token (RFC 6901).
+// pointerEscaper escapes one JSON Pointer reference token (RFC 6901), built once.
+var pointerEscaper = strings.NewReplacer("~", "~0", "/", "~1")
+
 func pointerEscape(s string) string {
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
+	return pointerEscaper.Replace(s)
 }
 
 func joinPath(dir, file string) string { return path.Join(dir, file) }

@@ -5,8 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"runtime/debug"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -16,6 +19,12 @@ import (
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/checker"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/probe"
 )
+
+// defaultCheckMemoryLimit keeps check over a cluster of 10,000 tenants under 400 MiB
+// (BENCHMARKS.md "Many tenants"): it holds every labelled object's Secrets, Policies and
+// Certificates at once, about 23 KiB per tenant, and Go's default collector lets the heap grow to
+// twice what is live.
+const defaultCheckMemoryLimit = "320Mi"
 
 // check reads a live cluster and reports, one line per object, whether the NIC → aigw mTLS wiring
 // is complete (package checker). Exit 0: nothing broken (warnings may be printed); 1: something
@@ -39,6 +48,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.DialTimeout, "dial-timeout", o.DialTimeout, "TLS handshake timeout for a webhook reached by URL")
 	fs.IntVar(&o.MaxIngressEvents, "max-ingress-events", o.MaxIngressEvents, "read at most this many of NGINX Ingress Controller's Events about Ingresses (its verdicts); past it, Ingresses whose Event was not read show no verdict (0: the default)")
 	fs.DurationVar(&timeout, "timeout", timeout, "give up reading the cluster after this long")
+	memoryLimit := fs.String("memory-limit", defaultCheckMemoryLimit, "soft limit of check's memory (Go's GOMEMLIMIT, which wins when set): past it the heap is collected more often, trading time for memory; 0: none")
 	fs.BoolVar(&o.Probe.Enabled, "probe", false, "also make the TLS handshake nginx makes with each aigw endpoint the labelled Policies serve (from this machine, which must reach the endpoints' addresses: run it inside the cluster or through a route to the pod network), and judge the certificate aigw serves and the client CAs it asks for; no private key is read")
 	fs.DurationVar(&o.Probe.DialTimeout, "probe-timeout", probe.DefaultDialTimeout, "bound on each probe handshake (connection and TLS)")
 	fs.IntVar(&o.Probe.MaxEndpoints, "probe-max-endpoints", probe.DefaultMaxEndpoints, "ready endpoints probed per Policy and Service port; the others are reported as not probed")
@@ -58,6 +68,14 @@ func check(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
+	}
+	if os.Getenv("GOMEMLIMIT") == "" && *memoryLimit != "0" {
+		q, err := resource.ParseQuantity(*memoryLimit)
+		if err != nil || q.Sign() <= 0 {
+			fmt.Fprintf(stderr, "check: --memory-limit %q: expected a size such as 384Mi, or 0\n", *memoryLimit)
+			return 2
+		}
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(q.Value()))
 	}
 	o.Settings = s
 	o.Progress = stderr

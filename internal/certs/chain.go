@@ -10,6 +10,10 @@ import (
 // the certificates in pool as candidates, or -1 when leaf does not chain to roots. Only signatures
 // are checked (not expiry or usage, which are judged on their own).
 func Intermediates(leaf *x509.Certificate, pool, roots []*x509.Certificate) int {
+	return remembered(verdictKey('i', []*x509.Certificate{leaf}, pool, roots), func() int { return intermediates(leaf, pool, roots) })
+}
+
+func intermediates(leaf *x509.Certificate, pool, roots []*x509.Certificate) int {
 	rp := x509.NewCertPool()
 	for _, r := range roots {
 		rp.AddCert(r)
@@ -25,7 +29,7 @@ func Intermediates(leaf *x509.Certificate, pool, roots []*x509.Certificate) int 
 			at = c.NotBefore.Add(time.Second)
 		}
 	}
-	chains, err := leaf.Verify(x509.VerifyOptions{Roots: rp, Intermediates: ip, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	chains, err := verify(leaf, x509.VerifyOptions{Roots: rp, Intermediates: ip, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 	if err != nil {
 		return -1
 	}
@@ -61,7 +65,15 @@ func OpenSSLIntermediates(leaf *x509.Certificate, sent, trusted []*x509.Certific
 
 // SelfSigned reports whether c is a self-signed certificate (an anchor for OpenSSL).
 func SelfSigned(c *x509.Certificate) bool {
-	return bytes.Equal(c.RawSubject, c.RawIssuer) && c.CheckSignatureFrom(c) == nil
+	if !bytes.Equal(c.RawSubject, c.RawIssuer) {
+		return false
+	}
+	return remembered(verdictKey('s', []*x509.Certificate{c}), func() int {
+		if checkSignatureFrom(c, c) == nil {
+			return 1
+		}
+		return 0
+	}) == 1
 }
 
 // HasSelfSigned reports whether certs hold a self-signed certificate.

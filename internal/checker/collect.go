@@ -45,17 +45,17 @@ type snapshot struct {
 	pods         []corev1.Pod
 	slices       []discoveryv1.EndpointSlice
 	configMaps   []corev1.ConfigMap // labelled only
-	policies     []unstructured.Unstructured
-	vss          []unstructured.Unstructured // labelled only
-	vsrs         []unstructured.Unstructured // labelled only
-	ingresses    []networkingv1.Ingress      // labelled only
-	certificates []unstructured.Unstructured
-	hooks        []hookConfig                // the product's webhook configurations
-	podPolicies  podPolicies                 // the product's pod MutatingAdmissionPolicies
-	btps         []unstructured.Unstructured // all; none when Gateway API is not served
-	routes       []unstructured.Unstructured // HTTPRoutes, GRPCRoutes and ReferenceGrants, all
-	gateways     []unstructured.Unstructured // labelled only
-	events       ingressEvents               // NIC's latest Event on each labelled Ingress
+	policies     []item
+	vss          []item                 // labelled only
+	vsrs         []item                 // labelled only
+	ingresses    []networkingv1.Ingress // labelled only
+	certificates []item
+	hooks        []hookConfig  // the product's webhook configurations
+	podPolicies  podPolicies   // the product's pod MutatingAdmissionPolicies
+	btps         []item        // all; none when Gateway API is not served
+	routes       []item        // HTTPRoutes, GRPCRoutes and ReferenceGrants, all
+	gateways     []item        // labelled only
+	events       ingressEvents // NIC's latest Event on each labelled Ingress
 
 	in         inNamespace        // each namespace's objects
 	objs       *objects.ObjectSet // Secrets, Policies and Certificates, for the validations
@@ -201,7 +201,7 @@ func listPages(ctx context.Context, c client.Reader, newList func() client.Objec
 	}
 }
 
-func listCustom(ctx context.Context, c client.Reader, gvk schema.GroupVersionKind, namespace string, into *[]unstructured.Unstructured, opts ...client.ListOption) error {
+func listCustom(ctx context.Context, c client.Reader, gvk schema.GroupVersionKind, namespace string, into *[]item, opts ...client.ListOption) error {
 	newList := func() client.ObjectList {
 		l := &unstructured.UnstructuredList{}
 		l.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
@@ -211,7 +211,9 @@ func listCustom(ctx context.Context, c client.Reader, gvk schema.GroupVersionKin
 		for _, u := range l.(*unstructured.UnstructuredList).Items {
 			u.SetGroupVersionKind(gvk) // items of a list may come without apiVersion and kind
 			trimUnstructured(&u)
-			*into = append(*into, u)
+			if it, err := newItem(&u); err == nil {
+				*into = append(*into, it)
+			}
 		}
 	}, opts...)
 }
@@ -281,14 +283,18 @@ func (s *snapshot) webhookNamespaces() []string {
 // index builds the lookups the validations consult, keyed by kind as the webhook's cache is.
 func (s *snapshot) index() {
 	s.objs = objects.NewObjectSet("")
+	// The Secrets stay typed (their certificates as bytes) and are encoded at each lookup: as JSON
+	// besides, they would be held twice, the second time a third larger.
 	for _, sec := range s.secrets {
-		s.objs.Add("", rawTyped(sec, "v1", "Secret"))
+		sec.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+		s.objs.AddEncoded("Secret", sec.Namespace, sec.Name, func() []byte {
+			raw, _ := json.Marshal(sec)
+			return raw
+		})
 	}
-	for _, list := range [][]unstructured.Unstructured{s.policies, s.certificates} {
+	for _, list := range [][]item{s.policies, s.certificates} {
 		for i := range list {
-			if raw, err := list[i].MarshalJSON(); err == nil {
-				s.objs.Add("", raw)
-			}
+			s.objs.Add("", list[i].raw)
 		}
 	}
 }
@@ -314,9 +320,11 @@ func (s *snapshot) scope() []string {
 	for i := range s.configMaps {
 		mark(&s.configMaps[i])
 	}
-	for _, list := range [][]unstructured.Unstructured{s.policies, s.vss, s.vsrs, s.certificates, s.btps, s.gateways} {
+	for _, list := range [][]item{s.policies, s.vss, s.vsrs, s.certificates, s.btps, s.gateways} {
 		for i := range list {
-			mark(&list[i])
+			if s.selected(list[i].labels) {
+				set[list[i].namespace] = true
+			}
 		}
 	}
 	var out []string

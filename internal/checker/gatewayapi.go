@@ -35,7 +35,7 @@ var (
 func (s *snapshot) listGatewayAPI(ctx context.Context, c client.Reader, namespaces []string, selected client.MatchingLabels) error {
 	for _, k := range []struct {
 		gvk  schema.GroupVersionKind
-		into *[]unstructured.Unstructured
+		into *[]item
 		opts []client.ListOption
 		wide bool
 	}{{btpGVK, &s.btps, nil, false}, {httpRouteGVK, &s.routes, nil, true}, {grpcRouteGVK, &s.routes, nil, true},
@@ -69,19 +69,17 @@ func (s *snapshot) indexGatewayAPI() {
 	for i := range s.configMaps {
 		s.objs.Add("", rawTyped(&s.configMaps[i], "v1", "ConfigMap"))
 	}
-	for _, list := range [][]unstructured.Unstructured{s.btps, s.routes} {
+	for _, list := range [][]item{s.btps, s.routes} {
 		for i := range list {
-			if raw, err := list[i].MarshalJSON(); err == nil {
-				s.objs.Add("", raw)
-			}
+			s.objs.Add("", list[i].raw)
 		}
 	}
 	for i := range s.btps {
-		refs, _, _ := unstructured.NestedSlice(s.btps[i].Object, "spec", "targetRefs")
+		refs, _, _ := unstructured.NestedSlice(s.btps[i].obj().Object, "spec", "targetRefs")
 		for _, r := range refs {
 			ref, _ := r.(map[string]any)
 			if name, _ := ref["name"].(string); ref["kind"] == "Service" {
-				if svc := s.service(s.btps[i].GetNamespace(), name); svc != nil {
+				if svc := s.service(s.btps[i].namespace, name); svc != nil {
 					s.objs.Add("", rawTyped(svc.DeepCopy(), "v1", "Service"))
 				}
 			}
@@ -94,16 +92,11 @@ func (s *snapshot) indexGatewayAPI() {
 func checkGatewayAPI(s *snapshot, ns string) []Check {
 	l := newLines(SectionGatewayAPI, ns)
 	for _, i := range s.in.btps[ns] {
-		u := &s.btps[i]
-		if !s.selected(u.GetLabels()) {
+		if !s.selected(s.btps[i].labels) {
 			continue
 		}
+		u, raw := s.btps[i].obj(), s.btps[i].raw
 		obj := ref("BackendTLSPolicy", ns, u.GetName())
-		raw, err := u.MarshalJSON()
-		if err != nil {
-			l.fail(obj, "cannot be encoded: "+err.Error(), "")
-			continue
-		}
 		res, err := patches.PatchBackendTLSPolicy(raw, ns, s.o.Settings, s.objs)
 		if err != nil {
 			l.fail(obj, "cannot be read: "+err.Error(), "correct its spec")
@@ -132,13 +125,8 @@ func checkGatewayAPI(s *snapshot, ns string) []Check {
 		l.findings(obj, "", okMsg, fs)
 	}
 	for _, i := range s.in.gateways[ns] {
-		u := &s.gateways[i]
+		u, raw := s.gateways[i].obj(), s.gateways[i].raw
 		obj := ref("Gateway", ns, u.GetName())
-		raw, err := u.MarshalJSON()
-		if err != nil {
-			l.fail(obj, "cannot be encoded: "+err.Error(), "")
-			continue
-		}
 		fs, err := rules.Gateway(raw, ns, s.o.Settings, s.objs, s.o.Now)
 		if err != nil {
 			l.fail(obj, "cannot be read: "+err.Error(), "correct its spec")

@@ -3,7 +3,6 @@ package checker
 import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // inNamespace holds, per namespace, the positions of the snapshot's objects there: each
@@ -23,7 +22,7 @@ func byNamespace[T any](items []T, namespace func(*T) string) map[string][]int {
 }
 
 func (s *snapshot) indexNamespaces() {
-	u := func(o *unstructured.Unstructured) string { return o.GetNamespace() }
+	u := func(it *item) string { return it.namespace }
 	s.in = inNamespace{
 		pods:       byNamespace(s.pods, func(p *corev1.Pod) string { return p.Namespace }),
 		configMaps: byNamespace(s.configMaps, func(c *corev1.ConfigMap) string { return c.Namespace }),

@@ -85,7 +85,7 @@ func TestCollectKeepsOnlyWhatTheChecksRead(t *testing.T) {
 		t.Errorf("kept %d EndpointSlices outside the webhook's namespace", len(s.slices))
 	}
 	for _, i := range s.in.policies["t2"] {
-		p := s.policies[i]
+		p := s.policies[i].obj()
 		if p.GetAnnotations()[annotationLastApplied] != "" || p.GetNamespace() != "t2" {
 			t.Errorf("Policy %s/%s kept last-applied: %v", p.GetNamespace(), p.GetName(), p.Object)
 		}

@@ -75,9 +75,7 @@ func (c probeCluster) List(kind, namespace string) [][]byte { return c.s.objs.Li
 func (c probeCluster) VirtualServers() [][]byte {
 	var out [][]byte
 	for i := range c.s.vss {
-		if raw, err := c.s.vss[i].MarshalJSON(); err == nil {
-			out = append(out, raw)
-		}
+		out = append(out, c.s.vss[i].raw)
 	}
 	return out
 }
@@ -93,9 +91,7 @@ func (c probeCluster) Ingresses() [][]byte {
 func (c probeCluster) BackendTLSPolicies() [][]byte {
 	var out [][]byte
 	for i := range c.s.btps {
-		if raw, err := c.s.btps[i].MarshalJSON(); err == nil {
-			out = append(out, raw)
-		}
+		out = append(out, c.s.btps[i].raw)
 	}
 	return out
 }

@@ -1,10 +1,11 @@
 package checker
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 )
 
 // Report is the outcome of a check; as JSON (-o json):
@@ -64,22 +65,23 @@ func (r *Report) WriteText(w io.Writer) error {
 	if len(byGroup[""]) > 0 {
 		groups = append(groups, "")
 	}
-	var b strings.Builder
+	// Written as it goes: a whole cluster's report is tens of MB as one string.
+	b := bufio.NewWriter(w)
 	for _, g := range groups {
 		if g == "" {
 			b.WriteString("cluster-wide\n")
 		} else {
-			fmt.Fprintf(&b, "namespace %s\n", g)
+			fmt.Fprintf(b, "namespace %s\n", g)
 		}
 		section := ""
 		for _, c := range byGroup[g] {
 			if c.Section != section {
 				section = c.Section
-				fmt.Fprintf(&b, "  %s\n", section)
+				fmt.Fprintf(b, "  %s\n", section)
 			}
-			fmt.Fprintf(&b, "    %s %s: %s\n", marks[c.Status], c.Object, c.Message)
+			fmt.Fprintf(b, "    %s %s: %s\n", marks[c.Status], c.Object, c.Message)
 			if c.Fix != "" && c.Status != StatusOK {
-				fmt.Fprintf(&b, "        fix: %s\n", c.Fix)
+				fmt.Fprintf(b, "        fix: %s\n", c.Fix)
 			}
 		}
 	}
@@ -87,16 +89,44 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.Failed() {
 		verdict = "the NIC → aigw mTLS wiring is broken"
 	}
-	fmt.Fprintf(&b, "\n%s %d ok, %s %d warning(s), %s %d error(s): %s\n",
+	fmt.Fprintf(b, "\n%s %d ok, %s %d warning(s), %s %d error(s): %s\n",
 		marks[StatusOK], r.Summary.OK, marks[StatusWarning], r.Summary.Warnings, marks[StatusError], r.Summary.Errors, verdict)
-	_, err := io.WriteString(w, b.String())
-	return err
+	return b.Flush()
 }
 
-// WriteJSON prints the report as one indented JSON document.
+// WriteJSON prints the report as one indented JSON document, one check at a time (as
+// json.Encoder with SetIndent("", "  ") would print it whole).
 func (r *Report) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
+	b := bufio.NewWriter(w)
+	b.WriteString("{\n  \"checks\": [")
+	for i := range r.Checks {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("\n    ")
+		if err := writeIndented(b, r.Checks[i], "    "); err != nil {
+			return err
+		}
+	}
+	if len(r.Checks) > 0 {
+		b.WriteString("\n  ")
+	}
+	b.WriteString("],\n  \"summary\": ")
+	if err := writeIndented(b, r.Summary, "  "); err != nil {
+		return err
+	}
+	b.WriteString("\n}\n")
+	return b.Flush()
+}
+
+func writeIndented(b *bufio.Writer, v any, prefix string) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent(prefix, "  ")
 	enc.SetEscapeHTML(false)
-	return enc.Encode(r)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := b.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	return err
 }

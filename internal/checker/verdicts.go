@@ -78,7 +78,7 @@ func statusOf[T any](u *unstructured.Unstructured) T {
 func policyVerdicts(s *snapshot, ns string, failed map[string]bool) []Check {
 	l := newLines(SectionPolicies, ns)
 	for _, i := range s.in.policies[ns] {
-		p := &s.policies[i]
+		p := s.policies[i].obj()
 		if !s.selected(p.GetLabels()) {
 			continue
 		}
@@ -93,11 +93,11 @@ func routingVerdicts(s *snapshot, ns string, failed map[string]bool) []Check {
 	l := newLines(SectionVirtualServers, ns)
 	for _, k := range []struct {
 		kind string
-		list []unstructured.Unstructured
+		list []item
 		in   []int
 	}{{"VirtualServer", s.vss, s.in.vss[ns]}, {"VirtualServerRoute", s.vsrs, s.in.vsrs[ns]}} {
 		for _, i := range k.in {
-			u := &k.list[i]
+			u := k.list[i].obj()
 			obj := ref(k.kind, ns, u.GetName())
 			l.verdict(obj, rules.NICResourceVerdict(obj, statusOf[rules.NICStatus](u), failed[obj]))
 		}
@@ -133,7 +133,7 @@ func ingressVerdicts(s *snapshot, ns string, failed map[string]bool) []Check {
 func backendTLSPolicyVerdicts(s *snapshot, ns string, failed map[string]bool) []Check {
 	l := newLines(SectionGatewayAPI, ns)
 	for _, i := range s.in.btps[ns] {
-		u := &s.btps[i]
+		u := s.btps[i].obj()
 		if !s.selected(u.GetLabels()) {
 			continue
 		}

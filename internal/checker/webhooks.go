@@ -254,8 +254,8 @@ func (w *webhookChecker) servingCertificate(h hookConfig, svcNamespace, host str
 		ns, name, _ := strings.Cut(a, "/")
 		var secretName string
 		for i := range s.certificates {
-			if c := &s.certificates[i]; c.GetNamespace() == ns && c.GetName() == name {
-				secretName, _, _ = unstructured.NestedString(c.Object, "spec", "secretName")
+			if c := &s.certificates[i]; c.namespace == ns && c.name == name {
+				secretName, _, _ = unstructured.NestedString(c.obj().Object, "spec", "secretName")
 			}
 		}
 		if secretName == "" {

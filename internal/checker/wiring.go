@@ -17,7 +17,7 @@ import (
 func checkPolicies(s *snapshot, ns string) []Check {
 	l := newLines(SectionPolicies, ns)
 	for _, i := range s.in.policies[ns] {
-		p := &s.policies[i]
+		p := s.policies[i].obj()
 		if !s.selected(p.GetLabels()) {
 			continue
 		}
@@ -68,11 +68,11 @@ func checkVirtualServers(s *snapshot, ns string) []Check {
 	l := newLines(SectionVirtualServers, ns)
 	for _, k := range []struct {
 		kind *kinds.Kind
-		list []unstructured.Unstructured
+		list []item
 		in   []int
 	}{{kinds.VirtualServer, s.vss, s.in.vss[ns]}, {kinds.VirtualServerRoute, s.vsrs, s.in.vsrs[ns]}} {
 		for _, i := range k.in {
-			s.checkRouting(l, &k.list[i], k.kind)
+			s.checkRouting(l, k.list[i].obj(), k.kind)
 		}
 	}
 	return l.out

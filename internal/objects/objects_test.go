@@ -66,3 +66,31 @@ func TestAddReplacesAndDefaultsNamespace(t *testing.T) {
 		t.Errorf("List across namespaces = %q", names)
 	}
 }
+
+// An object added encoded is encoded at each lookup, listed in its place, and replaced by a later
+// Add of the same key (and the other way round) without being listed twice.
+func TestAddEncoded(t *testing.T) {
+	s := NewObjectSet("")
+	encodes := 0
+	secret := []byte(`{"apiVersion":"v1","kind":"Secret","metadata":{"name":"tls","namespace":"a"}}`)
+	s.AddEncoded("Secret", "a", "tls", func() []byte { encodes++; return secret })
+	s.Add("", []byte(`{"apiVersion":"v1","kind":"Secret","metadata":{"name":"other","namespace":"a"}}`))
+	if raw, ok := s.Get("Secret", "a", "tls"); !ok || string(raw) != string(secret) {
+		t.Errorf("Get = %q, %v", raw, ok)
+	}
+	if got := s.List("Secret", "a"); len(got) != 2 || string(got[0]) != string(secret) {
+		t.Errorf("List = %q, want the encoded Secret first, then the other", got)
+	}
+	if encodes != 2 {
+		t.Errorf("encoded %d times for a Get and a List, want 2", encodes)
+	}
+	newer := []byte(`{"apiVersion":"v1","kind":"Secret","metadata":{"name":"tls","namespace":"a","labels":{"x":"y"}}}`)
+	s.Add("", newer)
+	if got := s.List("Secret", "a"); len(got) != 2 || string(got[0]) != string(newer) {
+		t.Errorf("after Add of the same key: List = %q", got)
+	}
+	s.AddEncoded("Secret", "a", "tls", func() []byte { return secret })
+	if got := s.List("Secret", ""); len(got) != 2 || string(got[0]) != string(secret) {
+		t.Errorf("after AddEncoded of the same key: List = %q", got)
+	}
+}
