@@ -2,6 +2,7 @@ package patches
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -250,5 +251,23 @@ func checkOtherLinesKept(t *testing.T, in, out string) {
 			t.Fatalf("input line %d %q is not kept byte for byte, in order\ninput:\n%q\noutput:\n%q", n+1, l, in, out)
 		}
 		j++
+	}
+}
+
+// stringText's memo answers as the computation does, and holds at most maxStringTexts paths
+// however many distinct ones it is asked.
+func TestStringTextMemoIsBoundedAndExact(t *testing.T) {
+	for i := range 3 * maxStringTexts {
+		v := fmt.Sprintf("/etc/aigw/#%d: tls.crt", i)
+		want, werr := scalarText(v)
+		for range 2 {
+			got, err := stringText(v)
+			if got != want || (err == nil) != (werr == nil) {
+				t.Fatalf("stringText(%q) = %q, %v; computed %q, %v", v, got, err, want, werr)
+			}
+		}
+		if n := len(stringTexts.m); n > maxStringTexts {
+			t.Fatalf("memo holds %d entries, bound %d", n, maxStringTexts)
+		}
 	}
 }

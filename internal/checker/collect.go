@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -80,6 +81,9 @@ type hookView struct {
 }
 
 func (h hookConfig) ref() string { return h.kind + "/" + h.name }
+
+// listConcurrency is how many kinds collect lists at once.
+const listConcurrency = 3
 
 // collect lists what the checks need: the webhook configurations first (they say which namespace
 // the webhook runs in), then each namespaced kind once, cluster-wide or in the namespaces in scope.
@@ -161,16 +165,32 @@ func collect(ctx context.Context, c client.Reader, o Options) (*snapshot, error)
 			}, selected)
 		}},
 	}
-	for _, step := range steps {
-		for _, ns := range step.namespaces {
-			err := step.list(ns)
-			if step.gvk != nil && meta.IsNoMatchError(err) {
-				s.notServed = append(s.notServed, step.gvk.GroupVersion().String()+" "+step.gvk.Kind)
-				break
+	// The kinds are listed concurrently (the API server encodes a page of one while check decodes
+	// a page of another), at most listConcurrency at a time; each step writes only its own fields.
+	notServed := make([]string, len(steps))
+	var g errgroup.Group
+	g.SetLimit(listConcurrency)
+	for i, step := range steps {
+		g.Go(func() error {
+			for _, ns := range step.namespaces {
+				err := step.list(ns)
+				if step.gvk != nil && meta.IsNoMatchError(err) {
+					notServed[i] = step.gvk.GroupVersion().String() + " " + step.gvk.Kind
+					return nil
+				}
+				if err != nil {
+					return fmt.Errorf("listing %s: %w", step.kind, err)
+				}
 			}
-			if err != nil {
-				return nil, fmt.Errorf("listing %s: %w", step.kind, err)
-			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for _, k := range notServed {
+		if k != "" {
+			s.notServed = append(s.notServed, k)
 		}
 	}
 	if err := s.listGatewayAPI(ctx, c, app, selected); err != nil {

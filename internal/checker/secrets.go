@@ -125,7 +125,7 @@ func (s *snapshot) caCertificates(ns string) []*x509.Certificate {
 	if sec == nil || sec.Type != "nginx.org/ca" {
 		return nil
 	}
-	certs, err := certs.Parse(sec.Data[set.CAKey])
+	certs, err := secretCertificates(sec, set.CAKey)
 	if err != nil {
 		return nil
 	}
@@ -159,7 +159,7 @@ func checkCertificates(s *snapshot, ns string) []Check {
 			continue // reported under Secrets
 		}
 		obj := ref("Secret", ns, name)
-		chain, err := certs.Parse(sec.Data[corev1.TLSCertKey])
+		chain, err := secretCertificates(sec, corev1.TLSCertKey)
 		if err != nil {
 			l.fail(obj, "data.tls.crt: "+err.Error(), "re-issue the certificate (cert-manager: cmctl renew)")
 			continue
@@ -175,4 +175,10 @@ func checkCertificates(s *snapshot, ns string) []Check {
 		l.findings(obj, "", summary, fs)
 	}
 	return l.out
+}
+
+// secretCertificates parses the certificates under key of sec once per resourceVersion, in the
+// cache the rules read the same Secret's certificates through.
+func secretCertificates(sec *corev1.Secret, key string) ([]*x509.Certificate, error) {
+	return certs.ParseCached(rules.SecretMemo(sec.Namespace, sec.Name, key, sec.ResourceVersion), sec.Data[key])
 }

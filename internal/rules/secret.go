@@ -55,10 +55,16 @@ func (s *secret) ref() string { return "Secret " + s.Metadata.Namespace + "/" + 
 // memo names the content under key for certs.ParseCached: namespace/name/key@resourceVersion, ""
 // when the Secret has no resourceVersion (a document, not a cluster object).
 func (s *secret) memo(key string) string {
-	if rv := s.Metadata.ResourceVersion; rv != "" {
-		return s.Metadata.Namespace + "/" + s.Metadata.Name + "/" + key + "@" + rv
+	return SecretMemo(s.Metadata.Namespace, s.Metadata.Name, key, s.Metadata.ResourceVersion)
+}
+
+// SecretMemo is the key under which certs.ParseCached keeps the certificates of a Secret's key at
+// one resourceVersion ("" when the version is unknown: not kept).
+func SecretMemo(namespace, name, key, resourceVersion string) string {
+	if resourceVersion == "" {
+		return ""
 	}
-	return ""
+	return namespace + "/" + name + "/" + key + "@" + resourceVersion
 }
 
 // certificates parses the PEM certificates under key, once per resourceVersion.
