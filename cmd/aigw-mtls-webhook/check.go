@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -86,21 +87,23 @@ func check(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	report, err := checker.Run(ctx, c, o)
-	if err != nil {
-		fmt.Fprintln(stderr, "check: cannot read the cluster:", err)
-		return 2
-	}
+	// The report is printed as the namespaces are checked: a whole cluster's is tens of MB.
+	var sink interface {
+		checker.Sink
+		Failed() bool
+	} = checker.NewTextWriter(stdout)
 	if output == "json" {
-		err = report.WriteJSON(stdout)
-	} else {
-		err = report.WriteText(stdout)
+		sink = checker.NewJSONWriter(stdout)
 	}
-	if err != nil {
-		fmt.Fprintln(stderr, "check:", err)
+	if err := checker.Stream(ctx, c, o, sink); err != nil {
+		if errors.Is(err, checker.ErrSink) {
+			fmt.Fprintln(stderr, "check:", err)
+		} else {
+			fmt.Fprintln(stderr, "check: cannot read the cluster:", err)
+		}
 		return 2
 	}
-	if report.Failed() {
+	if sink.Failed() {
 		return 1
 	}
 	return 0

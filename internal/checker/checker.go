@@ -9,6 +9,7 @@ package checker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -123,6 +124,25 @@ var namespaceChecks = []func(*snapshot, string) []Check{
 // Run lists what the checks need from the cluster and runs them. An error means the cluster could
 // not be read; what is wrong in it is in the Report.
 func Run(ctx context.Context, c client.Reader, o Options) (*Report, error) {
+	var r collected
+	if err := Stream(ctx, c, o, &r); err != nil {
+		return nil, err
+	}
+	return newReport(append(append(r.checks, r.namespaced...), r.late...), r.namespaces), nil
+}
+
+// Sink receives the checks of Stream: Begin the cluster's own and those of the cluster around
+// the objects (which the report prints last), Namespace those of each namespace in turn, End the
+// namespaces checked.
+type Sink interface {
+	Begin(cluster, late []Check) error
+	Namespace(checks []Check) error
+	End(namespaces []string) error
+}
+
+// Stream is Run handing the checks to sink as the namespaces are checked instead of holding them:
+// a whole cluster's report is tens of MB.
+func Stream(ctx context.Context, c client.Reader, o Options, sink Sink) error {
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}
@@ -131,49 +151,86 @@ func Run(ctx context.Context, c client.Reader, o Options) (*Report, error) {
 	}
 	s, err := collect(ctx, c, o)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var checks []Check
-	checks = append(checks, checkCluster(s)...)
-	for _, cs := range checkNamespaces(s, o.Progress) {
-		checks = append(checks, cs...)
-	}
-	checks = append(checks, checkNGINXIngress(ctx, c, grpcIngresses(s))...)
-	checks = append(checks, checkWebhooks(s)...)
+	late := checkNGINXIngress(ctx, c, grpcIngresses(s))
+	late = append(late, checkWebhooks(s)...)
 	if o.Probe.Enabled {
-		checks = append(checks, checkProbe(ctx, s)...)
+		late = append(late, checkProbe(ctx, s)...)
 	}
-	return newReport(checks, s.namespaces), nil
+	if err := sink.Begin(checkCluster(s), late); err != nil {
+		return fmt.Errorf("%w: %w", ErrSink, err)
+	}
+	if err := checkNamespaces(s, o.Progress, sink.Namespace); err != nil {
+		return fmt.Errorf("%w: %w", ErrSink, err)
+	}
+	if err := sink.End(s.namespaces); err != nil {
+		return fmt.Errorf("%w: %w", ErrSink, err)
+	}
+	return nil
 }
 
-// checkNamespaces runs the namespace checks of each namespace in scope, one worker per CPU: they
-// only read the snapshot, and each namespace's objects are its own. The checks come back in the
-// order of the namespaces.
-func checkNamespaces(s *snapshot, progress io.Writer) [][]Check {
-	out := make([][]Check, len(s.namespaces))
-	var next, done atomic.Int64
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(s.namespaces)) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(s.namespaces) {
-					return
+// ErrSink wraps the errors of Stream's sink (writing the report), as opposed to reading the cluster.
+var ErrSink = errors.New("writing the report")
+
+// collected is a Sink that keeps everything (Run).
+type collected struct {
+	checks, namespaced, late []Check
+	namespaces               []string
+}
+
+func (r *collected) Begin(cluster, late []Check) error {
+	r.checks, r.late = cluster, late
+	return nil
+}
+
+func (r *collected) Namespace(checks []Check) error {
+	r.namespaced = append(r.namespaced, checks...)
+	return nil
+}
+
+func (r *collected) End(namespaces []string) error {
+	r.namespaces = namespaces
+	return nil
+}
+
+// namespaceBatch is how many namespaces are checked before their checks go to the sink.
+const namespaceBatch = 256
+
+// checkNamespaces runs the namespace checks of each namespace in scope, one worker per CPU (they
+// only read the snapshot, and each namespace's objects are its own), and hands each namespace's
+// checks to emit in the order of the namespaces, a batch at a time.
+func checkNamespaces(s *snapshot, progress io.Writer, emit func([]Check) error) error {
+	done := 0
+	for from := 0; from < len(s.namespaces); from += namespaceBatch {
+		batch := s.namespaces[from:min(from+namespaceBatch, len(s.namespaces))]
+		out := make([][]Check, len(batch))
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range min(runtime.GOMAXPROCS(0), len(batch)) {
+			wg.Go(func() {
+				for {
+					i := int(next.Add(1) - 1)
+					if i >= len(batch) {
+						return
+					}
+					for _, run := range namespaceChecks {
+						out[i] = append(out[i], run(s, batch[i])...)
+					}
 				}
-				for _, run := range namespaceChecks {
-					out[i] = append(out[i], run(s, s.namespaces[i])...)
-				}
-				if n := done.Add(1); progress != nil && n%ProgressEvery == 0 {
-					mu.Lock()
-					fmt.Fprintf(progress, "check: %d of %d namespaces checked\n", n, len(s.namespaces))
-					mu.Unlock()
-				}
+			})
+		}
+		wg.Wait()
+		for _, cs := range out {
+			if err := emit(cs); err != nil {
+				return err
 			}
-		})
+			if done++; progress != nil && done%ProgressEvery == 0 {
+				fmt.Fprintf(progress, "check: %d of %d namespaces checked\n", done, len(s.namespaces))
+			}
+		}
 	}
-	wg.Wait()
-	return out
+	return nil
 }
 
 // checkCluster reports what limits the check as a whole: kinds the API server does not serve,

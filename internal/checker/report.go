@@ -34,16 +34,20 @@ func newReport(checks []Check, namespaces []string) *Report {
 		r.Summary.Namespaces = []string{}
 	}
 	for _, c := range checks {
-		switch c.Status {
-		case StatusOK:
-			r.Summary.OK++
-		case StatusWarning:
-			r.Summary.Warnings++
-		case StatusError:
-			r.Summary.Errors++
-		}
+		r.Summary.count(c)
 	}
 	return r
+}
+
+func (s *Summary) count(c Check) {
+	switch c.Status {
+	case StatusOK:
+		s.OK++
+	case StatusWarning:
+		s.Warnings++
+	case StatusError:
+		s.Errors++
+	}
 }
 
 // Failed reports whether anything is broken (warnings are not).
@@ -65,16 +69,25 @@ func (r *Report) WriteText(w io.Writer) error {
 	if len(byGroup[""]) > 0 {
 		groups = append(groups, "")
 	}
-	// Written as it goes: a whole cluster's report is tens of MB as one string.
 	b := bufio.NewWriter(w)
 	for _, g := range groups {
-		if g == "" {
-			b.WriteString("cluster-wide\n")
-		} else {
-			fmt.Fprintf(b, "namespace %s\n", g)
-		}
-		section := ""
-		for _, c := range byGroup[g] {
+		writeGroup(b, g, byGroup[g])
+	}
+	writeVerdict(b, r.Summary)
+	return b.Flush()
+}
+
+// writeGroup prints the checks of one namespace ("": cluster-wide) under its name, each section
+// named when it changes.
+func writeGroup(b *bufio.Writer, namespace string, checks ...[]Check) {
+	if namespace == "" {
+		b.WriteString("cluster-wide\n")
+	} else {
+		fmt.Fprintf(b, "namespace %s\n", namespace)
+	}
+	section := ""
+	for _, cs := range checks {
+		for _, c := range cs {
 			if c.Section != section {
 				section = c.Section
 				fmt.Fprintf(b, "  %s\n", section)
@@ -85,39 +98,151 @@ func (r *Report) WriteText(w io.Writer) error {
 			}
 		}
 	}
+}
+
+func writeVerdict(b *bufio.Writer, s Summary) {
 	verdict := "the NIC → aigw mTLS wiring is complete"
-	if r.Failed() {
+	if s.Errors > 0 {
 		verdict = "the NIC → aigw mTLS wiring is broken"
 	}
 	fmt.Fprintf(b, "\n%s %d ok, %s %d warning(s), %s %d error(s): %s\n",
-		marks[StatusOK], r.Summary.OK, marks[StatusWarning], r.Summary.Warnings, marks[StatusError], r.Summary.Errors, verdict)
-	return b.Flush()
+		marks[StatusOK], s.OK, marks[StatusWarning], s.Warnings, marks[StatusError], s.Errors, verdict)
 }
 
-// WriteJSON prints the report as one indented JSON document, one check at a time (as
-// json.Encoder with SetIndent("", "  ") would print it whole).
+// WriteJSON prints the report as one indented JSON document (as json.Encoder with
+// SetIndent("", "  ") would print it).
 func (r *Report) WriteJSON(w io.Writer) error {
-	b := bufio.NewWriter(w)
-	b.WriteString("{\n  \"checks\": [")
-	for i := range r.Checks {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString("\n    ")
-		if err := writeIndented(b, r.Checks[i], "    "); err != nil {
-			return err
-		}
-	}
-	if len(r.Checks) > 0 {
-		b.WriteString("\n  ")
-	}
-	b.WriteString("],\n  \"summary\": ")
-	if err := writeIndented(b, r.Summary, "  "); err != nil {
+	j := NewJSONWriter(w)
+	if err := j.Begin(r.Checks, nil); err != nil {
 		return err
 	}
-	b.WriteString("\n}\n")
-	return b.Flush()
+	return j.End(r.Summary.Namespaces)
 }
+
+// TextWriter is a Sink printing what WriteText prints of the same checks, each namespace as soon
+// as it is checked: the later checks that concern a namespace join its group, the cluster-wide
+// ones come last.
+type TextWriter struct {
+	b           *bufio.Writer
+	summary     Summary
+	cluster     []Check            // cluster-wide, printed last
+	lateCluster []Check            // the later cluster-wide ones, after those
+	late        map[string][]Check // the later ones of each namespace, printed with it
+	order       []string           // namespaces of late, in order
+	printed     map[string]bool
+}
+
+func NewTextWriter(w io.Writer) *TextWriter {
+	return &TextWriter{b: bufio.NewWriter(w), late: map[string][]Check{}, printed: map[string]bool{}}
+}
+
+func (t *TextWriter) Begin(cluster, late []Check) error {
+	for _, c := range late {
+		t.summary.count(c)
+		if c.Namespace == "" {
+			t.lateCluster = append(t.lateCluster, c)
+			continue
+		}
+		if _, ok := t.late[c.Namespace]; !ok {
+			t.order = append(t.order, c.Namespace)
+		}
+		t.late[c.Namespace] = append(t.late[c.Namespace], c)
+	}
+	return t.Namespace(cluster)
+}
+
+// Namespace prints the checks of one namespace; cluster-wide ones wait for End.
+func (t *TextWriter) Namespace(checks []Check) error {
+	var ns string
+	var own []Check
+	for _, c := range checks {
+		t.summary.count(c)
+		if c.Namespace == "" {
+			t.cluster = append(t.cluster, c)
+			continue
+		}
+		ns = c.Namespace
+		own = append(own, c)
+	}
+	if ns != "" {
+		writeGroup(t.b, ns, own, t.late[ns])
+		t.printed[ns] = true
+	}
+	return nil
+}
+
+func (t *TextWriter) End([]string) error {
+	for _, ns := range t.order {
+		if !t.printed[ns] {
+			writeGroup(t.b, ns, t.late[ns])
+		}
+	}
+	if len(t.cluster)+len(t.lateCluster) > 0 {
+		writeGroup(t.b, "", t.cluster, t.lateCluster)
+	}
+	writeVerdict(t.b, t.summary)
+	return t.b.Flush()
+}
+
+// Failed reports whether an error was printed.
+func (t *TextWriter) Failed() bool { return t.summary.Errors > 0 }
+
+// JSONWriter is a Sink printing what WriteJSON prints of the same checks, a check at a time.
+type JSONWriter struct {
+	b       *bufio.Writer
+	summary Summary
+	late    []Check
+	n       int
+	err     error
+}
+
+func NewJSONWriter(w io.Writer) *JSONWriter {
+	return &JSONWriter{b: bufio.NewWriter(w)}
+}
+
+func (j *JSONWriter) Begin(cluster, late []Check) error {
+	j.b.WriteString("{\n  \"checks\": [")
+	j.late = late
+	return j.Namespace(cluster)
+}
+
+func (j *JSONWriter) Namespace(checks []Check) error {
+	for i := range checks {
+		if j.err != nil {
+			return j.err
+		}
+		j.summary.count(checks[i])
+		if j.n > 0 {
+			j.b.WriteByte(',')
+		}
+		j.n++
+		j.b.WriteString("\n    ")
+		j.err = writeIndented(j.b, checks[i], "    ")
+	}
+	return j.err
+}
+
+func (j *JSONWriter) End(namespaces []string) error {
+	if err := j.Namespace(j.late); err != nil {
+		return err
+	}
+	if j.n > 0 {
+		j.b.WriteString("\n  ")
+	}
+	j.b.WriteString("],\n  \"summary\": ")
+	j.summary.Namespaces = namespaces
+	if namespaces == nil {
+		j.summary.Namespaces = []string{}
+	}
+	if err := writeIndented(j.b, j.summary, "  "); err != nil {
+		return err
+	}
+	j.b.WriteString("\n}\n")
+	return j.b.Flush()
+}
+
+// Failed reports whether an error was printed.
+func (j *JSONWriter) Failed() bool { return j.summary.Errors > 0 }
 
 func writeIndented(b *bufio.Writer, v any, prefix string) error {
 	var buf bytes.Buffer

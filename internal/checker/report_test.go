@@ -32,3 +32,66 @@ func TestWriteJSONIsTheEncodersDocument(t *testing.T) {
 		}
 	}
 }
+
+// The writers check prints with, fed as Stream feeds them, print what Report prints of the same
+// checks in Run's order: later checks about a namespace join its group, one about a namespace
+// without checks of its own gets a group after the others, the cluster-wide ones come last.
+func TestStreamWritersPrintTheReport(t *testing.T) {
+	c := func(section, ns, obj string, st Status) Check {
+		return Check{Section: section, Namespace: ns, Object: obj, Status: st, Message: "m " + obj, Fix: "f " + obj}
+	}
+	cluster := []Check{c(SectionCluster, "", "namespaces", StatusWarning)}
+	byNamespace := [][]Check{
+		{c(SectionSecrets, "a", "Secret/a/x", StatusOK), c(SectionPods, "a", "Pod/a/p", StatusError)},
+		{c(SectionSecrets, "b", "Secret/b/x", StatusWarning)},
+		{},
+	}
+	late := []Check{
+		c(SectionNIC, "", "Deployment/nic", StatusOK), c(SectionProbe, "b", "Policy/b/p", StatusError),
+		c(SectionProbe, "z", "Policy/z/p", StatusOK), c(SectionWebhooks, "", "MutatingWebhookConfiguration/x", StatusOK),
+	}
+	namespaces := []string{"a", "b", "c"}
+	all := append([]Check{}, cluster...)
+	for _, cs := range byNamespace {
+		all = append(all, cs...)
+	}
+	all = append(all, late...)
+	r := newReport(all, namespaces)
+
+	type failedSink interface {
+		Sink
+		Failed() bool
+	}
+	for _, w := range []struct {
+		name  string
+		out   *bytes.Buffer
+		sink  func(*bytes.Buffer) failedSink
+		print func(*bytes.Buffer) error
+	}{
+		{"text", &bytes.Buffer{}, func(b *bytes.Buffer) failedSink { return NewTextWriter(b) }, func(b *bytes.Buffer) error { return r.WriteText(b) }},
+		{"json", &bytes.Buffer{}, func(b *bytes.Buffer) failedSink { return NewJSONWriter(b) }, func(b *bytes.Buffer) error { return r.WriteJSON(b) }},
+	} {
+		name, sink := w.name, w.sink(w.out)
+		if err := sink.Begin(cluster, late); err != nil {
+			t.Fatal(err)
+		}
+		for _, cs := range byNamespace {
+			if err := sink.Namespace(cs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := sink.End(namespaces); err != nil {
+			t.Fatal(err)
+		}
+		var want bytes.Buffer
+		if err := w.print(&want); err != nil {
+			t.Fatal(err)
+		}
+		if w.out.String() != want.String() {
+			t.Errorf("%s: streamed\n%s\nwant\n%s", name, w.out.String(), want.String())
+		}
+		if !sink.Failed() {
+			t.Errorf("%s: errors were printed, Failed() = false", name)
+		}
+	}
+}
