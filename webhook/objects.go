@@ -142,6 +142,10 @@ func TrimCached(obj any) (any, error) {
 	if a := m.GetAnnotations(); a != nil {
 		if _, ok := a[annotationLastApplied]; ok {
 			delete(a, annotationLastApplied)
+			// An emptied map keeps its slots (kubectl's copy is often the only annotation).
+			if len(a) == 0 {
+				a = nil
+			}
 			m.SetAnnotations(a)
 		}
 	}
