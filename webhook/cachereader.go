@@ -2,7 +2,6 @@ package webhook
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -105,7 +104,7 @@ func (o *cacheObjects) get(ctx context.Context, kind, namespace, name string) ([
 		}
 		return nil, false, fmt.Errorf("reading %s %s/%s from the webhook's cache: %w", kind, clip(namespace), clip(name), err)
 	}
-	raw, err := json.Marshal(obj)
+	raw, err := cachedJSON(obj)
 	return raw, err == nil, err
 }
 
@@ -121,7 +120,7 @@ func (o *cacheObjects) list(ctx context.Context, kind, namespace string) ([][]by
 	}
 	var out [][]byte
 	err := apimeta.EachListItem(l, func(obj runtime.Object) error {
-		if raw, err := json.Marshal(obj); err == nil {
+		if raw, err := cachedJSON(obj); err == nil {
 			out = append(out, raw)
 		}
 		return nil
@@ -148,7 +147,7 @@ func (o *cacheObjects) routesTo(ctx context.Context, kind, namespace, serviceNam
 	}
 	var out [][]byte
 	err := apimeta.EachListItem(l, func(obj runtime.Object) error {
-		if raw, err := json.Marshal(obj); err == nil {
+		if raw, err := cachedJSON(obj); err == nil {
 			out = append(out, raw)
 		}
 		return nil
@@ -474,9 +473,17 @@ func (v *cacheView) Failed() error {
 // newCacheObjects reads from mgr's cache; reads outside a request's namespace are reviewed with
 // SubjectAccessReviews (mgr's client).
 func newCacheObjects(mgr manager.Manager, o Options) *cacheObjects {
-	kinds := cachedKinds(o)
-	c := &cacheObjects{reader: mgr.GetCache(), informers: newInformers(mgr.GetCache(), kinds...), access: NewAccess(mgr.GetClient()),
-		maxNamespaces: o.NamespacesPerRequest}
+	c := cacheLookups(mgr.GetCache(), o)
+	c.access = NewAccess(mgr.GetClient())
+	return c
+}
+
+// CacheLookups answers lookups from c, a cache built with CacheOptionsOf(o), as the webhook's
+// handlers read it (without the reviews of reads outside an admission request's namespace).
+func CacheLookups(c cache.Cache, o Options) objects.Objects { return cacheLookups(c, o) }
+
+func cacheLookups(reader cache.Cache, o Options) *cacheObjects {
+	c := &cacheObjects{reader: reader, informers: newInformers(reader, cachedKinds(o)...), maxNamespaces: o.NamespacesPerRequest}
 	if len(o.SecretNamespaces) > 0 {
 		c.secretNamespaces = map[string]bool{}
 		for _, ns := range o.SecretNamespaces {

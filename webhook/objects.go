@@ -17,11 +17,15 @@ import (
 )
 
 // newCachedObject is an empty object of a cached kind (internal/kinds): typed for the built-in
-// kinds, unstructured for the CRDs; nil for a kind the cache does not hold.
+// kinds, a cachedResource for the custom resources the cache keeps whole, unstructured for the
+// others; nil for a kind the cache does not hold.
 func newCachedObject(kind string) client.Object {
 	k := kinds.Named(kind)
 	if k == nil || k.Cache == nil {
 		return nil
+	}
+	if c, ok := compactKinds[kind]; ok {
+		return c.object()
 	}
 	if obj, err := clientgoscheme.Scheme.New(k.GroupVersionKind()); err == nil {
 		if o, ok := obj.(client.Object); ok {
@@ -37,6 +41,9 @@ func newCachedList(kind string) client.ObjectList {
 	k := kinds.Named(kind)
 	if k == nil || k.Cache == nil {
 		return nil
+	}
+	if c, ok := compactKinds[kind]; ok {
+		return c.list()
 	}
 	gvk := k.GroupVersionKind()
 	gvk.Kind += "List"
@@ -111,6 +118,7 @@ func cacheOptions(o Options) cache.Options {
 		by[&appsv1.Deployment{}] = b
 	}
 	return cache.Options{
+		Scheme:                      cacheScheme,
 		ReaderFailOnMissingInformer: true,
 		DefaultTransform:            TrimCached,
 		ByObject:                    by,
@@ -134,8 +142,15 @@ func TrimCached(obj any) (any, error) {
 	if a := m.GetAnnotations(); a != nil {
 		if _, ok := a[annotationLastApplied]; ok {
 			delete(a, annotationLastApplied)
+			// An emptied map keeps its slots (kubectl's copy is often the only annotation).
+			if len(a) == 0 {
+				a = nil
+			}
 			m.SetAnnotations(a)
 		}
+	}
+	if c, ok := obj.(compactObject); ok {
+		c.trim()
 	}
 	if u, ok := obj.(*unstructured.Unstructured); ok {
 		k := kinds.Named(u.GetKind())

@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -151,10 +149,6 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 		}
 	}
 	o.CASyncNamespaces = caSyncNamespaces(o)
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
 	srv := NewServer(o.Host, o.Port, o.CertDir, o.Serving, TLSConfig)
 	// Client authentication of the API server (its admission kubeconfig): see docs/security.md, "Direct callers".
 	srv.ClientCAName = o.ClientCAName
@@ -167,7 +161,7 @@ func NewManager(cfg *rest.Config, o Options) (manager.Manager, error) {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                  scheme,
+		Scheme:                  cacheScheme,
 		WebhookServer:           srv,
 		Cache:                   cacheOptions(o),
 		Metrics:                 metricsOpts,

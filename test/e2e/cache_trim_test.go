@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -12,7 +13,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
-	"github.com/aigw-mtls/aigw-mtls-webhook/test/harness"
 	"github.com/aigw-mtls/aigw-mtls-webhook/webhook"
 )
 
@@ -30,7 +30,6 @@ func TestCachedObjectsKeepOnlyWhatTheRulesRead(t *testing.T) {
 	}
 	c, err := cache.New(env.Config, func() cache.Options {
 		o := webhook.CacheOptions(aigw.DefaultSettings())
-		o.Scheme = harness.Scheme()
 		return o
 	}())
 	if err != nil {
@@ -41,7 +40,7 @@ func TestCachedObjectsKeepOnlyWhatTheRulesRead(t *testing.T) {
 	if _, err := c.GetInformer(ctx, &corev1.Secret{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.GetInformer(ctx, policy.DeepCopy()); err != nil {
+	if _, err := c.GetInformer(ctx, webhook.CachedObject("Policy")); err != nil {
 		t.Fatal(err)
 	}
 	go func() { _ = c.Start(ctx) }()
@@ -70,8 +69,7 @@ func TestCachedObjectsKeepOnlyWhatTheRulesRead(t *testing.T) {
 	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(policy), stored); err != nil || stored.Object["status"] == nil || len(stored.GetManagedFields()) == 0 {
 		t.Fatalf("the API server must hold the status and managedFields this test expects dropped: %v %v", err, stored.Object)
 	}
-	cached := &unstructured.Unstructured{}
-	cached.SetGroupVersionKind(policyGVK)
+	cached := webhook.CachedObject("Policy")
 	eventually(t, "Policy status cached", func() error {
 		if err := c.Get(ctx, client.ObjectKeyFromObject(policy), cached); err != nil {
 			return err
@@ -81,11 +79,19 @@ func TestCachedObjectsKeepOnlyWhatTheRulesRead(t *testing.T) {
 		}
 		return nil
 	})
-	if _, ok := cached.Object["status"]; ok {
-		t.Errorf("cached Policy keeps its status: %v", cached.Object["status"])
+	raw, err := json.Marshal(cached)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if rate, _, _ := unstructured.NestedString(cached.Object, "spec", "rateLimit", "rate"); rate != "10r/s" {
-		t.Errorf("cached Policy lost its spec: %v", cached.Object)
+	var held map[string]any
+	if err := json.Unmarshal(raw, &held); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := held["status"]; ok {
+		t.Errorf("cached Policy keeps its status: %v", held["status"])
+	}
+	if rate, _, _ := unstructured.NestedString(held, "spec", "rateLimit", "rate"); rate != "10r/s" {
+		t.Errorf("cached Policy lost its spec: %s", raw)
 	}
 	var cachedSecret corev1.Secret
 	eventually(t, "Secret cached", func() error { return c.Get(ctx, client.ObjectKeyFromObject(sec), &cachedSecret) })

@@ -136,7 +136,6 @@ func TestCachedSecretsHaveNoKeyMaterial(t *testing.T) {
 	defer cancel()
 	c, err := cache.New(env.Config, func() cache.Options {
 		o := webhook.CacheOptions(aigw.DefaultSettings())
-		o.Scheme = harness.Scheme()
 		return o
 	}())
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
-	"github.com/aigw-mtls/aigw-mtls-webhook/test/harness"
 	"github.com/aigw-mtls/aigw-mtls-webhook/webhook"
 )
 
@@ -30,7 +29,6 @@ func TestOneSecretInformerKeepsOnlyTheServedNamespaces(t *testing.T) {
 	}
 	c, err := cache.New(env.Config, func() cache.Options {
 		o := webhook.CacheOptionsOf(webhook.Options{Settings: aigw.DefaultSettings(), SecretNamespaces: served, OneSecretInformer: true})
-		o.Scheme = harness.Scheme()
 		return o
 	}())
 	if err != nil {

@@ -12,7 +12,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
-	"github.com/aigw-mtls/aigw-mtls-webhook/test/harness"
 	"github.com/aigw-mtls/aigw-mtls-webhook/webhook"
 )
 
@@ -31,7 +30,6 @@ func TestProbeCacheHoldsNoPrivateKey(t *testing.T) {
 	apply(t, ctx, ns, "10.213.255.2", 8443, false, "", ca, nic, server)
 
 	o := webhook.CacheOptions(aigw.DefaultSettings())
-	o.Scheme = harness.Scheme()
 	c, err := cache.New(env.Config, o)
 	if err != nil {
 		t.Fatal(err)
