@@ -27,6 +27,26 @@ import (
 // twice what is live.
 const defaultCheckMemoryLimit = "320Mi"
 
+// minCheckMemoryLimit refuses limits no check fits in (the heap would be collected without end):
+// "300m" is 300 thousandths of a byte in Kubernetes' notation, not 300 MB.
+const minCheckMemoryLimit = 32 << 20
+
+// parseMemoryLimit reads --memory-limit: a size in Kubernetes' notation (384Mi, 1G) of at least
+// 32Mi, or 0 for none.
+func parseMemoryLimit(v string) (int64, error) {
+	q, err := resource.ParseQuantity(v)
+	if err != nil {
+		return 0, errors.New("expected a size such as 384Mi, or 0 for none")
+	}
+	if q.IsZero() {
+		return 0, nil
+	}
+	if q.Value() < minCheckMemoryLimit {
+		return 0, errors.New("expected at least 32Mi (Kubernetes' m means thousandths: write Mi or M), or 0 for none")
+	}
+	return q.Value(), nil
+}
+
 // check reads a live cluster and reports, one line per object, whether the NIC → aigw mTLS wiring
 // is complete (package checker). Exit 0: nothing broken (warnings may be printed); 1: something
 // broken; 2: bad flags or a cluster that cannot be read.
@@ -70,13 +90,13 @@ func check(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	if os.Getenv("GOMEMLIMIT") == "" && *memoryLimit != "0" {
-		q, err := resource.ParseQuantity(*memoryLimit)
-		if err != nil || q.Sign() <= 0 {
-			fmt.Fprintf(stderr, "check: --memory-limit %q: expected a size such as 384Mi, or 0\n", *memoryLimit)
-			return 2
-		}
-		defer debug.SetMemoryLimit(debug.SetMemoryLimit(q.Value()))
+	limit, err := parseMemoryLimit(*memoryLimit)
+	if err != nil {
+		fmt.Fprintf(stderr, "check: --memory-limit %q: %v\n", *memoryLimit, err)
+		return 2
+	}
+	if os.Getenv("GOMEMLIMIT") == "" && limit > 0 {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(limit))
 	}
 	o.Settings = s
 	o.Progress = stderr

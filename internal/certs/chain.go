@@ -10,7 +10,8 @@ import (
 // the certificates in pool as candidates, or -1 when leaf does not chain to roots. Only signatures
 // are checked (not expiry or usage, which are judged on their own).
 func Intermediates(leaf *x509.Certificate, pool, roots []*x509.Certificate) int {
-	return remembered(verdictKey('i', []*x509.Certificate{leaf}, pool, roots), func() int { return intermediates(leaf, pool, roots) })
+	key, ok := verdictKey('i', []*x509.Certificate{leaf}, pool, roots)
+	return remembered(key, ok, func() int { return intermediates(leaf, pool, roots) })
 }
 
 func intermediates(leaf *x509.Certificate, pool, roots []*x509.Certificate) int {
@@ -68,7 +69,8 @@ func SelfSigned(c *x509.Certificate) bool {
 	if !bytes.Equal(c.RawSubject, c.RawIssuer) {
 		return false
 	}
-	return remembered(verdictKey('s', []*x509.Certificate{c}), func() int {
+	key, ok := verdictKey('s', []*x509.Certificate{c})
+	return remembered(key, ok, func() int {
 		if checkSignatureFrom(c, c) == nil {
 			return 1
 		}

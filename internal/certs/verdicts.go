@@ -25,12 +25,15 @@ var (
 )
 
 // verdictKey hashes a tag and the DER of each group of certificates, each length-prefixed.
-func verdictKey(tag byte, groups ...[]*x509.Certificate) [sha256.Size]byte {
+func verdictKey(tag byte, groups ...[]*x509.Certificate) ([sha256.Size]byte, bool) {
 	h := sha256.New()
 	var n [8]byte
 	for _, g := range groups {
 		h.Write([]byte{tag})
 		for _, c := range g {
+			if len(c.Raw) == 0 {
+				return [sha256.Size]byte{}, false
+			}
 			binary.BigEndian.PutUint64(n[:], uint64(len(c.Raw)))
 			h.Write(n[:])
 			h.Write(c.Raw)
@@ -38,11 +41,15 @@ func verdictKey(tag byte, groups ...[]*x509.Certificate) [sha256.Size]byte {
 	}
 	var k [sha256.Size]byte
 	h.Sum(k[:0])
-	return k
+	return k, true
 }
 
-// remembered returns the verdict under key, computing and keeping it the first time.
-func remembered(key [sha256.Size]byte, compute func() int) int {
+// remembered returns the verdict under key, computing and keeping it the first time. A question
+// about a certificate without its DER (Raw: one built, not parsed) is not remembered.
+func remembered(key [sha256.Size]byte, ok bool, compute func() int) int {
+	if !ok {
+		return compute()
+	}
 	if v, ok := verdicts.Get(key); ok {
 		return v
 	}

@@ -47,3 +47,21 @@ func TestSignatureVerdictsAreRememberedPerCertificate(t *testing.T) {
 		t.Errorf("after two new questions: %d checks and %d verifications, want 2 and 2", checks, verifies)
 	}
 }
+
+// A certificate without its DER (built, not parsed) is judged each time, never from another's
+// verdict: every such certificate would hash alike.
+func TestCertificatesWithoutDERAreNotRemembered(t *testing.T) {
+	pki := testPKI(t)
+	built := *pki["ca"].cert
+	built.Raw = nil
+	checks := 0
+	orig := checkSignatureFrom
+	t.Cleanup(func() { checkSignatureFrom = orig })
+	checkSignatureFrom = func(c, parent *x509.Certificate) error { checks++; return orig(c, parent) }
+	for range 2 {
+		SelfSigned(&built)
+	}
+	if checks != 2 {
+		t.Errorf("%d signature checks for two questions about a certificate without DER, want 2", checks)
+	}
+}

@@ -102,6 +102,8 @@ func collect(ctx context.Context, c client.Reader, o Options) (*snapshot, error)
 		s.listed[ns] = true
 	}
 	selected := client.MatchingLabels{o.Settings.SelectorKey: o.Settings.SelectorValue}
+	// The steps list with lctx: the first that fails stops the others.
+	g, lctx := errgroup.WithContext(ctx)
 	steps := []struct {
 		kind       string
 		namespaces []string
@@ -109,7 +111,7 @@ func collect(ctx context.Context, c client.Reader, o Options) (*snapshot, error)
 		list       func(ns string) error
 	}{
 		{"Secrets", hook, nil, func(ns string) error {
-			return listPages(ctx, c, func() client.ObjectList { return &corev1.SecretList{} }, ns, func(l client.ObjectList) {
+			return listPages(lctx, c, func() client.ObjectList { return &corev1.SecretList{} }, ns, func(l client.ObjectList) {
 				for i := range l.(*corev1.SecretList).Items {
 					sec := l.(*corev1.SecretList).Items[i] // a copy: the page is not kept
 					redactPrivateKeys(&sec)
@@ -119,7 +121,7 @@ func collect(ctx context.Context, c client.Reader, o Options) (*snapshot, error)
 			})
 		}},
 		{"Services", hook, nil, func(ns string) error {
-			return listPages(ctx, c, func() client.ObjectList { return &corev1.ServiceList{} }, ns, func(l client.ObjectList) {
+			return listPages(lctx, c, func() client.ObjectList { return &corev1.ServiceList{} }, ns, func(l client.ObjectList) {
 				for i := range l.(*corev1.ServiceList).Items {
 					svc := l.(*corev1.ServiceList).Items[i]
 					trimMeta(&svc)
@@ -128,7 +130,7 @@ func collect(ctx context.Context, c client.Reader, o Options) (*snapshot, error)
 			})
 		}},
 		{"EndpointSlices", hook, nil, func(ns string) error {
-			return listPages(ctx, c, func() client.ObjectList { return &discoveryv1.EndpointSliceList{} }, ns, func(l client.ObjectList) {
+			return listPages(lctx, c, func() client.ObjectList { return &discoveryv1.EndpointSliceList{} }, ns, func(l client.ObjectList) {
 				// Only the webhook's endpoints are checked, and the probe's.
 				for _, es := range l.(*discoveryv1.EndpointSliceList).Items {
 					if o.Probe.Enabled || slices.Contains(webhookNamespaces, es.Namespace) {
@@ -138,9 +140,9 @@ func collect(ctx context.Context, c client.Reader, o Options) (*snapshot, error)
 				}
 			})
 		}},
-		{"Certificates", hook, &certificateGVK, func(ns string) error { return listCustom(ctx, c, certificateGVK, ns, &s.certificates) }},
+		{"Certificates", hook, &certificateGVK, func(ns string) error { return listCustom(lctx, c, certificateGVK, ns, &s.certificates) }},
 		{"Pods", app, nil, func(ns string) error {
-			return listPages(ctx, c, func() client.ObjectList { return &corev1.PodList{} }, ns, func(l client.ObjectList) {
+			return listPages(lctx, c, func() client.ObjectList { return &corev1.PodList{} }, ns, func(l client.ObjectList) {
 				for i := range l.(*corev1.PodList).Items {
 					p := &l.(*corev1.PodList).Items[i]
 					s.trimPod(p)
@@ -149,18 +151,18 @@ func collect(ctx context.Context, c client.Reader, o Options) (*snapshot, error)
 			})
 		}},
 		{"ConfigMaps", app, nil, func(ns string) error {
-			return listPages(ctx, c, func() client.ObjectList { return &corev1.ConfigMapList{} }, ns, func(l client.ObjectList) {
+			return listPages(lctx, c, func() client.ObjectList { return &corev1.ConfigMapList{} }, ns, func(l client.ObjectList) {
 				for i := range l.(*corev1.ConfigMapList).Items {
 					trimMeta(&l.(*corev1.ConfigMapList).Items[i])
 				}
 				s.configMaps = append(s.configMaps, l.(*corev1.ConfigMapList).Items...)
 			}, selected)
 		}},
-		{"Policies", app, &policyGVK, func(ns string) error { return listCustom(ctx, c, policyGVK, ns, &s.policies) }},
-		{"VirtualServers", app, &vsGVK, func(ns string) error { return listCustom(ctx, c, vsGVK, ns, &s.vss, selected) }},
-		{"VirtualServerRoutes", app, &vsrGVK, func(ns string) error { return listCustom(ctx, c, vsrGVK, ns, &s.vsrs, selected) }},
+		{"Policies", app, &policyGVK, func(ns string) error { return listCustom(lctx, c, policyGVK, ns, &s.policies) }},
+		{"VirtualServers", app, &vsGVK, func(ns string) error { return listCustom(lctx, c, vsGVK, ns, &s.vss, selected) }},
+		{"VirtualServerRoutes", app, &vsrGVK, func(ns string) error { return listCustom(lctx, c, vsrGVK, ns, &s.vsrs, selected) }},
 		{"Ingresses", app, nil, func(ns string) error {
-			return listPages(ctx, c, func() client.ObjectList { return &networkingv1.IngressList{} }, ns, func(l client.ObjectList) {
+			return listPages(lctx, c, func() client.ObjectList { return &networkingv1.IngressList{} }, ns, func(l client.ObjectList) {
 				s.ingresses = append(s.ingresses, l.(*networkingv1.IngressList).Items...)
 			}, selected)
 		}},
@@ -168,7 +170,6 @@ func collect(ctx context.Context, c client.Reader, o Options) (*snapshot, error)
 	// The kinds are listed concurrently (the API server encodes a page of one while check decodes
 	// a page of another), at most listConcurrency at a time; each step writes only its own fields.
 	notServed := make([]string, len(steps))
-	var g errgroup.Group
 	g.SetLimit(listConcurrency)
 	for i, step := range steps {
 		g.Go(func() error {

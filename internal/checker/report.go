@@ -151,24 +151,29 @@ func (t *TextWriter) Begin(cluster, late []Check) error {
 	return t.Namespace(cluster)
 }
 
-// Namespace prints the checks of one namespace; cluster-wide ones wait for End.
+// Namespace prints the checks of one namespace (each namespace among them, should there be
+// several, under its own name); cluster-wide ones wait for End. A namespace given again later
+// would be printed again under its name: Stream gives each once.
 func (t *TextWriter) Namespace(checks []Check) error {
-	var ns string
-	var own []Check
+	var order []string
+	own := map[string][]Check{}
 	for _, c := range checks {
 		t.summary.count(c)
 		if c.Namespace == "" {
 			t.cluster = append(t.cluster, c)
 			continue
 		}
-		ns = c.Namespace
-		own = append(own, c)
+		if _, ok := own[c.Namespace]; !ok {
+			order = append(order, c.Namespace)
+		}
+		own[c.Namespace] = append(own[c.Namespace], c)
 	}
-	if ns != "" {
-		writeGroup(t.b, ns, own, t.late[ns])
+	for _, ns := range order {
+		writeGroup(t.b, ns, own[ns], t.late[ns])
 		t.printed[ns] = true
 	}
-	return nil
+	_, err := t.b.Write(nil) // the first write error, if any, so that Stream stops at once
+	return err
 }
 
 func (t *TextWriter) End([]string) error {

@@ -2,8 +2,16 @@ package checker
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 )
 
 // WriteJSON prints, a check at a time, the very document json.Encoder prints of the whole report.
@@ -92,6 +100,53 @@ func TestStreamWritersPrintTheReport(t *testing.T) {
 		}
 		if !sink.Failed() {
 			t.Errorf("%s: errors were printed, Failed() = false", name)
+		}
+	}
+}
+
+// On one cluster, what the command prints (Stream into a writer) is what Run's Report prints,
+// text and JSON, byte for byte.
+func TestStreamPrintsWhatRunReports(t *testing.T) {
+	var objs []client.Object
+	for _, ns := range []string{"t1", "t2", "t3"} {
+		objs = append(objs,
+			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "aigw-server-tls", Namespace: ns, Labels: map[string]string{"aigw": "mtls"}},
+				Type: corev1.SecretTypeTLS, Data: map[string][]byte{"tls.crt": []byte("not a certificate"), "tls.key": []byte("key")}},
+			&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "aigw", Namespace: ns, Labels: map[string]string{"aigw": "mtls", "app": "aigw"}},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "aigw", Image: "aigw"}}}},
+			&unstructured.Unstructured{Object: map[string]any{
+				"apiVersion": "k8s.nginx.org/v1", "kind": "Policy",
+				"metadata": map[string]any{"name": "aigw-mtls", "namespace": ns, "labels": map[string]any{"aigw": "mtls"}},
+				"spec":     map[string]any{"egressMTLS": map[string]any{"tlsSecret": "aigw-nic-client-tls", "trustedCertSecret": "internal-ca"}},
+			}})
+	}
+	c := fake.NewClientBuilder().WithScheme(coreScheme(t)).WithRESTMapper(restMapper()).WithObjects(objs...).Build()
+	o := DefaultOptions()
+	o.Now = time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	r, err := Run(context.Background(), c, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Summary.Namespaces) != 3 {
+		t.Fatalf("namespaces checked %v, want t1, t2 and t3", r.Summary.Namespaces)
+	}
+	for _, f := range []struct {
+		name   string
+		report func(*bytes.Buffer) error
+		sink   func(*bytes.Buffer) Sink
+	}{
+		{"text", func(b *bytes.Buffer) error { return r.WriteText(b) }, func(b *bytes.Buffer) Sink { return NewTextWriter(b) }},
+		{"json", func(b *bytes.Buffer) error { return r.WriteJSON(b) }, func(b *bytes.Buffer) Sink { return NewJSONWriter(b) }},
+	} {
+		var want, got bytes.Buffer
+		if err := f.report(&want); err != nil {
+			t.Fatal(err)
+		}
+		if err := Stream(context.Background(), c, o, f.sink(&got)); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() {
+			t.Errorf("%s: Stream printed\n%s\nRun's Report prints\n%s", f.name, got.String(), want.String())
 		}
 	}
 }

@@ -78,10 +78,10 @@ func statusOf[T any](u *unstructured.Unstructured) T {
 func policyVerdicts(s *snapshot, ns string, failed map[string]bool) []Check {
 	l := newLines(SectionPolicies, ns)
 	for _, i := range s.in.policies[ns] {
-		p := s.policies[i].obj()
-		if !s.selected(p.GetLabels()) {
+		if !s.selected(s.policies[i].labels) {
 			continue
 		}
+		p := s.policies[i].obj()
 		obj := ref("Policy", ns, p.GetName())
 		l.verdict(obj, rules.NICResourceVerdict(obj, statusOf[rules.NICStatus](p), failed[obj]))
 	}
@@ -133,10 +133,10 @@ func ingressVerdicts(s *snapshot, ns string, failed map[string]bool) []Check {
 func backendTLSPolicyVerdicts(s *snapshot, ns string, failed map[string]bool) []Check {
 	l := newLines(SectionGatewayAPI, ns)
 	for _, i := range s.in.btps[ns] {
-		u := s.btps[i].obj()
-		if !s.selected(u.GetLabels()) {
+		if !s.selected(s.btps[i].labels) {
 			continue
 		}
+		u := s.btps[i].obj()
 		obj := ref("BackendTLSPolicy", ns, u.GetName())
 		l.verdict(obj, rules.NGFBackendTLSPolicyVerdict(obj, u.GetGeneration(), statusOf[rules.PolicyStatus](u), failed[obj]))
 	}

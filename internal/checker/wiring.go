@@ -17,10 +17,10 @@ import (
 func checkPolicies(s *snapshot, ns string) []Check {
 	l := newLines(SectionPolicies, ns)
 	for _, i := range s.in.policies[ns] {
-		p := s.policies[i].obj()
-		if !s.selected(p.GetLabels()) {
+		if !s.selected(s.policies[i].labels) {
 			continue
 		}
+		p := s.policies[i].obj()
 		obj := ref("Policy", ns, p.GetName())
 		fs, e, err := s.validatePolicy(p)
 		switch {
