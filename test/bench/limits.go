@@ -31,7 +31,8 @@ import (
 )
 
 // memLimitBytes is the chart's memory limit (resources.limits.memory: 256Mi); the process runs
-// with GOMEMLIMIT at it, as the chart sets it (goMemLimitFromLimits).
+// with GOMEMLIMIT at all of it, above the 80% the chart sets (goMemLimitPercent), which only
+// collects sooner.
 const memLimitBytes = 256 << 20
 
 // memLimits runs the real `serve` binary with GOMEMLIMIT at the chart's memory limit, registered
@@ -254,9 +255,11 @@ func bigData(i, v int) map[string]string {
 	return map[string]string{"aigw.yaml": fmt.Sprintf("# config %d version %d\nversion: 1\nserver:\n  address: :4141\n", i, v), "padding": b.String()}
 }
 
-type memSample struct{ rss, hwm int64 } // bytes
+// memSample is a process's resident memory in bytes: all of it, its peak, and its anonymous part
+// (what the Go runtime allocates, beside the binary's mapped pages).
+type memSample struct{ rss, hwm, anon int64 }
 
-// memStatus reads VmRSS and VmHWM (the peak RSS) of pid from /proc.
+// memStatus reads VmRSS, VmHWM (the peak RSS) and RssAnon of pid from /proc.
 func memStatus(pid int) (memSample, error) {
 	var m memSample
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -274,6 +277,8 @@ func memStatus(pid int) (memSample, error) {
 			m.rss = kib << 10
 		case "VmHWM:":
 			m.hwm = kib << 10
+		case "RssAnon:":
+			m.anon = kib << 10
 		}
 	}
 	return m, nil

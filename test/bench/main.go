@@ -120,7 +120,7 @@ func main() {
 	fs.BoolVar(&c.limitFloor, "limit-floor", false, "memlimits: run (b) against the do-nothing webhook (controller-runtime, no limits) instead of serve: the floor any webhook pays for the burst on this machine")
 	fs.StringVar(&c.floorImpl, "floor-impl", "cr-patch", "memlimits -limit-floor: the do-nothing build, cr (no patch) or cr-patch (our ConfigMap patch, computed once)")
 	sizes := fs.String("tenants", "50,1000", "scale: cluster sizes in tenants, ascending (each tenant: 7 labelled and 4 unlabelled objects)")
-	fs.StringVar(&c.scaleMemLimit, "gomemlimit", "268435456", "scale: GOMEMLIMIT of serve, as the chart sets it from resources.limits.memory (empty: none)")
+	fs.StringVar(&c.scaleMemLimit, "gomemlimit", "214748364", "scale, secretns: GOMEMLIMIT of serve, as the chart sets it: goMemLimitPercent (80) of resources.limits.memory (256Mi) (empty: none)")
 	fs.IntVar(&c.scaleReviews, "reviews", 300, "scale: VirtualServer admission reviews per size (p50 reported)")
 	fs.StringVar(&c.binary, "binary", "", "the aigw-mtls-webhook binary (default: built from ./cmd/aigw-mtls-webhook into a temporary folder)")
 	fs.StringVar(&c.binaryB, "binary-b", "", "apiserver: also measure this aigw-mtls-webhook binary, as arm ours-b interleaved with ours (two builds compared in one run)")

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
@@ -103,6 +104,7 @@ var valueSets = []valueSet{
 	{name: "failure-policy-ignore", release: defaultRelease, namespace: defaultNamespace, set: []string{"failurePolicy=Ignore", "timeoutSeconds=10"}},
 	{name: "replicas-3", release: defaultRelease, namespace: defaultNamespace, set: []string{"replicas=3"}},
 	{name: "replicas-1", release: defaultRelease, namespace: defaultNamespace, set: []string{"replicas=1"}},
+	{name: "memory-1Gi", release: defaultRelease, namespace: defaultNamespace, set: []string{"resources.limits.memory=1Gi", "goMemLimitPercent=90"}},
 	{name: "other-names", release: "mtls", namespace: "mtls-system", set: []string{
 		"mode=warn",
 		"selector.key=example.com/mtls", "selector.value=on",
@@ -515,8 +517,12 @@ func checkDeployment(t *testing.T, r rendering) {
 	if want := r.value("priorityClassName", ""); (pod["priorityClassName"] == nil && want != "") || (want != "" && pod["priorityClassName"] != want) {
 		t.Errorf("priorityClassName %v, want %q", pod["priorityClassName"], want)
 	}
-	if env := slice(c, "env"); len(env) != 1 || str(&unstructured.Unstructured{Object: env[0].(map[string]any)}, "valueFrom", "resourceFieldRef", "resource") != "limits.memory" {
-		t.Errorf("env: want GOMEMLIMIT from limits.memory, got %v", env)
+	// GOMEMLIMIT: goMemLimitPercent of the memory limit, the rest for what the runtime does not count.
+	limit := resource.MustParse(r.value("resources.limits.memory", "256Mi"))
+	percent, _ := strconv.ParseInt(r.value("goMemLimitPercent", "80"), 10, 64)
+	wantLimit := strconv.FormatInt(limit.Value()*percent/100, 10)
+	if env := slice(c, "env"); len(env) != 1 || env[0].(map[string]any)["name"] != "GOMEMLIMIT" || env[0].(map[string]any)["value"] != wantLimit {
+		t.Errorf("env: want GOMEMLIMIT %s (%d%% of %s), got %v", wantLimit, percent, limit.String(), env)
 	}
 
 	// The arguments: every default of the product, the chart's names.

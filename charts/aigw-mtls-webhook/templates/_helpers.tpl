@@ -291,3 +291,19 @@ the one key the ServiceAccount writes. (dict "new" "newAnnotations" "old" "oldAn
 {{- define "aigw-mtls-webhook.celChangedKeys" -}}
 variables.{{ .new }}.filter(k, k != '{{ .key }}' && !(k in variables.{{ .old }} && variables.{{ .old }}[k] == variables.{{ .new }}[k])) + variables.{{ .old }}.filter(k, k != '{{ .key }}' && !(k in variables.{{ .new }}))
 {{- end }}
+
+{{/*
+GOMEMLIMIT in bytes: goMemLimitPercent of resources.limits.memory when it is written as an integer
+with an optional unit (256Mi, 1G, 268435456); empty otherwise (the Deployment then sets it to the
+whole limit). The rest of the limit holds what the Go runtime does not count: the binary's mapped
+pages (about 42 MiB) and its margin.
+*/}}
+{{- define "aigw-mtls-webhook.goMemLimit" -}}
+{{- $m := toString (.Values.resources.limits.memory | default "") -}}
+{{- if regexMatch "^[0-9]+(Ki|Mi|Gi|Ti|K|M|G|T)?$" $m -}}
+{{- $units := dict "" 1 "K" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 -}}
+{{- $n := regexFind "^[0-9]+" $m | atoi -}}
+{{- $unit := regexReplaceAll "^[0-9]+" $m "" -}}
+{{- div (mul $n (get $units $unit) (int .Values.goMemLimitPercent)) 100 -}}
+{{- end -}}
+{{- end -}}
