@@ -21,10 +21,10 @@ import (
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/probe"
 )
 
-// defaultCheckMemoryLimit keeps check over a cluster of 10,000 tenants under 400 MiB
-// (BENCHMARKS.md "Many tenants"): it holds every labelled object's Secrets, Policies and
-// Certificates at once, about 23 KiB per tenant, and Go's default collector lets the heap grow to
-// twice what is live.
+// defaultCheckMemoryLimit keeps check over a cluster of 10,000 tenants at about 350 MiB
+// (BENCHMARKS.md "Many tenants"): it holds every tenant's Secrets, Policies, Certificates and
+// labelled objects at once, about 16 KiB of live heap per tenant, and Go's collector would let the
+// heap grow to twice that and more.
 const defaultCheckMemoryLimit = "320Mi"
 
 // minCheckMemoryLimit refuses limits no check fits in (the heap would be collected without end):
