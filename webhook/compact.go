@@ -121,8 +121,8 @@ func (c *cachedResource[R]) trim() {
 	}
 }
 
-// cachedJSON is what a lookup returns of obj read from the cache: its JSON, with its apiVersion
-// and kind whatever the cache left in it.
+// cachedJSON is what a lookup returns of obj read from the cache: its JSON, with the apiVersion
+// and kind of its row in internal/kinds (the watch decoder leaves them empty).
 func (c *cachedResource[R]) cachedJSON() ([]byte, error) {
 	var r R
 	out := *c

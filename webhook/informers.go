@@ -104,7 +104,7 @@ func (i *informers) ensure(ctx context.Context, kind string) error {
 		delete(i.missing, kind)
 		return nil
 	case meta.IsNoMatchError(err):
-		err = fmt.Errorf("%s %w (CRD not installed)", obj.GetObjectKind().GroupVersionKind().GroupVersion().WithKind(kind), errNotServed)
+		err = fmt.Errorf("%s %w (CRD not installed)", kinds.Named(kind).GroupVersionKind(), errNotServed)
 		if i.missing[kind] == nil {
 			log.FromContext(ctx).Info("kind not served by the API server; its informer starts when its CRD appears", "kind", kind)
 		}

@@ -57,6 +57,24 @@ func TestLateCRDs(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = late.Stop() })
 
+	// Until then, a reference to a Policy says which kind is not served, group and version included.
+	early := map[string]any{
+		"apiVersion": "k8s.nginx.org/v1", "kind": "VirtualServer",
+		"metadata": map[string]any{"name": "early", "namespace": space, "labels": map[string]any{"aigw": "mtls"}},
+		"spec": map[string]any{
+			"host":      "aigw.example.com",
+			"upstreams": []any{map[string]any{"name": "aigw", "service": "aigw", "port": 80}},
+			"routes":    []any{map[string]any{"path": "/", "action": map[string]any{"pass": "aigw"}, "policies": []any{map[string]any{"name": "any"}}}},
+		},
+	}
+	resp, err := review(late, webhook.PathValidateVirtualServer, early)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if said := resp.Result.Message + strings.Join(resp.Warnings, "\n"); !strings.Contains(said, "k8s.nginx.org/v1, Kind=Policy not served by the API server (CRD not installed)") {
+		t.Errorf("before NIC's CRDs: want the Policy reference reported as not served, naming k8s.nginx.org/v1; got %q", said)
+	}
+
 	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{Paths: []string{harness.NICCRDDir()}, ErrorIfPathMissing: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -164,6 +182,24 @@ func TestLateCRDsPolicySeriesGoWithTheirPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = late.Stop() })
+	// Until then, a reference to a Policy says which kind is not served, group and version included.
+	early := map[string]any{
+		"apiVersion": "k8s.nginx.org/v1", "kind": "VirtualServer",
+		"metadata": map[string]any{"name": "early", "namespace": space, "labels": map[string]any{"aigw": "mtls"}},
+		"spec": map[string]any{
+			"host":      "aigw.example.com",
+			"upstreams": []any{map[string]any{"name": "aigw", "service": "aigw", "port": 80}},
+			"routes":    []any{map[string]any{"path": "/", "action": map[string]any{"pass": "aigw"}, "policies": []any{map[string]any{"name": "any"}}}},
+		},
+	}
+	resp, err := review(late, webhook.PathValidateVirtualServer, early)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if said := resp.Result.Message + strings.Join(resp.Warnings, "\n"); !strings.Contains(said, "k8s.nginx.org/v1, Kind=Policy not served by the API server (CRD not installed)") {
+		t.Errorf("before NIC's CRDs: want the Policy reference reported as not served, naming k8s.nginx.org/v1; got %q", said)
+	}
+
 	if _, err := envtest.InstallCRDs(cfg, envtest.CRDInstallOptions{Paths: []string{harness.NICCRDDir()}, ErrorIfPathMissing: true}); err != nil {
 		t.Fatal(err)
 	}

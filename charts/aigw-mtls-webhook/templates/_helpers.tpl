@@ -293,17 +293,23 @@ variables.{{ .new }}.filter(k, k != '{{ .key }}' && !(k in variables.{{ .old }} 
 {{- end }}
 
 {{/*
-GOMEMLIMIT in bytes: goMemLimitPercent of resources.limits.memory when it is written as an integer
-with an optional unit (256Mi, 1G, 268435456); empty otherwise (the Deployment then sets it to the
-whole limit). The rest of the limit holds what the Go runtime does not count: the binary's mapped
-pages (about 42 MiB) and its margin.
+GOMEMLIMIT in bytes: goMemLimitPercent of resources.limits.memory when it is a whole number of
+bytes, with an optional Kubernetes unit (256Mi, 1G, 268435456, also as a YAML number); empty
+otherwise (1.5Gi, 1e9, no limit: the Deployment then sets it to the whole limit). The rest of the
+limit holds what the Go runtime does not count: the binary's mapped pages (about 42 MiB).
 */}}
 {{- define "aigw-mtls-webhook.goMemLimit" -}}
-{{- $m := toString (.Values.resources.limits.memory | default "") -}}
-{{- if regexMatch "^[0-9]+(Ki|Mi|Gi|Ti|K|M|G|T)?$" $m -}}
-{{- $units := dict "" 1 "K" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 -}}
+{{- $m := dig "limits" "memory" "" (.Values.resources | default dict) -}}
+{{- if kindIs "float64" $m -}}{{- $m = printf "%.0f" $m -}}{{- end -}}
+{{- $m = toString $m -}}
+{{- if or (regexMatch "^[0-9]{1,6}(k|M|G|T|Ki|Mi|Gi|Ti)$" $m) (regexMatch "^[0-9]{1,18}$" $m) -}}
+{{- $units := dict "" 1 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 -}}
 {{- $n := regexFind "^[0-9]+" $m | atoi -}}
 {{- $unit := regexReplaceAll "^[0-9]+" $m "" -}}
-{{- div (mul $n (get $units $unit) (int .Values.goMemLimitPercent)) 100 -}}
+{{- $percent := int (.Values.goMemLimitPercent | default 80) -}}
+{{- $bytes := mul $n (get $units $unit) -}}
+{{- if gt (int64 $bytes) 0 -}}
+{{- if lt (int64 $bytes) 90000000000000000 -}}{{ div (mul $bytes $percent) 100 }}{{- else -}}{{ mul (div $bytes 100) $percent }}{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
