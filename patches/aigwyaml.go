@@ -9,12 +9,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/lru"
 )
 
 // YAMLError is returned for a document that does not parse; Line is 1-based (0 if unknown).
@@ -121,43 +121,22 @@ func aigwWants(p aigw.TLSPaths) ([]wantKey, error) {
 
 // stringText renders v as a one-line YAML scalar (plain when that reads back as the same string).
 func stringText(v string) (string, error) {
-	if text, ok := stringTexts.get(v); ok {
+	if text, ok := stringTexts.Get(v); ok {
 		return text, nil
 	}
 	text, err := scalarText(v)
 	if err == nil {
-		stringTexts.put(v, text)
+		stringTexts.Put(v, text, 1)
 	}
 	return text, err
 }
 
 // stringTexts remembers stringText's answers: it is asked the same few paths (the settings') for
 // every aigw ConfigMap, and each answer costs three YAML encoders and decoders. At most
-// maxStringTexts entries, forgotten all at once past it.
-var stringTexts = textMemo{m: map[string]string{}}
+// maxStringTexts entries, least recently used out.
+var stringTexts = lru.New[string, string](maxStringTexts)
 
 const maxStringTexts = 64
-
-type textMemo struct {
-	mu sync.Mutex
-	m  map[string]string
-}
-
-func (t *textMemo) get(v string) (string, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	text, ok := t.m[v]
-	return text, ok
-}
-
-func (t *textMemo) put(v, text string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.m) >= maxStringTexts {
-		clear(t.m)
-	}
-	t.m[v] = text
-}
 
 func scalarText(v string) (string, error) {
 	if !utf8.ValidString(v) {

@@ -266,7 +266,7 @@ func TestStringTextMemoIsBoundedAndExact(t *testing.T) {
 				t.Fatalf("stringText(%q) = %q, %v; computed %q, %v", v, got, err, want, werr)
 			}
 		}
-		if n := len(stringTexts.m); n > maxStringTexts {
+		if _, n := stringTexts.Size(); n > maxStringTexts {
 			t.Fatalf("memo holds %d entries, bound %d", n, maxStringTexts)
 		}
 	}

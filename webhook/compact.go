@@ -18,7 +18,7 @@ import (
 // when the row says Cache.Status) as the JSON the API server sent. As unstructured.Unstructured,
 // every field is a map entry or an interface value: at 10,000 tenants (a Policy and a Certificate
 // each) the cached custom resources took 57 MB of the chart's 256 Mi, held so 22 MB
-// (BENCHMARKS.md "Memory of the cached custom resources"). The spec is never more bytes than the
+// (BENCHMARKS.md "Many tenants"). The spec is never more bytes than the
 // API server sent: fields the CRD's schema prunes never arrive, and unknown fields it preserves
 // are held as their JSON, not as maps.
 //
