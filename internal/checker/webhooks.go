@@ -267,7 +267,7 @@ func (w *webhookChecker) servingCertificate(h hookConfig, svcNamespace, host str
 			return nil, "", &Check{Status: StatusError, Message: fmt.Sprintf("the serving Certificate %s has not been issued: Secret %s/%s does not exist", a, ns, secretName),
 				Fix: "check the Certificate's status (kubectl describe certificate) and cert-manager's logs"}
 		}
-		chain, err := certs.Parse(sec.Data[corev1.TLSCertKey])
+		chain, err := secretCertificates(sec, corev1.TLSCertKey)
 		if err != nil {
 			return nil, "", &Check{Status: StatusError, Message: fmt.Sprintf("serving Secret %s/%s: tls.crt: %v", ns, secretName, err), Fix: "re-issue the serving Certificate"}
 		}
@@ -281,7 +281,7 @@ func (w *webhookChecker) servingCertificate(h hookConfig, svcNamespace, host str
 		if !strings.HasPrefix(key, ns+"/") || sec.Type != corev1.SecretTypeTLS {
 			continue
 		}
-		chain, err := certs.Parse(sec.Data[corev1.TLSCertKey])
+		chain, err := secretCertificates(sec, corev1.TLSCertKey)
 		if err == nil && chain[0].VerifyHostname(host) == nil {
 			return chain, fmt.Sprintf("Secret %s/%s", ns, sec.Name), nil
 		}
