@@ -87,13 +87,6 @@ func answerReview(w http.ResponseWriter, resp admission.Response) {
 	_ = json.NewEncoder(w).Encode(review)
 }
 
-// checkReview returns why body is not an admission.k8s.io/v1 AdmissionReview with a request uid
-// ("" when it is), and the uid when there is one.
-func checkReview(body []byte) (types.UID, string) {
-	_, uid, msg := decodeReview(body)
-	return uid, msg
-}
-
 // decodeReview decodes body as an admission.k8s.io/v1 AdmissionReview; it returns why it is not
 // one with a request uid ("" when it is), and the uid when there is one.
 func decodeReview(body []byte) (*admissionv1.AdmissionReview, types.UID, string) {

@@ -37,7 +37,7 @@ func FuzzReviewGuard(f *testing.F) {
 		if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil || r.Response == nil {
 			t.Fatalf("answer is not an AdmissionReview: %v %q", err, rec.Body.String())
 		}
-		uid, msg := checkReview(body)
+		_, uid, msg := decodeReview(body)
 		switch {
 		case msg == "" && (r.Response.UID != "handler" || rec.Code != http.StatusOK):
 			t.Fatalf("a v1 review with uid %q did not reach the handler: %d %+v", uid, rec.Code, r.Response)
