@@ -151,12 +151,14 @@ func TestEndpointsRefuseNonPodAddresses(t *testing.T) {
 }
 
 // TestTargetsOwnNamespacePolicyOnly: a VirtualServer naming a Policy of another namespace does not
-// make the probe handshake for it; the plan says why.
+// make the probe handshake for it; the plan says why, once for the object and Policy however many
+// upstreams the Policy covers.
 func TestTargetsOwnNamespacePolicyOnly(t *testing.T) {
 	c := newCluster(t, 1, 0)
 	c.vss = [][]byte{js(t, map[string]any{"metadata": map[string]any{"name": "vs", "namespace": "tenant"}, "spec": map[string]any{
-		"upstreams": []any{map[string]any{"name": "gw", "service": "aigw", "port": 443, "tls": map[string]any{"enable": true}}},
-		"policies":  []any{map[string]any{"name": "aigw-mtls", "namespace": "ai"}}}})}
+		"upstreams": []any{map[string]any{"name": "gw", "service": "aigw", "port": 443, "tls": map[string]any{"enable": true}},
+			map[string]any{"name": "gw2", "service": "aigw", "port": 8443, "tls": map[string]any{"enable": true}}},
+		"policies": []any{map[string]any{"name": "aigw-mtls", "namespace": "ai"}}}})}
 	c.services["tenant/aigw"] = c.services["ai/aigw"]
 	c.slices["tenant/aigw"] = c.slices["ai/aigw"]
 	plan := Targets(context.Background(), c, aigw.DefaultSettings(), Limits{}, time.Now())

@@ -82,6 +82,24 @@ func Targets(ctx context.Context, c Cluster, s aigw.Settings, lim Limits, now ti
 	var plan Plan
 	seen := map[[2]string]bool{}
 	var keys []key
+	// Each Policy is read and decoded once per run, however many upstreams name it.
+	type policyRef struct{ namespace, name string }
+	egresses := map[policyRef]*rules.Egress{}
+	said := map[string]bool{}
+	egressOf := func(namespace, name string) *rules.Egress {
+		ref := policyRef{namespace, name}
+		if e, ok := egresses[ref]; ok {
+			return e
+		}
+		var e *rules.Egress
+		if raw, ok := c.Get("Policy", namespace, name); ok {
+			if got, err := rules.PolicyEgress(raw, namespace, s); err == nil && got != nil && got.Selected {
+				e = got
+			}
+		}
+		egresses[ref] = e
+		return e
+	}
 	addUses := func(kind, ref, ns string, list []use, truncated bool) {
 		if truncated {
 			plan.NotProbed = append(plan.NotProbed, fmt.Sprintf("%s/%s/%s: only the first %d Policy and upstream pairs are probed", kind, ns, ref, maxUsesPerObject))
@@ -92,15 +110,15 @@ func Targets(ctx context.Context, c Cluster, s aigw.Settings, lim Limits, now ti
 				pns = ns
 			}
 			if pns != ns {
-				plan.NotProbed = append(plan.NotProbed, fmt.Sprintf("%s/%s/%s: Policy %s/%s is in another namespace: not probed", kind, ns, ref, pns, use.policy.Name))
+				// Said once per object and Policy, not once per upstream that names it.
+				if msg := fmt.Sprintf("%s/%s/%s: Policy %s/%s is in another namespace: not probed", kind, ns, ref, pns, use.policy.Name); !said[msg] {
+					said[msg] = true
+					plan.NotProbed = append(plan.NotProbed, msg)
+				}
 				continue
 			}
-			praw, ok := c.Get("Policy", pns, use.policy.Name)
-			if !ok {
-				continue
-			}
-			e, err := rules.PolicyEgress(praw, pns, s)
-			if err != nil || e == nil || !e.Selected {
+			e := egressOf(pns, use.policy.Name)
+			if e == nil {
 				continue
 			}
 			up := use.upstream
