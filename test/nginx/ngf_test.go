@@ -240,6 +240,14 @@ func ngfWinnerHasTLS(s ngfSetup) bool {
 	return false
 }
 
+// ngfProxySSLVerify is what NGF v2.6.7 renders in the location of a backend with a valid
+// BackendTLSPolicy (internal/controller/nginx/config/servers_template.go, the ProxySSLVerify
+// block; servers.go createProxySSLVerify): SNI and host check hostname, the CA bundle trusted.
+func ngfProxySSLVerify(hostname, bundle string) []string {
+	return []string{"proxy_ssl_server_name on;", "proxy_ssl_verify on;", "proxy_ssl_verify_depth 4;",
+		"proxy_ssl_name " + hostname + ";", "proxy_ssl_trusted_certificate " + bundle + ";"}
+}
+
 // ngfInvalidBackendRef is the upstream NGF v2.6.7 renders for an invalid backendRef
 // (nginx/config/upstreams.go invalidBackendRef); its server, a unix socket, is NGF's nginx-500
 // server (servers_template.go: listen unix:/var/run/nginx/nginx-500-server.sock; return 500).
@@ -334,9 +342,7 @@ func prepareNGF(t *testing.T, f *fixtures, v ngfVariant, i int, dir string) *ngf
 	case r.d.policyValid:
 		bundle := filepath.Join(dir, slug+"-ca.crt")
 		writeFile(t, bundle, ngfCAData(caData["ca.crt"]))
-		r.locDirs = []string{"proxy_ssl_server_name on;", "proxy_ssl_verify on;", "proxy_ssl_verify_depth 4;",
-			"proxy_ssl_name " + s.hostname + ";", "proxy_ssl_trusted_certificate " + bundle + ";",
-			"proxy_http_version 1.1;", "proxy_pass https://" + r.upstream + ";"}
+		r.locDirs = append(ngfProxySSLVerify(s.hostname, bundle), "proxy_http_version 1.1;", "proxy_pass https://"+r.upstream+";")
 	default:
 		r.locDirs = []string{"proxy_http_version 1.1;", "proxy_pass http://" + ngfInvalidBackendRef + ";"}
 	}
