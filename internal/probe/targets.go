@@ -202,6 +202,15 @@ func (r *readOnce) Service(namespace, name string) *corev1.Service {
 func target(c Cluster, s aigw.Settings, e *rules.Egress, ns string, up upstream, maxEndpoints int) Target {
 	t := Target{Kind: "Policy", Policy: "Policy/" + e.Namespace + "/" + e.Name, Service: "Service/" + ns + "/" + up.Service, Port: up.Port, Depth: e.Depth}
 	t.MinVersion, t.MaxVersion, _ = Versions(e.Protocols)
+	// nginx sends SNI only with proxy_ssl_server_name on, and then proxy_ssl_name: NIC v5.5.4
+	// renders "proxy_ssl_server_name {{ if .ServerName }}on{{else}}off{{end}}; proxy_ssl_name
+	// {{ .SSLName }};" from egressMTLS.serverName and sslName (internal/configs/policy.go
+	// addEgressMTLSConfig; version2/nginx.virtualserver.tmpl and nginx-plus.virtualserver.tmpl,
+	// "with $s.EgressMTLS" and "with $l.EgressMTLS"; version1/nginx.ingress.tmpl for an Ingress),
+	// and nothing else NIC renders for the aigw location turns it on. nginx's own default is off
+	// (src/http/modules/ngx_http_proxy_module.c ngx_http_proxy_merge_loc_conf: ssl_server_name
+	// merged with 0; src/http/ngx_http_upstream.c ngx_http_upstream_ssl_name sends none when off).
+	// test/nginx/sni_test.go shows both on real nginx.
 	if e.ServerName {
 		t.SNI = e.SSLName
 	}
@@ -238,7 +247,12 @@ func backendTLSKeys(c Cluster, s aigw.Settings, now time.Time) []key {
 }
 
 // backendTLSTargets are the Service ports a BackendTLSPolicy targets on Service svc: NGF sends SNI
-// and checks validation.hostname, verifies with depth 4 and nginx's default protocols.
+// and checks validation.hostname, verifies with depth 4 and nginx's default protocols. NGF v2.6.7
+// renders, for every location whose backend has a valid BackendTLSPolicy, "proxy_ssl_server_name
+// on; proxy_ssl_verify on; proxy_ssl_verify_depth 4; proxy_ssl_name <hostname>;"
+// (internal/controller/nginx/config/servers_template.go, the ProxySSLVerify block; servers.go
+// createProxySSLVerify: Name from dataplane/configuration.go convertBackendTLS, which copies
+// spec.validation.hostname).
 func backendTLSTargets(c Cluster, b *rules.BackendTLS, svc, sectionName string, maxEndpoints int) []Target {
 	var ports []upstream
 	if sv := c.Service(b.Namespace, svc); sv != nil {

@@ -26,7 +26,16 @@ import (
 
 // What happens at run time when a Gateway API finding is ignored.
 const (
-	BTPInvalid         = "NGF marks the BackendTLSPolicy Invalid (Accepted False): the backendRefs to the Service become invalid and their routes answer 500"
+	// BTPInvalid: NGF v2.6.7 renders proxy_pass http://invalid-backend-ref for an invalid
+	// backendRef, an upstream whose one server answers 500 (ngfInvalidBackend).
+	BTPInvalid = "NGF marks the BackendTLSPolicy Invalid (Accepted False): the backendRefs to the Service become invalid and their routes answer 500"
+	// NGFInvalidBackend is what nginx does with the requests of a backendRef NGF finds invalid
+	// (ngfInvalidBackend).
+	NGFInvalidBackend = "NGF marks the backendRefs to the Service invalid and nginx answers 500 on the requests the routes send there (its invalid-backend-ref upstream)"
+	// NGFConflicted is what NGF does for the Service port of a policy it marks Conflicted
+	// (ngfConflictWinner).
+	NGFConflicted = "NGF applies the older BackendTLSPolicy on that Service port instead: nginx checks aigw's certificate against its CA and hostname " +
+		"(502 when they do not verify it), speaks plain HTTP to aigw, which answers 400, when it has no target of kind Service, or answers 500 when it is invalid itself"
 	AigwRefusesGateway = "aigw refuses the Gateway's client certificate: nginx answers 502"
 	GatewayRefBad      = "NGF reports the Gateway's backend client certificate invalid (ResolvedRefs False) and renders no proxy_ssl_certificate: aigw refuses the connection"
 )

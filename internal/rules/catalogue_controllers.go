@@ -12,6 +12,16 @@ const (
 		"(reasons in internal/logger/events.go; source component nginx-ingress-controller: cmd/nginx-ingress/main.go)"
 	ngfBTPStatus = "NGF v2.6.7 internal/controller/status/prepare_requests.go PrepareBackendTLSPolicyRequests, status_setters.go newBackendTLSPolicyStatusSetter; " +
 		"conditions from internal/controller/state/graph/backend_tls_policy.go validateBackendTLSPolicy and backend_refs.go findBackendTLSPolicyForService"
+	// ngfInvalidBackend is where NGF v2.6.7 sends the requests of a backendRef whose
+	// BackendTLSPolicy is not valid: the backendRef is invalid, its upstream is invalid-backend-ref,
+	// whose one server is nginx's own, answering 500.
+	ngfInvalidBackend = "NGF v2.6.7 internal/controller/state/graph/backend_refs.go createBackendRef (Valid false when findBackendTLSPolicyForService finds the policy invalid); " +
+		"internal/controller/nginx/config/split_clients.go backendGroupName (invalid-backend-ref), upstreams.go createInvalidBackendRefUpstream " +
+		"(server unix:/var/run/nginx/nginx-500-server.sock), servers_template.go (that server: return 500)"
+	// ngfConflictWinner is how NGF v2.6.7 picks the one BackendTLSPolicy of a Service port and
+	// what it renders for it.
+	ngfConflictWinner = "NGF v2.6.7 internal/controller/state/graph/backend_refs.go findBackendTLSPolicyForService (the oldest policy naming the Service and port wins, " +
+		"the others get Accepted False reason Conflicted); dataplane/configuration.go convertBackendTLS (no TLS for a policy without a target of kind Service)"
 	// nicUnknown is what a missing verdict of NIC means at run time.
 	nicUnknown = "nothing shows NIC serves it: when NIC does not watch it, nginx has no configuration for it and its requests never reach aigw"
 )
@@ -58,13 +68,13 @@ var (
 		Fix:    "make sure NGINX Gateway Fabric runs and a route attached to its Gateway has the aigw Service as backendRef"})
 	NGFNotAccepted = define(Def{ID: "NGF_NOT_ACCEPTED", Severity: Error,
 		Checks:      "NGF's condition Accepted is not False",
-		Consequence: "NGF does not apply the BackendTLSPolicy: nginx speaks plain HTTP to aigw, which answers 400, or NGF answers 500 on the route",
-		Source:      ngfBTPStatus,
+		Consequence: "NGF does not apply the BackendTLSPolicy: reason Invalid or NoValidCACertificate: " + NGFInvalidBackend + "; reason Conflicted: " + NGFConflicted,
+		Source:      ngfBTPStatus + "; " + ngfInvalidBackend + "; " + ngfConflictWinner,
 		Fix:         "correct what NGF's message names (a conflict: one BackendTLSPolicy per Service port), then re-apply"})
 	NGFRefsUnresolved = define(Def{ID: "NGF_REFS_UNRESOLVED", Severity: Error,
 		Checks:      "NGF's condition ResolvedRefs is not False",
-		Consequence: "NGF cannot read the CA the BackendTLSPolicy names, so it does not apply it",
-		Source:      ngfBTPStatus,
+		Consequence: "NGF cannot read the CA the BackendTLSPolicy names, so it marks the policy invalid (Accepted False, reason NoValidCACertificate): " + NGFInvalidBackend,
+		Source:      ngfBTPStatus + "; " + ngfInvalidBackend,
 		Fix:         "make validation.caCertificateRefs name a ConfigMap (or Secret) in the policy's namespace holding ca.crt"})
 	NGFStatusStale = define(Def{ID: "NGF_STATUS_STALE", Severity: Warning,
 		Checks:      "NGF's conditions observed the BackendTLSPolicy's current generation",

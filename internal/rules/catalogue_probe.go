@@ -5,7 +5,14 @@ package rules
 // rules (SERVER_CERT_*, POLICY_VERIFY_DEPTH_TOO_LOW, POLICY_SSLNAME_NOT_IN_SAN), with the endpoint
 // named in the field.
 
-const probeSource = "the webhook's TLS probe: the handshake nginx makes (SNI when serverName is true, the Policy's protocols), without NIC's client key"
+// probeSource says where the probe's SNI comes from: nginx sends one only with
+// proxy_ssl_server_name on (its default is off), which NIC renders from egressMTLS.serverName and
+// NGF always renders for a BackendTLSPolicy (test/nginx/sni_test.go shows both on real nginx).
+const probeSource = "the webhook's TLS probe: the handshake nginx makes (SNI when serverName is true, the Policy's protocols), without NIC's client key; " +
+	"SNI: NIC v5.5.4 internal/configs/policy.go addEgressMTLSConfig (ServerName), version2/nginx.virtualserver.tmpl " +
+	"proxy_ssl_server_name {{ if .ServerName }}on{{else}}off{{end}}, proxy_ssl_name {{ .SSLName }}; nginx's default off " +
+	"(ngx_http_proxy_module.c ngx_http_proxy_merge_loc_conf); for a BackendTLSPolicy, NGF v2.6.7 internal/controller/nginx/config/servers_template.go " +
+	"proxy_ssl_server_name on, proxy_ssl_name validation.hostname (servers.go createProxySSLVerify)"
 
 var (
 	ProbeNoReadyEndpoint = define(Def{ID: "PROBE_NO_READY_ENDPOINT", Severity: Error,

@@ -43,6 +43,31 @@ const (
 	ConditionResolvedRefs = "ResolvedRefs"
 )
 
+// The reasons of NGF v2.6.7's Accepted=False on a BackendTLSPolicy (conditions.go
+// NewPolicyInvalid, NewBackendTLSPolicyNoValidCACertificate, NewPolicyConflicted).
+const (
+	NGFReasonInvalid              = "Invalid"
+	NGFReasonNoValidCACertificate = "NoValidCACertificate"
+	NGFReasonConflicted           = "Conflicted"
+)
+
+// ngfRefusalConsequence is what NGF v2.6.7 renders for the Service port of a BackendTLSPolicy it
+// refuses with conds (the False ones of one ancestor): an invalid policy makes the backendRefs
+// invalid, answered 500 (backend_refs.go createBackendRef, the invalid-backend-ref upstream); a
+// Conflicted one leaves the port to the older policy (findBackendTLSPolicyForService).
+func ngfRefusalConsequence(conds ...Condition) string {
+	for _, c := range conds {
+		switch {
+		case c.Type == ConditionResolvedRefs,
+			c.Type == ConditionAccepted && (c.Reason == NGFReasonInvalid || c.Reason == NGFReasonNoValidCACertificate):
+			return NGFInvalidBackend
+		case c.Type == ConditionAccepted && c.Reason == NGFReasonConflicted:
+			return NGFConflicted
+		}
+	}
+	return NGFNotAccepted.Consequence
+}
+
 // MaxStatusMessage bounds a controller's message as check keeps and prints it (the CRDs allow
 // 32 KiB per condition message and do not bound NIC's status.message).
 const MaxStatusMessage = 1024
@@ -234,14 +259,14 @@ func NGFBackendTLSPolicyVerdict(obj string, generation int64, st PolicyStatus, o
 			c.add(NGFStatusStale, Finding{Field: field, Expected: fmt.Sprintf("conditions of generation %d", generation), Found: said(all...)})
 		case len(refused) > 0 && !oursFailed:
 			c.add(ControllerRejectsAdmitted, Finding{Field: field, Expected: "Accepted=True, as our rules find nothing wrong",
-				Found: said(refused...) + "; either a rule of ours misses what NGF checks, or NGF's status predates the last change", Consequence: NGFNotAccepted.Consequence})
+				Found: said(refused...) + "; either a rule of ours misses what NGF checks, or NGF's status predates the last change", Consequence: ngfRefusalConsequence(refused...)})
 		case len(refused) > 0:
 			for _, cond := range refused {
-				d := NGFNotAccepted
 				if cond.Type == ConditionResolvedRefs {
-					d = NGFRefsUnresolved
+					c.add(NGFRefsUnresolved, Finding{Field: field, Expected: cond.Type + "=True", Found: said(cond)})
+					continue
 				}
-				c.add(d, Finding{Field: field, Expected: cond.Type + "=True", Found: said(cond)})
+				c.add(NGFNotAccepted, Finding{Field: field, Expected: cond.Type + "=True", Found: said(cond), Consequence: ngfRefusalConsequence(cond)})
 			}
 		case oursFailed:
 			c.add(ControllerAcceptsRejected, Finding{Field: field, Expected: "NGF to refuse what our rules report as errors",

@@ -111,3 +111,69 @@ func TestVerdictPartsAreClipped(t *testing.T) {
 		}
 	}
 }
+
+// The consequence of NGF's refusal follows what NGF v2.6.7 renders for the reason it gives: an
+// Invalid policy (or one without a valid CA) makes the backendRefs invalid, which nginx answers
+// 500 (invalid-backend-ref); a Conflicted one leaves the Service port to the older policy.
+func TestNGFRefusalConsequence(t *testing.T) {
+	btp := "BackendTLSPolicy/ai/aigw"
+	ngf := func(conds ...Condition) PolicyStatus {
+		a := PolicyAncestorStatus{ControllerName: "gateway.nginx.org/nginx-gateway-controller", Conditions: conds}
+		a.AncestorRef.Namespace, a.AncestorRef.Name = "ai", "gw"
+		return PolicyStatus{Ancestors: []PolicyAncestorStatus{a}}
+	}
+	// As NGF writes them: conditions.go NewPolicyInvalid (validateBackendTLSHostname's message),
+	// NewBackendTLSPolicyInvalidCACertificateRef with NewBackendTLSPolicyNoValidCACertificate, and
+	// NewPolicyConflicted (backend_refs.go findBackendTLSPolicyForService).
+	invalid := Condition{Type: ConditionAccepted, Status: "False", Reason: "Invalid", Message: `Invalid hostname: tls.hostname: Invalid value: "AIGW": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters`}
+	badRef := Condition{Type: ConditionResolvedRefs, Status: "False", Reason: "InvalidCACertificateRef", Message: "validation.caCertificateRefs[0]: Invalid value: ConfigMap ai/ca not found"}
+	noCA := Condition{Type: ConditionAccepted, Status: "False", Reason: "NoValidCACertificate", Message: "No valid CACertificateRef found"}
+	conflicted := Condition{Type: ConditionAccepted, Status: "False", Reason: "Conflicted", Message: "Conflicts with another BackendTLSPolicy targeting the same Service"}
+	other := Condition{Type: ConditionAccepted, Status: "False", Reason: "SomethingNew", Message: "x"}
+
+	answers500 := func(c string) string {
+		if !strings.Contains(c, "500") || strings.Contains(c, "plain HTTP") || strings.Contains(c, "older") {
+			return "the 500 of an invalid backendRef alone"
+		}
+		return ""
+	}
+	olderApplies := func(c string) string {
+		if !strings.Contains(c, "older BackendTLSPolicy") || !strings.Contains(c, "502") || !strings.Contains(c, "plain HTTP") {
+			return "the older policy applied instead (its CA and hostname, or plain HTTP)"
+		}
+		return ""
+	}
+	both := func(c string) string {
+		if !strings.Contains(c, "Invalid") || !strings.Contains(c, "invalid-backend-ref") || olderApplies(c) != "" {
+			return "both outcomes, the reason being unknown"
+		}
+		return ""
+	}
+	for _, tc := range []struct {
+		name string
+		v    Verdict
+		want []ID
+		says []func(string) string // per finding
+	}{
+		{"Invalid, ours error", NGFBackendTLSPolicyVerdict(btp, 0, ngf(invalid), true), []ID{NGFNotAccepted.ID}, []func(string) string{answers500}},
+		{"CA unresolved, ours error", NGFBackendTLSPolicyVerdict(btp, 0, ngf(badRef, noCA), true), []ID{NGFRefsUnresolved.ID, NGFNotAccepted.ID}, []func(string) string{answers500, answers500}},
+		{"Conflicted, ours error", NGFBackendTLSPolicyVerdict(btp, 0, ngf(conflicted), true), []ID{NGFNotAccepted.ID}, []func(string) string{olderApplies}},
+		{"Invalid, ours admit", NGFBackendTLSPolicyVerdict(btp, 0, ngf(invalid), false), []ID{ControllerRejectsAdmitted.ID}, []func(string) string{answers500}},
+		{"Conflicted, ours admit", NGFBackendTLSPolicyVerdict(btp, 0, ngf(conflicted), false), []ID{ControllerRejectsAdmitted.ID}, []func(string) string{olderApplies}},
+		{"unknown reason", NGFBackendTLSPolicyVerdict(btp, 0, ngf(other), true), []ID{NGFNotAccepted.ID}, []func(string) string{both}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if len(tc.v.Findings) != len(tc.want) {
+				t.Fatalf("findings %+v, want rules %v", tc.v.Findings, tc.want)
+			}
+			for i, f := range tc.v.Findings {
+				if f.Rule != tc.want[i] {
+					t.Errorf("finding %d: rule %s, want %s", i, f.Rule, tc.want[i])
+				}
+				if miss := tc.says[i](f.Consequence); miss != "" {
+					t.Errorf("finding %d (%s): consequence %q, want %s", i, f.Rule, f.Consequence, miss)
+				}
+			}
+		})
+	}
+}

@@ -10,7 +10,8 @@ import (
 
 // Egress is what a Policy's spec.egressMTLS makes nginx do in the TLS handshake with aigw
 // (NIC v5.5.4 internal/configs/policy.go addEgressMTLSConfig, rendered by
-// internal/configs/version2/nginx-plus.virtualserver.tmpl as proxy_ssl_*).
+// internal/configs/version2/nginx.virtualserver.tmpl and nginx-plus.virtualserver.tmpl as
+// proxy_ssl_*).
 type Egress struct {
 	Name, Namespace              string
 	Selected                     bool   // the Policy carries the selector label
@@ -20,7 +21,7 @@ type Egress struct {
 	Depth                        int    // proxy_ssl_verify_depth (NIC's default 1)
 	Protocols                    string // proxy_ssl_protocols (NIC's default "TLSv1 TLSv1.1 TLSv1.2")
 	SSLName                      string // proxy_ssl_name; "" when unset ($proxy_host)
-	ServerName                   bool   // proxy_ssl_server_name: nginx sends SNI = proxy_ssl_name
+	ServerName                   bool   // proxy_ssl_server_name: nginx sends SNI = proxy_ssl_name; none when off, nginx's default
 }
 
 // PolicyEgress decodes the egressMTLS of a Policy in namespace (when its metadata names none);

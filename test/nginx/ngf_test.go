@@ -10,7 +10,10 @@ package nginx_test
 //     proxy_ssl_verify on; proxy_ssl_verify_depth 4; proxy_ssl_name <hostname>;
 //     proxy_ssl_trusted_certificate <the CA's ca.crt>; and https:// upstreams (generateProtocolString);
 //   - an invalid one: the backendRef is invalid (internal/controller/state/graph/backend_refs.go
-//     findBackendTLSPolicyForService), the route answers 500;
+//     findBackendTLSPolicyForService, createBackendRef), so the location proxies to the upstream
+//     invalid-backend-ref (nginx/config/split_clients.go backendGroupName), whose one server is
+//     unix:/var/run/nginx/nginx-500-server.sock (upstreams.go createInvalidBackendRefUpstream),
+//     a server of NGF's own that returns 500 (servers_template.go): the route answers 500;
 //   - none: no policy names the Service port the route sends to (findBackendTLSPolicyForService
 //     matches targets by name and sectionName), or the one that wins there has no target of kind
 //     Service and so no Gateway (backend_tls_policy.go collectOrderedGateways;
@@ -74,7 +77,7 @@ var aigwServiceTarget = ngfTarget{kind: "Service", name: "aigw"}
 type ngfVariant struct {
 	name  string
 	build func(f *fixtures) ngfSetup
-	ngf   bool // NGF accepts the BackendTLSPolicy (else the route answers 500)
+	ngf   bool // NGF accepts the BackendTLSPolicy (else the route answers 500: invalid-backend-ref)
 	plain bool // NGF renders no TLS for the route: nginx speaks plain HTTP to aigw
 	ok    bool // a request through nginx reaches aigw over mTLS
 }
@@ -237,6 +240,35 @@ func ngfWinnerHasTLS(s ngfSetup) bool {
 	return false
 }
 
+// ngfProxySSLVerify is what NGF v2.6.7 renders in the location of a backend with a valid
+// BackendTLSPolicy (internal/controller/nginx/config/servers_template.go, the ProxySSLVerify
+// block; servers.go createProxySSLVerify): SNI and host check hostname, the CA bundle trusted.
+func ngfProxySSLVerify(hostname, bundle string) []string {
+	return []string{"proxy_ssl_server_name on;", "proxy_ssl_verify on;", "proxy_ssl_verify_depth 4;",
+		"proxy_ssl_name " + hostname + ";", "proxy_ssl_trusted_certificate " + bundle + ";"}
+}
+
+// ngfInvalidBackendRef is the upstream NGF v2.6.7 renders for an invalid backendRef
+// (nginx/config/upstreams.go invalidBackendRef); its server, a unix socket, is NGF's nginx-500
+// server (servers_template.go: listen unix:/var/run/nginx/nginx-500-server.sock; return 500).
+const ngfInvalidBackendRef = "invalid-backend-ref"
+
+// ngfInvalidBackendConf is that upstream and its server, with the socket in dir.
+func ngfInvalidBackendConf(dir string) string {
+	sock := filepath.Join(dir, "nginx-500-server.sock")
+	return fmt.Sprintf(`
+    upstream %[1]s {
+        server unix:%[2]s;
+    }
+    server {
+        listen unix:%[2]s;
+        access_log off;
+
+        return 500;
+    }
+`, ngfInvalidBackendRef, sock)
+}
+
 // ngfRun is one variant wired up.
 type ngfRun struct {
 	v        ngfVariant
@@ -310,11 +342,9 @@ func prepareNGF(t *testing.T, f *fixtures, v ngfVariant, i int, dir string) *ngf
 	case r.d.policyValid:
 		bundle := filepath.Join(dir, slug+"-ca.crt")
 		writeFile(t, bundle, ngfCAData(caData["ca.crt"]))
-		r.locDirs = []string{"proxy_ssl_server_name on;", "proxy_ssl_verify on;", "proxy_ssl_verify_depth 4;",
-			"proxy_ssl_name " + s.hostname + ";", "proxy_ssl_trusted_certificate " + bundle + ";",
-			"proxy_http_version 1.1;", "proxy_pass https://" + r.upstream + ";"}
+		r.locDirs = append(ngfProxySSLVerify(s.hostname, bundle), "proxy_http_version 1.1;", "proxy_pass https://"+r.upstream+";")
 	default:
-		r.locDirs = []string{"return 500;"}
+		r.locDirs = []string{"proxy_http_version 1.1;", "proxy_pass http://" + ngfInvalidBackendRef + ";"}
 	}
 	if r.d.clientCert {
 		pemFile := filepath.Join(dir, slug+"-gateway.pem")
@@ -458,6 +488,7 @@ http {
     uwsgi_temp_path %[1]s/tmp/uwsgi;
     scgi_temp_path %[1]s/tmp/scgi;
 `, dir)
+	b.WriteString(ngfInvalidBackendConf(dir))
 	for _, r := range runs {
 		fmt.Fprintf(&b, `
     # %[1]s
@@ -544,6 +575,9 @@ func TestBackendTLSPolicyAgainstNginx(t *testing.T) {
 		}
 		if r.v.plain && (r.status != http.StatusBadRequest || !strings.Contains(r.body, "HTTP request to an HTTPS server")) {
 			fail("plain HTTP to aigw: status %d %q, expected aigw's 400 to plain HTTP", r.status, r.body)
+		}
+		if !r.v.ngf && r.status != http.StatusInternalServerError {
+			fail("invalid policy: status %d %q, expected the 500 of NGF's invalid-backend-ref", r.status, r.body)
 		}
 		if r.ok != r.v.ok {
 			fail("end outcome ok=%v (status %d, %q), the table pins ok=%v (NGF model or nginx changed?)", r.ok, r.status, r.body, r.v.ok)
