@@ -141,7 +141,10 @@ func (p *ProbeLoop) Cycle(ctx context.Context) {
 		log.FromContext(ctx).Info("probe: more Policy and Service ports than probed per cycle", "probed", len(plan.Targets), "left out", plan.LeftOut,
 			"max", p.Options.MaxTargets, "max per namespace", max(1, p.Options.MaxTargets/4))
 	}
-	for _, n := range append(plan.NotProbed, c.notRead...) {
+	for _, n := range plan.NotProbed {
+		log.FromContext(ctx).Info("probe: not probed", "object", n.Object, "reason", n.Reason)
+	}
+	for _, n := range c.notRead {
 		log.FromContext(ctx).Info("probe: not probed", "reason", n)
 	}
 	results := probe.Run(ctx, plan.Targets, probe.Options{DialTimeout: p.Options.Timeout, Now: now()})

@@ -30,12 +30,11 @@ func checkProbe(ctx context.Context, s *snapshot) []Check {
 	o.Now = s.o.Now
 	var out []Check
 	for _, n := range plan.NotProbed {
-		ns := strings.Split(n, "/")[1]
-		if s.o.Namespace != "" && ns != s.o.Namespace {
+		if s.o.Namespace != "" && n.Namespace != s.o.Namespace {
 			continue
 		}
-		l := newLines(SectionProbe, ns)
-		l.warn(strings.SplitN(n, ":", 2)[0], n, "see docs/monitoring.md, Bounds of the probe")
+		l := newLines(SectionProbe, n.Namespace)
+		l.warn(n.Object, n.Reason, "see docs/monitoring.md, Bounds of the probe")
 		out = append(out, l.out...)
 	}
 	for _, r := range probe.Run(ctx, plan.Targets, o) {

@@ -39,7 +39,7 @@ func TestUsesBounded(t *testing.T) {
 	}
 	c := &cluster{ObjectSet: objects.NewObjectSet("ai"), vss: [][]byte{raw}}
 	plan := Targets(context.Background(), c, aigw.DefaultSettings(), Limits{}, time.Now())
-	if len(plan.NotProbed) != 1 || !strings.Contains(plan.NotProbed[0], "VirtualServer/ai/vs") {
+	if len(plan.NotProbed) != 1 || plan.NotProbed[0].Object != "VirtualServer/ai/vs" || plan.NotProbed[0].Namespace != "ai" {
 		t.Errorf("not probed %q, want one line naming VirtualServer/ai/vs", plan.NotProbed)
 	}
 }
@@ -165,7 +165,8 @@ func TestTargetsOwnNamespacePolicyOnly(t *testing.T) {
 	if len(plan.Targets) != 0 {
 		t.Errorf("targets %+v, want none for a Policy of another namespace", plan.Targets)
 	}
-	if len(plan.NotProbed) != 1 || !strings.Contains(plan.NotProbed[0], "VirtualServer/tenant/vs") || !strings.Contains(plan.NotProbed[0], "another namespace") {
+	if len(plan.NotProbed) != 1 || plan.NotProbed[0].Object != "VirtualServer/tenant/vs" || plan.NotProbed[0].Namespace != "tenant" ||
+		!strings.Contains(plan.NotProbed[0].Reason, "another namespace") {
 		t.Errorf("not probed %q, want the VirtualServer and the reason", plan.NotProbed)
 	}
 }

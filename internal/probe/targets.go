@@ -51,8 +51,17 @@ type Plan struct {
 	// LeftOut are the targets past Limits.MaxTargets or MaxPerNamespace: not probed.
 	LeftOut int
 	// NotProbed say, per object, what was not probed and why.
-	NotProbed []string
+	NotProbed []NotProbed
 }
+
+// NotProbed is what a run leaves out of one object, and why.
+type NotProbed struct {
+	Namespace string // the object's
+	Object    string // Kind/namespace/name
+	Reason    string
+}
+
+func (n NotProbed) String() string { return n.Object + ": " + n.Reason }
 
 // key is one target before it is resolved: a Policy (or BackendTLSPolicy) and a Service port.
 type key struct {
@@ -85,7 +94,7 @@ func Targets(ctx context.Context, c Cluster, s aigw.Settings, lim Limits, now ti
 	// Each Policy is read and decoded once per run, however many upstreams name it.
 	type policyRef struct{ namespace, name string }
 	egresses := map[policyRef]*rules.Egress{}
-	said := map[string]bool{}
+	said := map[NotProbed]bool{}
 	egressOf := func(namespace, name string) *rules.Egress {
 		ref := policyRef{namespace, name}
 		if e, ok := egresses[ref]; ok {
@@ -101,8 +110,10 @@ func Targets(ctx context.Context, c Cluster, s aigw.Settings, lim Limits, now ti
 		return e
 	}
 	addUses := func(kind, ref, ns string, list []use, truncated bool) {
+		obj := kind + "/" + ns + "/" + ref
 		if truncated {
-			plan.NotProbed = append(plan.NotProbed, fmt.Sprintf("%s/%s/%s: only the first %d Policy and upstream pairs are probed", kind, ns, ref, maxUsesPerObject))
+			plan.NotProbed = append(plan.NotProbed, NotProbed{Namespace: ns, Object: obj,
+				Reason: fmt.Sprintf("only the first %d Policy and upstream pairs are probed", maxUsesPerObject)})
 		}
 		for _, use := range list {
 			pns := use.policy.Namespace
@@ -111,9 +122,9 @@ func Targets(ctx context.Context, c Cluster, s aigw.Settings, lim Limits, now ti
 			}
 			if pns != ns {
 				// Said once per object and Policy, not once per upstream that names it.
-				if msg := fmt.Sprintf("%s/%s/%s: Policy %s/%s is in another namespace: not probed", kind, ns, ref, pns, use.policy.Name); !said[msg] {
-					said[msg] = true
-					plan.NotProbed = append(plan.NotProbed, msg)
+				if n := (NotProbed{Namespace: ns, Object: obj, Reason: fmt.Sprintf("Policy %s/%s is in another namespace: not probed", pns, use.policy.Name)}); !said[n] {
+					said[n] = true
+					plan.NotProbed = append(plan.NotProbed, n)
 				}
 				continue
 			}
