@@ -125,6 +125,33 @@ func TestTargetsCutOff(t *testing.T) {
 	}
 }
 
+// TestTargetsDefaultBounds: without limits a run resolves DefaultMaxTargets, at most a quarter of
+// them for the Policies of one namespace, and says per Policy how many it left out.
+func TestTargetsDefaultBounds(t *testing.T) {
+	c := manyTargets(t, 5, 20)
+	plan := Targets(context.Background(), c, aigw.DefaultSettings(), Limits{}, time.Now())
+	if want := (Limits{MaxEndpoints: DefaultMaxEndpoints, MaxTargets: DefaultMaxTargets, MaxPerNamespace: DefaultMaxTargets / 4}); plan.Limits != want {
+		t.Errorf("limits %+v, want %+v", plan.Limits, want)
+	}
+	perNS := map[string]int{}
+	for _, tg := range plan.Targets {
+		perNS[strings.Split(tg.Policy, "/")[1]]++
+	}
+	if len(plan.Targets) != DefaultMaxTargets || perNS["ns0"] != DefaultMaxTargets/4 || perNS["ns4"] != 0 {
+		t.Errorf("%d targets, per namespace %v; want %d, %d each of the first namespaces", len(plan.Targets), perNS, DefaultMaxTargets, DefaultMaxTargets/4)
+	}
+	left := 0
+	for _, n := range plan.LeftOutBy {
+		if n.Namespace != strings.Split(n.Object, "/")[1] || !strings.HasPrefix(n.Reason, "1 Service port(s) not probed") {
+			t.Errorf("left out %+v, want one Service port of the Policy, in its namespace", n)
+		}
+		left++
+	}
+	if left != 100-DefaultMaxTargets || plan.LeftOut != left {
+		t.Errorf("%d Policies left out, LeftOut %d; want %d", left, plan.LeftOut, 100-DefaultMaxTargets)
+	}
+}
+
 // TestEndpointsRefuseNonPodAddresses: the probe dials only IP addresses of EndpointSlices that are
 // not of type FQDN, and never loopback, link-local, unspecified or multicast ones.
 func TestEndpointsRefuseNonPodAddresses(t *testing.T) {
