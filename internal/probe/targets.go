@@ -79,8 +79,6 @@ type NotProbed struct {
 	Reason    string
 }
 
-func (n NotProbed) String() string { return n.Object + ": " + n.Reason }
-
 // key is one target before it is resolved: a Policy (or BackendTLSPolicy) and a Service port.
 type key struct {
 	policy, service string // refs: Kind/namespace/name, and namespace/name:port
