@@ -205,16 +205,27 @@ type cacheView struct {
 	// lists are the Lists already made, by kind and namespace: the rules list the same namespace
 	// once per referenced object, and each List copies and encodes every object in it.
 	lists map[string][][]byte
-	// routes are the RoutesTo lookups already made; routesRead counts the routes they read, in
-	// all and per Service.
+	// routes are the RoutesTo lookups already made; routesRead counts the routes they read.
 	routes     map[string]routesLookup
 	routesRead int
-	readTo     map[string]int
 }
 
 type routesLookup struct {
-	raw [][]byte
-	err error
+	service string // namespace/name of the Service the routes send to
+	raw     [][]byte
+	err     error
+}
+
+// routesReadTo counts the routes the lookups already made read to Service svc (namespace/name).
+// Called with mu held.
+func (v *cacheView) routesReadTo(svc string) int {
+	n := 0
+	for _, l := range v.routes {
+		if l.service == svc {
+			n += len(l.raw)
+		}
+	}
+	return n
 }
 
 var (
@@ -435,7 +446,7 @@ func (v *cacheView) RoutesTo(kind, namespace, serviceNamespace, service string) 
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if len(raw) > left {
-		read := v.readTo[svc] + left
+		read := v.routesReadTo(svc) + left
 		reason := fmt.Sprintf("more than %d routes send to Service %s: not judged (the webhook reads at most %d routes for one admission request)", read, clip(svc), v.maxRoutes())
 		if read < v.maxRoutes() {
 			reason = fmt.Sprintf("more than %d routes send to Service %s, which with the routes to the policy's other targets pass the %d routes the webhook reads for one admission request: not judged", read, clip(svc), v.maxRoutes())
@@ -444,15 +455,11 @@ func (v *cacheView) RoutesTo(kind, namespace, serviceNamespace, service string) 
 		v.routesRead = v.maxRoutes()
 	} else {
 		v.routesRead += len(raw)
-		if v.readTo == nil {
-			v.readTo = map[string]int{}
-		}
-		v.readTo[svc] += len(raw)
 	}
 	if v.routes == nil {
 		v.routes = map[string]routesLookup{}
 	}
-	v.routes[key] = routesLookup{raw, err}
+	v.routes[key] = routesLookup{svc, raw, err}
 	return raw, err
 }
 

@@ -6,6 +6,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -131,7 +132,7 @@ const annotationLastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 // TrimCached drops from an object entering the cache what no rule or mutation reads: its
 // managedFields, kubectl's last-applied copy, and the status of a custom resource unless its
 // kind's row in internal/kinds says the rules read it (Cache.Status); of the kinds whose row says
-// Cache.Keep, only those fields and the metadata keptMeta keeps. The cache's memory then grows
+// Cache.Keep, only those fields and keptMetaFields. The cache's memory then grows
 // with the fields the rules read.
 func TrimCached(obj any) (any, error) {
 	m, ok := obj.(metav1.Object)
@@ -160,15 +161,12 @@ func TrimCached(obj any) (any, error) {
 		if k != nil && k.Cache != nil && k.Cache.Keep != kinds.KeepAll {
 			keepOnly(u, k.Cache.Keep)
 		}
+		return obj, nil
 	}
-	if svc, ok := obj.(*corev1.Service); ok {
-		ports := make([]corev1.ServicePort, len(svc.Spec.Ports))
-		for i, p := range svc.Spec.Ports {
-			ports[i] = corev1.ServicePort{Name: p.Name, Port: p.Port}
+	if r, ok := obj.(runtime.Object); ok {
+		if k := typedKind(r); k != nil && k.Cache != nil && k.Cache.Keep != kinds.KeepAll {
+			keepTyped(r, k.Cache.Keep)
 		}
-		svc.ObjectMeta = keptMeta(svc.ObjectMeta)
-		svc.Spec = corev1.ServiceSpec{Ports: ports}
-		svc.Status = corev1.ServiceStatus{}
 	}
 	return obj, nil
 }
@@ -197,35 +195,81 @@ func keepNamespaces(namespaces []string, then toolscache.TransformFunc) toolscac
 	}
 }
 
-// keptMeta is what the cache needs of an object's metadata (the informer's identity and version,
-// and the age the BackendTLSPolicy rules order by).
-func keptMeta(m metav1.ObjectMeta) metav1.ObjectMeta {
-	return metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion,
-		CreationTimestamp: m.CreationTimestamp, DeletionTimestamp: m.DeletionTimestamp}
+// typedKind is the internal/kinds row of a typed object (the watch decoder clears its apiVersion
+// and kind: its Go type names it).
+func typedKind(obj runtime.Object) *kinds.Kind {
+	gvks, _, err := cacheScheme.ObjectKinds(obj)
+	if err != nil || len(gvks) == 0 {
+		return nil
+	}
+	return kinds.Named(gvks[0].Kind)
 }
 
-// keepOnly reduces u to keep (kinds.Keep) and the metadata keptMeta keeps.
-func keepOnly(u *unstructured.Unstructured, keep kinds.Keep) {
-	meta := map[string]any{}
-	if m, ok := u.Object["metadata"].(map[string]any); ok {
-		for _, f := range []string{"name", "namespace", "uid", "resourceVersion", "creationTimestamp", "deletionTimestamp"} {
-			if v, ok := m[f]; ok {
-				meta[f] = v
-			}
-		}
+// keepTyped reduces a typed object to keep (kinds.Keep) and the metadata keptMeta keeps; false when
+// keep is not one its Go type can hold (TestEveryCachedRowsKeepApplies).
+func keepTyped(obj runtime.Object, keep kinds.Keep) bool {
+	svc, ok := obj.(*corev1.Service)
+	if !ok || keep != kinds.KeepServicePorts {
+		return false
 	}
+	ports := make([]corev1.ServicePort, len(svc.Spec.Ports))
+	for i, p := range svc.Spec.Ports {
+		ports[i] = corev1.ServicePort{Name: p.Name, Port: p.Port}
+	}
+	svc.ObjectMeta = keptMeta(svc.ObjectMeta)
+	svc.Spec = corev1.ServiceSpec{Ports: ports}
+	svc.Status = corev1.ServiceStatus{}
+	return true
+}
+
+// keptMetaFields are what the cache needs of an object's metadata (the informer's identity and
+// version, and the age the BackendTLSPolicy rules order by): each by its JSON name, for
+// unstructured objects, and as the ObjectMeta field it copies, for typed ones.
+var keptMetaFields = []struct {
+	json string
+	copy func(to, from *metav1.ObjectMeta)
+}{
+	{"name", func(to, from *metav1.ObjectMeta) { to.Name = from.Name }},
+	{"namespace", func(to, from *metav1.ObjectMeta) { to.Namespace = from.Namespace }},
+	{"uid", func(to, from *metav1.ObjectMeta) { to.UID = from.UID }},
+	{"resourceVersion", func(to, from *metav1.ObjectMeta) { to.ResourceVersion = from.ResourceVersion }},
+	{"creationTimestamp", func(to, from *metav1.ObjectMeta) { to.CreationTimestamp = from.CreationTimestamp }},
+	{"deletionTimestamp", func(to, from *metav1.ObjectMeta) { to.DeletionTimestamp = from.DeletionTimestamp }},
+}
+
+// keptMeta is m with only keptMetaFields.
+func keptMeta(m metav1.ObjectMeta) metav1.ObjectMeta {
+	var out metav1.ObjectMeta
+	for _, f := range keptMetaFields {
+		f.copy(&out, &m)
+	}
+	return out
+}
+
+// keepOnly reduces u to keep (kinds.Keep) and keptMetaFields; false, u untouched, when keep is
+// not one an unstructured object can hold (TestEveryCachedRowsKeepApplies).
+func keepOnly(u *unstructured.Unstructured, keep kinds.Keep) bool {
 	spec, _ := u.Object["spec"].(map[string]any)
 	switch keep {
 	case kinds.KeepBackendRefs:
 		spec = map[string]any{"rules": backendRefsOf(spec)}
 	case kinds.KeepSpec:
 	default:
-		spec = nil
+		return false
+	}
+	meta := map[string]any{}
+	if m, ok := u.Object["metadata"].(map[string]any); ok {
+		for _, f := range keptMetaFields {
+			if v, ok := m[f.json]; ok {
+				meta[f.json] = v
+			}
+		}
 	}
 	u.Object = map[string]any{"apiVersion": u.Object["apiVersion"], "kind": u.Object["kind"], "metadata": meta}
 	if spec != nil {
 		u.Object["spec"] = spec
 	}
+	return true
 }
 
 // routeRefFields are the fields of a route's backendRef the rules read.

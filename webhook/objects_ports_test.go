@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/kinds"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
 )
@@ -192,4 +193,68 @@ func BenchmarkCachedHTTPRouteTrimmed(b *testing.B) {
 
 func BenchmarkCachedHTTPRouteWhole(b *testing.B) {
 	benchCachedBytes(b, func(i int) any { return sampleHTTPRoute(fmt.Sprintf("route-%d", i)) }, false)
+}
+
+// What the cache holds of a Service is what its row in internal/kinds says (Cache.Keep): with the
+// row keeping the whole object, the trim keeps its labels, selector and status.
+func TestTrimCachedObeysTheServiceRow(t *testing.T) {
+	saved := kinds.Service.Cache.Keep
+	t.Cleanup(func() { kinds.Service.Cache.Keep = saved })
+	kinds.Service.Cache.Keep = kinds.KeepAll
+
+	svc := sampleService("aigw")
+	got, err := TrimCached(svc.DeepCopy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := svc.DeepCopy()
+	want.ManagedFields = nil
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("cached Service with the row keeping it whole:\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// Every cached row's Keep is one the object the cache holds its kind as can be reduced to.
+func TestEveryCachedRowsKeepApplies(t *testing.T) {
+	for _, k := range kinds.Cached(true) {
+		if k.Cache.Keep == kinds.KeepAll {
+			continue
+		}
+		var applied bool
+		switch o := newCachedObject(k.Kind).(type) {
+		case *unstructured.Unstructured:
+			o.Object["spec"] = map[string]any{}
+			applied = keepOnly(o, k.Cache.Keep)
+		default:
+			applied = keepTyped(o, k.Cache.Keep)
+		}
+		if !applied {
+			t.Errorf("%s: the cache holds it as %T, which cannot keep only its row's Keep (%d)", k.Kind, newCachedObject(k.Kind), k.Cache.Keep)
+		}
+	}
+}
+
+// keptMetaFields names, for unstructured objects, exactly the fields it copies of typed ones.
+func TestKeptMetaFieldsNameWhatTheyCopy(t *testing.T) {
+	now := metav1.Now()
+	full := metav1.ObjectMeta{Name: "n", Namespace: "ns", UID: "u", ResourceVersion: "1", Generation: 2, CreationTimestamp: now, DeletionTimestamp: &now,
+		Labels: map[string]string{"a": "b"}, Annotations: map[string]string{"c": "d"}, Finalizers: []string{"f"}}
+	raw, err := json.Marshal(keptMeta(full))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, f := range keptMetaFields {
+		want = append(want, f.json)
+		if _, ok := got[f.json]; !ok {
+			t.Errorf("keptMeta does not copy %s", f.json)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("keptMeta holds %v; keptMetaFields names %v", got, want)
+	}
 }

@@ -38,7 +38,8 @@ type ProbeOptions struct {
 	// MaxEndpoints are the ready endpoints probed per Policy and Service port.
 	MaxEndpoints int
 	// MaxTargets are the Policy × Service ports probed per cycle (in Policy order, at most a
-	// quarter of them for the Policies of one namespace): the others wait for a cycle with fewer.
+	// quarter of them for the Policies of one namespace: probe.Limits): the others wait for a
+	// cycle with fewer.
 	MaxTargets int
 }
 
@@ -47,7 +48,7 @@ type ProbeOptions struct {
 // at half the interval.
 const (
 	DefaultProbeInterval    = 5 * time.Minute
-	DefaultProbeMaxTargets  = 64
+	DefaultProbeMaxTargets  = probe.DefaultMaxTargets
 	maxProbedVirtualServers = 2048 // labelled VirtualServers read per cycle
 	maxProbedIngresses      = 2048 // labelled Ingresses read per cycle
 	maxProbedEndpointSlices = 16   // EndpointSlices read per Service
@@ -135,13 +136,15 @@ func (p *ProbeLoop) Cycle(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, max(p.Options.Interval/2, p.Options.Timeout))
 	defer cancel()
 	c := &probeCluster{ctx: ctx, Objects: p.Objects, api: p.API, settings: p.Settings, gatewayAPI: p.GatewayAPI}
-	plan := probe.Targets(ctx, c, p.Settings, probe.Limits{MaxEndpoints: p.Options.MaxEndpoints, MaxTargets: p.Options.MaxTargets,
-		MaxPerNamespace: max(1, p.Options.MaxTargets/4)}, now())
+	plan := probe.Targets(ctx, c, p.Settings, probe.Limits{MaxEndpoints: p.Options.MaxEndpoints, MaxTargets: p.Options.MaxTargets}, now())
 	if plan.LeftOut > 0 {
 		log.FromContext(ctx).Info("probe: more Policy and Service ports than probed per cycle", "probed", len(plan.Targets), "left out", plan.LeftOut,
-			"max", p.Options.MaxTargets, "max per namespace", max(1, p.Options.MaxTargets/4))
+			"max", plan.Limits.MaxTargets, "max per namespace", plan.Limits.MaxPerNamespace)
 	}
-	for _, n := range append(plan.NotProbed, c.notRead...) {
+	for _, n := range plan.NotProbed {
+		log.FromContext(ctx).Info("probe: not probed", "object", n.Object, "reason", n.Reason)
+	}
+	for _, n := range c.notRead {
 		log.FromContext(ctx).Info("probe: not probed", "reason", n)
 	}
 	results := probe.Run(ctx, plan.Targets, probe.Options{DialTimeout: p.Options.Timeout, Now: now()})

@@ -245,6 +245,7 @@ func checkCluster(s *snapshot) []Check {
 		l.warn("namespaces", "no object labelled "+s.selector()+" in any namespace: nothing is wired",
 			"label the aigw pods, ConfigMap, VirtualServer and EgressMTLS Policy "+s.selector()+" (or pass -n NAMESPACE)")
 	}
+	l.out = append(l.out, s.unencoded...)
 	return append(l.out, verdictLimits(s)...)
 }
 

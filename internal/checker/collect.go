@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -40,6 +41,11 @@ const AnnotationInjectCAFrom = "cert-manager.io/inject-ca-from"
 // snapshot is what the checks read: every kind listed once.
 type snapshot struct {
 	o Options
+
+	// unencoded are the listed objects check could not hold (newItem failed): not checked, and
+	// said so (checkCluster). The kinds are listed concurrently.
+	unencodedMu sync.Mutex
+	unencoded   []Check
 
 	secrets      map[string]*corev1.Secret // by namespace/name
 	services     map[string]*corev1.Service
@@ -140,7 +146,7 @@ func collect(ctx context.Context, c client.Reader, o Options) (*snapshot, error)
 				}
 			})
 		}},
-		{"Certificates", hook, &certificateGVK, func(ns string) error { return listCustom(lctx, c, certificateGVK, ns, &s.certificates) }},
+		{"Certificates", hook, &certificateGVK, func(ns string) error { return s.listCustom(lctx, c, certificateGVK, ns, &s.certificates) }},
 		{"Pods", app, nil, func(ns string) error {
 			return listPages(lctx, c, func() client.ObjectList { return &corev1.PodList{} }, ns, func(l client.ObjectList) {
 				for i := range l.(*corev1.PodList).Items {
@@ -158,9 +164,9 @@ func collect(ctx context.Context, c client.Reader, o Options) (*snapshot, error)
 				s.configMaps = append(s.configMaps, l.(*corev1.ConfigMapList).Items...)
 			}, selected)
 		}},
-		{"Policies", app, &policyGVK, func(ns string) error { return listCustom(lctx, c, policyGVK, ns, &s.policies) }},
-		{"VirtualServers", app, &vsGVK, func(ns string) error { return listCustom(lctx, c, vsGVK, ns, &s.vss, selected) }},
-		{"VirtualServerRoutes", app, &vsrGVK, func(ns string) error { return listCustom(lctx, c, vsrGVK, ns, &s.vsrs, selected) }},
+		{"Policies", app, &policyGVK, func(ns string) error { return s.listCustom(lctx, c, policyGVK, ns, &s.policies) }},
+		{"VirtualServers", app, &vsGVK, func(ns string) error { return s.listCustom(lctx, c, vsGVK, ns, &s.vss, selected) }},
+		{"VirtualServerRoutes", app, &vsrGVK, func(ns string) error { return s.listCustom(lctx, c, vsrGVK, ns, &s.vsrs, selected) }},
 		{"Ingresses", app, nil, func(ns string) error {
 			return listPages(lctx, c, func() client.ObjectList { return &networkingv1.IngressList{} }, ns, func(l client.ObjectList) {
 				s.ingresses = append(s.ingresses, l.(*networkingv1.IngressList).Items...)
@@ -222,7 +228,7 @@ func listPages(ctx context.Context, c client.Reader, newList func() client.Objec
 	}
 }
 
-func listCustom(ctx context.Context, c client.Reader, gvk schema.GroupVersionKind, namespace string, into *[]item, opts ...client.ListOption) error {
+func (s *snapshot) listCustom(ctx context.Context, c client.Reader, gvk schema.GroupVersionKind, namespace string, into *[]item, opts ...client.ListOption) error {
 	newList := func() client.ObjectList {
 		l := &unstructured.UnstructuredList{}
 		l.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
@@ -232,11 +238,23 @@ func listCustom(ctx context.Context, c client.Reader, gvk schema.GroupVersionKin
 		for _, u := range l.(*unstructured.UnstructuredList).Items {
 			u.SetGroupVersionKind(gvk) // items of a list may come without apiVersion and kind
 			trimUnstructured(&u)
-			if it, err := newItem(&u); err == nil {
-				*into = append(*into, it)
+			it, err := newItem(&u)
+			if err != nil {
+				s.notEncoded(gvk.Kind, &u, err)
+				continue
 			}
+			*into = append(*into, it)
 		}
 	}, opts...)
+}
+
+// notEncoded says that the listed object u could not be encoded, so check does not judge it.
+func (s *snapshot) notEncoded(kind string, u *unstructured.Unstructured, err error) {
+	s.unencodedMu.Lock()
+	defer s.unencodedMu.Unlock()
+	s.unencoded = append(s.unencoded, Check{Section: SectionCluster, Object: ref(kind, u.GetNamespace(), u.GetName()),
+		Status: StatusError, Message: "cannot be encoded as listed (" + err.Error() + "): not checked",
+		Fix: "read it with kubectl get -o json and correct the field it names"})
 }
 
 func (s *snapshot) listWebhookConfigurations(ctx context.Context, c client.Reader) error {

@@ -41,7 +41,7 @@ func (s *snapshot) listGatewayAPI(ctx context.Context, c client.Reader, namespac
 	}{{btpGVK, &s.btps, nil, false}, {httpRouteGVK, &s.routes, nil, true}, {grpcRouteGVK, &s.routes, nil, true},
 		{referenceGrantGVK, &s.routes, nil, false}, {gatewayGVK, &s.gateways, []client.ListOption{selected}, false}} {
 		if k.wide && !slices.Contains(namespaces, "") {
-			err := listCustom(ctx, c, k.gvk, "", k.into, k.opts...)
+			err := s.listCustom(ctx, c, k.gvk, "", k.into, k.opts...)
 			if err == nil || meta.IsNoMatchError(err) {
 				continue
 			}
@@ -50,7 +50,7 @@ func (s *snapshot) listGatewayAPI(ctx context.Context, c client.Reader, namespac
 			}
 		}
 		for _, ns := range namespaces {
-			err := listCustom(ctx, c, k.gvk, ns, k.into, k.opts...)
+			err := s.listCustom(ctx, c, k.gvk, ns, k.into, k.opts...)
 			if meta.IsNoMatchError(err) || apierrors.IsForbidden(err) {
 				break
 			}

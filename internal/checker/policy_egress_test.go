@@ -15,9 +15,9 @@ import (
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules/fixtures"
 )
 
-// What check's ✓ line about a Policy shows is spec.egressMTLS as the rules read it (one decode):
-// on every Policy fixture check passes, the line names the rules' sslName, Secrets and protocols,
-// and "nothing to check" is said exactly when the rules find no egressMTLS.
+// What check's ✓ line about a Policy shows is spec.egressMTLS as NIC renders it (the decoder the
+// probe uses): on every Policy fixture check passes, the line names its sslName, Secrets and
+// protocols, and "nothing to check" is said exactly when the Policy has no egressMTLS.
 func TestPolicyLineShowsWhatTheRulesRead(t *testing.T) {
 	pki := agreementPKI(t)
 	settings := aigw.DefaultSettings()
@@ -40,7 +40,7 @@ func TestPolicyLineShowsWhatTheRulesRead(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e, err := rules.PolicyEgressMTLS(c.Object)
+			e, err := rules.PolicyEgress(c.Object, "ai-gateway", settings)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -62,6 +62,46 @@ func TestPolicyLineShowsWhatTheRulesRead(t *testing.T) {
 	if shown["egressMTLS p"] == 0 || shown["no spec.egre"] == 0 {
 		t.Errorf("lines compared %v: want both kinds", shown)
 	}
+}
+
+// A Policy without protocols passes check once its warning is silenced; the line shows the
+// protocols NIC renders then (proxy_ssl_protocols TLSv1 TLSv1.1 TLSv1.2, internal/configs/policy.go
+// addEgressMTLSConfig), not an empty value.
+func TestPolicyLineShowsNICDefaultProtocols(t *testing.T) {
+	pki := agreementPKI(t)
+	var c fixtures.Case
+	for _, fc := range fixtures.Cases(t, "../rules/testdata/policy", pki) {
+		if fc.Name == "protocols-unset" {
+			c = fc
+		}
+	}
+	if c.Object == nil {
+		t.Fatal("fixture protocols-unset not found")
+	}
+	var p unstructured.Unstructured
+	if err := json.Unmarshal(c.Object, &p.Object); err != nil {
+		t.Fatal(err)
+	}
+	p.SetAnnotations(map[string]string{rules.AnnotationSilence: string(rules.PolicyProtocolsUnset.ID)})
+	objs := []client.Object{&p}
+	for _, raw := range clusterObjects(t, c.Objects) {
+		objs = append(objs, clusterObject(t, raw))
+	}
+	cl := fake.NewClientBuilder().WithScheme(coreScheme(t)).WithRESTMapper(restMapper()).WithObjects(objs...).Build()
+	r, err := Run(context.Background(), cl, Options{Settings: aigw.DefaultSettings(), Namespace: "ai-gateway", Now: fixtures.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "egressMTLS passes validation: sslName aigw.ai-gateway.svc.cluster.local, trustedCertSecret internal-ca, tlsSecret aigw-nic-client-tls, protocols TLSv1 TLSv1.1 TLSv1.2"
+	for _, ch := range r.Checks {
+		if ch.Section == SectionPolicies && ch.Object == "Policy/ai-gateway/aigw-mtls" && !isVerdict(ch.Message) {
+			if ch.Status != StatusOK || ch.Message != want {
+				t.Errorf("check: %s %q; want ✓ %q", ch.Status, ch.Message, want)
+			}
+			return
+		}
+	}
+	t.Errorf("no Policy line in %v", r.Checks)
 }
 
 // isVerdict tells NIC's verdict line from check's own.

@@ -19,23 +19,31 @@ const SectionProbe = "Probe"
 type ProbeOptions struct {
 	Enabled      bool
 	MaxEndpoints int // per Policy and Service port
+	MaxTargets   int // Policy and Service port pairs, a quarter of them per namespace (probe.Limits)
 	probe.Options
 }
 
 // checkProbe probes the endpoints of the labelled egressMTLS Policies in scope and reports one line
 // per endpoint (or per Service port without a ready endpoint).
 func checkProbe(ctx context.Context, s *snapshot) []Check {
-	plan := probe.Targets(ctx, probeCluster{s}, s.o.Settings, probe.Limits{MaxEndpoints: s.o.Probe.MaxEndpoints}, s.o.Now)
+	plan := probe.Targets(ctx, probeCluster{s}, s.o.Settings, probe.Limits{MaxEndpoints: s.o.Probe.MaxEndpoints, MaxTargets: s.o.Probe.MaxTargets}, s.o.Now)
 	o := s.o.Probe.Options
 	o.Now = s.o.Now
 	var out []Check
 	for _, n := range plan.NotProbed {
-		ns := strings.Split(n, "/")[1]
-		if s.o.Namespace != "" && ns != s.o.Namespace {
+		if s.o.Namespace != "" && n.Namespace != s.o.Namespace {
 			continue
 		}
-		l := newLines(SectionProbe, ns)
-		l.warn(strings.SplitN(n, ":", 2)[0], n, "see docs/monitoring.md, Bounds of the probe")
+		l := newLines(SectionProbe, n.Namespace)
+		l.warn(n.Object, n.Reason, "see docs/monitoring.md, Bounds of the probe")
+		out = append(out, l.out...)
+	}
+	for _, n := range plan.LeftOutBy {
+		if s.o.Namespace != "" && n.Namespace != s.o.Namespace {
+			continue
+		}
+		l := newLines(SectionProbe, n.Namespace)
+		l.warn(n.Object, n.Reason, "raise --probe-max-targets (a quarter of it per namespace)")
 		out = append(out, l.out...)
 	}
 	for _, r := range probe.Run(ctx, plan.Targets, o) {

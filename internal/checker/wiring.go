@@ -39,8 +39,8 @@ func checkPolicies(s *snapshot, ns string) []Check {
 }
 
 // validatePolicy validates p as the webhook does when a labelled VirtualServer references it,
-// whether or not p carries the label itself; e is its spec.egressMTLS as the rules read it.
-func (s *snapshot) validatePolicy(p *unstructured.Unstructured) (fs rules.Findings, e *rules.EgressMTLS, err error) {
+// whether or not p carries the label itself; e is its spec.egressMTLS as NIC renders it.
+func (s *snapshot) validatePolicy(p *unstructured.Unstructured) (fs rules.Findings, e *rules.Egress, err error) {
 	c := p.DeepCopy()
 	l := c.GetLabels()
 	if l == nil {
@@ -52,7 +52,7 @@ func (s *snapshot) validatePolicy(p *unstructured.Unstructured) (fs rules.Findin
 	if err != nil {
 		return nil, nil, err
 	}
-	if e, err = rules.PolicyEgressMTLS(raw); err != nil {
+	if e, err = rules.PolicyEgress(raw, c.GetNamespace(), s.o.Settings); err != nil {
 		return nil, nil, err
 	}
 	fs, err = rules.Policy(raw, c.GetNamespace(), s.o.Settings, s.objs, s.o.Now)

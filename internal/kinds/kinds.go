@@ -68,8 +68,8 @@ type Cache struct {
 	Keep Keep
 }
 
-// Keep is what the cache holds of an object beyond its name, namespace, uid, resourceVersion and
-// creationTimestamp (webhook.TrimCached applies it).
+// Keep is what the cache holds of an object beyond its identity, version and age
+// (webhook.TrimCached applies it, with the metadata webhook's keptMetaFields lists).
 type Keep int
 
 const (

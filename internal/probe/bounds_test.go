@@ -39,7 +39,7 @@ func TestUsesBounded(t *testing.T) {
 	}
 	c := &cluster{ObjectSet: objects.NewObjectSet("ai"), vss: [][]byte{raw}}
 	plan := Targets(context.Background(), c, aigw.DefaultSettings(), Limits{}, time.Now())
-	if len(plan.NotProbed) != 1 || !strings.Contains(plan.NotProbed[0], "VirtualServer/ai/vs") {
+	if len(plan.NotProbed) != 1 || plan.NotProbed[0].Object != "VirtualServer/ai/vs" || plan.NotProbed[0].Namespace != "ai" {
 		t.Errorf("not probed %q, want one line naming VirtualServer/ai/vs", plan.NotProbed)
 	}
 }
@@ -125,6 +125,33 @@ func TestTargetsCutOff(t *testing.T) {
 	}
 }
 
+// TestTargetsDefaultBounds: without limits a run resolves DefaultMaxTargets, at most a quarter of
+// them for the Policies of one namespace, and says per Policy how many it left out.
+func TestTargetsDefaultBounds(t *testing.T) {
+	c := manyTargets(t, 5, 20)
+	plan := Targets(context.Background(), c, aigw.DefaultSettings(), Limits{}, time.Now())
+	if want := (Limits{MaxEndpoints: DefaultMaxEndpoints, MaxTargets: DefaultMaxTargets, MaxPerNamespace: DefaultMaxTargets / 4}); plan.Limits != want {
+		t.Errorf("limits %+v, want %+v", plan.Limits, want)
+	}
+	perNS := map[string]int{}
+	for _, tg := range plan.Targets {
+		perNS[strings.Split(tg.Policy, "/")[1]]++
+	}
+	if len(plan.Targets) != DefaultMaxTargets || perNS["ns0"] != DefaultMaxTargets/4 || perNS["ns4"] != 0 {
+		t.Errorf("%d targets, per namespace %v; want %d, %d each of the first namespaces", len(plan.Targets), perNS, DefaultMaxTargets, DefaultMaxTargets/4)
+	}
+	left := 0
+	for _, n := range plan.LeftOutBy {
+		if n.Namespace != strings.Split(n.Object, "/")[1] || !strings.HasPrefix(n.Reason, "1 Service port(s) not probed") {
+			t.Errorf("left out %+v, want one Service port of the Policy, in its namespace", n)
+		}
+		left++
+	}
+	if left != 100-DefaultMaxTargets || plan.LeftOut != left {
+		t.Errorf("%d Policies left out, LeftOut %d; want %d", left, plan.LeftOut, 100-DefaultMaxTargets)
+	}
+}
+
 // TestEndpointsRefuseNonPodAddresses: the probe dials only IP addresses of EndpointSlices that are
 // not of type FQDN, and never loopback, link-local, unspecified or multicast ones.
 func TestEndpointsRefuseNonPodAddresses(t *testing.T) {
@@ -165,7 +192,8 @@ func TestTargetsOwnNamespacePolicyOnly(t *testing.T) {
 	if len(plan.Targets) != 0 {
 		t.Errorf("targets %+v, want none for a Policy of another namespace", plan.Targets)
 	}
-	if len(plan.NotProbed) != 1 || !strings.Contains(plan.NotProbed[0], "VirtualServer/tenant/vs") || !strings.Contains(plan.NotProbed[0], "another namespace") {
+	if len(plan.NotProbed) != 1 || plan.NotProbed[0].Object != "VirtualServer/tenant/vs" || plan.NotProbed[0].Namespace != "tenant" ||
+		!strings.Contains(plan.NotProbed[0].Reason, "another namespace") {
 		t.Errorf("not probed %q, want the VirtualServer and the reason", plan.NotProbed)
 	}
 }

@@ -26,6 +26,7 @@ import (
 const (
 	DefaultDialTimeout   = 2 * time.Second
 	DefaultMaxEndpoints  = 16 // per Policy and Service port
+	DefaultMaxTargets    = 64 // Policy and Service port pairs per run, a quarter of them per namespace
 	DefaultMaxConcurrent = 4  // handshakes in flight
 	maxServedCerts       = certs.MaxBundleCerts
 	maxAcceptableCAs     = 64 // CA names of a CertificateRequest judged

@@ -39,19 +39,44 @@ type Cluster interface {
 // Limits bound Targets.
 type Limits struct {
 	MaxEndpoints int // ready endpoints per target; <= 0: DefaultMaxEndpoints
-	MaxTargets   int // targets resolved (Service and EndpointSlice reads); <= 0: no bound
+	MaxTargets   int // targets resolved (Service and EndpointSlice reads); <= 0: DefaultMaxTargets
 	// MaxPerNamespace are the targets of Policies of one namespace among MaxTargets, so that one
-	// namespace's many Policies cannot leave the others unprobed; <= 0: no bound.
+	// namespace's many Policies cannot leave the others unprobed; <= 0: a quarter of MaxTargets
+	// (at least 1).
 	MaxPerNamespace int
+}
+
+// withDefaults is l with its defaults filled in.
+func (l Limits) withDefaults() Limits {
+	if l.MaxEndpoints <= 0 {
+		l.MaxEndpoints = DefaultMaxEndpoints
+	}
+	if l.MaxTargets <= 0 {
+		l.MaxTargets = DefaultMaxTargets
+	}
+	if l.MaxPerNamespace <= 0 {
+		l.MaxPerNamespace = max(1, l.MaxTargets/4)
+	}
+	return l
 }
 
 // Plan is what a probe run handshakes with and what it leaves out.
 type Plan struct {
 	Targets []Target // in Policy, Service order; those with CutOff were not resolved
+	Limits  Limits   // the bounds applied, defaults filled in
 	// LeftOut are the targets past Limits.MaxTargets or MaxPerNamespace: not probed.
 	LeftOut int
+	// LeftOutBy says, per Policy in Policy order, how many of its targets LeftOut holds.
+	LeftOutBy []NotProbed
 	// NotProbed say, per object, what was not probed and why.
-	NotProbed []string
+	NotProbed []NotProbed
+}
+
+// NotProbed is what a run leaves out of one object, and why.
+type NotProbed struct {
+	Namespace string // the object's
+	Object    string // Kind/namespace/name
+	Reason    string
 }
 
 // key is one target before it is resolved: a Policy (or BackendTLSPolicy) and a Service port.
@@ -73,19 +98,18 @@ type key struct {
 // namespace is followed (a reference to another namespace's Policy is not probed: a tenant could
 // otherwise make another namespace's Policy fail). The pairs are found first, from the objects
 // alone; then the first lim.MaxTargets in Policy order are resolved (the Service read once per
-// run), each with at most lim.MaxEndpoints ready endpoints. Once ctx ends the remaining targets
-// are returned with CutOff set, unresolved.
+// run), at most lim.MaxPerNamespace of the Policies of one namespace, each with at most
+// lim.MaxEndpoints ready endpoints. Once ctx ends the remaining targets are returned with CutOff
+// set, unresolved.
 func Targets(ctx context.Context, c Cluster, s aigw.Settings, lim Limits, now time.Time) Plan {
-	if lim.MaxEndpoints <= 0 {
-		lim.MaxEndpoints = DefaultMaxEndpoints
-	}
-	var plan Plan
+	lim = lim.withDefaults()
+	plan := Plan{Limits: lim}
 	seen := map[[2]string]bool{}
 	var keys []key
 	// Each Policy is read and decoded once per run, however many upstreams name it.
 	type policyRef struct{ namespace, name string }
 	egresses := map[policyRef]*rules.Egress{}
-	said := map[string]bool{}
+	said := map[NotProbed]bool{}
 	egressOf := func(namespace, name string) *rules.Egress {
 		ref := policyRef{namespace, name}
 		if e, ok := egresses[ref]; ok {
@@ -101,8 +125,10 @@ func Targets(ctx context.Context, c Cluster, s aigw.Settings, lim Limits, now ti
 		return e
 	}
 	addUses := func(kind, ref, ns string, list []use, truncated bool) {
+		obj := kind + "/" + ns + "/" + ref
 		if truncated {
-			plan.NotProbed = append(plan.NotProbed, fmt.Sprintf("%s/%s/%s: only the first %d Policy and upstream pairs are probed", kind, ns, ref, maxUsesPerObject))
+			plan.NotProbed = append(plan.NotProbed, NotProbed{Namespace: ns, Object: obj,
+				Reason: fmt.Sprintf("only the first %d Policy and upstream pairs are probed", maxUsesPerObject)})
 		}
 		for _, use := range list {
 			pns := use.policy.Namespace
@@ -111,9 +137,9 @@ func Targets(ctx context.Context, c Cluster, s aigw.Settings, lim Limits, now ti
 			}
 			if pns != ns {
 				// Said once per object and Policy, not once per upstream that names it.
-				if msg := fmt.Sprintf("%s/%s/%s: Policy %s/%s is in another namespace: not probed", kind, ns, ref, pns, use.policy.Name); !said[msg] {
-					said[msg] = true
-					plan.NotProbed = append(plan.NotProbed, msg)
+				if n := (NotProbed{Namespace: ns, Object: obj, Reason: fmt.Sprintf("Policy %s/%s is in another namespace: not probed", pns, use.policy.Name)}); !said[n] {
+					said[n] = true
+					plan.NotProbed = append(plan.NotProbed, n)
 				}
 				continue
 			}
@@ -155,10 +181,11 @@ func Targets(ctx context.Context, c Cluster, s aigw.Settings, lim Limits, now ti
 		return keys[i].service < keys[j].service
 	})
 	perNamespace := map[string]int{}
+	leftOut := &leftOutCount{by: map[string]int{}}
 	kept := keys[:0]
 	for _, k := range keys {
-		if lim.MaxTargets > 0 && len(kept) == lim.MaxTargets || lim.MaxPerNamespace > 0 && perNamespace[k.namespace] == lim.MaxPerNamespace {
-			plan.LeftOut++
+		if len(kept) == lim.MaxTargets || perNamespace[k.namespace] == lim.MaxPerNamespace {
+			leftOut.add(k.namespace, k.policy)
 			continue
 		}
 		perNamespace[k.namespace]++
@@ -176,11 +203,34 @@ func Targets(ctx context.Context, c Cluster, s aigw.Settings, lim Limits, now ti
 			plan.Targets = append(plan.Targets, backendTLSTargets(rc, k.btp, k.up.Service, k.btpPort, lim.MaxEndpoints)...)
 		}
 	}
-	if lim.MaxTargets > 0 && len(plan.Targets) > lim.MaxTargets { // a BackendTLSPolicy's Service may have many ports
-		plan.LeftOut += len(plan.Targets) - lim.MaxTargets
+	if len(plan.Targets) > lim.MaxTargets { // a BackendTLSPolicy's Service may have many ports
+		for _, t := range plan.Targets[lim.MaxTargets:] {
+			leftOut.add(strings.Split(t.Policy, "/")[1], t.Policy)
+		}
 		plan.Targets = plan.Targets[:lim.MaxTargets]
 	}
+	sort.SliceStable(leftOut.order, func(i, j int) bool { return leftOut.order[i].Object < leftOut.order[j].Object })
+	for _, n := range leftOut.order {
+		count := leftOut.by[n.Object]
+		plan.LeftOut += count
+		n.Reason = fmt.Sprintf("%d Service port(s) not probed: a run probes at most %d Policy and Service port pairs, %d of them for the Policies of one namespace",
+			count, lim.MaxTargets, lim.MaxPerNamespace)
+		plan.LeftOutBy = append(plan.LeftOutBy, n)
+	}
 	return plan
+}
+
+// leftOutCount counts the targets left out per Policy, in the order first left out.
+type leftOutCount struct {
+	by    map[string]int
+	order []NotProbed
+}
+
+func (l *leftOutCount) add(namespace, policy string) {
+	if _, ok := l.by[policy]; !ok {
+		l.order = append(l.order, NotProbed{Namespace: namespace, Object: policy})
+	}
+	l.by[policy]++
 }
 
 // readOnce reads each Service once per Targets call.

@@ -69,7 +69,7 @@ func checkProtocols(c *collector, field, protocols string) {
 	expected := "TLSv1.2 and/or TLSv1.3, separated by spaces"
 	if strings.TrimSpace(protocols) == "" {
 		c.add(PolicyProtocolsUnset, Finding{Field: field,
-			Found: "unset: NIC renders proxy_ssl_protocols TLSv1 TLSv1.1 TLSv1.2 (internal/configs/policy.go addEgressMTLSConfig), which offers TLS 1.0 and 1.1 and omits TLSv1.3", Fix: fix})
+			Found: "unset: NIC renders proxy_ssl_protocols " + nicDefaultProtocols + " (internal/configs/policy.go addEgressMTLSConfig), which offers TLS 1.0 and 1.1 and omits TLSv1.3", Fix: fix})
 		return
 	}
 	if strings.ContainsAny(protocols, ";{}\"'#$\\") {

@@ -16,8 +16,8 @@ import (
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/objects"
 )
 
-// EgressMTLS is spec.egressMTLS of an NGINX Ingress Controller Policy.
-type EgressMTLS struct {
+// egressMTLS is spec.egressMTLS of an NGINX Ingress Controller Policy.
+type egressMTLS struct {
 	TLSSecret         string `json:"tlsSecret"`
 	TrustedCertSecret string `json:"trustedCertSecret"`
 	VerifyServer      bool   `json:"verifyServer"`
@@ -31,7 +31,7 @@ type EgressMTLS struct {
 type policy struct {
 	Metadata objects.Meta               `json:"metadata"`
 	Spec     map[string]json.RawMessage `json:"spec"`
-	egress   *EgressMTLS
+	egress   *egressMTLS
 }
 
 // nicPolicyTypes are the policy types of NIC's PolicySpec (pkg/apis/configuration/validation/policy.go
@@ -39,7 +39,10 @@ type policy struct {
 var nicPolicyTypes = []string{"accessControl", "rateLimit", "jwt", "basicAuth", "ingressMTLS", "egressMTLS", "externalAuth", "oidc", "apiKey", "waf", "cache", "cors"}
 
 // NIC's defaults for what a Policy leaves out (internal/configs/policy.go addEgressMTLSConfig).
-const nicDefaultVerifyDepth = 1
+const (
+	nicDefaultVerifyDepth = 1
+	nicDefaultProtocols   = "TLSv1 TLSv1.1 TLSv1.2"
+)
 
 func decodePolicy(raw []byte) (*policy, error) {
 	var p policy
@@ -47,7 +50,7 @@ func decodePolicy(raw []byte) (*policy, error) {
 		return nil, fmt.Errorf("decoding Policy: %w", err)
 	}
 	if e, ok := p.Spec["egressMTLS"]; ok && string(e) != "null" {
-		p.egress = &EgressMTLS{}
+		p.egress = &egressMTLS{}
 		if err := objects.Decode(e, p.egress); err != nil {
 			return nil, fmt.Errorf("decoding Policy spec.egressMTLS: %w", err)
 		}
@@ -55,14 +58,34 @@ func decodePolicy(raw []byte) (*policy, error) {
 	return &p, nil
 }
 
-// PolicyEgressMTLS is spec.egressMTLS of the Policy raw as the rules read it (nil: the Policy has
-// none), for whoever shows what was judged.
-func PolicyEgressMTLS(raw []byte) (*EgressMTLS, error) {
+// PolicyEgress decodes the egressMTLS of a Policy in namespace (when its metadata names none) as
+// NIC renders it, defaults filled in; nil when it has none. It is what the probe dials with and what
+// check shows.
+func PolicyEgress(raw []byte, namespace string, s aigw.Settings) (*Egress, error) {
 	p, err := decodePolicy(raw)
-	if err != nil {
+	if err != nil || p.egress == nil {
 		return nil, err
 	}
-	return p.egress, nil
+	e := p.egress
+	return &Egress{Name: p.Metadata.Name, Namespace: p.Metadata.In(namespace), Selected: s.Selected(p.Metadata.Labels), ServerTLSSecret: p.serverSecret(s),
+		TLSSecret: e.TLSSecret, TrustedCertSecret: e.TrustedCertSecret, VerifyServer: e.VerifyServer,
+		Depth: nicInt(e.VerifyDepth, nicDefaultVerifyDepth), Protocols: nicString(e.Protocols, nicDefaultProtocols), SSLName: e.SSLName, ServerName: e.ServerName}, nil
+}
+
+// nicString and nicInt are NIC's generateString and generateIntFromPointer
+// (internal/configs/virtualserver.go): the value when set, else NIC's default.
+func nicString(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func nicInt(v *int, def int) int {
+	if v == nil {
+		return def
+	}
+	return *v
 }
 
 // Policy judges a Policy labelled with the selector: NIC's own validation of an egressMTLS Policy,
@@ -147,7 +170,7 @@ func (p *policy) judge(namespace string, s aigw.Settings, objs objects.Objects, 
 // nicValidation follows pkg/apis/configuration/validation/policy.go validateEgressMTLS (and
 // common.go validateSecretName, policy.go validateSSLName): a Policy failing any of these is
 // marked Invalid by NIC, and every route that references it answers 500.
-func nicValidation(c *collector, e *EgressMTLS) {
+func nicValidation(c *collector, e *egressMTLS) {
 	secretName := func(field, name string) {
 		for _, msg := range dns1123Subdomain(name) {
 			c.add(PolicySecretNameInvalid, Finding{Field: field, Expected: "the name of a Secret in the Policy's namespace (a DNS-1123 subdomain)",
@@ -255,7 +278,7 @@ func certificateForSecret(objs objects.Objects, namespace, secretName string) (c
 
 // checkSSLName: nginx checks proxy_ssl_name against the aigw server certificate with OpenSSL's
 // X509_check_host. Stricter than NIC, which renders any valid name.
-func checkSSLName(c *collector, e *EgressMTLS, server serverCert) {
+func checkSSLName(c *collector, e *egressMTLS, server serverCert) {
 	field := "spec.egressMTLS.sslName"
 	if e.SSLName == "" {
 		fix := "set sslName to the aigw Service's DNS name in the server certificate"

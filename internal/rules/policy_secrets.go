@@ -16,7 +16,7 @@ import (
 
 // checkTrustedCertSecret returns the CA certificates nginx will trust for the server. NIC checks
 // the type whatever verifyServer is.
-func checkTrustedCertSecret(c *collector, objs objects.Objects, namespace string, e *EgressMTLS, now time.Time) []*x509.Certificate {
+func checkTrustedCertSecret(c *collector, objs objects.Objects, namespace string, e *egressMTLS, now time.Time) []*x509.Certificate {
 	field := "spec.egressMTLS.trustedCertSecret"
 	name := e.TrustedCertSecret
 	if name == "" || len(dns1123Subdomain(name)) > 0 {
@@ -74,11 +74,8 @@ func checkClientSecret(c *collector, objs objects.Objects, namespace, name strin
 	})
 }
 
-func checkServerChain(c *collector, e *EgressMTLS, server serverCert, trusted []*x509.Certificate, now time.Time) {
-	depth := nicDefaultVerifyDepth
-	if e.VerifyDepth != nil {
-		depth = *e.VerifyDepth
-	}
+func checkServerChain(c *collector, e *egressMTLS, server serverCert, trusted []*x509.Certificate, now time.Time) {
+	depth := nicInt(e.VerifyDepth, nicDefaultVerifyDepth)
 	fs, _ := ServerCertificate(c.obj, "spec.egressMTLS (aigw server certificate)", append([]*x509.Certificate{server.leaf}, server.pool...), server.source,
 		trusted, "trustedCertSecret "+e.TrustedCertSecret, depth, now)
 	c.out = append(c.out, fs...)

@@ -24,26 +24,6 @@ type Egress struct {
 	ServerName                   bool   // proxy_ssl_server_name: nginx sends SNI = proxy_ssl_name; none when off, nginx's default
 }
 
-// PolicyEgress decodes the egressMTLS of a Policy in namespace (when its metadata names none);
-// nil when it has none.
-func PolicyEgress(raw []byte, namespace string, s aigw.Settings) (*Egress, error) {
-	p, err := decodePolicy(raw)
-	if err != nil || p.egress == nil {
-		return nil, err
-	}
-	e := p.egress
-	out := &Egress{Name: p.Metadata.Name, Namespace: p.Metadata.In(namespace), Selected: s.Selected(p.Metadata.Labels), ServerTLSSecret: p.serverSecret(s),
-		TLSSecret: e.TLSSecret, TrustedCertSecret: e.TrustedCertSecret, VerifyServer: e.VerifyServer,
-		Depth: nicDefaultVerifyDepth, Protocols: e.Protocols, SSLName: e.SSLName, ServerName: e.ServerName}
-	if e.VerifyDepth != nil {
-		out.Depth = *e.VerifyDepth
-	}
-	if out.Protocols == "" {
-		out.Protocols = "TLSv1 TLSv1.1 TLSv1.2"
-	}
-	return out, nil
-}
-
 // ServedCertificate judges the chain an aigw endpoint serves as nginx's OpenSSL verifies it: chain
 // to trusted within depth, server auth, expiry (ServerCertificate) and the host check on host
 // (empty: not checked), a Policy's sslName (kind Policy) or a BackendTLSPolicy's hostname.
