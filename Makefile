@@ -37,6 +37,13 @@ DEB_TOOLS = nginx=$$(./hack/deb-tool.sh nginx) || [ "$$AIGW_TEST_ALLOW_MISSING" 
 	openssl=$$(./hack/deb-tool.sh openssl) || [ "$$AIGW_TEST_ALLOW_MISSING" = 1 ] || exit 1; \
 	export NGINX=$$nginx OPENSSL=$$openssl; echo "nginx: $${nginx:-missing}, openssl: $${openssl:-missing}"
 FUZZTIME ?= 10s
+# make test's short fuzzing: each target for this long, after go test has run every seed.
+TEST_FUZZTIME ?= 5s
+# go test starts packages in the order given: the end-to-end packages, which wait on the API server
+# and on timers more than they compute, go first so that the rest runs beside them, not after them.
+TEST_PKGS ?= ./test/e2e ./test/chart ./test/podengine ./test/check ./test/probe ./...
+# Packages tested at once: twice CI's two cores, as the end-to-end packages leave them half idle.
+TEST_PARALLEL ?= 4
 
 .PHONY: all toolchain build docs test unit demo envtest crds helm promtool kustomize gremlins govulncheck vulncheck nginx openssl chart manifests dashboard podpolicy lint fuzz mutate bench docker clean
 
@@ -52,8 +59,8 @@ docs: ## the rule reference, docs/rules.md, from the rule catalogue (internal/ru
 	go run ./hack/rulesdoc docs/rules.md
 
 test: envtest crds helm promtool kustomize lint ## every test, in random order (-shuffle=on; go test prints the seed to replay it with -shuffle=SEED): unit, fixtures, end to end on a real API server, real nginx and openssl, short fuzzing, vulncheck; fails on any skip hack/noskip/skips.txt does not allow
-	@$(DEB_TOOLS); set -x; $(TEST_ENV) go run ./hack/noskip -count=1 -shuffle=on ./...
-	$(MAKE) fuzz
+	@$(DEB_TOOLS); set -x; $(TEST_ENV) go run ./hack/noskip -count=1 -shuffle=on -p $(TEST_PARALLEL) $(TEST_PKGS)
+	$(MAKE) fuzz FUZZTIME=$(TEST_FUZZTIME)
 	$(MAKE) vulncheck
 
 unit: ## the pure tests only (no API server)
@@ -117,16 +124,8 @@ lint: ## gofmt and go vet
 		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet ./...
 
-fuzz: ## each fuzz target for $(FUZZTIME)
-	go test ./patches -run '^$$' -fuzz '^FuzzSetAIGWTLS$$' -fuzztime $(FUZZTIME)
-	go test ./patches -run '^$$' -fuzz '^FuzzPatchVirtualServer$$' -fuzztime $(FUZZTIME)
-	@for f in FuzzMutatePod FuzzMutateConfigMap FuzzMutateVirtualServer FuzzMutateVirtualServerRoute \
-		FuzzValidatePolicy FuzzValidateVirtualServer FuzzValidateVirtualServerRoute FuzzValidateCertificate \
-		FuzzMutateIngress FuzzValidateIngress FuzzReviewGuard \
-		FuzzMutateBackendTLSPolicy FuzzValidateBackendTLSPolicy FuzzValidateGateway; do \
-		echo "go test ./webhook -run '^$$' -fuzz '^$$f\$$' -fuzztime $(FUZZTIME)"; \
-		go test ./webhook -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) || exit 1; \
-	done
+fuzz: ## every fuzz target of patches and webhook for $(FUZZTIME) each (one instrumented test binary per package, built once)
+	@FUZZTIME=$(FUZZTIME) ./hack/fuzz.sh ./patches ./webhook
 
 # The timeout is a multiple of the coverage run's time, which go test's cache makes tiny: a low
 # coefficient reports mutants as timed out while their test binary still builds.

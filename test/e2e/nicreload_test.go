@@ -75,6 +75,7 @@ func waitBundle(t *testing.T, key client.ObjectKey, want []byte) {
 // bundle as it was. The webhooks started here have their own CA sync source and target names, so
 // no other test's CA sync moves the digest.
 func TestNICReloadAfterCABundleChange(t *testing.T) {
+	t.Parallel() // waits on timers, in namespaces of its own (main_test.go, "Parallel tests")
 	ctx := context.Background()
 	const nicNS, space, delay = "nic-reload-nginx", "nic-reload-aigw", 2 * time.Second
 	newNamespace(t, nicNS)
@@ -222,6 +223,7 @@ func annotationOf(t *testing.T, key client.ObjectKey) string {
 // CA sync is limited to its namespaces nor when it runs in every namespace (the ownerReference
 // then names a source UID that does not exist in the tenant's namespace).
 func TestNICReloadIgnoresForgedCABundles(t *testing.T) {
+	t.Parallel() // waits on timers, in namespaces of its own (main_test.go, "Parallel tests")
 	ctx := context.Background()
 	const space, tenant = "nic-forge-aigw", "nic-forge-tenant"
 	nicCM := nicConfigMap(t, "nic-forge-nginx")
@@ -291,6 +293,7 @@ func bundleDigest(ref string, bundle []byte) string {
 // Ten CA changes in a row, each one past the delay, annotate NIC's ConfigMap once or twice within
 // the minimum interval, not ten times; the last annotation names the last bundle.
 func TestNICReloadCoalescesChanges(t *testing.T) {
+	t.Parallel() // waits on timers, in namespaces of its own (main_test.go, "Parallel tests")
 	ctx := context.Background()
 	// Longer than the ten changes take, even on a loaded machine.
 	const space, minInterval = "nic-coalesce-aigw", 30 * time.Second

@@ -48,6 +48,7 @@ func sha(data []byte) string {
 // its pods mount changes; not when it is first seen, not for a write of the same certificate,
 // never outside the configured namespaces, never without the annotation.
 func TestRestartOnRenewal(t *testing.T) {
+	t.Parallel() // waits on timers, in namespaces of its own (main_test.go, "Parallel tests")
 	ctx := context.Background()
 	const space, elsewhere = "restart-aigw", "restart-elsewhere"
 	newNamespace(t, space)
