@@ -45,7 +45,7 @@ TEST_PKGS ?= ./test/e2e ./test/chart ./test/podengine ./test/check ./test/probe 
 # Packages tested at once: twice CI's two cores, as the end-to-end packages leave them half idle.
 TEST_PARALLEL ?= 4
 
-.PHONY: all toolchain build docs test unit demo envtest crds helm promtool kustomize gremlins govulncheck vulncheck nginx openssl chart manifests dashboard podpolicy lint fuzz mutate bench docker clean
+.PHONY: all toolchain build docs test tools unit demo envtest crds helm promtool kustomize gremlins govulncheck vulncheck nginx openssl chart manifests dashboard podpolicy lint fuzz mutate bench docker clean
 
 all: build
 
@@ -58,10 +58,13 @@ build: ## the binary: bin/aigw-mtls-webhook
 docs: ## the rule reference, docs/rules.md, from the rule catalogue (internal/rules/catalogue*.go); a test fails when it is not in step
 	go run ./hack/rulesdoc docs/rules.md
 
-test: envtest crds helm promtool kustomize lint ## every test, in random order (-shuffle=on; go test prints the seed to replay it with -shuffle=SEED): unit, fixtures, end to end on a real API server, real nginx and openssl, short fuzzing, vulncheck; fails on any skip hack/noskip/skips.txt does not allow
+test: tools lint ## every test, in random order (-shuffle=on; go test prints the seed to replay it with -shuffle=SEED): unit, fixtures, end to end on a real API server, real nginx and openssl, short fuzzing, vulncheck; fails on any skip hack/noskip/skips.txt does not allow
 	@$(DEB_TOOLS); set -x; $(TEST_ENV) go run ./hack/noskip -count=1 -shuffle=on -p $(TEST_PARALLEL) $(TEST_PKGS)
 	$(MAKE) fuzz FUZZTIME=$(TEST_FUZZTIME)
 	$(MAKE) vulncheck
+
+tools: ## every tool make test needs, got side by side (each is cached: later runs only check it)
+	@$(MAKE) --no-print-directory -j4 envtest crds helm promtool kustomize
 
 unit: ## the pure tests only (no API server)
 	go test -shuffle=on ./patches/... ./internal/... ./webhook/... ./cmd/...

@@ -59,6 +59,7 @@ var victimMarkers = []string{
 // a tenant with rights only in its namespace, and a direct caller of the webhook port, learn
 // nothing about another namespace's Policies, Secrets or certificates.
 func TestAccessOnAPIServer(t *testing.T) {
+	t.Parallel() // an API server of its own; these tests mostly wait on it, so they run together
 	helmBinary(t)
 	env, err := harness.Start()
 	if harness.SkipWithout(err) {

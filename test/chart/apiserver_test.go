@@ -51,6 +51,7 @@ const (
 // the binary started with the chart's arguments, as the chart's ServiceAccount, runs under the
 // chart's RBAC.
 func TestChartOnAPIServer(t *testing.T) {
+	t.Parallel() // an API server of its own; these tests mostly wait on it, so they run together
 	helmBinary(t)
 	env, err := harness.Start()
 	if harness.SkipWithout(err) {

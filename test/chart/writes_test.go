@@ -213,6 +213,7 @@ func refusedBy(t *testing.T, what string, err error, policy string, names ...str
 // only the annotations the restart and the reload write. Then the webhook binary, started with
 // the chart's arguments as that ServiceAccount, does its real writes under them: none refused.
 func TestOptInWritesOnAPIServer(t *testing.T) {
+	t.Parallel() // an API server of its own; these tests mostly wait on it, so they run together
 	helmBinary(t)
 	const nicNS = "gateway"
 	env := startEnv(t, defaultNamespace, aigwNS, nicNS)
@@ -478,6 +479,7 @@ func testRealWritesUnderPolicies(t *testing.T, ctx context.Context, env *harness
 // create no Secret and delete none: config/default creates the CA sync's Secret itself, and the
 // CA sync, run as the ServiceAccount, fills it.
 func TestConfigDefaultWithoutAdmissionPolicies(t *testing.T) {
+	t.Parallel() // an API server of its own; these tests mostly wait on it, so they run together
 	cmd := exec.Command(tools.Kustomize.Need(t), "build", configDir())
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

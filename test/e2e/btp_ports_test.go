@@ -207,6 +207,7 @@ func reviewBTP(w *harness.Webhook, policy []byte, user string) (*admissionv1.Adm
 
 // TestBackendTLSPolicyPortsAtAdmission runs the cases below, in order, on one API server.
 func TestBackendTLSPolicyPortsAtAdmission(t *testing.T) {
+	t.Parallel() // on an API server of its own (main_test.go, "Parallel tests")
 	b := startBTPCluster(t)
 	t.Run("AsValidate", func(t *testing.T) { admissionJudgesPortsAsValidate(t, b) })
 	t.Run("RouteAddedLater", func(t *testing.T) { admissionSeesARouteAddedLater(t, b) })

@@ -30,6 +30,7 @@ import (
 // judges a VirtualServer by the Policy it references (refused), never as if the Policy were
 // missing (which would only warn).
 func TestLateCRDs(t *testing.T) {
+	t.Parallel() // on an API server of its own (main_test.go, "Parallel tests")
 	cm, err := harness.CertManagerCRDDir()
 	if err != nil {
 		t.Fatal(err)
@@ -156,6 +157,7 @@ func review(w *harness.Webhook, path string, obj map[string]any) (*admissionv1.A
 // is deleted (its informer, started when the CRD appeared, reports the delete), not only at the
 // next audit of its namespace.
 func TestLateCRDsPolicySeriesGoWithTheirPolicy(t *testing.T) {
+	t.Parallel() // on an API server of its own (main_test.go, "Parallel tests")
 	cm, err := harness.CertManagerCRDDir()
 	if err != nil {
 		t.Fatal(err)

@@ -39,11 +39,12 @@ var (
 )
 
 // Parallel tests: most tests here share one namespace, the registered webhook and the warnings
-// log, and run one after the other. The few that spend most of their time waiting on the webhook's
-// timers (the NIC reload's delay and minimum interval, the restart controller's settling) call
-// t.Parallel: go test runs them together once the others have finished, so they overlap only with
-// each other. Each has namespaces, a webhook instance and CA sync Secret names of its own, and reads
-// no shared log. A test joining them must keep to the same.
+// log, and run one after the other. Those that spend most of their time waiting call t.Parallel:
+// go test runs them together once the others have finished, so they overlap only with each other.
+// They wait on the webhook's timers (the NIC reload's delay and minimum interval, the restart
+// controller's settling), with namespaces, a webhook instance and CA sync Secret names of their
+// own, or on an API server of their own (late CRDs, BackendTLSPolicy ports); none reads the shared
+// warnings log. A test joining them must keep to the same.
 func TestMain(m *testing.M) {
 	os.Exit(harness.Main(m, "end-to-end tests", setup))
 }
