@@ -37,11 +37,12 @@ DEB_TOOLS = nginx=$$(./hack/deb-tool.sh nginx) || [ "$$AIGW_TEST_ALLOW_MISSING" 
 	openssl=$$(./hack/deb-tool.sh openssl) || [ "$$AIGW_TEST_ALLOW_MISSING" = 1 ] || exit 1; \
 	export NGINX=$$nginx OPENSSL=$$openssl; echo "nginx: $${nginx:-missing}, openssl: $${openssl:-missing}"
 FUZZTIME ?= 10s
-# make test's short fuzzing: each target for this long, after go test has run every seed.
+# make test's short fuzzing: each target for this long, after go test has run every seed
+# (make test TEST_FUZZTIME=1m fuzzes longer).
 TEST_FUZZTIME ?= 5s
 # go test starts packages in the order given: the end-to-end packages, which wait on the API server
 # and on timers more than they compute, go first so that the rest runs beside them, not after them.
-TEST_PKGS ?= ./test/e2e ./test/chart ./test/podengine ./test/check ./test/probe ./...
+TEST_PKGS ?= ./test/e2e ./test/chart ./test/podengine ./test/check ./test/probe ./test/gatewayapi ./...
 # Packages tested at once: twice CI's two cores, as the end-to-end packages leave them half idle.
 TEST_PARALLEL ?= 4
 

@@ -81,8 +81,8 @@ var (
 		Cache:      &Cache{GatewayAPI: true, Keep: KeepBackendRefs}}
 	// ReferenceGrant v1beta1: the one version every Gateway API release NGF v2.6.7 supports serves
 	// (its README: v1.2.1 to v1.5.x; go.mod sigs.k8s.io/gateway-api v1.5.1). Releases before v1.5.0
-	// serve v1beta1 alone; v1.5.x and v1.6 serve v1 (stored) and v1beta1, the same fields. NGF reads
-	// v1 when that CRD version is served and falls back to v1beta1 otherwise (NGF v2.6.7
+	// serve v1beta1 alone; v1.5.x and v1.6 serve v1 and v1beta1 (still the stored version), the
+	// same fields. NGF reads v1 when that CRD version is served and falls back to v1beta1 otherwise (NGF v2.6.7
 	// internal/controller/manager.go registerControllers, "ReferenceGrant v1 CRD not found, falling
 	// back to v1beta1", and prepareFirstEventBatchPreparerArgs; state/change_processor.go
 	// refGrantTrackingCfg with state/store.go convertingReferenceGrantStore), so both read the same

@@ -291,7 +291,8 @@ func bundleDigest(ref string, bundle []byte) string {
 }
 
 // Ten CA changes in a row, each one past the delay, annotate NIC's ConfigMap once or twice within
-// the minimum interval, not ten times; the last annotation names the last bundle.
+// the minimum interval (once more for each further interval the changes took), not ten times; the
+// last annotation names the last bundle.
 func TestNICReloadCoalescesChanges(t *testing.T) {
 	t.Parallel() // waits on timers, in namespaces of its own (main_test.go, "Parallel tests")
 	ctx := context.Background()
@@ -317,6 +318,7 @@ func TestNICReloadCoalescesChanges(t *testing.T) {
 	first := annotationOf(t, nicCM)
 	trail := followAnnotation(nicCM)
 	var bundle []byte
+	changing := time.Now()
 	for n := 0; n < 10; n++ {
 		next, rotated := issueCA(t, space, 365*24*time.Hour)
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(src), src); err != nil {
@@ -339,6 +341,10 @@ func TestNICReloadCoalescesChanges(t *testing.T) {
 		})
 		time.Sleep(2 * o.NICReloadDelay) // past the delay: without the interval, each change annotates
 	}
+	// On a loaded machine the ten changes may outlast the interval: each further interval they took
+	// allows one more annotation, never one per change.
+	took := time.Since(changing)
+	most := 3 + int(took/minInterval)
 	last := bundleDigest(target.String(), bundle)
 	for deadline := time.Now().Add(minInterval + 20*time.Second); ; time.Sleep(100 * time.Millisecond) {
 		var cm corev1.ConfigMap
@@ -354,7 +360,7 @@ func TestNICReloadCoalescesChanges(t *testing.T) {
 	}
 	time.Sleep(2 * o.NICReloadDelay)
 	values, _ := trail.snapshot()
-	if len(values) < 2 || len(values) > 3 || values[0] != first || values[len(values)-1] != last {
-		t.Errorf("annotation values %q after 10 changes: want %q, then one or two annotations ending with %q", values, first, last)
+	if len(values) < 2 || len(values) > most || values[0] != first || values[len(values)-1] != last {
+		t.Errorf("annotation values %q after 10 changes in %s: want %q, then 1 to %d annotations ending with %q", values, took.Round(time.Second), first, most-1, last)
 	}
 }

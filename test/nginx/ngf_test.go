@@ -515,7 +515,12 @@ func TestBackendTLSPolicyAgainstNginx(t *testing.T) {
 	bin := tools.Nginx.Need(t)
 	now := time.Now()
 	f := newFixtures(t, now)
-	dir := t.TempDir()
+	// Short: the 500 server's unix socket lives here, and a socket path has at most 107 bytes.
+	dir, err := os.MkdirTemp("", "ngf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	vs := ngfVariants()
 	runs := make([]*ngfRun, len(vs))
 	for i, v := range vs {
