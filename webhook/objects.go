@@ -1,6 +1,8 @@
 package webhook
 
 import (
+	"reflect"
+
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -205,11 +207,14 @@ func typedKind(obj runtime.Object) *kinds.Kind {
 	return kinds.Named(gvks[0].Kind)
 }
 
-// keepTyped reduces a typed object to keep (kinds.Keep) and the metadata keptMeta keeps; false when
-// keep is not one its Go type can hold (TestEveryCachedRowsKeepApplies).
+// keepTyped reduces a typed object to keep (kinds.Keep) and the metadata keptMeta keeps; when keep
+// is not one its Go type can hold, to that metadata alone (the trim fails closed: a rule reading
+// more finds it absent rather than the cache growing with whole objects), and false
+// (TestEveryCachedRowsKeepApplies).
 func keepTyped(obj runtime.Object, keep kinds.Keep) bool {
 	svc, ok := obj.(*corev1.Service)
 	if !ok || keep != kinds.KeepServicePorts {
+		keepMetaOnly(obj)
 		return false
 	}
 	ports := make([]corev1.ServicePort, len(svc.Spec.Ports))
@@ -220,6 +225,25 @@ func keepTyped(obj runtime.Object, keep kinds.Keep) bool {
 	svc.Spec = corev1.ServiceSpec{Ports: ports}
 	svc.Status = corev1.ServiceStatus{}
 	return true
+}
+
+// keepMetaOnly zeroes the typed object obj points to but its apiVersion, kind and keptMetaFields.
+func keepMetaOnly(obj runtime.Object) {
+	acc, ok := obj.(metav1.ObjectMetaAccessor)
+	if !ok {
+		return
+	}
+	m, ok := acc.GetObjectMeta().(*metav1.ObjectMeta)
+	v := reflect.ValueOf(obj)
+	if !ok || v.Kind() != reflect.Pointer || v.IsNil() {
+		return
+	}
+	meta, gvk := keptMeta(*m), obj.GetObjectKind().GroupVersionKind()
+	v.Elem().SetZero()
+	if m, ok := acc.GetObjectMeta().(*metav1.ObjectMeta); ok {
+		*m = meta
+	}
+	obj.GetObjectKind().SetGroupVersionKind(gvk)
 }
 
 // keptMetaFields are what the cache needs of an object's metadata (the informer's identity and
@@ -246,16 +270,18 @@ func keptMeta(m metav1.ObjectMeta) metav1.ObjectMeta {
 	return out
 }
 
-// keepOnly reduces u to keep (kinds.Keep) and keptMetaFields; false, u untouched, when keep is
-// not one an unstructured object can hold (TestEveryCachedRowsKeepApplies).
+// keepOnly reduces u to keep (kinds.Keep) and keptMetaFields; when keep is not one an
+// unstructured object can hold, to keptMetaFields alone (fails closed, as keepTyped), and false
+// (TestEveryCachedRowsKeepApplies).
 func keepOnly(u *unstructured.Unstructured, keep kinds.Keep) bool {
 	spec, _ := u.Object["spec"].(map[string]any)
+	applied := true
 	switch keep {
 	case kinds.KeepBackendRefs:
 		spec = map[string]any{"rules": backendRefsOf(spec)}
 	case kinds.KeepSpec:
 	default:
-		return false
+		spec, applied = nil, false
 	}
 	meta := map[string]any{}
 	if m, ok := u.Object["metadata"].(map[string]any); ok {
@@ -269,7 +295,7 @@ func keepOnly(u *unstructured.Unstructured, keep kinds.Keep) bool {
 	if spec != nil {
 		u.Object["spec"] = spec
 	}
-	return true
+	return applied
 }
 
 // routeRefFields are the fields of a route's backendRef the rules read.

@@ -258,3 +258,41 @@ func TestKeptMetaFieldsNameWhatTheyCopy(t *testing.T) {
 		t.Errorf("keptMeta holds %v; keptMetaFields names %v", got, want)
 	}
 }
+
+// A row's Keep the trim cannot apply leaves of the object its apiVersion, kind and metadata's
+// keptMetaFields only: the cache never holds whole objects because a Keep value went unhandled.
+func TestTrimCachedKeepsMetadataOnlyForAKeepItCannotApply(t *testing.T) {
+	const unknown = kinds.Keep(1 << 20)
+	for _, k := range []*kinds.Kind{kinds.Service, kinds.HTTPRoute} {
+		saved := k.Cache.Keep
+		t.Cleanup(func() { k.Cache.Keep = saved })
+		k.Cache.Keep = unknown
+	}
+
+	svc := sampleService("aigw")
+	got, err := TrimCached(svc.DeepCopy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &corev1.Service{TypeMeta: svc.TypeMeta, ObjectMeta: keptMeta(svc.ObjectMeta)}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("cached Service with a Keep the trim cannot apply:\n%+v\nwant\n%+v", got, want)
+	}
+
+	route := sampleHTTPRoute("ai")
+	gotRoute, err := TrimCached(route.DeepCopy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := route.Object["metadata"].(map[string]any)
+	wantMeta := map[string]any{}
+	for _, f := range keptMetaFields {
+		if v, ok := meta[f.json]; ok {
+			wantMeta[f.json] = v
+		}
+	}
+	wantRoute := map[string]any{"apiVersion": route.GetAPIVersion(), "kind": route.GetKind(), "metadata": wantMeta}
+	if !reflect.DeepEqual(gotRoute.(*unstructured.Unstructured).Object, wantRoute) {
+		t.Errorf("cached HTTPRoute with a Keep the trim cannot apply:\n%v\nwant\n%v", gotRoute.(*unstructured.Unstructured).Object, wantRoute)
+	}
+}

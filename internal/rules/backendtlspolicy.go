@@ -26,12 +26,12 @@ import (
 
 // What happens at run time when a Gateway API finding is ignored.
 const (
-	// BTPInvalid: NGF v2.6.7 renders proxy_pass http://invalid-backend-ref for an invalid
-	// backendRef, an upstream whose one server answers 500 (ngfInvalidBackend).
-	BTPInvalid = "NGF marks the BackendTLSPolicy Invalid (Accepted False): the backendRefs to the Service become invalid and their routes answer 500"
-	// NGFInvalidBackend is what nginx does with the requests of a backendRef NGF finds invalid
-	// (ngfInvalidBackend).
-	NGFInvalidBackend = "NGF marks the backendRefs to the Service invalid and nginx answers 500 on the requests the routes send there (its invalid-backend-ref upstream)"
+	// NGFInvalidBackend is what follows when NGF does not accept a BackendTLSPolicy (Accepted
+	// False, reason Invalid or NoValidCACertificate): NGF v2.6.7 renders proxy_pass
+	// http://invalid-backend-ref for the invalid backendRef, an upstream whose one server answers 500
+	// (ngfInvalidBackend). Every rule NGF would refuse a policy for predicts it.
+	NGFInvalidBackend = "NGF does not accept the BackendTLSPolicy (Accepted False) and marks the backendRefs to the Service invalid: " +
+		"nginx answers 500 on the requests the routes send there (its invalid-backend-ref upstream)"
 	// NGFConflicted is what NGF does for the Service port of a policy it marks Conflicted
 	// (ngfConflictWinner).
 	NGFConflicted = "NGF applies the older BackendTLSPolicy on that Service port instead: nginx checks aigw's certificate against its CA and hostname " +

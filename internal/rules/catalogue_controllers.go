@@ -68,12 +68,12 @@ var (
 		Fix:    "make sure NGINX Gateway Fabric runs and a route attached to its Gateway has the aigw Service as backendRef"})
 	NGFNotAccepted = define(Def{ID: "NGF_NOT_ACCEPTED", Severity: Error,
 		Checks:      "NGF's condition Accepted is not False",
-		Consequence: "NGF does not apply the BackendTLSPolicy: reason Invalid or NoValidCACertificate: " + NGFInvalidBackend + "; reason Conflicted: " + NGFConflicted,
+		Consequence: "by NGF's reason: Invalid or NoValidCACertificate: " + NGFInvalidBackend + "; Conflicted: " + NGFConflicted,
 		Source:      ngfBTPStatus + "; " + ngfInvalidBackend + "; " + ngfConflictWinner,
 		Fix:         "correct what NGF's message names (a conflict: one BackendTLSPolicy per Service port), then re-apply"})
 	NGFRefsUnresolved = define(Def{ID: "NGF_REFS_UNRESOLVED", Severity: Error,
 		Checks:      "NGF's condition ResolvedRefs is not False",
-		Consequence: "NGF cannot read the CA the BackendTLSPolicy names, so it marks the policy invalid (Accepted False, reason NoValidCACertificate): " + NGFInvalidBackend,
+		Consequence: "NGF cannot read the CA the BackendTLSPolicy names (reason NoValidCACertificate), so " + NGFInvalidBackend,
 		Source:      ngfBTPStatus + "; " + ngfInvalidBackend,
 		Fix:         "make validation.caCertificateRefs name a ConfigMap (or Secret) in the policy's namespace holding ca.crt"})
 	NGFStatusStale = define(Def{ID: "NGF_STATUS_STALE", Severity: Warning,

@@ -27,7 +27,7 @@ var (
 		Source:      "NGF v2.6.7 internal/controller/state/graph/backend_refs.go findBackendTLSPolicyForService (sectionName against the port name of backendRefs[].port), getPortFromRef",
 		Fix:         "set sectionName to the port the routes use, or remove it"})
 	BTPHostnameInvalid = define(Def{ID: "BTP_HOSTNAME_INVALID", Severity: Error,
-		Checks: "validation.hostname is set, a DNS-1123 subdomain", Consequence: BTPInvalid,
+		Checks: "validation.hostname is set, a DNS-1123 subdomain", Consequence: NGFInvalidBackend,
 		Source: "NGF v2.6.7 internal/controller/state/graph/backend_tls_policy.go validateBackendTLSHostname, validation.go validateHostname",
 		Fix:    "set hostname to the aigw Service's DNS name in lower case"})
 	BTPSubjectAltNamesUnused = define(Def{ID: "BTP_SUBJECT_ALT_NAMES_UNUSED", Severity: Warning,
@@ -43,11 +43,11 @@ var (
 		Source: "NGF v2.6.7 internal/controller/nginx/config/servers_template.go (proxy_ssl_verify_depth 4, always)",
 		Fix:    "issue the server certificate from a CA closer to the root"})
 	BTPCABoth = define(Def{ID: "BTP_CA_BOTH", Severity: Error,
-		Checks: "not both caCertificateRefs and wellKnownCACertificates", Consequence: BTPInvalid,
+		Checks: "not both caCertificateRefs and wellKnownCACertificates", Consequence: NGFInvalidBackend,
 		Source: ngfBTPValidation,
 		Fix:    "remove wellKnownCACertificates"})
 	BTPWellKnownCAInvalid = define(Def{ID: "BTP_WELL_KNOWN_CA_INVALID", Severity: Error,
-		Checks: "wellKnownCACertificates is System, the only value NGF supports", Consequence: BTPInvalid,
+		Checks: "wellKnownCACertificates is System, the only value NGF supports", Consequence: NGFInvalidBackend,
 		Source: "NGF v2.6.7 internal/controller/state/graph/backend_tls_policy.go validateBackendTLSWellKnownCACerts",
 		Fix:    "replace it with caCertificateRefs naming the aigw CA"})
 	BTPWellKnownCAPublic = define(Def{ID: "BTP_WELL_KNOWN_CA_PUBLIC", Severity: Error,
@@ -55,39 +55,39 @@ var (
 		Source: "stricter than NGF: convertBackendTLS renders the image's public roots (AlpineSSLRootCAPath), which never hold the CA that issued aigw's certificate",
 		Fix:    "replace it with caCertificateRefs naming the aigw CA"})
 	BTPCARefMissing = define(Def{ID: "BTP_CA_REF_MISSING", Severity: Error,
-		Checks: "caCertificateRefs names the CA", Consequence: BTPInvalid,
+		Checks: "caCertificateRefs names the CA", Consequence: NGFInvalidBackend,
 		Source: ngfBTPValidation,
 		Fix:    "set caCertificateRefs to the ConfigMap the CA sync keeps, or label the policy and let the webhook add it"})
 	BTPCARefMultiple = define(Def{ID: "BTP_CA_REF_MULTIPLE", Severity: Error,
-		Checks: "exactly one caCertificateRefs entry", Consequence: BTPInvalid,
+		Checks: "exactly one caCertificateRefs entry", Consequence: NGFInvalidBackend,
 		Source: ngfCARef,
 		Fix:    "keep only the reference to the aigw CA"})
 	BTPCARefKind = define(Def{ID: "BTP_CA_REF_KIND", Severity: Error,
-		Checks: "the caCertificateRefs entry is of kind ConfigMap or Secret", Consequence: BTPInvalid,
+		Checks: "the caCertificateRefs entry is of kind ConfigMap or Secret", Consequence: NGFInvalidBackend,
 		Source: ngfCARef,
 		Fix:    "reference the ConfigMap the CA sync keeps"})
 	BTPCARefGroup = define(Def{ID: "BTP_CA_REF_GROUP", Severity: Error,
-		Checks: "the caCertificateRefs entry is of group \"\"", Consequence: BTPInvalid,
+		Checks: "the caCertificateRefs entry is of group \"\"", Consequence: NGFInvalidBackend,
 		Source: ngfCARef,
 		Fix:    "set group: \"\""})
 	BTPCANotFound = define(Def{ID: "BTP_CA_NOT_FOUND", Severity: Warning,
-		Checks: "the referenced CA ConfigMap or Secret exists (a warning: GitOps tools apply objects in any order)", Consequence: BTPInvalid + " until it exists",
+		Checks: "the referenced CA ConfigMap or Secret exists (a warning: GitOps tools apply objects in any order)", Consequence: NGFInvalidBackend + " until it exists",
 		Source: "NGF v2.6.7 internal/controller/state/resolver/configmaps.go, secrets.go",
 		Fix:    "let the CA sync keep it (chart: gatewayAPI.enabled), or apply it"})
 	BTPCAUnreadable = define(Def{ID: "BTP_CA_UNREADABLE", Severity: Error,
-		Checks: "the referenced CA ConfigMap or Secret can be read", Consequence: BTPInvalid,
+		Checks: "the referenced CA ConfigMap or Secret can be read", Consequence: NGFInvalidBackend,
 		Source: "NGF v2.6.7 internal/controller/state/resolver/configmaps.go, secrets.go",
 		Fix:    "recreate it"})
 	BTPCANoCACrt = define(Def{ID: "BTP_CA_NO_CA_CRT", Severity: Error,
-		Checks: "the referenced ConfigMap has key ca.crt (data or binaryData)", Consequence: BTPInvalid,
+		Checks: "the referenced ConfigMap has key ca.crt (data or binaryData)", Consequence: NGFInvalidBackend,
 		Source: "NGF v2.6.7 internal/controller/state/resolver/configmaps.go validate",
 		Fix:    "store the PEM CA certificate under ca.crt"})
 	BTPCASecretType = define(Def{ID: "BTP_CA_SECRET_TYPE", Severity: Error,
-		Checks: "a referenced Secret is of type kubernetes.io/tls (nginx.org/ca and Opaque are unsupported)", Consequence: BTPInvalid,
+		Checks: "a referenced Secret is of type kubernetes.io/tls (nginx.org/ca and Opaque are unsupported)", Consequence: NGFInvalidBackend,
 		Source: ngfSecrets,
 		Fix:    "reference the ConfigMap the CA sync keeps"})
 	BTPCASecretKeyMismatch = define(Def{ID: "BTP_CA_SECRET_KEY_MISMATCH", Severity: Error,
-		Checks: "a referenced Secret's tls.key is the private key of its tls.crt", Consequence: BTPInvalid,
+		Checks: "a referenced Secret's tls.key is the private key of its tls.crt", Consequence: NGFInvalidBackend,
 		Source: ngfSecrets + " (ValidateTLS)",
 		Fix:    "reference the ConfigMap the CA sync keeps"})
 	BTPCASecretNoCACrt = define(Def{ID: "BTP_CA_SECRET_NO_CA_CRT", Severity: Error,
@@ -95,7 +95,7 @@ var (
 		Source: "stricter than NGF: " + ngfSecrets + " accepts a kubernetes.io/tls Secret without ca.crt, and nginx then trusts an empty bundle and fails every handshake",
 		Fix:    "reference the ConfigMap the CA sync keeps"})
 	BTPCANotCertificate = define(Def{ID: "BTP_CA_NOT_CERTIFICATE_FIRST", Severity: Error,
-		Checks: "the referenced ca.crt starts with a PEM CERTIFICATE block", Consequence: BTPInvalid,
+		Checks: "the referenced ca.crt starts with a PEM CERTIFICATE block", Consequence: NGFInvalidBackend,
 		Source: "NGF v2.6.7 internal/controller/state/graph/shared/secrets/secrets.go ValidateCA",
 		Fix:    "store the PEM CA certificate first under ca.crt"})
 	BTPConflicted = define(Def{ID: "BTP_CONFLICTED", Severity: Error,

@@ -131,36 +131,18 @@ func TestNGFRefusalConsequence(t *testing.T) {
 	conflicted := Condition{Type: ConditionAccepted, Status: "False", Reason: "Conflicted", Message: "Conflicts with another BackendTLSPolicy targeting the same Service"}
 	other := Condition{Type: ConditionAccepted, Status: "False", Reason: "SomethingNew", Message: "x"}
 
-	answers500 := func(c string) string {
-		if !strings.Contains(c, "500") || strings.Contains(c, "plain HTTP") || strings.Contains(c, "older") {
-			return "the 500 of an invalid backendRef alone"
-		}
-		return ""
-	}
-	olderApplies := func(c string) string {
-		if !strings.Contains(c, "older BackendTLSPolicy") || !strings.Contains(c, "502") || !strings.Contains(c, "plain HTTP") {
-			return "the older policy applied instead (its CA and hostname, or plain HTTP)"
-		}
-		return ""
-	}
-	both := func(c string) string {
-		if !strings.Contains(c, "Invalid") || !strings.Contains(c, "invalid-backend-ref") || olderApplies(c) != "" {
-			return "both outcomes, the reason being unknown"
-		}
-		return ""
-	}
 	for _, tc := range []struct {
 		name string
 		v    Verdict
 		want []ID
-		says []func(string) string // per finding
+		says []string // the consequence of each finding
 	}{
-		{"Invalid, ours error", NGFBackendTLSPolicyVerdict(btp, 0, ngf(invalid), true), []ID{NGFNotAccepted.ID}, []func(string) string{answers500}},
-		{"CA unresolved, ours error", NGFBackendTLSPolicyVerdict(btp, 0, ngf(badRef, noCA), true), []ID{NGFRefsUnresolved.ID, NGFNotAccepted.ID}, []func(string) string{answers500, answers500}},
-		{"Conflicted, ours error", NGFBackendTLSPolicyVerdict(btp, 0, ngf(conflicted), true), []ID{NGFNotAccepted.ID}, []func(string) string{olderApplies}},
-		{"Invalid, ours admit", NGFBackendTLSPolicyVerdict(btp, 0, ngf(invalid), false), []ID{ControllerRejectsAdmitted.ID}, []func(string) string{answers500}},
-		{"Conflicted, ours admit", NGFBackendTLSPolicyVerdict(btp, 0, ngf(conflicted), false), []ID{ControllerRejectsAdmitted.ID}, []func(string) string{olderApplies}},
-		{"unknown reason", NGFBackendTLSPolicyVerdict(btp, 0, ngf(other), true), []ID{NGFNotAccepted.ID}, []func(string) string{both}},
+		{"Invalid, ours error", NGFBackendTLSPolicyVerdict(btp, 0, ngf(invalid), true), []ID{NGFNotAccepted.ID}, []string{NGFInvalidBackend}},
+		{"CA unresolved, ours error", NGFBackendTLSPolicyVerdict(btp, 0, ngf(badRef, noCA), true), []ID{NGFRefsUnresolved.ID, NGFNotAccepted.ID}, []string{NGFRefsUnresolved.Consequence, NGFInvalidBackend}},
+		{"Conflicted, ours error", NGFBackendTLSPolicyVerdict(btp, 0, ngf(conflicted), true), []ID{NGFNotAccepted.ID}, []string{NGFConflicted}},
+		{"Invalid, ours admit", NGFBackendTLSPolicyVerdict(btp, 0, ngf(invalid), false), []ID{ControllerRejectsAdmitted.ID}, []string{NGFInvalidBackend}},
+		{"Conflicted, ours admit", NGFBackendTLSPolicyVerdict(btp, 0, ngf(conflicted), false), []ID{ControllerRejectsAdmitted.ID}, []string{NGFConflicted}},
+		{"unknown reason", NGFBackendTLSPolicyVerdict(btp, 0, ngf(other), true), []ID{NGFNotAccepted.ID}, []string{NGFNotAccepted.Consequence}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if len(tc.v.Findings) != len(tc.want) {
@@ -170,10 +152,22 @@ func TestNGFRefusalConsequence(t *testing.T) {
 				if f.Rule != tc.want[i] {
 					t.Errorf("finding %d: rule %s, want %s", i, f.Rule, tc.want[i])
 				}
-				if miss := tc.says[i](f.Consequence); miss != "" {
-					t.Errorf("finding %d (%s): consequence %q, want %s", i, f.Rule, f.Consequence, miss)
+				if f.Consequence != tc.says[i] {
+					t.Errorf("finding %d (%s): consequence %q, want %q", i, f.Rule, f.Consequence, tc.says[i])
 				}
 			}
 		})
+	}
+}
+
+// What a rule predicts for a policy NGF refuses as Invalid is what check reports once NGF has
+// refused it: one consequence, not two wordings of it.
+func TestBTPRulesPredictNGFsRefusal(t *testing.T) {
+	refused := ngfRefusalConsequence(Condition{Type: ConditionAccepted, Status: "False", Reason: NGFReasonInvalid})
+	for _, d := range []Def{BTPHostnameInvalid, BTPCABoth, BTPWellKnownCAInvalid, BTPCARefMissing, BTPCARefMultiple,
+		BTPCARefKind, BTPCARefGroup, BTPCAUnreadable, BTPCANoCACrt, BTPCASecretType, BTPCASecretKeyMismatch} {
+		if d.Consequence != refused {
+			t.Errorf("%s: consequence %q, NGF's refusal %q", d.ID, d.Consequence, refused)
+		}
 	}
 }
