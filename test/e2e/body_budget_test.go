@@ -84,8 +84,9 @@ func TestServingBodyBudgetRetriedByTheAPIServer(t *testing.T) {
 	}
 	before, waitedBefore := overloadRejections(t), budgetWaits(t)
 	// A caller holds 3.5 MiB of the 4 MiB budget (sent, its body not finished) while the updates
-	// start, so that the first reviews find no room whatever the machine's speed; it hangs up
-	// after 1.5 s.
+	// start, so that the first reviews find no room whatever the machine's speed. It hangs up once
+	// a review has waited for room or been answered 429, however long the API server takes to send
+	// the first ones, or after 8 s (the webhook drops a request whose body has not arrived in 10 s).
 	holder, err := tls.Dial("tcp", strings.TrimPrefix(w.URL, "https://"), &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // the test webhook's throwaway certificate
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +95,16 @@ func TestServingBodyBudgetRetriedByTheAPIServer(t *testing.T) {
 		webhook.PathMutateConfigMap, 4<<20-1, strings.Repeat(" ", 3584<<10)); err != nil {
 		t.Fatal(err)
 	}
-	time.AfterFunc(1500*time.Millisecond, func() { _ = holder.Close() })
+	go func() {
+		defer func() { _ = holder.Close() }()
+		for deadline := time.Now().Add(8 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			waits, _ := counterSum("aigw_mtls_body_budget_waits_total", "", "")
+			rejections, _ := counterSum("aigw_mtls_requests_rejected_total", "reason", "overload")
+			if waits > waitedBefore || rejections > before {
+				return
+			}
+		}
+	}()
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	for i, cm := range cms {

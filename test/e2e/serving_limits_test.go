@@ -13,10 +13,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	admissionv1 "k8s.io/api/admission/v1"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -383,39 +385,40 @@ func TestServingOverloadRetriedByTheAPIServer(t *testing.T) {
 
 func overloadRejections(t *testing.T) float64 {
 	t.Helper()
-	mfs, err := crmetrics.Registry.Gather()
+	v, err := counterSum("aigw_mtls_requests_rejected_total", "reason", "overload")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, mf := range mfs {
-		if mf.GetName() != "aigw_mtls_requests_rejected_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "reason" && l.GetValue() == "overload" {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
+	return v
 }
 
 // budgetWaits is how many requests waited for room in the body budget, whatever the outcome.
 func budgetWaits(t *testing.T) float64 {
 	t.Helper()
-	mfs, err := crmetrics.Registry.Gather()
+	v, err := counterSum("aigw_mtls_body_budget_waits_total", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return v
+}
+
+// counterSum adds up the series of counter name in the process's metrics registry, those with
+// label=value when label is set.
+func counterSum(name, label, value string) (float64, error) {
+	mfs, err := crmetrics.Registry.Gather()
+	if err != nil {
+		return 0, err
+	}
 	total := 0.0
 	for _, mf := range mfs {
-		if mf.GetName() == "aigw_mtls_body_budget_waits_total" {
-			for _, m := range mf.GetMetric() {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if label == "" || slices.ContainsFunc(m.GetLabel(), func(l *dto.LabelPair) bool { return l.GetName() == label && l.GetValue() == value }) {
 				total += m.GetCounter().GetValue()
 			}
 		}
 	}
-	return total
+	return total, nil
 }
