@@ -126,7 +126,8 @@ func TestTargetsCutOff(t *testing.T) {
 }
 
 // TestTargetsDefaultBounds: without limits a run resolves DefaultMaxTargets, at most a quarter of
-// them for the Policies of one namespace, and says per Policy how many it left out.
+// them for the Policies of one namespace, taking the namespaces in turn (the last one by name is
+// probed too), and says per Policy how many it left out.
 func TestTargetsDefaultBounds(t *testing.T) {
 	c := manyTargets(t, 5, 20)
 	plan := Targets(context.Background(), c, aigw.DefaultSettings(), Limits{}, time.Now())
@@ -137,8 +138,13 @@ func TestTargetsDefaultBounds(t *testing.T) {
 	for _, tg := range plan.Targets {
 		perNS[strings.Split(tg.Policy, "/")[1]]++
 	}
-	if len(plan.Targets) != DefaultMaxTargets || perNS["ns0"] != DefaultMaxTargets/4 || perNS["ns4"] != 0 {
-		t.Errorf("%d targets, per namespace %v; want %d, %d each of the first namespaces", len(plan.Targets), perNS, DefaultMaxTargets, DefaultMaxTargets/4)
+	if len(plan.Targets) != DefaultMaxTargets {
+		t.Errorf("%d targets, want %d", len(plan.Targets), DefaultMaxTargets)
+	}
+	for n := range 5 {
+		if got := perNS[fmt.Sprintf("ns%d", n)]; got < DefaultMaxTargets/5 || got > DefaultMaxTargets/4 {
+			t.Errorf("per namespace %v; want each of the 5 namespaces between %d and %d", perNS, DefaultMaxTargets/5, DefaultMaxTargets/4)
+		}
 	}
 	left := 0
 	for _, n := range plan.LeftOutBy {
@@ -223,5 +229,74 @@ func TestTrimKeepsTargets(t *testing.T) {
 	got := Targets(context.Background(), c, aigw.DefaultSettings(), Limits{}, time.Now()).Targets
 	if len(want) == 0 || fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("targets of the trimmed objects\n%v\nwant\n%v", got, want)
+	}
+}
+
+// TestTargetsBackendTLSPolicyPortsBounded: a BackendTLSPolicy without sectionName on a Service of
+// 200 ports is 200 targets, bounded and counted like any other: it takes at most its namespace's
+// share, the Policies of the other namespaces (and its own) are still probed, the EndpointSlices
+// are read only for the targets resolved, and what is left out is counted per Service port.
+func TestTargetsBackendTLSPolicyPortsBounded(t *testing.T) {
+	c := manyTargets(t, 4, 20)
+	big := &corev1.Service{}
+	for i := range 200 {
+		big.Spec.Ports = append(big.Spec.Ports, corev1.ServicePort{Name: fmt.Sprintf("p%03d", i), Port: int32(10000 + i)})
+	}
+	c.services["gw/big"] = big
+	c.btps = [][]byte{js(t, map[string]any{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "BackendTLSPolicy",
+		"metadata": map[string]any{"name": "wide", "namespace": "gw", "labels": map[string]string{"aigw": "mtls"}},
+		"spec": map[string]any{"targetRefs": []any{map[string]any{"group": "", "kind": "Service", "name": "big"}},
+			"validation": map[string]any{"hostname": "aigw.gw.svc", "wellKnownCACertificates": "System"}}})}
+	plan := Targets(context.Background(), c, aigw.DefaultSettings(), Limits{MaxEndpoints: 1}, time.Now())
+	lim := plan.Limits
+	perNS := map[string]int{}
+	for _, tg := range plan.Targets {
+		perNS[strings.Split(tg.Policy, "/")[1]]++
+	}
+	if len(plan.Targets) != lim.MaxTargets || perNS["gw"] == 0 || perNS["gw"] > lim.MaxPerNamespace {
+		t.Errorf("%d targets, per namespace %v; want %d, at most %d of the BackendTLSPolicy's namespace gw", len(plan.Targets), perNS, lim.MaxTargets, lim.MaxPerNamespace)
+	}
+	for n := range 4 {
+		if ns := fmt.Sprintf("ns%d", n); perNS[ns] == 0 {
+			t.Errorf("no Policy of namespace %s probed (per namespace %v)", ns, perNS)
+		}
+	}
+	if c.sliceReads > lim.MaxTargets {
+		t.Errorf("%d EndpointSlice reads, want at most %d (one per resolved target)", c.sliceReads, lim.MaxTargets)
+	}
+	var btpLeft int
+	for _, n := range plan.LeftOutBy {
+		if n.Object == "BackendTLSPolicy/gw/wide" {
+			btpLeft++
+			if want := fmt.Sprintf("%d Service port(s) not probed", 200-perNS["gw"]); !strings.HasPrefix(n.Reason, want) || n.Namespace != "gw" {
+				t.Errorf("left out %+v, want %q in namespace gw", n, want)
+			}
+		}
+	}
+	if btpLeft != 1 || plan.LeftOut != 200+80-lim.MaxTargets {
+		t.Errorf("BackendTLSPolicy left out %d times, LeftOut %d; want once and %d Service ports in all", btpLeft, plan.LeftOut, 200+80-lim.MaxTargets)
+	}
+}
+
+// TestTargetsKindsShareNamespace: in one namespace, a BackendTLSPolicy of many Service ports and
+// the Policies take their turns within the namespace's share; neither kind leaves the other out.
+func TestTargetsKindsShareNamespace(t *testing.T) {
+	c := manyTargets(t, 1, 20)
+	big := &corev1.Service{}
+	for i := range 50 {
+		big.Spec.Ports = append(big.Spec.Ports, corev1.ServicePort{Name: fmt.Sprintf("p%03d", i), Port: int32(10000 + i)})
+	}
+	c.services["ns0/big"] = big
+	c.btps = [][]byte{js(t, map[string]any{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "BackendTLSPolicy",
+		"metadata": map[string]any{"name": "wide", "namespace": "ns0", "labels": map[string]string{"aigw": "mtls"}},
+		"spec": map[string]any{"targetRefs": []any{map[string]any{"group": "", "kind": "Service", "name": "big"}},
+			"validation": map[string]any{"hostname": "aigw.ns0.svc", "wellKnownCACertificates": "System"}}})}
+	plan := Targets(context.Background(), c, aigw.DefaultSettings(), Limits{MaxEndpoints: 1}, time.Now())
+	byKind := map[string]int{}
+	for _, tg := range plan.Targets {
+		byKind[tg.Kind]++
+	}
+	if len(plan.Targets) != plan.Limits.MaxPerNamespace || byKind["Policy"] == 0 || byKind["BackendTLSPolicy"] == 0 {
+		t.Errorf("targets by kind %v, want %d in all, both kinds", byKind, plan.Limits.MaxPerNamespace)
 	}
 }

@@ -87,7 +87,6 @@ type key struct {
 	btp             *rules.BackendTLS
 	svcNamespace    string
 	up              upstream
-	btpPort         string // a BackendTLSPolicy's sectionName
 }
 
 // Targets are the aigw Service ports the labelled egressMTLS Policies serve: the upstreams with
@@ -97,9 +96,9 @@ type key struct {
 // BackendTLSPolicies target (NGINX Gateway Fabric). Only a Policy of the referring object's own
 // namespace is followed (a reference to another namespace's Policy is not probed: a tenant could
 // otherwise make another namespace's Policy fail). The pairs are found first, from the objects
-// alone; then the first lim.MaxTargets in Policy order are resolved (the Service read once per
-// run), at most lim.MaxPerNamespace of the Policies of one namespace, each with at most
-// lim.MaxEndpoints ready endpoints. Once ctx ends the remaining targets are returned with CutOff
+// alone (a BackendTLSPolicy's Service read then, once per run, for its ports); then
+// lim.MaxTargets of them, taken in turns (fairOrder), at most lim.MaxPerNamespace of one
+// namespace, are resolved, each with at most lim.MaxEndpoints ready endpoints. Once ctx ends the remaining targets are returned with CutOff
 // set, unresolved.
 func Targets(ctx context.Context, c Cluster, s aigw.Settings, lim Limits, now time.Time) Plan {
 	lim = lim.withDefaults()
@@ -173,17 +172,12 @@ func Targets(ctx context.Context, c Cluster, s aigw.Settings, lim Limits, now ti
 		meta, list, truncated := ingressUses(raw)
 		addUses("Ingress", meta.Name, meta.Namespace, list, truncated)
 	}
-	keys = append(keys, backendTLSKeys(c, s, now)...)
-	sort.SliceStable(keys, func(i, j int) bool {
-		if keys[i].policy != keys[j].policy {
-			return keys[i].policy < keys[j].policy
-		}
-		return keys[i].service < keys[j].service
-	})
+	rc := &readOnce{Cluster: c, services: map[string]*corev1.Service{}}
+	keys = append(keys, backendTLSKeys(ctx, rc, s, now)...)
 	perNamespace := map[string]int{}
 	leftOut := &leftOutCount{by: map[string]int{}}
-	kept := keys[:0]
-	for _, k := range keys {
+	var kept []key
+	for _, k := range fairOrder(keys) {
 		if len(kept) == lim.MaxTargets || perNamespace[k.namespace] == lim.MaxPerNamespace {
 			leftOut.add(k.namespace, k.policy)
 			continue
@@ -191,7 +185,12 @@ func Targets(ctx context.Context, c Cluster, s aigw.Settings, lim Limits, now ti
 		perNamespace[k.namespace]++
 		kept = append(kept, k)
 	}
-	rc := &readOnce{Cluster: c, services: map[string]*corev1.Service{}}
+	sort.SliceStable(kept, func(i, j int) bool {
+		if kept[i].policy != kept[j].policy {
+			return kept[i].policy < kept[j].policy
+		}
+		return kept[i].service < kept[j].service
+	})
 	for _, k := range kept {
 		if ctx.Err() != nil {
 			plan.Targets = append(plan.Targets, Target{Kind: strings.SplitN(k.policy, "/", 2)[0], Policy: k.policy, Service: "Service/" + k.svcNamespace + "/" + k.up.Service, Port: k.up.Port, CutOff: true})
@@ -200,14 +199,8 @@ func Targets(ctx context.Context, c Cluster, s aigw.Settings, lim Limits, now ti
 		if k.egress != nil {
 			plan.Targets = append(plan.Targets, target(rc, s, k.egress, k.svcNamespace, k.up, lim.MaxEndpoints))
 		} else {
-			plan.Targets = append(plan.Targets, backendTLSTargets(rc, k.btp, k.up.Service, k.btpPort, lim.MaxEndpoints)...)
+			plan.Targets = append(plan.Targets, backendTLSTarget(rc, k.btp, k.up, lim.MaxEndpoints))
 		}
-	}
-	if len(plan.Targets) > lim.MaxTargets { // a BackendTLSPolicy's Service may have many ports
-		for _, t := range plan.Targets[lim.MaxTargets:] {
-			leftOut.add(strings.Split(t.Policy, "/")[1], t.Policy)
-		}
-		plan.Targets = plan.Targets[:lim.MaxTargets]
 	}
 	sort.SliceStable(leftOut.order, func(i, j int) bool { return leftOut.order[i].Object < leftOut.order[j].Object })
 	for _, n := range leftOut.order {
@@ -279,9 +272,11 @@ func target(c Cluster, s aigw.Settings, e *rules.Egress, ns string, up upstream,
 	return t
 }
 
-// backendTLSKeys are the Services of the labelled BackendTLSPolicies, one key each (its ports are
-// found when it is resolved).
-func backendTLSKeys(c Cluster, s aigw.Settings, now time.Time) []key {
+// backendTLSKeys are the Service ports of the labelled BackendTLSPolicies, one key each: every
+// port of a target without sectionName, the named one with it (the Service read once per run), so
+// that the bounds of Targets count ports. A Service that is missing or lacks the named port gives
+// one key, whose target says so. Once ctx ends the Services are no longer read.
+func backendTLSKeys(ctx context.Context, c Cluster, s aigw.Settings, now time.Time) []key {
 	var out []key
 	for _, raw := range c.BackendTLSPolicies() {
 		b, err := rules.BackendTLSOf(raw, "", s, c, now)
@@ -289,42 +284,89 @@ func backendTLSKeys(c Cluster, s aigw.Settings, now time.Time) []key {
 			continue
 		}
 		for _, svc := range b.Services {
-			out = append(out, key{policy: "BackendTLSPolicy/" + b.Namespace + "/" + b.Name, service: b.Namespace + "/" + svc.Name + ":" + svc.Port,
-				namespace: b.Namespace, btp: b, svcNamespace: b.Namespace, up: upstream{Service: svc.Name}, btpPort: svc.Port})
+			var ports []upstream
+			if ctx.Err() == nil {
+				if sv := c.Service(b.Namespace, svc.Name); sv != nil {
+					for _, p := range sv.Spec.Ports {
+						if svc.Port == "" || p.Name == svc.Port {
+							ports = append(ports, upstream{Service: svc.Name, Port: p.Port})
+						}
+					}
+				}
+			}
+			if len(ports) == 0 {
+				ports = []upstream{{Service: svc.Name, PortName: svc.Port}}
+			}
+			for _, up := range ports {
+				out = append(out, key{policy: "BackendTLSPolicy/" + b.Namespace + "/" + b.Name, service: fmt.Sprintf("%s/%s:%d%s", b.Namespace, up.Service, up.Port, up.PortName),
+					namespace: b.Namespace, btp: b, svcNamespace: b.Namespace, up: up})
+			}
 		}
 	}
 	return out
 }
 
-// backendTLSTargets are the Service ports a BackendTLSPolicy targets on Service svc: NGF sends SNI
-// and checks validation.hostname, verifies with depth 4 and nginx's default protocols. NGF v2.6.7
-// renders, for every location whose backend has a valid BackendTLSPolicy, "proxy_ssl_server_name
-// on; proxy_ssl_verify on; proxy_ssl_verify_depth 4; proxy_ssl_name <hostname>;"
+// fairOrder is the order in which Targets takes keys within its bounds: a key of each namespace in
+// turn, and within a namespace a key of each Policy (or BackendTLSPolicy) in turn, so that neither
+// one object's many Service ports, nor one kind, nor the namespaces that sort first leave the
+// others unprobed. Namespaces, objects and Service ports each go in name order.
+func fairOrder(keys []key) []key {
+	sort.SliceStable(keys, func(i, j int) bool {
+		if keys[i].policy != keys[j].policy {
+			return keys[i].policy < keys[j].policy
+		}
+		return keys[i].service < keys[j].service
+	})
+	// rank: the key's turn within its object, then within its namespace.
+	rank := make([]int, len(keys))
+	for i := range keys {
+		if i > 0 && keys[i].policy == keys[i-1].policy {
+			rank[i] = rank[i-1] + 1
+		}
+	}
+	byNamespace := map[string][]int{}
+	for i := range keys {
+		byNamespace[keys[i].namespace] = append(byNamespace[keys[i].namespace], i)
+	}
+	turn := make([]int, len(keys))
+	for _, idx := range byNamespace {
+		sort.SliceStable(idx, func(a, b int) bool { return rank[idx[a]] < rank[idx[b]] })
+		for t, i := range idx {
+			turn[i] = t
+		}
+	}
+	out := make([]key, len(keys))
+	order := make([]int, len(keys))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool {
+		i, j := order[a], order[b]
+		if turn[i] != turn[j] {
+			return turn[i] < turn[j]
+		}
+		return keys[i].namespace < keys[j].namespace
+	})
+	for o, i := range order {
+		out[o] = keys[i]
+	}
+	return out
+}
+
+// backendTLSTarget is a Service port a BackendTLSPolicy targets: NGF sends SNI and checks
+// validation.hostname, verifies with depth 4 and nginx's default protocols. NGF v2.6.7 renders,
+// for every location whose backend has a valid BackendTLSPolicy, "proxy_ssl_server_name on;
+// proxy_ssl_verify on; proxy_ssl_verify_depth 4; proxy_ssl_name <hostname>;"
 // (internal/controller/nginx/config/servers_template.go, the ProxySSLVerify block; servers.go
 // createProxySSLVerify: Name from dataplane/configuration.go convertBackendTLS, which copies
 // spec.validation.hostname).
-func backendTLSTargets(c Cluster, b *rules.BackendTLS, svc, sectionName string, maxEndpoints int) []Target {
-	var ports []upstream
-	if sv := c.Service(b.Namespace, svc); sv != nil {
-		for _, p := range sv.Spec.Ports {
-			if sectionName == "" || p.Name == sectionName {
-				ports = append(ports, upstream{Service: svc, Port: p.Port})
-			}
-		}
-	}
-	if len(ports) == 0 {
-		ports = []upstream{{Service: svc, PortName: sectionName}}
-	}
-	var out []Target
-	for _, up := range ports {
-		t := Target{Kind: "BackendTLSPolicy", Policy: "BackendTLSPolicy/" + b.Namespace + "/" + b.Name, Service: "Service/" + b.Namespace + "/" + up.Service,
-			Port: up.Port, SNI: b.Hostname, SSLName: b.Hostname, MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS13,
-			Trusted: b.Trusted, TrustedName: b.TrustedName, Depth: b.Depth}
-		t.Secret, t.SecretName = certificates(c, b.Namespace, b.ServerTLSSecret, corev1.TLSCertKey), b.Namespace+"/"+b.ServerTLSSecret
-		t.Endpoints, t.Skipped, t.NoEndpoint = endpoints(c, b.Namespace, up, maxEndpoints)
-		out = append(out, t)
-	}
-	return out
+func backendTLSTarget(c Cluster, b *rules.BackendTLS, up upstream, maxEndpoints int) Target {
+	t := Target{Kind: "BackendTLSPolicy", Policy: "BackendTLSPolicy/" + b.Namespace + "/" + b.Name, Service: "Service/" + b.Namespace + "/" + up.Service,
+		Port: up.Port, SNI: b.Hostname, SSLName: b.Hostname, MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS13,
+		Trusted: b.Trusted, TrustedName: b.TrustedName, Depth: b.Depth}
+	t.Secret, t.SecretName = certificates(c, b.Namespace, b.ServerTLSSecret, corev1.TLSCertKey), b.Namespace+"/"+b.ServerTLSSecret
+	t.Endpoints, t.Skipped, t.NoEndpoint = endpoints(c, b.Namespace, up, maxEndpoints)
+	return t
 }
 
 // certificates are the certificates under key of Secret namespace/name; nil when there are none.
