@@ -46,6 +46,16 @@ type Limits struct {
 	MaxPerNamespace int
 }
 
+// Validate refuses the bounds a run given by a user (serve's and check's --probe-max-endpoints and
+// --probe-max-targets) cannot mean: none of them may be 0 or negative, which would otherwise
+// silently become the defaults.
+func (l Limits) Validate() error {
+	if l.MaxEndpoints <= 0 || l.MaxTargets <= 0 || l.MaxPerNamespace < 0 {
+		return fmt.Errorf("probe: max endpoints (--probe-max-endpoints) and max targets (--probe-max-targets) must be positive (got %d, %d)", l.MaxEndpoints, l.MaxTargets)
+	}
+	return nil
+}
+
 // withDefaults is l with its defaults filled in.
 func (l Limits) withDefaults() Limits {
 	if l.MaxEndpoints <= 0 {
