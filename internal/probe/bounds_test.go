@@ -300,3 +300,33 @@ func TestTargetsKindsShareNamespace(t *testing.T) {
 		t.Errorf("targets by kind %v, want %d in all, both kinds", byKind, plan.Limits.MaxPerNamespace)
 	}
 }
+
+// TestTargetsSNIOfUpstreamNameNotProbed: with serverName on and no sslName nginx sends NIC's
+// internal upstream name ($proxy_host) as SNI, a handshake the probe cannot reproduce: the Policy
+// is reported as not probed, once, saying why and what to set; with sslName it is probed with
+// that name as SNI.
+func TestTargetsSNIOfUpstreamNameNotProbed(t *testing.T) {
+	for _, sslName := range []string{"", "aigw.ai.svc"} {
+		c := newCluster(t, 1, 0)
+		egress := map[string]any{"tlsSecret": "aigw-nic-client-tls", "trustedCertSecret": "internal-ca", "verifyServer": true, "serverName": true, "protocols": "TLSv1.3"}
+		if sslName != "" {
+			egress["sslName"] = sslName
+		}
+		c.ObjectSet = objects.NewObjectSet("ai", js(t, map[string]any{"apiVersion": "k8s.nginx.org/v1", "kind": "Policy",
+			"metadata": map[string]any{"name": "aigw-mtls", "namespace": "ai", "labels": map[string]string{"aigw": "mtls"}},
+			"spec":     map[string]any{"egressMTLS": egress}}))
+		c.vss = append(c.vss, c.vss[0]) // a second object naming the Policy: still said once
+		c.vss[1] = []byte(strings.Replace(string(c.vss[1]), `"name":"vs"`, `"name":"vs2"`, 1))
+		plan := Targets(context.Background(), c, aigw.DefaultSettings(), Limits{}, time.Now())
+		if sslName != "" {
+			if len(plan.Targets) != 1 || plan.Targets[0].SNI != sslName || len(plan.NotProbed) != 0 {
+				t.Errorf("sslName %s: targets %+v, not probed %+v; want one target with SNI %s", sslName, plan.Targets, plan.NotProbed, sslName)
+			}
+			continue
+		}
+		want := NotProbed{Namespace: "ai", Object: "Policy/ai/aigw-mtls", Reason: "nginx sends NIC's internal upstream name as SNI ($proxy_host); set sslName"}
+		if len(plan.Targets) != 0 || len(plan.NotProbed) != 1 || plan.NotProbed[0] != want {
+			t.Errorf("without sslName: targets %+v, not probed %+v; want none and %+v", plan.Targets, plan.NotProbed, want)
+		}
+	}
+}

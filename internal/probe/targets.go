@@ -156,6 +156,17 @@ func Targets(ctx context.Context, c Cluster, s aigw.Settings, lim Limits, now ti
 			if e == nil {
 				continue
 			}
+			if e.SNIIsUpstreamName() {
+				// The handshake nginx makes carries a name the probe cannot know (NIC's upstream
+				// name); probing without it or with another would judge a handshake nginx does not
+				// make. Said once per Policy.
+				if n := (NotProbed{Namespace: pns, Object: "Policy/" + pns + "/" + e.Name,
+					Reason: "nginx sends NIC's internal upstream name as SNI (" + rules.NICDefaultSSLName + "); set sslName"}); !said[n] {
+					said[n] = true
+					plan.NotProbed = append(plan.NotProbed, n)
+				}
+				continue
+			}
 			up := use.upstream
 			k := key{policy: "Policy/" + pns + "/" + e.Name, service: fmt.Sprintf("%s/%s:%d%s", ns, up.Service, up.Port, up.PortName),
 				namespace: pns, egress: e, svcNamespace: ns, up: up}
@@ -263,7 +274,8 @@ func target(c Cluster, s aigw.Settings, e *rules.Egress, ns string, up upstream,
 	// and nothing else NIC renders for the aigw location turns it on. nginx's own default is off
 	// (src/http/modules/ngx_http_proxy_module.c ngx_http_proxy_merge_loc_conf: ssl_server_name
 	// merged with 0; src/http/ngx_http_upstream.c ngx_http_upstream_ssl_name sends none when off).
-	// test/nginx/sni_test.go shows both on real nginx.
+	// test/nginx/sni_test.go shows both on real nginx. serverName without sslName (nginx sends
+	// NIC's upstream name) never reaches here: Targets reports it as not probed.
 	if e.ServerName {
 		t.SNI = e.SSLName
 	}
