@@ -330,3 +330,36 @@ func TestTargetsSNIOfUpstreamNameNotProbed(t *testing.T) {
 		}
 	}
 }
+
+// TestTargetsBackendTLSPolicyServiceReadsBounded: finding a BackendTLSPolicy's ports reads its
+// Services, so only as many are read as could be probed: of 4 namespaces × 2 BackendTLSPolicies ×
+// 10 Services, at most MaxTargets Services are read, the namespaces and the BackendTLSPolicies of
+// each take turns, and the rest are counted as left out.
+func TestTargetsBackendTLSPolicyServiceReadsBounded(t *testing.T) {
+	c := &countingCluster{cluster: &cluster{ObjectSet: objects.NewObjectSet(""), services: map[string]*corev1.Service{}, slices: map[string][]discoveryv1.EndpointSlice{}}}
+	for n := range 4 {
+		ns := fmt.Sprintf("gw%d", n)
+		for b := range 2 {
+			var refs []any
+			for i := range 10 {
+				svc := fmt.Sprintf("s%d-%02d", b, i)
+				c.services[ns+"/"+svc] = &corev1.Service{Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "https", Port: 443}}}}
+				refs = append(refs, map[string]any{"group": "", "kind": "Service", "name": svc})
+			}
+			c.btps = append(c.btps, js(t, map[string]any{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "BackendTLSPolicy",
+				"metadata": map[string]any{"name": fmt.Sprintf("b%d", b), "namespace": ns, "labels": map[string]string{"aigw": "mtls"}},
+				"spec": map[string]any{"targetRefs": refs, "validation": map[string]any{"hostname": "aigw.gw.svc", "wellKnownCACertificates": "System"}}}))
+		}
+	}
+	plan := Targets(context.Background(), c, aigw.DefaultSettings(), Limits{MaxEndpoints: 1, MaxTargets: 8, MaxPerNamespace: 4}, time.Now())
+	if c.serviceReads > 8 || c.sliceReads > 8 {
+		t.Errorf("%d Service and %d EndpointSlice reads, want at most 8 each (MaxTargets)", c.serviceReads, c.sliceReads)
+	}
+	perPolicy := map[string]int{}
+	for _, tg := range plan.Targets {
+		perPolicy[tg.Policy]++
+	}
+	if len(plan.Targets) != 8 || len(perPolicy) != 8 || plan.LeftOut != 72 {
+		t.Errorf("%d targets of %v, %d left out; want one of each of the 8 BackendTLSPolicies and 72 left out", len(plan.Targets), perPolicy, plan.LeftOut)
+	}
+}

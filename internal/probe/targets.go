@@ -194,9 +194,9 @@ func Targets(ctx context.Context, c Cluster, s aigw.Settings, lim Limits, now ti
 		addUses("Ingress", meta.Name, meta.Namespace, list, truncated)
 	}
 	rc := &readOnce{Cluster: c, services: map[string]*corev1.Service{}}
-	keys = append(keys, backendTLSKeys(ctx, rc, s, now)...)
-	perNamespace := map[string]int{}
 	leftOut := &leftOutCount{by: map[string]int{}}
+	keys = append(keys, backendTLSKeys(ctx, rc, s, lim, leftOut, now)...)
+	perNamespace := map[string]int{}
 	var kept []key
 	for _, k := range fairOrder(keys) {
 		if len(kept) == lim.MaxTargets || perNamespace[k.namespace] == lim.MaxPerNamespace {
@@ -295,34 +295,52 @@ func target(c Cluster, s aigw.Settings, e *rules.Egress, ns string, up upstream,
 }
 
 // backendTLSKeys are the Service ports of the labelled BackendTLSPolicies, one key each: every
-// port of a target without sectionName, the named one with it (the Service read once per run), so
-// that the bounds of Targets count ports. A Service that is missing or lacks the named port gives
-// one key, whose target says so. Once ctx ends the Services are no longer read.
-func backendTLSKeys(ctx context.Context, c Cluster, s aigw.Settings, now time.Time) []key {
-	var out []key
+// port of a target without sectionName, the named one with it, so that the bounds of Targets
+// count ports. A Service that is missing or lacks the named port gives one key, whose target says
+// so. Finding the ports reads the Service (once per run), so only as many targets are expanded as
+// could be taken: in fairOrder, at most lim.MaxPerNamespace of one namespace and lim.MaxTargets
+// in all; each other one is counted in leftOut as one Service port. Once ctx ends the Services
+// are no longer read (the keys are then cut off).
+func backendTLSKeys(ctx context.Context, c Cluster, s aigw.Settings, lim Limits, leftOut *leftOutCount, now time.Time) []key {
+	var refs []key // one per Service a BackendTLSPolicy targets, up.PortName its sectionName
 	for _, raw := range c.BackendTLSPolicies() {
 		b, err := rules.BackendTLSOf(raw, "", s, c, now)
 		if err != nil || !b.Selected {
 			continue
 		}
 		for _, svc := range b.Services {
-			var ports []upstream
-			if ctx.Err() == nil {
-				if sv := c.Service(b.Namespace, svc.Name); sv != nil {
-					for _, p := range sv.Spec.Ports {
-						if svc.Port == "" || p.Name == svc.Port {
-							ports = append(ports, upstream{Service: svc.Name, Port: p.Port})
-						}
-					}
+			refs = append(refs, key{policy: "BackendTLSPolicy/" + b.Namespace + "/" + b.Name, service: b.Namespace + "/" + svc.Name + ":" + svc.Port,
+				namespace: b.Namespace, btp: b, svcNamespace: b.Namespace, up: upstream{Service: svc.Name, PortName: svc.Port}})
+		}
+	}
+	var out []key
+	expanded, perNamespace := 0, map[string]int{}
+	for _, r := range fairOrder(refs) {
+		if ctx.Err() != nil {
+			out = append(out, r)
+			continue
+		}
+		if expanded == lim.MaxTargets || perNamespace[r.namespace] == lim.MaxPerNamespace {
+			leftOut.add(r.namespace, r.policy)
+			continue
+		}
+		expanded++
+		perNamespace[r.namespace]++
+		var ports []upstream
+		if sv := c.Service(r.namespace, r.up.Service); sv != nil {
+			for _, p := range sv.Spec.Ports {
+				if r.up.PortName == "" || p.Name == r.up.PortName {
+					ports = append(ports, upstream{Service: r.up.Service, Port: p.Port})
 				}
 			}
-			if len(ports) == 0 {
-				ports = []upstream{{Service: svc.Name, PortName: svc.Port}}
-			}
-			for _, up := range ports {
-				out = append(out, key{policy: "BackendTLSPolicy/" + b.Namespace + "/" + b.Name, service: fmt.Sprintf("%s/%s:%d%s", b.Namespace, up.Service, up.Port, up.PortName),
-					namespace: b.Namespace, btp: b, svcNamespace: b.Namespace, up: up})
-			}
+		}
+		if len(ports) == 0 {
+			out = append(out, r)
+		}
+		for _, up := range ports {
+			k := r
+			k.up, k.service = up, fmt.Sprintf("%s/%s:%d", r.namespace, up.Service, up.Port)
+			out = append(out, k)
 		}
 	}
 	return out
