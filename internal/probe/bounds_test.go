@@ -348,7 +348,7 @@ func TestTargetsBackendTLSPolicyServiceReadsBounded(t *testing.T) {
 			}
 			c.btps = append(c.btps, js(t, map[string]any{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "BackendTLSPolicy",
 				"metadata": map[string]any{"name": fmt.Sprintf("b%d", b), "namespace": ns, "labels": map[string]string{"aigw": "mtls"}},
-				"spec": map[string]any{"targetRefs": refs, "validation": map[string]any{"hostname": "aigw.gw.svc", "wellKnownCACertificates": "System"}}}))
+				"spec":     map[string]any{"targetRefs": refs, "validation": map[string]any{"hostname": "aigw.gw.svc", "wellKnownCACertificates": "System"}}}))
 		}
 	}
 	plan := Targets(context.Background(), c, aigw.DefaultSettings(), Limits{MaxEndpoints: 1, MaxTargets: 8, MaxPerNamespace: 4}, time.Now())
