@@ -385,8 +385,8 @@ func (o ProbeOptions) validate() error {
 	if !o.Enabled {
 		return nil
 	}
-	if o.Interval <= 0 || o.Timeout <= 0 || o.MaxEndpoints <= 0 || o.MaxTargets <= 0 {
-		return fmt.Errorf("probe: interval, timeout, max endpoints and max targets must be positive (got %s, %s, %d, %d)", o.Interval, o.Timeout, o.MaxEndpoints, o.MaxTargets)
+	if o.Interval <= 0 || o.Timeout <= 0 {
+		return fmt.Errorf("probe: interval and timeout must be positive (got %s, %s)", o.Interval, o.Timeout)
 	}
-	return nil
+	return probe.Limits{MaxEndpoints: o.MaxEndpoints, MaxTargets: o.MaxTargets}.Validate()
 }

@@ -151,3 +151,21 @@ func TestProbeListByteBudget(t *testing.T) {
 		t.Errorf("kept %d items (%d bytes), not read %q; want about %d items within %d bytes and one line", len(out), c.listBytes, c.notRead, maxProbedListBytes>>20, maxProbedListBytes)
 	}
 }
+
+// TestProbeOptionsRefuseNonPositiveBounds: serve refuses a probe bound of 0 or less with the same
+// check check --probe makes (probe.Limits.Validate).
+func TestProbeOptionsRefuseNonPositiveBounds(t *testing.T) {
+	for _, mod := range []func(*ProbeOptions){func(o *ProbeOptions) { o.MaxTargets = 0 }, func(o *ProbeOptions) { o.MaxEndpoints = -1 }, func(o *ProbeOptions) { o.Interval = 0 }} {
+		o := DefaultProbeOptions()
+		o.Enabled = true
+		mod(&o)
+		if err := o.validate(); err == nil || !strings.Contains(err.Error(), "must be positive") {
+			t.Errorf("%+v: %v, want refused", o, err)
+		}
+	}
+	o := DefaultProbeOptions()
+	o.Enabled = true
+	if err := o.validate(); err != nil {
+		t.Errorf("defaults refused: %v", err)
+	}
+}

@@ -76,7 +76,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.Probe.Enabled, "probe", false, "also make the TLS handshake nginx makes with each aigw endpoint the labelled Policies serve (from this machine, which must reach the endpoints' addresses: run it inside the cluster or through a route to the pod network), and judge the certificate aigw serves and the client CAs it asks for; no private key is read")
 	fs.DurationVar(&o.Probe.DialTimeout, "probe-timeout", probe.DefaultDialTimeout, "bound on each probe handshake (connection and TLS)")
 	fs.IntVar(&o.Probe.MaxEndpoints, "probe-max-endpoints", probe.DefaultMaxEndpoints, "ready endpoints probed per Policy and Service port; the others are reported as not probed")
-	fs.IntVar(&o.Probe.MaxTargets, "probe-max-targets", probe.DefaultMaxTargets, "Policy and Service port pairs probed (in Policy order, at most a quarter of them for the Policies of one namespace); the others are reported as not probed")
+	fs.IntVar(&o.Probe.MaxTargets, "probe-max-targets", probe.DefaultMaxTargets, "Policy (or BackendTLSPolicy) and Service port pairs probed (the namespaces, and the Policies of each, taking turns; at most a quarter of them for one namespace, all of them with -n; 0 or less is refused); the others are reported as not probed")
 	sf := bindSettings(fs)
 	if err := fs.Parse(args); err != nil {
 		return parseExit(err)
@@ -87,6 +87,10 @@ func check(args []string, stdout, stderr io.Writer) int {
 	}
 	if output != "text" && output != "json" {
 		fmt.Fprintf(stderr, "check: -o %q: expected text or json\n", output)
+		return 2
+	}
+	if err := o.Probe.Validate(); err != nil {
+		fmt.Fprintln(stderr, "check:", err)
 		return 2
 	}
 	s, err := sf.settings()

@@ -31,3 +31,23 @@ func TestCheckRefusesABadMemoryLimit(t *testing.T) {
 		t.Errorf("stdout %q, stderr %q: want nothing printed and the flag named", stdout.String(), stderr.String())
 	}
 }
+
+// check --probe refuses a bound of 0 or less, as serve does, instead of silently probing 64
+// targets or 16 endpoints; without --probe the bounds are not used and not judged.
+func TestCheckRefusesNonPositiveProbeBounds(t *testing.T) {
+	for _, args := range [][]string{
+		{"--probe", "--probe-max-targets", "0"},
+		{"--probe", "--probe-max-targets=-3"},
+		{"--probe", "--probe-max-endpoints", "0"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := check(append(args, "--kubeconfig", "/nonexistent"), &stdout, &stderr); code != 2 ||
+			!strings.Contains(stderr.String(), "must be positive") || strings.Contains(stderr.String(), "cannot read the cluster") {
+			t.Errorf("%v: exit %d, stderr %q; want 2, the bound refused before any cluster is read", args, code, stderr.String())
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if code := check([]string{"--probe-max-targets", "0", "--kubeconfig", "/nonexistent"}, &stdout, &stderr); strings.Contains(stderr.String(), "must be positive") {
+		t.Errorf("without --probe: exit %d, stderr %q; want the bound not judged", code, stderr.String())
+	}
+}

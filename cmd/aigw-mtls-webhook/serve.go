@@ -64,7 +64,7 @@ func newServeFlags(stderr io.Writer) (*flag.FlagSet, *serveConfig) {
 	fs.DurationVar(&c.o.Probe.Interval, "probe-interval", c.o.Probe.Interval, "time between two probe cycles, jittered by up to a tenth either way; a cycle is cut off at half of it")
 	fs.DurationVar(&c.o.Probe.Timeout, "probe-timeout", c.o.Probe.Timeout, "bound on each probe handshake (connection and TLS)")
 	fs.IntVar(&c.o.Probe.MaxEndpoints, "probe-max-endpoints", c.o.Probe.MaxEndpoints, "ready endpoints probed per Policy and aigw Service port (the first in address order)")
-	fs.IntVar(&c.o.Probe.MaxTargets, "probe-max-targets", c.o.Probe.MaxTargets, "Policy and aigw Service port pairs probed per cycle (in Policy order, at most a quarter of them for the Policies of one namespace); the rest are logged as left out")
+	fs.IntVar(&c.o.Probe.MaxTargets, "probe-max-targets", c.o.Probe.MaxTargets, "Policy (or BackendTLSPolicy) and aigw Service port pairs probed per cycle (the namespaces, and the Policies of each, taking turns; at most a quarter of them for one namespace); the rest are logged as left out")
 	c.zap.BindFlags(fs)
 	return fs, c
 }

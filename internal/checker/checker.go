@@ -21,6 +21,7 @@ import (
 
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/aigw"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/ingress"
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/probe"
 	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
 	"github.com/aigw-mtls/aigw-mtls-webhook/patches"
 )
@@ -106,6 +107,7 @@ func DefaultOptions() Options {
 		Service:          "aigw",
 		DialTimeout:      5 * time.Second,
 		MaxIngressEvents: DefaultMaxIngressEvents,
+		Probe:            ProbeOptions{MaxEndpoints: probe.DefaultMaxEndpoints, MaxTargets: probe.DefaultMaxTargets},
 	}
 }
 
@@ -148,6 +150,9 @@ func Stream(ctx context.Context, c client.Reader, o Options, sink Sink) error {
 	}
 	if o.DialTimeout == 0 {
 		o.DialTimeout = DefaultOptions().DialTimeout
+	}
+	if err := o.Probe.Validate(); err != nil {
+		return err
 	}
 	s, err := collect(ctx, c, o)
 	if err != nil {

@@ -19,14 +19,33 @@ const SectionProbe = "Probe"
 type ProbeOptions struct {
 	Enabled      bool
 	MaxEndpoints int // per Policy and Service port
-	MaxTargets   int // Policy and Service port pairs, a quarter of them per namespace (probe.Limits)
+	MaxTargets   int // Policy and Service port pairs, a quarter of them per namespace unless one is in scope (Limits)
 	probe.Options
+}
+
+// Limits are the probe's bounds for a check of namespace ("": every namespace): with one namespace
+// in scope, that namespace may take all of MaxTargets (the quarter per namespace keeps namespaces
+// from leaving each other unprobed, and the others are not reported).
+func (o ProbeOptions) Limits(namespace string) probe.Limits {
+	l := probe.Limits{MaxEndpoints: o.MaxEndpoints, MaxTargets: o.MaxTargets}
+	if namespace != "" {
+		l.MaxPerNamespace = o.MaxTargets
+	}
+	return l
+}
+
+// Validate refuses bounds check --probe cannot run with, as serve does (probe.Limits.Validate).
+func (o ProbeOptions) Validate() error {
+	if !o.Enabled {
+		return nil
+	}
+	return o.Limits("").Validate()
 }
 
 // checkProbe probes the endpoints of the labelled egressMTLS Policies in scope and reports one line
 // per endpoint (or per Service port without a ready endpoint).
 func checkProbe(ctx context.Context, s *snapshot) []Check {
-	plan := probe.Targets(ctx, probeCluster{s}, s.o.Settings, probe.Limits{MaxEndpoints: s.o.Probe.MaxEndpoints, MaxTargets: s.o.Probe.MaxTargets}, s.o.Now)
+	plan := probe.Targets(ctx, probeCluster{s}, s.o.Settings, s.o.Probe.Limits(s.o.Namespace), s.o.Now)
 	o := s.o.Probe.Options
 	o.Now = s.o.Now
 	var out []Check

@@ -3,12 +3,15 @@ package checker
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	"github.com/aigw-mtls/aigw-mtls-webhook/internal/rules"
 )
 
 // TestProbeSeesNoPrivateKey: the Secrets check --probe hands the probe (probeCluster) carry their
@@ -46,6 +49,49 @@ func TestProbeSeesNoPrivateKey(t *testing.T) {
 		}
 		if cert := sec.Data["tls.crt"]; sec.Name == "aigw-server-tls" && !strings.Contains(string(cert), "BEGIN CERTIFICATE") {
 			t.Errorf("the probe's Secret %s lost its certificate: %q", sec.Name, cert)
+		}
+	}
+}
+
+// TestProbeLimitsPerNamespace: check -n NS --probe has one namespace in scope, which may take every
+// target of --probe-max-targets (not a quarter of them).
+func TestProbeLimitsPerNamespace(t *testing.T) {
+	var ports []int64
+	for i := range 20 {
+		ports = append(ports, int64(8000+i))
+	}
+	c := fake.NewClientBuilder().WithScheme(coreScheme(t)).WithRESTMapper(restMapper()).
+		WithObjects(probeVirtualServer("ai", "", ports...), probePolicy("ai")).Build()
+	o := DefaultOptions()
+	o.Probe.Enabled, o.Namespace = true, "ai"
+	r, err := Run(context.Background(), c, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	probed := map[string]bool{}
+	for _, ch := range r.Checks {
+		if ch.Section == SectionProbe && ch.Object == "Policy/ai/aigw-mtls" {
+			if ch.Rule != rules.ProbeNoReadyEndpoint.ID {
+				t.Errorf("probe line %+v, want none but the probed Service ports", ch)
+			}
+			probed[strings.SplitN(ch.Message, ":", 2)[0]] = true
+		}
+	}
+	if len(probed) != 20 {
+		t.Errorf("probed %d Service ports of the one namespace in scope, want all 20", len(probed))
+	}
+}
+
+// TestStreamRefusesNonPositiveProbeBounds: --probe with a bound of 0 or less is refused, as serve
+// refuses it, before the cluster is read.
+func TestStreamRefusesNonPositiveProbeBounds(t *testing.T) {
+	for _, mod := range []func(*ProbeOptions){func(p *ProbeOptions) { p.MaxTargets = 0 }, func(p *ProbeOptions) { p.MaxTargets = -1 }, func(p *ProbeOptions) { p.MaxEndpoints = 0 }} {
+		o := DefaultOptions()
+		o.Probe.Enabled = true
+		mod(&o.Probe)
+		c := fake.NewClientBuilder().WithScheme(coreScheme(t)).WithRESTMapper(restMapper()).Build()
+		if err := Stream(context.Background(), c, o, NewTextWriter(io.Discard)); err == nil || !strings.Contains(err.Error(), "must be positive") {
+			t.Errorf("probe %+v: error %v, want the bounds refused", o.Probe, err)
 		}
 	}
 }

@@ -126,7 +126,8 @@ func TestTargetsCutOff(t *testing.T) {
 }
 
 // TestTargetsDefaultBounds: without limits a run resolves DefaultMaxTargets, at most a quarter of
-// them for the Policies of one namespace, and says per Policy how many it left out.
+// them for the Policies of one namespace, taking the namespaces in turn (the last one by name is
+// probed too), and says per Policy how many it left out.
 func TestTargetsDefaultBounds(t *testing.T) {
 	c := manyTargets(t, 5, 20)
 	plan := Targets(context.Background(), c, aigw.DefaultSettings(), Limits{}, time.Now())
@@ -137,8 +138,13 @@ func TestTargetsDefaultBounds(t *testing.T) {
 	for _, tg := range plan.Targets {
 		perNS[strings.Split(tg.Policy, "/")[1]]++
 	}
-	if len(plan.Targets) != DefaultMaxTargets || perNS["ns0"] != DefaultMaxTargets/4 || perNS["ns4"] != 0 {
-		t.Errorf("%d targets, per namespace %v; want %d, %d each of the first namespaces", len(plan.Targets), perNS, DefaultMaxTargets, DefaultMaxTargets/4)
+	if len(plan.Targets) != DefaultMaxTargets {
+		t.Errorf("%d targets, want %d", len(plan.Targets), DefaultMaxTargets)
+	}
+	for n := range 5 {
+		if got := perNS[fmt.Sprintf("ns%d", n)]; got < DefaultMaxTargets/5 || got > DefaultMaxTargets/4 {
+			t.Errorf("per namespace %v; want each of the 5 namespaces between %d and %d", perNS, DefaultMaxTargets/5, DefaultMaxTargets/4)
+		}
 	}
 	left := 0
 	for _, n := range plan.LeftOutBy {
@@ -223,5 +229,137 @@ func TestTrimKeepsTargets(t *testing.T) {
 	got := Targets(context.Background(), c, aigw.DefaultSettings(), Limits{}, time.Now()).Targets
 	if len(want) == 0 || fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("targets of the trimmed objects\n%v\nwant\n%v", got, want)
+	}
+}
+
+// TestTargetsBackendTLSPolicyPortsBounded: a BackendTLSPolicy without sectionName on a Service of
+// 200 ports is 200 targets, bounded and counted like any other: it takes at most its namespace's
+// share, the Policies of the other namespaces (and its own) are still probed, the EndpointSlices
+// are read only for the targets resolved, and what is left out is counted per Service port.
+func TestTargetsBackendTLSPolicyPortsBounded(t *testing.T) {
+	c := manyTargets(t, 4, 20)
+	big := &corev1.Service{}
+	for i := range 200 {
+		big.Spec.Ports = append(big.Spec.Ports, corev1.ServicePort{Name: fmt.Sprintf("p%03d", i), Port: int32(10000 + i)})
+	}
+	c.services["gw/big"] = big
+	c.btps = [][]byte{js(t, map[string]any{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "BackendTLSPolicy",
+		"metadata": map[string]any{"name": "wide", "namespace": "gw", "labels": map[string]string{"aigw": "mtls"}},
+		"spec": map[string]any{"targetRefs": []any{map[string]any{"group": "", "kind": "Service", "name": "big"}},
+			"validation": map[string]any{"hostname": "aigw.gw.svc", "wellKnownCACertificates": "System"}}})}
+	plan := Targets(context.Background(), c, aigw.DefaultSettings(), Limits{MaxEndpoints: 1}, time.Now())
+	lim := plan.Limits
+	perNS := map[string]int{}
+	for _, tg := range plan.Targets {
+		perNS[strings.Split(tg.Policy, "/")[1]]++
+	}
+	if len(plan.Targets) != lim.MaxTargets || perNS["gw"] == 0 || perNS["gw"] > lim.MaxPerNamespace {
+		t.Errorf("%d targets, per namespace %v; want %d, at most %d of the BackendTLSPolicy's namespace gw", len(plan.Targets), perNS, lim.MaxTargets, lim.MaxPerNamespace)
+	}
+	for n := range 4 {
+		if ns := fmt.Sprintf("ns%d", n); perNS[ns] == 0 {
+			t.Errorf("no Policy of namespace %s probed (per namespace %v)", ns, perNS)
+		}
+	}
+	if c.sliceReads > lim.MaxTargets {
+		t.Errorf("%d EndpointSlice reads, want at most %d (one per resolved target)", c.sliceReads, lim.MaxTargets)
+	}
+	var btpLeft int
+	for _, n := range plan.LeftOutBy {
+		if n.Object == "BackendTLSPolicy/gw/wide" {
+			btpLeft++
+			if want := fmt.Sprintf("%d Service port(s) not probed", 200-perNS["gw"]); !strings.HasPrefix(n.Reason, want) || n.Namespace != "gw" {
+				t.Errorf("left out %+v, want %q in namespace gw", n, want)
+			}
+		}
+	}
+	if btpLeft != 1 || plan.LeftOut != 200+80-lim.MaxTargets {
+		t.Errorf("BackendTLSPolicy left out %d times, LeftOut %d; want once and %d Service ports in all", btpLeft, plan.LeftOut, 200+80-lim.MaxTargets)
+	}
+}
+
+// TestTargetsKindsShareNamespace: in one namespace, a BackendTLSPolicy of many Service ports and
+// the Policies take their turns within the namespace's share; neither kind leaves the other out.
+func TestTargetsKindsShareNamespace(t *testing.T) {
+	c := manyTargets(t, 1, 20)
+	big := &corev1.Service{}
+	for i := range 50 {
+		big.Spec.Ports = append(big.Spec.Ports, corev1.ServicePort{Name: fmt.Sprintf("p%03d", i), Port: int32(10000 + i)})
+	}
+	c.services["ns0/big"] = big
+	c.btps = [][]byte{js(t, map[string]any{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "BackendTLSPolicy",
+		"metadata": map[string]any{"name": "wide", "namespace": "ns0", "labels": map[string]string{"aigw": "mtls"}},
+		"spec": map[string]any{"targetRefs": []any{map[string]any{"group": "", "kind": "Service", "name": "big"}},
+			"validation": map[string]any{"hostname": "aigw.ns0.svc", "wellKnownCACertificates": "System"}}})}
+	plan := Targets(context.Background(), c, aigw.DefaultSettings(), Limits{MaxEndpoints: 1}, time.Now())
+	byKind := map[string]int{}
+	for _, tg := range plan.Targets {
+		byKind[tg.Kind]++
+	}
+	if len(plan.Targets) != plan.Limits.MaxPerNamespace || byKind["Policy"] == 0 || byKind["BackendTLSPolicy"] == 0 {
+		t.Errorf("targets by kind %v, want %d in all, both kinds", byKind, plan.Limits.MaxPerNamespace)
+	}
+}
+
+// TestTargetsSNIOfUpstreamNameNotProbed: with serverName on and no sslName nginx sends NIC's
+// internal upstream name ($proxy_host) as SNI, a handshake the probe cannot reproduce: the Policy
+// is reported as not probed, once, saying why and what to set; with sslName it is probed with
+// that name as SNI.
+func TestTargetsSNIOfUpstreamNameNotProbed(t *testing.T) {
+	for _, sslName := range []string{"", "aigw.ai.svc"} {
+		c := newCluster(t, 1, 0)
+		egress := map[string]any{"tlsSecret": "aigw-nic-client-tls", "trustedCertSecret": "internal-ca", "verifyServer": true, "serverName": true, "protocols": "TLSv1.3"}
+		if sslName != "" {
+			egress["sslName"] = sslName
+		}
+		c.ObjectSet = objects.NewObjectSet("ai", js(t, map[string]any{"apiVersion": "k8s.nginx.org/v1", "kind": "Policy",
+			"metadata": map[string]any{"name": "aigw-mtls", "namespace": "ai", "labels": map[string]string{"aigw": "mtls"}},
+			"spec":     map[string]any{"egressMTLS": egress}}))
+		c.vss = append(c.vss, c.vss[0]) // a second object naming the Policy: still said once
+		c.vss[1] = []byte(strings.Replace(string(c.vss[1]), `"name":"vs"`, `"name":"vs2"`, 1))
+		plan := Targets(context.Background(), c, aigw.DefaultSettings(), Limits{}, time.Now())
+		if sslName != "" {
+			if len(plan.Targets) != 1 || plan.Targets[0].SNI != sslName || len(plan.NotProbed) != 0 {
+				t.Errorf("sslName %s: targets %+v, not probed %+v; want one target with SNI %s", sslName, plan.Targets, plan.NotProbed, sslName)
+			}
+			continue
+		}
+		want := NotProbed{Namespace: "ai", Object: "Policy/ai/aigw-mtls", Reason: "nginx sends NIC's internal upstream name as SNI ($proxy_host); set sslName"}
+		if len(plan.Targets) != 0 || len(plan.NotProbed) != 1 || plan.NotProbed[0] != want {
+			t.Errorf("without sslName: targets %+v, not probed %+v; want none and %+v", plan.Targets, plan.NotProbed, want)
+		}
+	}
+}
+
+// TestTargetsBackendTLSPolicyServiceReadsBounded: finding a BackendTLSPolicy's ports reads its
+// Services, so only as many are read as could be probed: of 4 namespaces × 2 BackendTLSPolicies ×
+// 10 Services, at most MaxTargets Services are read, the namespaces and the BackendTLSPolicies of
+// each take turns, and the rest are counted as left out.
+func TestTargetsBackendTLSPolicyServiceReadsBounded(t *testing.T) {
+	c := &countingCluster{cluster: &cluster{ObjectSet: objects.NewObjectSet(""), services: map[string]*corev1.Service{}, slices: map[string][]discoveryv1.EndpointSlice{}}}
+	for n := range 4 {
+		ns := fmt.Sprintf("gw%d", n)
+		for b := range 2 {
+			var refs []any
+			for i := range 10 {
+				svc := fmt.Sprintf("s%d-%02d", b, i)
+				c.services[ns+"/"+svc] = &corev1.Service{Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "https", Port: 443}}}}
+				refs = append(refs, map[string]any{"group": "", "kind": "Service", "name": svc})
+			}
+			c.btps = append(c.btps, js(t, map[string]any{"apiVersion": "gateway.networking.k8s.io/v1", "kind": "BackendTLSPolicy",
+				"metadata": map[string]any{"name": fmt.Sprintf("b%d", b), "namespace": ns, "labels": map[string]string{"aigw": "mtls"}},
+				"spec":     map[string]any{"targetRefs": refs, "validation": map[string]any{"hostname": "aigw.gw.svc", "wellKnownCACertificates": "System"}}}))
+		}
+	}
+	plan := Targets(context.Background(), c, aigw.DefaultSettings(), Limits{MaxEndpoints: 1, MaxTargets: 8, MaxPerNamespace: 4}, time.Now())
+	if c.serviceReads > 8 || c.sliceReads > 8 {
+		t.Errorf("%d Service and %d EndpointSlice reads, want at most 8 each (MaxTargets)", c.serviceReads, c.sliceReads)
+	}
+	perPolicy := map[string]int{}
+	for _, tg := range plan.Targets {
+		perPolicy[tg.Policy]++
+	}
+	if len(plan.Targets) != 8 || len(perPolicy) != 8 || plan.LeftOut != 72 {
+		t.Errorf("%d targets of %v, %d left out; want one of each of the 8 BackendTLSPolicies and 72 left out", len(plan.Targets), perPolicy, plan.LeftOut)
 	}
 }

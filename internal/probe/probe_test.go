@@ -46,13 +46,14 @@ type cluster struct {
 	*objects.ObjectSet
 	vss      [][]byte
 	ings     [][]byte
+	btps     [][]byte
 	services map[string]*corev1.Service
 	slices   map[string][]discoveryv1.EndpointSlice
 }
 
 func (c *cluster) VirtualServers() [][]byte     { return c.vss }
 func (c *cluster) Ingresses() [][]byte          { return c.ings }
-func (c *cluster) BackendTLSPolicies() [][]byte { return nil }
+func (c *cluster) BackendTLSPolicies() [][]byte { return c.btps }
 func (c *cluster) Service(ns, name string) *corev1.Service {
 	return c.services[ns+"/"+name]
 }

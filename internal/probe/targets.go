@@ -46,6 +46,16 @@ type Limits struct {
 	MaxPerNamespace int
 }
 
+// Validate refuses the bounds a run given by a user (serve's and check's --probe-max-endpoints and
+// --probe-max-targets) cannot mean: none of them may be 0 or negative, which would otherwise
+// silently become the defaults.
+func (l Limits) Validate() error {
+	if l.MaxEndpoints <= 0 || l.MaxTargets <= 0 || l.MaxPerNamespace < 0 {
+		return fmt.Errorf("probe: max endpoints (--probe-max-endpoints) and max targets (--probe-max-targets) must be positive (got %d, %d)", l.MaxEndpoints, l.MaxTargets)
+	}
+	return nil
+}
+
 // withDefaults is l with its defaults filled in.
 func (l Limits) withDefaults() Limits {
 	if l.MaxEndpoints <= 0 {
@@ -87,7 +97,6 @@ type key struct {
 	btp             *rules.BackendTLS
 	svcNamespace    string
 	up              upstream
-	btpPort         string // a BackendTLSPolicy's sectionName
 }
 
 // Targets are the aigw Service ports the labelled egressMTLS Policies serve: the upstreams with
@@ -97,9 +106,9 @@ type key struct {
 // BackendTLSPolicies target (NGINX Gateway Fabric). Only a Policy of the referring object's own
 // namespace is followed (a reference to another namespace's Policy is not probed: a tenant could
 // otherwise make another namespace's Policy fail). The pairs are found first, from the objects
-// alone; then the first lim.MaxTargets in Policy order are resolved (the Service read once per
-// run), at most lim.MaxPerNamespace of the Policies of one namespace, each with at most
-// lim.MaxEndpoints ready endpoints. Once ctx ends the remaining targets are returned with CutOff
+// alone (a BackendTLSPolicy's Service read then, once per run, for its ports); then
+// lim.MaxTargets of them, taken in turns (fairOrder), at most lim.MaxPerNamespace of one
+// namespace, are resolved, each with at most lim.MaxEndpoints ready endpoints. Once ctx ends the remaining targets are returned with CutOff
 // set, unresolved.
 func Targets(ctx context.Context, c Cluster, s aigw.Settings, lim Limits, now time.Time) Plan {
 	lim = lim.withDefaults()
@@ -147,6 +156,17 @@ func Targets(ctx context.Context, c Cluster, s aigw.Settings, lim Limits, now ti
 			if e == nil {
 				continue
 			}
+			if e.SNIIsUpstreamName() {
+				// The handshake nginx makes carries a name the probe cannot know (NIC's upstream
+				// name); probing without it or with another would judge a handshake nginx does not
+				// make. Said once per Policy.
+				if n := (NotProbed{Namespace: pns, Object: "Policy/" + pns + "/" + e.Name,
+					Reason: "nginx sends NIC's internal upstream name as SNI (" + rules.NICDefaultSSLName + "); set sslName"}); !said[n] {
+					said[n] = true
+					plan.NotProbed = append(plan.NotProbed, n)
+				}
+				continue
+			}
 			up := use.upstream
 			k := key{policy: "Policy/" + pns + "/" + e.Name, service: fmt.Sprintf("%s/%s:%d%s", ns, up.Service, up.Port, up.PortName),
 				namespace: pns, egress: e, svcNamespace: ns, up: up}
@@ -173,17 +193,12 @@ func Targets(ctx context.Context, c Cluster, s aigw.Settings, lim Limits, now ti
 		meta, list, truncated := ingressUses(raw)
 		addUses("Ingress", meta.Name, meta.Namespace, list, truncated)
 	}
-	keys = append(keys, backendTLSKeys(c, s, now)...)
-	sort.SliceStable(keys, func(i, j int) bool {
-		if keys[i].policy != keys[j].policy {
-			return keys[i].policy < keys[j].policy
-		}
-		return keys[i].service < keys[j].service
-	})
-	perNamespace := map[string]int{}
+	rc := &readOnce{Cluster: c, services: map[string]*corev1.Service{}}
 	leftOut := &leftOutCount{by: map[string]int{}}
-	kept := keys[:0]
-	for _, k := range keys {
+	keys = append(keys, backendTLSKeys(ctx, rc, s, lim, leftOut, now)...)
+	perNamespace := map[string]int{}
+	var kept []key
+	for _, k := range fairOrder(keys) {
 		if len(kept) == lim.MaxTargets || perNamespace[k.namespace] == lim.MaxPerNamespace {
 			leftOut.add(k.namespace, k.policy)
 			continue
@@ -191,7 +206,12 @@ func Targets(ctx context.Context, c Cluster, s aigw.Settings, lim Limits, now ti
 		perNamespace[k.namespace]++
 		kept = append(kept, k)
 	}
-	rc := &readOnce{Cluster: c, services: map[string]*corev1.Service{}}
+	sort.SliceStable(kept, func(i, j int) bool {
+		if kept[i].policy != kept[j].policy {
+			return kept[i].policy < kept[j].policy
+		}
+		return kept[i].service < kept[j].service
+	})
 	for _, k := range kept {
 		if ctx.Err() != nil {
 			plan.Targets = append(plan.Targets, Target{Kind: strings.SplitN(k.policy, "/", 2)[0], Policy: k.policy, Service: "Service/" + k.svcNamespace + "/" + k.up.Service, Port: k.up.Port, CutOff: true})
@@ -200,14 +220,8 @@ func Targets(ctx context.Context, c Cluster, s aigw.Settings, lim Limits, now ti
 		if k.egress != nil {
 			plan.Targets = append(plan.Targets, target(rc, s, k.egress, k.svcNamespace, k.up, lim.MaxEndpoints))
 		} else {
-			plan.Targets = append(plan.Targets, backendTLSTargets(rc, k.btp, k.up.Service, k.btpPort, lim.MaxEndpoints)...)
+			plan.Targets = append(plan.Targets, backendTLSTarget(rc, k.btp, k.up, lim.MaxEndpoints))
 		}
-	}
-	if len(plan.Targets) > lim.MaxTargets { // a BackendTLSPolicy's Service may have many ports
-		for _, t := range plan.Targets[lim.MaxTargets:] {
-			leftOut.add(strings.Split(t.Policy, "/")[1], t.Policy)
-		}
-		plan.Targets = plan.Targets[:lim.MaxTargets]
 	}
 	sort.SliceStable(leftOut.order, func(i, j int) bool { return leftOut.order[i].Object < leftOut.order[j].Object })
 	for _, n := range leftOut.order {
@@ -260,7 +274,8 @@ func target(c Cluster, s aigw.Settings, e *rules.Egress, ns string, up upstream,
 	// and nothing else NIC renders for the aigw location turns it on. nginx's own default is off
 	// (src/http/modules/ngx_http_proxy_module.c ngx_http_proxy_merge_loc_conf: ssl_server_name
 	// merged with 0; src/http/ngx_http_upstream.c ngx_http_upstream_ssl_name sends none when off).
-	// test/nginx/sni_test.go shows both on real nginx.
+	// test/nginx/sni_test.go shows both on real nginx. serverName without sslName (nginx sends
+	// NIC's upstream name) never reaches here: Targets reports it as not probed.
 	if e.ServerName {
 		t.SNI = e.SSLName
 	}
@@ -279,52 +294,119 @@ func target(c Cluster, s aigw.Settings, e *rules.Egress, ns string, up upstream,
 	return t
 }
 
-// backendTLSKeys are the Services of the labelled BackendTLSPolicies, one key each (its ports are
-// found when it is resolved).
-func backendTLSKeys(c Cluster, s aigw.Settings, now time.Time) []key {
-	var out []key
+// backendTLSKeys are the Service ports of the labelled BackendTLSPolicies, one key each: every
+// port of a target without sectionName, the named one with it, so that the bounds of Targets
+// count ports. A Service that is missing or lacks the named port gives one key, whose target says
+// so. Finding the ports reads the Service (once per run), so only as many targets are expanded as
+// could be taken: in fairOrder, at most lim.MaxPerNamespace of one namespace and lim.MaxTargets
+// in all; each other one is counted in leftOut as one Service port. Once ctx ends the Services
+// are no longer read (the keys are then cut off).
+func backendTLSKeys(ctx context.Context, c Cluster, s aigw.Settings, lim Limits, leftOut *leftOutCount, now time.Time) []key {
+	var refs []key // one per Service a BackendTLSPolicy targets, up.PortName its sectionName
 	for _, raw := range c.BackendTLSPolicies() {
 		b, err := rules.BackendTLSOf(raw, "", s, c, now)
 		if err != nil || !b.Selected {
 			continue
 		}
 		for _, svc := range b.Services {
-			out = append(out, key{policy: "BackendTLSPolicy/" + b.Namespace + "/" + b.Name, service: b.Namespace + "/" + svc.Name + ":" + svc.Port,
-				namespace: b.Namespace, btp: b, svcNamespace: b.Namespace, up: upstream{Service: svc.Name}, btpPort: svc.Port})
+			refs = append(refs, key{policy: "BackendTLSPolicy/" + b.Namespace + "/" + b.Name, service: b.Namespace + "/" + svc.Name + ":" + svc.Port,
+				namespace: b.Namespace, btp: b, svcNamespace: b.Namespace, up: upstream{Service: svc.Name, PortName: svc.Port}})
+		}
+	}
+	var out []key
+	expanded, perNamespace := 0, map[string]int{}
+	for _, r := range fairOrder(refs) {
+		if ctx.Err() != nil {
+			out = append(out, r)
+			continue
+		}
+		if expanded == lim.MaxTargets || perNamespace[r.namespace] == lim.MaxPerNamespace {
+			leftOut.add(r.namespace, r.policy)
+			continue
+		}
+		expanded++
+		perNamespace[r.namespace]++
+		var ports []upstream
+		if sv := c.Service(r.namespace, r.up.Service); sv != nil {
+			for _, p := range sv.Spec.Ports {
+				if r.up.PortName == "" || p.Name == r.up.PortName {
+					ports = append(ports, upstream{Service: r.up.Service, Port: p.Port})
+				}
+			}
+		}
+		if len(ports) == 0 {
+			out = append(out, r)
+		}
+		for _, up := range ports {
+			k := r
+			k.up, k.service = up, fmt.Sprintf("%s/%s:%d", r.namespace, up.Service, up.Port)
+			out = append(out, k)
 		}
 	}
 	return out
 }
 
-// backendTLSTargets are the Service ports a BackendTLSPolicy targets on Service svc: NGF sends SNI
-// and checks validation.hostname, verifies with depth 4 and nginx's default protocols. NGF v2.6.7
-// renders, for every location whose backend has a valid BackendTLSPolicy, "proxy_ssl_server_name
-// on; proxy_ssl_verify on; proxy_ssl_verify_depth 4; proxy_ssl_name <hostname>;"
+// fairOrder is the order in which Targets takes keys within its bounds: a key of each namespace in
+// turn, and within a namespace a key of each Policy (or BackendTLSPolicy) in turn, so that neither
+// one object's many Service ports, nor one kind, nor the namespaces that sort first leave the
+// others unprobed. Namespaces, objects and Service ports each go in name order.
+func fairOrder(keys []key) []key {
+	sort.SliceStable(keys, func(i, j int) bool {
+		if keys[i].policy != keys[j].policy {
+			return keys[i].policy < keys[j].policy
+		}
+		return keys[i].service < keys[j].service
+	})
+	// rank: the key's turn within its object, then within its namespace.
+	rank := make([]int, len(keys))
+	for i := range keys {
+		if i > 0 && keys[i].policy == keys[i-1].policy {
+			rank[i] = rank[i-1] + 1
+		}
+	}
+	byNamespace := map[string][]int{}
+	for i := range keys {
+		byNamespace[keys[i].namespace] = append(byNamespace[keys[i].namespace], i)
+	}
+	turn := make([]int, len(keys))
+	for _, idx := range byNamespace {
+		sort.SliceStable(idx, func(a, b int) bool { return rank[idx[a]] < rank[idx[b]] })
+		for t, i := range idx {
+			turn[i] = t
+		}
+	}
+	out := make([]key, len(keys))
+	order := make([]int, len(keys))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool {
+		i, j := order[a], order[b]
+		if turn[i] != turn[j] {
+			return turn[i] < turn[j]
+		}
+		return keys[i].namespace < keys[j].namespace
+	})
+	for o, i := range order {
+		out[o] = keys[i]
+	}
+	return out
+}
+
+// backendTLSTarget is a Service port a BackendTLSPolicy targets: NGF sends SNI and checks
+// validation.hostname, verifies with depth 4 and nginx's default protocols. NGF v2.6.7 renders,
+// for every location whose backend has a valid BackendTLSPolicy, "proxy_ssl_server_name on;
+// proxy_ssl_verify on; proxy_ssl_verify_depth 4; proxy_ssl_name <hostname>;"
 // (internal/controller/nginx/config/servers_template.go, the ProxySSLVerify block; servers.go
 // createProxySSLVerify: Name from dataplane/configuration.go convertBackendTLS, which copies
 // spec.validation.hostname).
-func backendTLSTargets(c Cluster, b *rules.BackendTLS, svc, sectionName string, maxEndpoints int) []Target {
-	var ports []upstream
-	if sv := c.Service(b.Namespace, svc); sv != nil {
-		for _, p := range sv.Spec.Ports {
-			if sectionName == "" || p.Name == sectionName {
-				ports = append(ports, upstream{Service: svc, Port: p.Port})
-			}
-		}
-	}
-	if len(ports) == 0 {
-		ports = []upstream{{Service: svc, PortName: sectionName}}
-	}
-	var out []Target
-	for _, up := range ports {
-		t := Target{Kind: "BackendTLSPolicy", Policy: "BackendTLSPolicy/" + b.Namespace + "/" + b.Name, Service: "Service/" + b.Namespace + "/" + up.Service,
-			Port: up.Port, SNI: b.Hostname, SSLName: b.Hostname, MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS13,
-			Trusted: b.Trusted, TrustedName: b.TrustedName, Depth: b.Depth}
-		t.Secret, t.SecretName = certificates(c, b.Namespace, b.ServerTLSSecret, corev1.TLSCertKey), b.Namespace+"/"+b.ServerTLSSecret
-		t.Endpoints, t.Skipped, t.NoEndpoint = endpoints(c, b.Namespace, up, maxEndpoints)
-		out = append(out, t)
-	}
-	return out
+func backendTLSTarget(c Cluster, b *rules.BackendTLS, up upstream, maxEndpoints int) Target {
+	t := Target{Kind: "BackendTLSPolicy", Policy: "BackendTLSPolicy/" + b.Namespace + "/" + b.Name, Service: "Service/" + b.Namespace + "/" + up.Service,
+		Port: up.Port, SNI: b.Hostname, SSLName: b.Hostname, MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS13,
+		Trusted: b.Trusted, TrustedName: b.TrustedName, Depth: b.Depth}
+	t.Secret, t.SecretName = certificates(c, b.Namespace, b.ServerTLSSecret, corev1.TLSCertKey), b.Namespace+"/"+b.ServerTLSSecret
+	t.Endpoints, t.Skipped, t.NoEndpoint = endpoints(c, b.Namespace, up, maxEndpoints)
+	return t
 }
 
 // certificates are the certificates under key of Secret namespace/name; nil when there are none.

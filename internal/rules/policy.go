@@ -288,7 +288,7 @@ func checkSSLName(c *collector, e *egressMTLS, server serverCert) {
 			}
 		}
 		c.add(PolicySSLNameMissing, Finding{Field: field, Expected: "the aigw server certificate's name when verifyServer is true",
-			Found: "none: NIC renders proxy_ssl_name $proxy_host, the upstream's internal name", Fix: fix})
+			Found: "none: NIC renders proxy_ssl_name " + NICDefaultSSLName + ", the upstream's internal name", Fix: fix})
 		return
 	}
 	if len(dns1123Subdomain(e.SSLName)) > 0 {

@@ -20,9 +20,19 @@ type Egress struct {
 	VerifyServer                 bool
 	Depth                        int    // proxy_ssl_verify_depth (NIC's default 1)
 	Protocols                    string // proxy_ssl_protocols (NIC's default "TLSv1 TLSv1.1 TLSv1.2")
-	SSLName                      string // proxy_ssl_name; "" when unset ($proxy_host)
+	SSLName                      string // spec.egressMTLS.sslName; "" when unset (proxy_ssl_name NICDefaultSSLName)
 	ServerName                   bool   // proxy_ssl_server_name: nginx sends SNI = proxy_ssl_name; none when off, nginx's default
 }
+
+// NICDefaultSSLName is the proxy_ssl_name NIC renders for an egressMTLS Policy without sslName:
+// nginx's variable holding the upstream's name, NIC's internal upstream name (NIC v5.5.4
+// internal/configs/policy.go addEgressMTLSConfig: generateString(egressMTLS.SSLName,
+// "$proxy_host")).
+const NICDefaultSSLName = "$proxy_host"
+
+// SNIIsUpstreamName reports whether nginx sends NIC's internal upstream name as SNI: serverName
+// on (proxy_ssl_server_name on) without sslName, so proxy_ssl_name is NICDefaultSSLName.
+func (e *Egress) SNIIsUpstreamName() bool { return e.ServerName && e.SSLName == "" }
 
 // ServedCertificate judges the chain an aigw endpoint serves as nginx's OpenSSL verifies it: chain
 // to trusted within depth, server auth, expiry (ServerCertificate) and the host check on host
