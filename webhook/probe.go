@@ -37,9 +37,9 @@ type ProbeOptions struct {
 	Timeout time.Duration
 	// MaxEndpoints are the ready endpoints probed per Policy and Service port.
 	MaxEndpoints int
-	// MaxTargets are the Policy × Service ports probed per cycle (in Policy order, at most a
-	// quarter of them for the Policies of one namespace: probe.Limits): the others wait for a
-	// cycle with fewer.
+	// MaxTargets are the Policy × Service ports probed per cycle (namespaces, and the Policies of
+	// each, taking turns, at most a quarter of them for one namespace: probe.Limits): the others
+	// wait for a cycle with fewer.
 	MaxTargets int
 }
 
