@@ -6,9 +6,6 @@ package rules
 
 const (
 	webhookWiring = "the webhook's wiring (package patches)"
-	// btpNoTLS: NGF v2.6.7 internal/controller/state/graph/backend_tls_policy.go
-	// validateBackendTLSPolicy marks a policy without hostname or CA Invalid.
-	btpNoTLS = "NGF marks the BackendTLSPolicy Invalid: the routes to aigw answer 500"
 )
 
 var (
@@ -113,15 +110,15 @@ var (
 		Source: "NIC v5.5.4 internal/configs/ingress.go generateNginxCfg",
 		Fix:    "re-apply the Ingress through the webhook, or add the Policy to nginx.org/policies"})
 	BTPHostnameUnderivable = define(Def{ID: "BTP_HOSTNAME_UNDERIVABLE", Severity: Error,
-		Checks: "a labelled BackendTLSPolicy has a hostname, or a targetRef of kind Service to derive it from", Consequence: btpNoTLS,
+		Checks: "a labelled BackendTLSPolicy has a hostname, or a targetRef of kind Service to derive it from", Consequence: NGFInvalidBackend, // validateBackendTLSPolicy: no hostname or CA is Invalid
 		Source: ngfBTPValidation,
 		Fix:    "set hostname to the name the aigw server certificate covers"})
 	BTPHostnameUnwired = define(Def{ID: "BTP_HOSTNAME_UNWIRED", Severity: Error,
-		Checks: "a labelled BackendTLSPolicy sets validation.hostname", Consequence: btpNoTLS,
+		Checks: "a labelled BackendTLSPolicy sets validation.hostname", Consequence: NGFInvalidBackend, // validateBackendTLSPolicy: no hostname or CA is Invalid
 		Source: ngfBTPValidation,
 		Fix:    "re-apply the BackendTLSPolicy through the webhook, or set hostname to the targeted Service's DNS name"})
 	BTPCAUnwired = define(Def{ID: "BTP_CA_UNWIRED", Severity: Error,
-		Checks: "a labelled BackendTLSPolicy sets caCertificateRefs (or wellKnownCACertificates)", Consequence: btpNoTLS,
+		Checks: "a labelled BackendTLSPolicy sets caCertificateRefs (or wellKnownCACertificates)", Consequence: NGFInvalidBackend, // validateBackendTLSPolicy: no hostname or CA is Invalid
 		Source: ngfBTPValidation,
 		Fix:    "re-apply the BackendTLSPolicy through the webhook, or set caCertificateRefs to the ConfigMap the CA sync keeps"})
 )
