@@ -196,16 +196,7 @@ func Targets(ctx context.Context, c Cluster, s aigw.Settings, lim Limits, now ti
 	rc := &readOnce{Cluster: c, services: map[string]*corev1.Service{}}
 	leftOut := &leftOutCount{by: map[string]int{}}
 	keys = append(keys, backendTLSKeys(ctx, rc, s, lim, leftOut, now)...)
-	perNamespace := map[string]int{}
-	var kept []key
-	for _, k := range fairOrder(keys) {
-		if len(kept) == lim.MaxTargets || perNamespace[k.namespace] == lim.MaxPerNamespace {
-			leftOut.add(k.namespace, k.policy)
-			continue
-		}
-		perNamespace[k.namespace]++
-		kept = append(kept, k)
-	}
+	kept := within(keys, lim, leftOut)
 	sort.SliceStable(kept, func(i, j int) bool {
 		if kept[i].policy != kept[j].policy {
 			return kept[i].policy < kept[j].policy
@@ -314,18 +305,11 @@ func backendTLSKeys(ctx context.Context, c Cluster, s aigw.Settings, lim Limits,
 		}
 	}
 	var out []key
-	expanded, perNamespace := 0, map[string]int{}
-	for _, r := range fairOrder(refs) {
+	for _, r := range within(refs, lim, leftOut) {
 		if ctx.Err() != nil {
 			out = append(out, r)
 			continue
 		}
-		if expanded == lim.MaxTargets || perNamespace[r.namespace] == lim.MaxPerNamespace {
-			leftOut.add(r.namespace, r.policy)
-			continue
-		}
-		expanded++
-		perNamespace[r.namespace]++
 		var ports []upstream
 		if sv := c.Service(r.namespace, r.up.Service); sv != nil {
 			for _, p := range sv.Spec.Ports {
@@ -344,6 +328,22 @@ func backendTLSKeys(ctx context.Context, c Cluster, s aigw.Settings, lim Limits,
 		}
 	}
 	return out
+}
+
+// within are the keys Targets takes, in fairOrder: at most lim.MaxTargets, lim.MaxPerNamespace of
+// one namespace; leftOut counts the others.
+func within(keys []key, lim Limits, leftOut *leftOutCount) []key {
+	var kept []key
+	perNamespace := map[string]int{}
+	for _, k := range fairOrder(keys) {
+		if len(kept) == lim.MaxTargets || perNamespace[k.namespace] == lim.MaxPerNamespace {
+			leftOut.add(k.namespace, k.policy)
+			continue
+		}
+		perNamespace[k.namespace]++
+		kept = append(kept, k)
+	}
+	return kept
 }
 
 // fairOrder is the order in which Targets takes keys within its bounds: a key of each namespace in
